@@ -1,0 +1,10 @@
+//! Speaking the Trillet batch-call API: where it lives ([`ApiBase`]), the client
+//! ([`TrilletClient`]) and what can go wrong ([`ApiError`]).
+
+mod base;
+mod client;
+mod error;
+
+pub use base::{ApiBase, InsecureApiBase, API_BASE_ENV, DEFAULT_API_BASE};
+pub use client::{TrilletClient, CONNECT_TIMEOUT, REQUEST_TIMEOUT};
+pub use error::{retry_wait, ApiError};

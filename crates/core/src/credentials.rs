@@ -1,0 +1,139 @@
+//! Trillet credentials: the API key in a redacting newtype, and the workspace ID beside it.
+//!
+//! [`ApiKey`] has no `Serialize`, and its `Debug`/`Display` print `<redacted>`, so a key cannot
+//! reach a log line, a file or the webview by accident. The one way out is
+//! [`ApiKey::expose_for_header`], used only where the `x-api-key` header is built, and by the
+//! keychain adapter that stores it.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A Trillet API key. Never printed, never serialized.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+/// Why a typed-in credential was refused before any request was made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidCredential {
+    #[error("the API key is empty")]
+    EmptyKey,
+    #[error("the API key contains spaces or characters other than printable ASCII; paste it again without them")]
+    KeyHasInvalidCharacters,
+    #[error("the workspace ID is empty")]
+    EmptyWorkspace,
+    #[error("the workspace ID contains spaces or characters other than printable ASCII")]
+    WorkspaceHasInvalidCharacters,
+}
+
+impl ApiKey {
+    /// Accepts a key as typed or pasted; surrounding whitespace is trimmed.
+    pub fn new(key: &str) -> Result<Self, InvalidCredential> {
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(InvalidCredential::EmptyKey);
+        }
+        // Header values must be visible ASCII; checking here keeps the header builder infallible.
+        if !key.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(InvalidCredential::KeyHasInvalidCharacters);
+        }
+        Ok(Self(key.to_owned()))
+    }
+
+    /// The key itself, for the `x-api-key` header and the keychain — nowhere else.
+    pub fn expose_for_header(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+impl fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// A Trillet workspace ID. Not a secret, but kept with the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct WorkspaceId(String);
+
+impl WorkspaceId {
+    pub fn new(id: &str) -> Result<Self, InvalidCredential> {
+        let id = id.trim();
+        if id.is_empty() {
+            return Err(InvalidCredential::EmptyWorkspace);
+        }
+        if !id.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(InvalidCredential::WorkspaceHasInvalidCharacters);
+        }
+        Ok(Self(id.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for WorkspaceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What every request needs: the key and the workspace it is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub api_key: ApiKey,
+    pub workspace_id: WorkspaceId,
+}
+
+impl Credentials {
+    pub fn new(api_key: &str, workspace_id: &str) -> Result<Self, InvalidCredential> {
+        Ok(Self {
+            api_key: ApiKey::new(api_key)?,
+            workspace_id: WorkspaceId::new(workspace_id)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_never_prints() {
+        let creds = Credentials::new("  sk_live_supersecret ", "ws_1").unwrap();
+        assert_eq!(creds.api_key.expose_for_header(), "sk_live_supersecret");
+        let debug = format!("{creds:?} {} {:#?}", creds.api_key, creds);
+        assert!(!debug.contains("supersecret"), "{debug}");
+        assert!(debug.contains("<redacted>"));
+        assert!(debug.contains("ws_1"));
+    }
+
+    #[test]
+    fn bad_credentials_are_refused_with_reasons() {
+        assert_eq!(ApiKey::new("  ").unwrap_err(), InvalidCredential::EmptyKey);
+        assert_eq!(
+            ApiKey::new("sk a").unwrap_err(),
+            InvalidCredential::KeyHasInvalidCharacters
+        );
+        assert_eq!(
+            ApiKey::new("sk_ä").unwrap_err(),
+            InvalidCredential::KeyHasInvalidCharacters
+        );
+        assert_eq!(
+            WorkspaceId::new("").unwrap_err(),
+            InvalidCredential::EmptyWorkspace
+        );
+        assert_eq!(
+            WorkspaceId::new("w\ts").unwrap_err(),
+            InvalidCredential::WorkspaceHasInvalidCharacters
+        );
+    }
+}

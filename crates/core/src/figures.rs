@@ -1,0 +1,313 @@
+//! Figures derived from one progress snapshot: percent done, remaining calls, elapsed time,
+//! observed throughput and ETA.
+//!
+//! Pure functions of the snapshot and "now" (passed in, never read from the system clock), each
+//! defined for the edge cases a live service produces: a total of 0, a batch not started yet,
+//! counters that add up to more than the total, and a finished batch.
+//!
+//! The ETA comes from the throughput observed between `startTime` and `lastCompletedTime`, not
+//! from `averageCallDuration`: calls run concurrently, so the average call length says little
+//! about how fast the batch drains.
+
+use std::time::Duration;
+
+use crate::model::{BatchProgress, EpochMillis};
+
+/// Everything the window, tray and terminal show beside the raw counters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Figures {
+    /// Ended calls (completed + failed) over the batch size, 0–100.
+    pub percent: f64,
+    /// Calls that ended, successfully or not.
+    pub finished: u64,
+    /// Calls still to end (waiting + active), 0 once the batch is complete.
+    pub remaining: u64,
+    /// The size used as 100 %: `total`, or the sum of the counters where that is larger.
+    pub size: u64,
+    /// Since `startTime`, up to `completedTime` for a finished batch; `None` before the start.
+    pub elapsed: Option<Duration>,
+    /// Calls ended per minute, observed; `None` until a call has ended.
+    pub calls_per_minute: Option<f64>,
+    /// Time left at the observed pace; `Some(ZERO)` when complete, `None` when it cannot be known.
+    pub eta: Option<Duration>,
+}
+
+/// Computes [`Figures`] for `progress` as seen at `now_ms`.
+pub fn figures(progress: &BatchProgress, now_ms: EpochMillis) -> Figures {
+    let finished = progress.completed + progress.failed;
+    let counted = finished + progress.active + progress.waiting;
+    let size = progress.total.max(counted);
+    let remaining = if progress.is_complete {
+        0
+    } else {
+        size - finished
+    };
+    let percent = if size == 0 {
+        if progress.is_complete {
+            100.0
+        } else {
+            0.0
+        }
+    } else {
+        (finished as f64 / size as f64 * 100.0).clamp(0.0, 100.0)
+    };
+
+    let elapsed = progress.start_time.map(|start| {
+        let end = if progress.is_complete {
+            progress.completed_time.unwrap_or(now_ms)
+        } else {
+            now_ms
+        };
+        Duration::from_millis(end.saturating_sub(start))
+    });
+
+    let active_span_ms = match (progress.start_time, progress.last_completed_time) {
+        (Some(start), Some(last)) if last > start => Some(last - start),
+        _ => None,
+    };
+    let calls_per_minute = match active_span_ms {
+        Some(span) if finished > 0 => Some(finished as f64 * 60_000.0 / span as f64),
+        _ => None,
+    };
+
+    let eta = if progress.is_complete {
+        Some(Duration::ZERO)
+    } else if remaining == 0 {
+        None
+    } else {
+        eta(progress, finished, remaining, now_ms)
+    };
+
+    Figures {
+        percent,
+        finished,
+        remaining,
+        size,
+        elapsed,
+        calls_per_minute,
+        eta,
+    }
+}
+
+fn eta(p: &BatchProgress, finished: u64, remaining: u64, now_ms: EpochMillis) -> Option<Duration> {
+    let (start, last) = (p.start_time?, p.last_completed_time?);
+    if finished == 0 || last <= start {
+        return None;
+    }
+    // Time left at the pace seen up to the last completion, minus what has passed since.
+    let ms_per_call = (last - start) as f64 / finished as f64;
+    let since_last = now_ms.saturating_sub(last) as f64;
+    let left = remaining as f64 * ms_per_call - since_last;
+    if left > 0.0 {
+        return Some(Duration::from_millis(left.round() as u64));
+    }
+    // Slower than the pace so far (a stall): fall back to the pace over the whole run to now,
+    // which keeps growing while nothing completes instead of claiming "any second now".
+    let whole_run = now_ms.saturating_sub(start) as f64 / finished as f64;
+    Some(Duration::from_millis(
+        (remaining as f64 * whole_run).round() as u64,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::BatchStatus;
+
+    const START: u64 = 1_703_097_600_000;
+    const MIN: u64 = 60_000;
+
+    fn progress(
+        waiting: u64,
+        active: u64,
+        completed: u64,
+        failed: u64,
+        total: u64,
+    ) -> BatchProgress {
+        BatchProgress {
+            status: BatchStatus::Processing,
+            is_complete: false,
+            waiting,
+            active,
+            completed,
+            failed,
+            total,
+            start_time: Some(START),
+            last_completed_time: Some(START + 60 * MIN),
+            completed_time: None,
+            average_call_duration: Some(45.2),
+            recent_calls: vec![],
+        }
+    }
+
+    #[test]
+    fn reference_example_is_66_7_percent() {
+        let p: BatchProgress =
+            serde_json::from_str(crate::model::tests::REFERENCE_EXAMPLE).unwrap();
+        let f = figures(&p, START + 60 * MIN);
+        assert_eq!(format!("{:.1}", f.percent), "66.7");
+        assert_eq!(f.finished, 100);
+        assert_eq!(f.remaining, 50);
+        assert_eq!(f.elapsed, Some(Duration::from_secs(3600)));
+        // 100 calls in 60 min → 50 left ≈ 30 min.
+        assert_eq!(f.eta, Some(Duration::from_secs(30 * 60)));
+        assert_eq!(
+            f.calls_per_minute.map(|c| format!("{c:.3}")),
+            Some("1.667".into())
+        );
+    }
+
+    #[test]
+    fn edge_case_table() {
+        struct Case {
+            name: &'static str,
+            p: BatchProgress,
+            now: u64,
+            percent: f64,
+            remaining: u64,
+            elapsed: Option<u64>,
+            eta: Option<u64>,
+        }
+        let not_started = BatchProgress {
+            status: BatchStatus::Queued,
+            start_time: None,
+            last_completed_time: None,
+            ..progress(150, 0, 0, 0, 150)
+        };
+        let started_nothing_done = BatchProgress {
+            last_completed_time: None,
+            ..progress(145, 5, 0, 0, 150)
+        };
+        let finished = BatchProgress {
+            status: BatchStatus::Completed,
+            is_complete: true,
+            completed_time: Some(START + 62 * MIN),
+            last_completed_time: Some(START + 62 * MIN),
+            ..progress(0, 0, 145, 5, 150)
+        };
+        let empty_complete = BatchProgress {
+            is_complete: true,
+            start_time: None,
+            last_completed_time: None,
+            ..progress(0, 0, 0, 0, 0)
+        };
+        let cancelled = BatchProgress {
+            status: BatchStatus::Cancelled,
+            is_complete: true,
+            completed_time: Some(START + 30 * MIN),
+            ..progress(0, 0, 40, 10, 150)
+        };
+        let cases = vec![
+            Case {
+                name: "not started",
+                p: not_started,
+                now: START,
+                percent: 0.0,
+                remaining: 150,
+                elapsed: None,
+                eta: None,
+            },
+            Case {
+                name: "started, no completion yet",
+                p: started_nothing_done,
+                now: START + MIN,
+                percent: 0.0,
+                remaining: 150,
+                elapsed: Some(60),
+                eta: None,
+            },
+            Case {
+                name: "total 0, running",
+                p: progress(0, 0, 0, 0, 0),
+                now: START + 60 * MIN,
+                percent: 0.0,
+                remaining: 0,
+                elapsed: Some(3600),
+                eta: None,
+            },
+            Case {
+                name: "total 0, complete",
+                p: empty_complete,
+                now: START,
+                percent: 100.0,
+                remaining: 0,
+                elapsed: None,
+                eta: Some(0),
+            },
+            // Counters above total: the counters win, percent never passes 100.
+            Case {
+                name: "counts above total",
+                p: progress(10, 0, 80, 10, 50),
+                now: START + 60 * MIN,
+                percent: 90.0,
+                remaining: 10,
+                elapsed: Some(3600),
+                eta: Some(400),
+            },
+            Case {
+                name: "finished: elapsed stops at completedTime",
+                p: finished,
+                now: START + 500 * MIN,
+                percent: 100.0,
+                remaining: 0,
+                elapsed: Some(62 * 60),
+                eta: Some(0),
+            },
+            Case {
+                name: "cancelled part way",
+                p: cancelled,
+                now: START + 40 * MIN,
+                percent: 100.0 / 3.0,
+                remaining: 0,
+                elapsed: Some(30 * 60),
+                eta: Some(0),
+            },
+            // 100 done in 60 min, 50 left → 30 min at that pace; 10 min already passed.
+            Case {
+                name: "time since last completion counts",
+                p: progress(45, 5, 95, 5, 150),
+                now: START + 70 * MIN,
+                percent: 200.0 / 3.0,
+                remaining: 50,
+                elapsed: Some(70 * 60),
+                eta: Some(20 * 60),
+            },
+            // Stalled 60 min past the expected end: pace over the whole 150 min run, 1.5 min/call.
+            Case {
+                name: "stalled",
+                p: progress(45, 5, 95, 5, 150),
+                now: START + 200 * MIN,
+                percent: 200.0 / 3.0,
+                remaining: 50,
+                elapsed: Some(200 * 60),
+                eta: Some(100 * 60),
+            },
+            Case {
+                name: "clock behind start",
+                p: progress(45, 5, 95, 5, 150),
+                now: START - MIN,
+                percent: 200.0 / 3.0,
+                remaining: 50,
+                elapsed: Some(0),
+                eta: Some(30 * 60),
+            },
+        ];
+        for c in cases {
+            let f = figures(&c.p, c.now);
+            assert!(
+                (f.percent - c.percent).abs() < 1e-9,
+                "{}: percent {}",
+                c.name,
+                f.percent
+            );
+            assert_eq!(f.remaining, c.remaining, "{}: remaining", c.name);
+            assert_eq!(
+                f.elapsed.map(|d| d.as_secs()),
+                c.elapsed,
+                "{}: elapsed",
+                c.name
+            );
+            assert_eq!(f.eta.map(|d| d.as_secs()), c.eta, "{}: eta", c.name);
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! `batchwatch-core` — everything in Batchwatch that is not Tauri.
+//!
+//! Batchwatch watches Trillet batch calls (outbound phone campaigns) until they finish. This
+//! crate holds what the tray app and the terminal companion share; it never depends on Tauri,
+//! GTK or a webview, so it builds and tests in seconds.
+//!
+//! # Layout
+//! - [`batch_id`] — the validated [`BatchId`] and the parser for pasted IDs and links.
+//! - [`credentials`] — the API key (redacted everywhere) and workspace ID.
+//! - [`model`] — the API's bodies, as documented.
+//! - [`api`] — [`TrilletClient`], its base URL rules and typed [`ApiError`]s.
+//! - [`figures`] — percent, remaining, elapsed, throughput, ETA from one snapshot.
+//! - [`secret_store`] — the keychain port and its platform implementation.
+//! - [`notifier`] — the desktop-notification port and its platform implementation.
+
+pub mod api;
+pub mod batch_id;
+pub mod credentials;
+pub mod figures;
+pub mod model;
+pub mod notifier;
+pub mod secret_store;
+
+pub use api::{ApiBase, ApiError, TrilletClient};
+pub use batch_id::{parse_pasted, BatchId, PastedIds};
+pub use credentials::{ApiKey, Credentials, WorkspaceId};
+pub use figures::{figures, Figures};
+pub use model::{BatchProgress, BatchStatus};

@@ -1,0 +1,203 @@
+//! The one place Batchwatch touches the OS keychain.
+//!
+//! [`SecretStore`] is the port the app and the terminal companion use; [`KeyringStore`] is its
+//! implementation on the platform store (the Secret Service on Linux — GNOME Keyring, KWallet —
+//! the Keychain on macOS, the Credential Manager on Windows). Both credentials live in one item,
+//! so they are saved and removed together. Every failure is a distinct [`KeychainError`] with
+//! a sentence saying what to do: there is no plaintext fallback, ever.
+
+use serde::{Deserialize, Serialize};
+
+use crate::credentials::{ApiKey, Credentials, WorkspaceId};
+
+/// The keychain "service" of Batchwatch's item: the app identifier.
+pub const KEYCHAIN_SERVICE: &str = "dev.batchwatch.app";
+/// The keychain "account" (the `username` attribute on Linux) of the item.
+pub const KEYCHAIN_ACCOUNT: &str = "trillet";
+
+/// Where credentials are kept between runs.
+pub trait SecretStore: Send + Sync {
+    /// `Ok(None)` when nothing is stored.
+    fn load(&self) -> Result<Option<Credentials>, KeychainError>;
+    fn save(&self, credentials: &Credentials) -> Result<(), KeychainError>;
+    /// Removes the stored credentials; succeeds when there were none.
+    fn delete(&self) -> Result<(), KeychainError>;
+}
+
+/// Why the keychain could not be used, worded for the person who has to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeychainError {
+    #[error("No desktop session bus (D-Bus) is running, so the keychain cannot be reached. Run Batchwatch inside your desktop session, or use TRILLET_API_KEY and TRILLET_WORKSPACE_ID on a headless machine. ({0})")]
+    NoSessionBus(String),
+    #[error("No keychain service is running (the Secret Service, provided by GNOME Keyring or KWallet). Install or start one, then try again. Batchwatch never stores your key in a plain file.")]
+    NoSecretService,
+    #[error("Your keychain is locked. Unlock it (logging in to the desktop usually does) and try again.")]
+    Locked,
+    #[error("The keychain asked for permission and the request was dismissed. Try again and allow access.")]
+    PromptDismissed,
+    #[error(
+        "The credentials stored in the keychain are unreadable. Forget them and enter them again."
+    )]
+    Corrupt,
+    #[error("The keychain failed: {0}")]
+    Other(String),
+}
+
+impl KeychainError {
+    /// A stable machine-readable name, for the IPC boundary.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NoSessionBus(_) => "keychain_no_session_bus",
+            Self::NoSecretService => "keychain_unavailable",
+            Self::Locked => "keychain_locked",
+            Self::PromptDismissed => "keychain_prompt_dismissed",
+            Self::Corrupt => "keychain_corrupt",
+            Self::Other(_) => "keychain_error",
+        }
+    }
+}
+
+/// The stored form: one secret holding both values, so they are saved and removed together.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredItem {
+    api_key: String,
+    workspace_id: String,
+}
+
+/// [`SecretStore`] on the platform keychain, through the `keyring` crate.
+#[derive(Debug, Clone)]
+pub struct KeyringStore {
+    service: String,
+    account: String,
+}
+
+impl Default for KeyringStore {
+    fn default() -> Self {
+        Self::new(KEYCHAIN_SERVICE, KEYCHAIN_ACCOUNT)
+    }
+}
+
+impl KeyringStore {
+    /// A store under another service name — tests use one of their own.
+    pub fn new(service: &str, account: &str) -> Self {
+        Self {
+            service: service.to_owned(),
+            account: account.to_owned(),
+        }
+    }
+
+    fn entry(&self) -> Result<keyring::Entry, KeychainError> {
+        keyring::Entry::new(&self.service, &self.account).map_err(classify)
+    }
+}
+
+impl SecretStore for KeyringStore {
+    fn load(&self) -> Result<Option<Credentials>, KeychainError> {
+        let secret = match self.entry()?.get_password() {
+            Ok(secret) => secret,
+            Err(keyring::Error::NoEntry) => return Ok(None),
+            Err(e) => return Err(classify(e)),
+        };
+        let item: StoredItem = serde_json::from_str(&secret).map_err(|_| KeychainError::Corrupt)?;
+        let credentials = Credentials {
+            api_key: ApiKey::new(&item.api_key).map_err(|_| KeychainError::Corrupt)?,
+            workspace_id: WorkspaceId::new(&item.workspace_id)
+                .map_err(|_| KeychainError::Corrupt)?,
+        };
+        Ok(Some(credentials))
+    }
+
+    fn save(&self, credentials: &Credentials) -> Result<(), KeychainError> {
+        let item = StoredItem {
+            api_key: credentials.api_key.expose_for_header().to_owned(),
+            workspace_id: credentials.workspace_id.as_str().to_owned(),
+        };
+        let secret = serde_json::to_string(&item).expect("two strings always serialize");
+        self.entry()?.set_password(&secret).map_err(classify)
+    }
+
+    fn delete(&self) -> Result<(), KeychainError> {
+        match self.entry()?.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(classify(e)),
+        }
+    }
+}
+
+/// Sorts keyring's errors into the cases a person can act on. The Secret Service reports them
+/// only as D-Bus error names and texts, so this reads those.
+fn classify(e: keyring::Error) -> KeychainError {
+    let text = match &e {
+        keyring::Error::PlatformFailure(inner) | keyring::Error::NoStorageAccess(inner) => {
+            error_chain_text(inner.as_ref())
+        }
+        other => other.to_string(),
+    };
+    classify_text(&text, matches!(e, keyring::Error::NoStorageAccess(_)))
+}
+
+fn classify_text(text: &str, no_storage_access: bool) -> KeychainError {
+    let lower = text.to_ascii_lowercase();
+    let has = |needle: &str| lower.contains(needle);
+    if has("serviceunknown")
+        || has("org.freedesktop.secrets")
+        || has("not provided by any .service")
+    {
+        KeychainError::NoSecretService
+    } else if has("dbus_session_bus_address")
+        || has("autolaunch")
+        || has("dbus-launch")
+        || has("failed to connect to socket")
+        || has("no such file or directory")
+        || has("connection refused")
+    {
+        KeychainError::NoSessionBus(first_line(text))
+    } else if has("dismissed") {
+        KeychainError::PromptDismissed
+    } else if has("locked") || no_storage_access {
+        KeychainError::Locked
+    } else {
+        KeychainError::Other(first_line(text))
+    }
+}
+
+fn error_chain_text(e: &(dyn std::error::Error + Send + Sync)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        parts.push(c.to_string());
+        cause = c.source();
+    }
+    parts.join(": ")
+}
+
+fn first_line(text: &str) -> String {
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(200)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platform_texts_map_to_actionable_errors() {
+        let cases = [
+            ("org.freedesktop.DBus.Error.ServiceUnknown: The name org.freedesktop.secrets was not provided by any .service files", false, "keychain_unavailable"),
+            ("Unable to autolaunch a dbus-daemon without a $DISPLAY for X11", false, "keychain_no_session_bus"),
+            ("Failed to connect to socket /run/user/0/bus: No such file or directory", false, "keychain_no_session_bus"),
+            ("Prompt was dismissed", true, "keychain_prompt_dismissed"),
+            ("Cannot get secret of a locked object", false, "keychain_locked"),
+            ("something else entirely", true, "keychain_locked"),
+            ("something else entirely", false, "keychain_error"),
+        ];
+        for (text, no_access, code) in cases {
+            assert_eq!(classify_text(text, no_access).code(), code, "{text}");
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! The keychain adapter against the real Secret Service (gnome-keyring in the session that
+//! `scripts/test` starts), proven from outside with `secret-tool`.
+
+mod support;
+
+use std::process::Command;
+
+use batchwatch_core::secret_store::{KeychainError, KeyringStore, SecretStore};
+use batchwatch_core::Credentials;
+
+fn secret_tool(args: &[&str]) -> String {
+    let out = Command::new("secret-tool")
+        .args(args)
+        .output()
+        .expect("secret-tool must be installed");
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+#[test]
+fn stores_reads_back_from_another_process_and_deletes() {
+    support::require_session_service("org.freedesktop.secrets");
+    let service = format!("dev.batchwatch.test.{}", std::process::id());
+    let store = KeyringStore::new(&service, "trillet");
+    let creds = Credentials::new("sk_test_keychain_secret_123", "ws_keychain").unwrap();
+
+    assert_eq!(store.load().unwrap(), None, "a new service starts empty");
+    store.save(&creds).unwrap();
+
+    // Another process sees the item in the Secret Service, under the attributes we chose.
+    let found = secret_tool(&["search", "--all", "service", &service]);
+    assert!(found.contains("attribute.username = trillet"), "{found}");
+    let secret = secret_tool(&["lookup", "service", &service, "username", "trillet"]);
+    assert!(secret.contains("sk_test_keychain_secret_123"), "{secret}");
+    assert!(secret.contains("ws_keychain"), "{secret}");
+
+    // A fresh store object (as a restarted app would make) reads the same credentials.
+    assert_eq!(
+        KeyringStore::new(&service, "trillet").load().unwrap(),
+        Some(creds)
+    );
+
+    store.delete().unwrap();
+    assert_eq!(
+        secret_tool(&["lookup", "service", &service, "username", "trillet"]),
+        ""
+    );
+    assert_eq!(store.load().unwrap(), None);
+    store.delete().expect("deleting twice is fine");
+}
+
+#[test]
+fn a_foreign_secret_in_our_item_is_reported_corrupt() {
+    support::require_session_service("org.freedesktop.secrets");
+    let service = format!("dev.batchwatch.test.corrupt.{}", std::process::id());
+    let status = Command::new("sh")
+        .args(["-c", &format!("printf 'not json' | secret-tool store --label=x service {service} username trillet")])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let store = KeyringStore::new(&service, "trillet");
+    assert_eq!(store.load(), Err(KeychainError::Corrupt));
+    store.delete().unwrap();
+}
+
+#[test]
+fn without_a_secret_service_the_error_says_so() {
+    let bus = support::EmptyBus::start();
+    let out = support::run_child_test("child_load_on_empty_bus", &bus.address);
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("RESULT keychain_unavailable"), "{printed}");
+}
+
+#[test]
+#[ignore = "run by without_a_secret_service_the_error_says_so on a bus of its own"]
+fn child_load_on_empty_bus() {
+    support::assert_child();
+    let store = KeyringStore::new("dev.batchwatch.test.nobus", "trillet");
+    let err = store.load().expect_err("no Secret Service is on this bus");
+    assert!(
+        err.to_string().contains("No keychain service is running"),
+        "{err}"
+    );
+    // Saving must fail the same way: no silent success, no plaintext fallback.
+    let creds = Credentials::new("sk_x", "ws_x").unwrap();
+    assert_eq!(store.save(&creds).unwrap_err(), err);
+    println!("RESULT {}", err.code());
+}
+
+#[test]
+fn without_any_session_bus_the_error_says_so() {
+    // An address where no bus listens, as when Batchwatch runs outside a desktop session.
+    let dir = tempfile::tempdir().unwrap();
+    let address = format!("unix:path={}", dir.path().join("no-bus").display());
+    let out = support::run_child_test("child_load_without_bus", &address);
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.contains("RESULT keychain_no_session_bus"),
+        "{printed}"
+    );
+}
+
+#[test]
+#[ignore = "run by without_any_session_bus_the_error_says_so with no bus"]
+fn child_load_without_bus() {
+    support::assert_child();
+    let err = KeyringStore::new("dev.batchwatch.test.nobus", "trillet")
+        .load()
+        .unwrap_err();
+    assert!(matches!(err, KeychainError::NoSessionBus(_)), "{err:?}");
+    println!("RESULT {}", err.code());
+}

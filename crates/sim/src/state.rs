@@ -1,0 +1,81 @@
+//! The simulator's shared state: the clock, and one mutex over everything that changes
+//! (batches, faults, credentials, rate-limit windows, request log). The HTTP handlers and
+//! [`SimControl`](crate::SimControl) both go through it; every lock is short and never held
+//! across an await.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use crate::auth::Credentials;
+use crate::clock::SimClock;
+use crate::faults::Faults;
+use crate::log::RequestLog;
+use crate::ratelimit::RateLimiter;
+use crate::script::{Batch, BatchScript};
+use crate::SimConfig;
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) clock: SimClock,
+    state: Mutex<SimState>,
+}
+
+#[derive(Debug)]
+pub(crate) struct SimState {
+    pub(crate) batches: HashMap<String, Batch>,
+    pub(crate) faults: Faults,
+    pub(crate) credentials: Credentials,
+    pub(crate) limiter: RateLimiter,
+    pub(crate) log: RequestLog,
+    /// The number in the last generated `batch_<digits>` ID.
+    last_generated: i64,
+}
+
+impl Shared {
+    pub(crate) fn new(config: &SimConfig) -> Self {
+        Self {
+            clock: SimClock::new(config.speed),
+            state: Mutex::new(SimState {
+                batches: HashMap::new(),
+                faults: Faults::default(),
+                credentials: Credentials::new(config.credentials.clone()),
+                limiter: RateLimiter::new(config.rate_limit_per_minute),
+                log: RequestLog::default(),
+                last_generated: 0,
+            }),
+        }
+    }
+
+    /// The state; a panic elsewhere while it was held does not make it unusable.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, SimState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Adds (or replaces) a batch as of now and returns its ID.
+    pub(crate) fn add_batch(&self, script: BatchScript) -> String {
+        let mut state = self.lock();
+        let now = self.clock.now();
+        let id = match script.id.clone() {
+            Some(id) => id,
+            None => state.generate_id(self.clock.wall_ms(now)),
+        };
+        state
+            .batches
+            .insert(id.clone(), Batch::new(id.clone(), script, now));
+        id
+    }
+}
+
+impl SimState {
+    /// `batch_<epoch ms>`, like the documented `batch_7891011121314`, unique in this simulator.
+    fn generate_id(&mut self, wall_ms: i64) -> String {
+        let mut n = wall_ms.max(self.last_generated + 1);
+        while self.batches.contains_key(&format!("batch_{n}")) {
+            n += 1;
+        }
+        self.last_generated = n;
+        format!("batch_{n}")
+    }
+}

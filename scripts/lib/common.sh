@@ -1,0 +1,28 @@
+# Shared by the scripts: install what is missing, and where builds go.
+# Sourced, not run.
+
+# Builds outside the clone so CI on the same machine reuses them.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/batchwatch-target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+# Debian packages by purpose. Never add dbus-x11: with it a keyring call outside a session bus
+# auto-launches a bus and hangs.
+BUILD_PACKAGES=(build-essential pkg-config libdbus-1-dev libssl-dev)
+SESSION_PACKAGES=(xvfb xauth dbus dbus-bin gnome-keyring libsecret-tools dunst libnotify-bin)
+
+log() { printf '\033[1m[%s]\033[0m %s\n' "$(basename "$0")" "$*" >&2; }
+
+# ensure_packages PKG… — apt-get installs those not yet installed.
+ensure_packages() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    [[ ${#missing[@]} -eq 0 ]] && return 0
+    log "installing Debian packages: ${missing[*]}"
+    local sudo=()
+    [[ $(id -u) -ne 0 ]] && sudo=(sudo)
+    "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 update -q
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 \
+        install -y -q --no-install-recommends "${missing[@]}"
+}
