@@ -185,7 +185,9 @@ mod tests {
     #[test]
     fn paste_parser_table() {
         let long = "b".repeat(129);
-        let cases: Vec<(String, Vec<&str>, Vec<(&str, &str)>)> = vec![
+        // (input, accepted IDs, rejected (token, part of the reason))
+        type Case<'a> = (String, Vec<&'a str>, Vec<(&'a str, &'a str)>);
+        let cases: Vec<Case> = vec![
             ("batch_1".into(), vec!["batch_1"], vec![]),
             (
                 "batch_1, batch_2\nbatch_3;batch_4\tbatch_5".into(),
