@@ -15,11 +15,17 @@
 
 pub mod api;
 pub mod batch_id;
+pub mod change;
 pub mod credentials;
 pub mod figures;
+pub mod format;
 pub mod model;
+pub mod monitor;
 pub mod notifier;
+pub mod schedule;
 pub mod secret_store;
+pub mod state_file;
+pub mod view;
 
 pub use api::{ApiBase, ApiError, TrilletClient};
 pub use batch_id::{parse_pasted, BatchId, PastedIds};

@@ -1,0 +1,212 @@
+//! What happened to a batch between two snapshots, and what (if anything) to tell the user.
+//!
+//! Both are pure functions tested as grids: "previous, current → change" and "change → words".
+
+use crate::batch_id::BatchId;
+use crate::figures::figures;
+use crate::format;
+use crate::model::{BatchProgress, BatchStatus};
+use crate::notifier::NotificationContent;
+
+/// The difference between the last known snapshot of a batch and a new one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// No earlier snapshot. A batch first seen already finished is this, never a completion.
+    FirstSeen,
+    /// It left the queue and began calling.
+    Started,
+    /// Counters moved.
+    Progressed,
+    /// It finished with status `completed` (or finished with a status this build doesn't know).
+    Completed,
+    /// It finished with status `failed`.
+    Failed,
+    /// It was cancelled.
+    Cancelled,
+    Unchanged,
+}
+
+impl Change {
+    /// The batch's run ended with this change: worth exactly one notification.
+    pub fn is_finish(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+    }
+}
+
+/// Whether a snapshot is final: complete, or in a status that never changes again.
+pub fn is_final(p: &BatchProgress) -> bool {
+    p.is_complete
+        || matches!(
+            p.status,
+            BatchStatus::Completed | BatchStatus::Cancelled | BatchStatus::Failed
+        )
+}
+
+fn has_started(p: &BatchProgress) -> bool {
+    !matches!(p.status, BatchStatus::Queued)
+        && (p.start_time.is_some()
+            || p.active + p.completed + p.failed > 0
+            || matches!(p.status, BatchStatus::Processing))
+}
+
+/// `(previous, current) → change`.
+pub fn detect(previous: Option<&BatchProgress>, current: &BatchProgress) -> Change {
+    let Some(previous) = previous else {
+        return Change::FirstSeen;
+    };
+    if is_final(previous) {
+        return Change::Unchanged;
+    }
+    if is_final(current) {
+        return match current.status {
+            BatchStatus::Failed => Change::Failed,
+            BatchStatus::Cancelled => Change::Cancelled,
+            _ => Change::Completed,
+        };
+    }
+    if !has_started(previous) && has_started(current) {
+        return Change::Started;
+    }
+    let counters = |p: &BatchProgress| (p.waiting, p.active, p.completed, p.failed, p.total);
+    if counters(previous) != counters(current) || previous.status != current.status {
+        Change::Progressed
+    } else {
+        Change::Unchanged
+    }
+}
+
+/// The notification for a change, or `None` when a change is not worth interrupting anyone.
+/// `now_ms` only matters for a snapshot that lacks `completedTime`.
+pub fn notification_for(
+    id: &BatchId,
+    change: Change,
+    current: &BatchProgress,
+    now_ms: u64,
+) -> Option<NotificationContent> {
+    let f = figures(current, now_ms);
+    let duration = f
+        .elapsed
+        .map(|d| format!(" in {}", format::duration(d)))
+        .unwrap_or_default();
+    let outcome = format!("{} completed, {} failed", current.completed, current.failed);
+    let (title, body, urgent) = match change {
+        Change::Completed => (
+            format!("Batch {id} completed"),
+            format!("{outcome}{duration}"),
+            false,
+        ),
+        Change::Failed => (
+            format!("Batch {id} failed"),
+            format!("{outcome} of {}{duration}", current.total),
+            true,
+        ),
+        Change::Cancelled => {
+            let not_made = f.size.saturating_sub(f.finished);
+            (
+                format!("Batch {id} cancelled"),
+                format!("{outcome}; {} not made", format::calls(not_made)),
+                false,
+            )
+        }
+        _ => return None,
+    };
+    Some(NotificationContent { title, body, urgent })
+}
+
+/// The one notification for rejected credentials.
+pub fn credentials_rejected_notification(message: &str) -> NotificationContent {
+    NotificationContent {
+        title: "Trillet rejected your API key".to_owned(),
+        body: format!("Polling has stopped. Open Batchwatch and enter valid credentials. ({message})"),
+        urgent: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const START: u64 = 1_703_097_600_000;
+
+    fn snap(status: BatchStatus, done: u64, failed: u64, total: u64) -> BatchProgress {
+        let finished = matches!(status, BatchStatus::Completed | BatchStatus::Failed | BatchStatus::Cancelled);
+        BatchProgress {
+            is_complete: finished,
+            waiting: if finished { 0 } else { total - done - failed },
+            active: 0,
+            completed: done,
+            failed,
+            total,
+            start_time: (status != BatchStatus::Queued).then_some(START),
+            last_completed_time: (done + failed > 0).then_some(START + 60_000),
+            completed_time: finished.then_some(START + 3_720_000),
+            average_call_duration: None,
+            recent_calls: vec![],
+            status,
+        }
+    }
+
+    #[test]
+    fn change_grid() {
+        use BatchStatus::*;
+        let queued = snap(Queued, 0, 0, 150);
+        let running = snap(Processing, 10, 1, 150);
+        let running_more = snap(Processing, 20, 2, 150);
+        let done = snap(Completed, 145, 5, 150);
+        let failed = snap(Failed, 30, 70, 150);
+        let cancelled = snap(Cancelled, 40, 10, 150);
+        let odd_finish = BatchProgress { is_complete: true, ..snap(Other("archived".into()), 150, 0, 150) };
+        let odd_running = snap(Other("paused_by_carrier".into()), 10, 1, 150);
+        let cases: Vec<(Option<&BatchProgress>, &BatchProgress, Change)> = vec![
+            (None, &queued, Change::FirstSeen),
+            (None, &done, Change::FirstSeen),
+            (Some(&queued), &queued, Change::Unchanged),
+            (Some(&queued), &running, Change::Started),
+            (Some(&running), &running, Change::Unchanged),
+            (Some(&running), &running_more, Change::Progressed),
+            (Some(&running), &odd_running, Change::Progressed),
+            (Some(&running), &done, Change::Completed),
+            (Some(&queued), &done, Change::Completed),
+            (Some(&running), &failed, Change::Failed),
+            (Some(&running), &cancelled, Change::Cancelled),
+            (Some(&running), &odd_finish, Change::Completed),
+            (Some(&done), &done, Change::Unchanged),
+            (Some(&done), &running, Change::Unchanged),
+            (Some(&cancelled), &done, Change::Unchanged),
+        ];
+        for (i, (prev, cur, expected)) in cases.into_iter().enumerate() {
+            assert_eq!(detect(prev, cur), expected, "case {i}");
+        }
+    }
+
+    #[test]
+    fn notification_grid() {
+        let id = BatchId::parse("batch_123").unwrap();
+        let done = snap(BatchStatus::Completed, 145, 5, 150);
+        let failed = snap(BatchStatus::Failed, 30, 70, 150);
+        let cancelled = snap(BatchStatus::Cancelled, 40, 10, 150);
+        let running = snap(BatchStatus::Processing, 10, 1, 150);
+        let cases: Vec<(Change, &BatchProgress, Option<(&str, &str, bool)>)> = vec![
+            (Change::Completed, &done, Some(("Batch batch_123 completed", "145 completed, 5 failed in 1 h 2 min", false))),
+            (Change::Failed, &failed, Some(("Batch batch_123 failed", "30 completed, 70 failed of 150 in 1 h 2 min", true))),
+            (Change::Cancelled, &cancelled, Some(("Batch batch_123 cancelled", "40 completed, 10 failed; 100 calls not made", false))),
+            (Change::FirstSeen, &done, None),
+            (Change::Started, &running, None),
+            (Change::Progressed, &running, None),
+            (Change::Unchanged, &done, None),
+        ];
+        for (change, p, expected) in cases {
+            let got = notification_for(&id, change, p, START);
+            let got = got.as_ref().map(|n| (n.title.as_str(), n.body.as_str(), n.urgent));
+            assert_eq!(got, expected, "{change:?}");
+        }
+    }
+
+    #[test]
+    fn rejected_credentials_say_what_to_do() {
+        let n = credentials_rejected_notification("Invalid API key");
+        assert_eq!(n.title, "Trillet rejected your API key");
+        assert!(n.body.contains("enter valid credentials") && n.body.contains("Invalid API key"));
+        assert!(n.urgent);
+    }
+}

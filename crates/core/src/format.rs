@@ -1,0 +1,104 @@
+//! Words and numbers as Batchwatch shows them, in one place so the window, the tray, the
+//! notifications and the terminal say the same thing the same way.
+
+use std::time::Duration;
+
+/// "45 s", "14 min", "1 h 2 min", "2 d 3 h" — rounded to what a person needs.
+pub fn duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        0..=59 => format!("{secs} s"),
+        60..=3599 => format!("{} min", (secs + 30) / 60),
+        3600..=86_399 => {
+            let minutes = (secs + 30) / 60;
+            let (h, m) = (minutes / 60, minutes % 60);
+            if m == 0 {
+                format!("{h} h")
+            } else {
+                format!("{h} h {m} min")
+            }
+        }
+        _ => {
+            let hours = (secs + 1800) / 3600;
+            let (d, h) = (hours / 24, hours % 24);
+            if h == 0 {
+                format!("{d} d")
+            } else {
+                format!("{d} d {h} h")
+            }
+        }
+    }
+}
+
+/// A percentage for labels: whole numbers, except that anything short of done stays below
+/// 100 and anything started stays above 0.
+pub fn percent(p: f64) -> String {
+    let rounded = p.round();
+    let shown = if rounded >= 100.0 && p < 100.0 {
+        99.0
+    } else if rounded <= 0.0 && p > 0.0 {
+        1.0
+    } else {
+        rounded
+    };
+    format!("{shown:.0}%")
+}
+
+/// A time of day (UTC offset applied by the caller) as "HH:MM:SS" from epoch milliseconds.
+pub fn clock_time(epoch_ms: u64, utc_offset_secs: i32) -> String {
+    let secs = (epoch_ms / 1000) as i64 + i64::from(utc_offset_secs);
+    let day_secs = secs.rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}", day_secs / 3600, day_secs % 3600 / 60, day_secs % 60)
+}
+
+/// "1 call", "2 calls".
+pub fn calls(n: u64) -> String {
+    if n == 1 {
+        "1 call".to_owned()
+    } else {
+        format!("{n} calls")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duration_table() {
+        let cases = [
+            (0, "0 s"),
+            (45, "45 s"),
+            (59, "59 s"),
+            (60, "1 min"),
+            (89, "1 min"),
+            (90, "2 min"),
+            (14 * 60, "14 min"),
+            (3599, "60 min"),
+            (3600, "1 h"),
+            (3720, "1 h 2 min"),
+            (86_399, "24 h"),
+            (86_400, "1 d"),
+            (3 * 86_400 + 5 * 3600, "3 d 5 h"),
+        ];
+        for (secs, text) in cases {
+            assert_eq!(duration(Duration::from_secs(secs)), text, "{secs} s");
+        }
+    }
+
+    #[test]
+    fn percent_table() {
+        let cases = [(0.0, "0%"), (0.2, "1%"), (62.4, "62%"), (66.7, "67%"), (99.6, "99%"), (100.0, "100%")];
+        for (p, text) in cases {
+            assert_eq!(percent(p), text, "{p}");
+        }
+    }
+
+    #[test]
+    fn clock_time_and_calls() {
+        assert_eq!(clock_time(1_795_968_000_000 + 3_723_000, 0), "17:02:03");
+        assert_eq!(clock_time(1_795_968_000_000, 3600), "17:00:00");
+        assert_eq!(calls(1), "1 call");
+        assert_eq!(calls(0), "0 calls");
+    }
+}

@@ -1,0 +1,720 @@
+//! The monitor: one task that owns the tracked batches, polls them within the key's request
+//! budget, remembers them in the state file, and says what happened.
+//!
+//! Nothing else holds the live state. Callers talk to the task through a [`MonitorHandle`]
+//! (commands in; a `watch` of the whole [`MonitorView`] out) and read discrete
+//! [`MonitorEvent`]s from the receiver [`Monitor::spawn`] returns. Dropping the handle stops the
+//! task (a cancellation token), which saves one last time on its way out.
+//!
+//! Time is tokio's clock (so tests run with a paused clock) plus an injected wall clock for
+//! the epoch-millisecond figures the API speaks in.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio::time::{sleep_until, Instant};
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{ApiError, TrilletClient};
+use crate::batch_id::BatchId;
+use crate::change::{credentials_rejected_notification, detect, is_final, notification_for, Change};
+use crate::credentials::Credentials;
+use crate::model::{BatchProgress, BatchStatus};
+use crate::notifier::NotificationContent;
+use crate::schedule::{jitter_seed, RequestBudget};
+use crate::state_file::{SavedBatch, SavedState, Settings, StateFile, SCHEMA_VERSION};
+
+/// Where progress comes from: the Trillet client in the product, a fake in some tests.
+pub trait ProgressSource: Send + Sync + 'static {
+    fn fetch(
+        &self,
+        credentials: &Credentials,
+        id: &BatchId,
+    ) -> impl Future<Output = Result<BatchProgress, ApiError>> + Send + 'static;
+}
+
+impl ProgressSource for TrilletClient {
+    fn fetch(
+        &self,
+        credentials: &Credentials,
+        id: &BatchId,
+    ) -> impl Future<Output = Result<BatchProgress, ApiError>> + Send + 'static {
+        let client = self.with_credentials(credentials.clone());
+        let id = id.clone();
+        async move { client.batch_progress(&id).await }
+    }
+}
+
+/// The wall clock, in epoch milliseconds. Injected so tests can agree with the simulator's.
+pub type WallClock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// The system's wall clock.
+pub fn system_clock() -> WallClock {
+    Arc::new(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0)
+    })
+}
+
+/// How the monitor starts.
+pub struct MonitorConfig<S> {
+    pub source: S,
+    pub credentials: Option<Credentials>,
+    /// `None` keeps nothing across runs (the terminal companion, demo mode).
+    pub state_file: Option<StateFile>,
+    /// Replaces the settings found in the state file (e.g. command-line options).
+    pub settings: Option<Settings>,
+    pub clock: WallClock,
+    /// How long a burst of changes may gather before one write.
+    pub save_debounce: Duration,
+}
+
+impl<S> MonitorConfig<S> {
+    pub fn new(source: S, credentials: Option<Credentials>) -> Self {
+        Self {
+            source,
+            credentials,
+            state_file: None,
+            settings: None,
+            clock: system_clock(),
+            save_debounce: Duration::from_millis(500),
+        }
+    }
+}
+
+/// How the last attempt to fetch a batch went.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum FetchStatus {
+    /// Not fetched yet in this run.
+    Pending,
+    /// The last fetch succeeded.
+    Live,
+    /// The last fetch failed for a reason that passes; the next try is at `retry_at_ms`.
+    #[serde(rename_all = "camelCase")]
+    Retrying {
+        code: String,
+        message: String,
+        retry_at_ms: u64,
+    },
+    /// Trillet does not know this batch (404). Not polled again unless refreshed.
+    NotFound { message: String },
+}
+
+/// The key's state, shared by every batch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Connection {
+    Ready,
+    /// No credentials were given: nothing is polled.
+    NoCredentials,
+    /// 401/403: nothing is polled until new credentials arrive.
+    CredentialsRejected { message: String },
+    /// 429: nothing is polled until then.
+    #[serde(rename_all = "camelCase")]
+    RateLimited { until_ms: u64 },
+}
+
+/// One batch as the monitor knows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchSnapshot {
+    pub id: BatchId,
+    pub progress: Option<Arc<BatchProgress>>,
+    pub last_updated_ms: Option<u64>,
+    pub fetch: FetchStatus,
+}
+
+/// Everything the monitor knows, as an immutable snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonitorView {
+    pub now_ms: u64,
+    pub batches: Vec<BatchSnapshot>,
+    pub connection: Connection,
+    pub settings: Settings,
+    /// The state file could not be read at start (see [`MonitorEvent::StateFileProblem`]).
+    pub state_problem: Option<String>,
+}
+
+/// Something worth telling the user once.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MonitorEvent {
+    /// A batch completed, failed or was cancelled while watched (or while Batchwatch was not
+    /// running). Sent exactly once per batch, across restarts.
+    BatchFinished {
+        id: BatchId,
+        change: Change,
+        progress: Arc<BatchProgress>,
+        notification: NotificationContent,
+    },
+    /// The key was refused; polling stopped until new credentials.
+    CredentialsRejected {
+        message: String,
+        notification: NotificationContent,
+    },
+    /// Trillet's rate limit was hit; polling waits until then.
+    RateLimited { until_ms: u64 },
+    /// The state file was unreadable and set aside, or could not be written.
+    StateFileProblem { message: String },
+}
+
+enum Command {
+    Track(Vec<BatchId>),
+    Untrack(BatchId),
+    Refresh(Option<BatchId>),
+    SetCredentials(Option<Credentials>),
+    SetSettings(Settings),
+}
+
+/// The caller's side of a running monitor. Dropping it stops the task.
+pub struct MonitorHandle {
+    commands: mpsc::UnboundedSender<Command>,
+    view: watch::Receiver<Arc<MonitorView>>,
+    cancel: CancellationToken,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for MonitorHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MonitorHandle").finish_non_exhaustive()
+    }
+}
+
+impl MonitorHandle {
+    /// Starts watching these batches (already tracked ones are ignored); each is polled soon.
+    pub fn track(&self, ids: Vec<BatchId>) {
+        let _ = self.commands.send(Command::Track(ids));
+    }
+
+    pub fn untrack(&self, id: BatchId) {
+        let _ = self.commands.send(Command::Untrack(id));
+    }
+
+    /// Polls one batch (or all unfinished ones) as soon as the budget allows.
+    pub fn refresh(&self, id: Option<BatchId>) {
+        let _ = self.commands.send(Command::Refresh(id));
+    }
+
+    /// New credentials resume polling after a rejection; `None` stops it.
+    pub fn set_credentials(&self, credentials: Option<Credentials>) {
+        let _ = self.commands.send(Command::SetCredentials(credentials));
+    }
+
+    pub fn set_settings(&self, settings: Settings) {
+        let _ = self.commands.send(Command::SetSettings(settings));
+    }
+
+    /// The current view, and every later one.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<MonitorView>> {
+        self.view.clone()
+    }
+
+    pub fn view(&self) -> Arc<MonitorView> {
+        self.view.borrow().clone()
+    }
+
+    /// Stops the task and waits until it has saved.
+    pub async fn shutdown(mut self) {
+        self.cancel.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for MonitorHandle {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+/// Starts monitors.
+#[derive(Debug)]
+pub struct Monitor;
+
+impl Monitor {
+    /// Loads the state file (if any), publishes the restored view at once, and starts the
+    /// task on the current tokio runtime.
+    pub fn spawn<S: ProgressSource>(
+        config: MonitorConfig<S>,
+    ) -> (MonitorHandle, mpsc::UnboundedReceiver<MonitorEvent>) {
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (commands_tx, commands_rx) = mpsc::unbounded_channel();
+        let now_ms = (config.clock)();
+
+        let (saved, state_problem, writable) = match &config.state_file {
+            Some(file) => {
+                let loaded = file.load(now_ms);
+                let problem = loaded.problem.map(|p| p.message);
+                (loaded.state, problem, loaded.writable)
+            }
+            None => (SavedState::default(), None, false),
+        };
+        if let Some(message) = &state_problem {
+            let _ = events_tx.send(MonitorEvent::StateFileProblem { message: message.clone() });
+        }
+        let settings = config.settings.unwrap_or(saved.settings);
+        let now = Instant::now();
+        let batches = saved
+            .batches
+            .into_iter()
+            .map(|b| Tracked::restored(b, now))
+            .collect();
+
+        let mut task = Task {
+            source: Arc::new(config.source),
+            connection: match config.credentials {
+                Some(_) => Connection::Ready,
+                None => Connection::NoCredentials,
+            },
+            credentials: config.credentials,
+            credentials_generation: 0,
+            state_file: config.state_file.filter(|_| writable),
+            settings,
+            clock: config.clock,
+            save_debounce: config.save_debounce,
+            batches,
+            budget: RequestBudget::default(),
+            rate_limited_until: None,
+            in_flight: JoinSet::new(),
+            save_at: None,
+            events: events_tx,
+            state_problem,
+            view_tx: None,
+        };
+        let (view_tx, view_rx) = watch::channel(Arc::new(task.view()));
+        task.view_tx = Some(view_tx);
+
+        let cancel = CancellationToken::new();
+        let handle = tokio::spawn(task.run(commands_rx, cancel.clone()));
+        (
+            MonitorHandle {
+                commands: commands_tx,
+                view: view_rx,
+                cancel,
+                task: Some(handle),
+            },
+            events_rx,
+        )
+    }
+}
+
+/// One tracked batch inside the task.
+struct Tracked {
+    id: BatchId,
+    last: Option<Arc<BatchProgress>>,
+    last_updated_ms: Option<u64>,
+    fetch: FetchStatus,
+    failures: u32,
+    next_due: Instant,
+    /// Bumped on untrack/re-track, so a late answer for an old incarnation is dropped.
+    generation: u64,
+    in_flight: bool,
+    finish_notified: bool,
+}
+
+impl Tracked {
+    fn new(id: BatchId, now: Instant, generation: u64) -> Self {
+        Self {
+            id,
+            last: None,
+            last_updated_ms: None,
+            fetch: FetchStatus::Pending,
+            failures: 0,
+            next_due: now,
+            generation,
+            in_flight: false,
+            finish_notified: false,
+        }
+    }
+
+    fn restored(saved: SavedBatch, now: Instant) -> Self {
+        let mut t = Self::new(saved.id, now, 0);
+        t.last = saved.last;
+        t.last_updated_ms = saved.last_updated_ms;
+        t.finish_notified = saved.finish_notified;
+        if saved.not_found {
+            t.fetch = FetchStatus::NotFound {
+                message: "Trillet has no batch with this ID in this workspace".into(),
+            };
+        }
+        t
+    }
+
+    /// Still worth polling: not finished and not unknown to Trillet.
+    fn pollable(&self) -> bool {
+        !self.last.as_deref().is_some_and(is_final)
+            && !matches!(self.fetch, FetchStatus::NotFound { .. })
+    }
+
+    fn queued(&self) -> bool {
+        self.last
+            .as_deref()
+            .is_some_and(|p| p.status == BatchStatus::Queued)
+    }
+
+    fn saved(&self) -> SavedBatch {
+        SavedBatch {
+            id: self.id.clone(),
+            last: self.last.clone(),
+            last_updated_ms: self.last_updated_ms,
+            finish_notified: self.finish_notified,
+            not_found: matches!(self.fetch, FetchStatus::NotFound { .. }),
+        }
+    }
+}
+
+/// What a finished request reports back to the task.
+struct Answer {
+    id: BatchId,
+    generation: u64,
+    credentials_generation: u64,
+    result: Result<BatchProgress, ApiError>,
+}
+
+struct Task<S> {
+    source: Arc<S>,
+    credentials: Option<Credentials>,
+    /// Bumped on every credential change, so a 401 for old credentials is ignored.
+    credentials_generation: u64,
+    connection: Connection,
+    state_file: Option<StateFile>,
+    settings: Settings,
+    clock: WallClock,
+    save_debounce: Duration,
+    batches: Vec<Tracked>,
+    budget: RequestBudget<Instant>,
+    rate_limited_until: Option<Instant>,
+    in_flight: JoinSet<Answer>,
+    save_at: Option<Instant>,
+    events: mpsc::UnboundedSender<MonitorEvent>,
+    state_problem: Option<String>,
+    view_tx: Option<watch::Sender<Arc<MonitorView>>>,
+}
+
+impl<S: ProgressSource> Task<S> {
+    async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        cancel: CancellationToken,
+    ) {
+        let mut next_generation = 1;
+        loop {
+            let wake = self.next_wake();
+            let changed = tokio::select! {
+                biased;
+                () = cancel.cancelled() => break,
+                command = commands.recv() => match command {
+                    Some(command) => self.handle(command, &mut next_generation),
+                    None => break,
+                },
+                Some(joined) = self.in_flight.join_next(), if !self.in_flight.is_empty() => {
+                    match joined {
+                        Ok(answer) => self.apply(answer),
+                        // A fetch cannot panic by design; if one did, its batch is retried.
+                        Err(_) => self.recover_lost_requests(),
+                    }
+                }
+                () = sleep_or_forever(wake) => self.on_timer(),
+            };
+            if changed {
+                self.publish();
+            }
+        }
+        self.save_now();
+    }
+
+    /// The earliest moment something is due: a poll (within budget and pauses) or a save.
+    fn next_wake(&mut self) -> Option<Instant> {
+        let now = Instant::now();
+        let poll = self.next_poll_time(now);
+        match (poll, self.save_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn polling_allowed(&self) -> bool {
+        matches!(self.connection, Connection::Ready | Connection::RateLimited { .. })
+    }
+
+    fn next_poll_time(&mut self, now: Instant) -> Option<Instant> {
+        if !self.polling_allowed() {
+            return None;
+        }
+        let due = self
+            .batches
+            .iter()
+            .filter(|b| b.pollable() && !b.in_flight)
+            .map(|b| b.next_due)
+            .min()?;
+        let mut at = due.max(self.budget.next_slot(now, &self.settings.poll));
+        if let Some(until) = self.rate_limited_until {
+            at = at.max(until);
+        }
+        Some(at)
+    }
+
+    fn on_timer(&mut self) -> bool {
+        let now = Instant::now();
+        let mut changed = false;
+        if self.save_at.is_some_and(|at| at <= now) {
+            self.save_now();
+        }
+        if self.rate_limited_until.is_some_and(|until| until <= now) {
+            self.rate_limited_until = None;
+            if matches!(self.connection, Connection::RateLimited { .. }) {
+                self.connection = Connection::Ready;
+                changed = true;
+            }
+        }
+        while let Some(at) = self.next_poll_time(now) {
+            if at > now {
+                break;
+            }
+            let Some(index) = self.most_due(now) else { break };
+            self.send_request(index, now);
+            changed = true;
+        }
+        changed
+    }
+
+    /// The due batch to poll first: never-fetched batches, then the longest overdue.
+    fn most_due(&self, now: Instant) -> Option<usize> {
+        self.batches
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.pollable() && !b.in_flight && b.next_due <= now)
+            .min_by_key(|(_, b)| (b.fetch != FetchStatus::Pending, b.next_due))
+            .map(|(i, _)| i)
+    }
+
+    fn send_request(&mut self, index: usize, now: Instant) {
+        let Some(credentials) = self.credentials.clone() else { return };
+        self.budget.record(now);
+        let batch = &mut self.batches[index];
+        batch.in_flight = true;
+        let request = self.source.fetch(&credentials, &batch.id);
+        let (id, generation, credentials_generation) =
+            (batch.id.clone(), batch.generation, self.credentials_generation);
+        self.in_flight.spawn(async move {
+            Answer { id, generation, credentials_generation, result: request.await }
+        });
+    }
+
+    fn recover_lost_requests(&mut self) -> bool {
+        // Only reachable if a fetch future panicked; count what is really in flight again.
+        let outstanding = self.in_flight.len();
+        if outstanding == 0 {
+            for b in &mut self.batches {
+                b.in_flight = false;
+            }
+        }
+        true
+    }
+
+    fn apply(&mut self, answer: Answer) -> bool {
+        let now = Instant::now();
+        let now_ms = (self.clock)();
+        let Some(index) = self
+            .batches
+            .iter()
+            .position(|b| b.id == answer.id && b.generation == answer.generation)
+        else {
+            return false; // untracked meanwhile
+        };
+        self.batches[index].in_flight = false;
+        let (running, queued) = self.load();
+        let policy = self.settings.poll;
+
+        match answer.result {
+            Ok(progress) => {
+                let batch = &mut self.batches[index];
+                let change = detect(batch.last.as_deref(), &progress);
+                let progress = Arc::new(progress);
+                if change == Change::FirstSeen && is_final(&progress) {
+                    // Finished before we ever saw it running: nothing to announce, ever.
+                    batch.finish_notified = true;
+                }
+                if change.is_finish() && !batch.finish_notified {
+                    batch.finish_notified = true;
+                    if let Some(notification) = notification_for(&batch.id, change, &progress, now_ms) {
+                        let _ = self.events.send(MonitorEvent::BatchFinished {
+                            id: batch.id.clone(),
+                            change,
+                            progress: progress.clone(),
+                            notification,
+                        });
+                    }
+                }
+                batch.next_due = now
+                    + if progress.status == BatchStatus::Queued {
+                        policy.queued_interval(running, queued)
+                    } else {
+                        policy.interval(running, queued)
+                    };
+                batch.last = Some(progress);
+                batch.last_updated_ms = Some(now_ms);
+                batch.fetch = FetchStatus::Live;
+                batch.failures = 0;
+                self.schedule_save(now);
+            }
+            Err(ApiError::Unauthorized { message, .. }) => {
+                if answer.credentials_generation == self.credentials_generation
+                    && !matches!(self.connection, Connection::CredentialsRejected { .. })
+                {
+                    self.connection = Connection::CredentialsRejected { message: message.clone() };
+                    let notification = credentials_rejected_notification(&message);
+                    let _ = self.events.send(MonitorEvent::CredentialsRejected { message, notification });
+                }
+            }
+            Err(ApiError::NotFound { message }) => {
+                self.batches[index].fetch = FetchStatus::NotFound { message };
+                self.schedule_save(now);
+            }
+            Err(error @ ApiError::RateLimited { .. }) => {
+                let ApiError::RateLimited { retry_after, .. } = &error else { unreachable!() };
+                let wait = retry_after.unwrap_or(policy.window).max(Duration::from_secs(1));
+                let until = now + wait;
+                let until_ms = now_ms + wait.as_millis() as u64;
+                self.rate_limited_until = Some(self.rate_limited_until.map_or(until, |u| u.max(until)));
+                if matches!(self.connection, Connection::Ready) {
+                    self.connection = Connection::RateLimited { until_ms };
+                }
+                let batch = &mut self.batches[index];
+                batch.next_due = until;
+                batch.fetch = FetchStatus::Retrying {
+                    code: error.code().into(),
+                    message: error.to_string(),
+                    retry_at_ms: until_ms,
+                };
+                let _ = self.events.send(MonitorEvent::RateLimited { until_ms });
+            }
+            Err(error) => {
+                let batch = &mut self.batches[index];
+                batch.failures += 1;
+                let wait = policy.backoff(batch.failures, jitter_seed(batch.id.as_str()));
+                batch.next_due = now + wait;
+                batch.fetch = FetchStatus::Retrying {
+                    code: error.code().into(),
+                    message: error.to_string(),
+                    retry_at_ms: now_ms + wait.as_millis() as u64,
+                };
+            }
+        }
+        true
+    }
+
+    /// (running or not yet seen, queued) among the batches still polled.
+    fn load(&self) -> (usize, usize) {
+        let pollable = self.batches.iter().filter(|b| b.pollable());
+        let queued = pollable.clone().filter(|b| b.queued()).count();
+        (pollable.count() - queued, queued)
+    }
+
+    fn handle(&mut self, command: Command, next_generation: &mut u64) -> bool {
+        let now = Instant::now();
+        match command {
+            Command::Track(ids) => {
+                for id in ids {
+                    if self.batches.iter().all(|b| b.id != id) {
+                        self.batches.push(Tracked::new(id, now, *next_generation));
+                        *next_generation += 1;
+                    }
+                }
+            }
+            Command::Untrack(id) => self.batches.retain(|b| b.id != id),
+            Command::Refresh(target) => {
+                for b in &mut self.batches {
+                    if target.as_ref().is_none_or(|t| *t == b.id) {
+                        if target.is_some() && matches!(b.fetch, FetchStatus::NotFound { .. }) {
+                            // Asked by name: maybe it exists now.
+                            b.fetch = FetchStatus::Pending;
+                        }
+                        b.next_due = b.next_due.min(now);
+                    }
+                }
+            }
+            Command::SetCredentials(credentials) => {
+                self.credentials_generation += 1;
+                self.connection = match credentials {
+                    Some(_) => Connection::Ready,
+                    None => Connection::NoCredentials,
+                };
+                self.credentials = credentials;
+                self.rate_limited_until = None;
+            }
+            Command::SetSettings(settings) => {
+                self.settings = settings;
+                // A shorter interval takes effect now rather than after the old one runs out.
+                let (running, queued) = self.load();
+                let soonest = now + settings.poll.interval(running, queued);
+                for b in &mut self.batches {
+                    b.next_due = b.next_due.min(soonest);
+                }
+            }
+        }
+        self.schedule_save(now);
+        true
+    }
+
+    fn schedule_save(&mut self, now: Instant) {
+        if self.state_file.is_some() && self.save_at.is_none() {
+            self.save_at = Some(now + self.save_debounce);
+        }
+    }
+
+    fn save_now(&mut self) {
+        self.save_at = None;
+        let Some(file) = &self.state_file else { return };
+        let state = SavedState {
+            schema: SCHEMA_VERSION,
+            batches: self.batches.iter().map(Tracked::saved).collect(),
+            settings: self.settings,
+        };
+        if let Err(e) = file.save(&state) {
+            let message = format!(
+                "Batchwatch could not save its list of batches to {}: {e}",
+                file.path().display()
+            );
+            let _ = self.events.send(MonitorEvent::StateFileProblem { message });
+        }
+    }
+
+    fn view(&self) -> MonitorView {
+        MonitorView {
+            now_ms: (self.clock)(),
+            batches: self
+                .batches
+                .iter()
+                .map(|b| BatchSnapshot {
+                    id: b.id.clone(),
+                    progress: b.last.clone(),
+                    last_updated_ms: b.last_updated_ms,
+                    fetch: b.fetch.clone(),
+                })
+                .collect(),
+            connection: self.connection.clone(),
+            settings: self.settings,
+            state_problem: self.state_problem.clone(),
+        }
+    }
+
+    fn publish(&self) {
+        if let Some(tx) = &self.view_tx {
+            tx.send_replace(Arc::new(self.view()));
+        }
+    }
+}
+
+async fn sleep_or_forever(at: Option<Instant>) {
+    match at {
+        Some(at) => sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,265 @@
+//! The polling policy, as pure functions: how often each batch is polled within the key's
+//! request budget, how long to back off after a failure, and when the next request may go.
+//!
+//! Trillet allows 60 requests a minute per key. Batchwatch plans for a smaller budget (50 by
+//! default) so the user's own clicks never meet a 429. Two rules keep it there whatever the
+//! number of batches: each batch's interval grows with the number of batches sharing the
+//! budget, and [`RequestBudget`] — a sliding log of what was actually sent — refuses any
+//! request that would exceed it (refreshes included), so a burst waits instead of failing.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The knobs of the polling policy; part of the user's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PollPolicy {
+    /// Requests allowed per `window` for one key.
+    pub budget: u32,
+    /// The length of the budget's window (a minute; tests compress it).
+    #[serde(with = "millis")]
+    pub window: Duration,
+    /// No batch is polled more often than this.
+    #[serde(with = "millis")]
+    pub floor: Duration,
+    /// Longest wait after repeated failures.
+    #[serde(with = "millis")]
+    pub backoff_cap: Duration,
+}
+
+impl Default for PollPolicy {
+    fn default() -> Self {
+        Self {
+            budget: 50,
+            window: Duration::from_secs(60),
+            floor: Duration::from_secs(15),
+            backoff_cap: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+/// Trillet's own limit, which no setting may reach.
+pub const TRILLET_LIMIT_PER_MINUTE: u32 = 60;
+
+impl PollPolicy {
+    /// The policy with its values brought into their safe ranges.
+    pub fn sanitized(self) -> Self {
+        Self {
+            budget: self.budget.clamp(1, TRILLET_LIMIT_PER_MINUTE - 5),
+            window: self.window.max(Duration::from_millis(10)),
+            floor: self.floor.max(Duration::from_millis(10)),
+            backoff_cap: self.backoff_cap.max(self.floor),
+        }
+    }
+
+    /// Interval between polls of a running batch when `running` batches are running and
+    /// `queued` are waiting to start (each queued batch is polled half as often, so it costs
+    /// half a share).
+    pub fn interval(&self, running: usize, queued: usize) -> Duration {
+        let p = self.sanitized();
+        // Shares in halves so a queued batch counts 1/2 without floats.
+        let half_shares = (2 * running + queued).max(1) as u128;
+        let fair = p.window.as_nanos() * half_shares / (2 * u128::from(p.budget));
+        Duration::from_nanos(fair.min(u128::from(u64::MAX)) as u64).max(p.floor)
+    }
+
+    /// Interval for a queued batch: twice a running one's.
+    pub fn queued_interval(&self, running: usize, queued: usize) -> Duration {
+        self.interval(running, queued) * 2
+    }
+
+    /// Smallest gap between two requests: spreads the budget evenly over the window.
+    pub fn spacing(&self) -> Duration {
+        let p = self.sanitized();
+        p.window / p.budget
+    }
+
+    /// Wait after the `failures`-th consecutive failure of one batch: doubling from the floor,
+    /// capped, then spread by ±20 % jitter (`jitter_seed` picks where) so batches that failed
+    /// together do not retry together.
+    pub fn backoff(&self, failures: u32, jitter_seed: u64) -> Duration {
+        let p = self.sanitized();
+        let exp = failures.saturating_sub(1).min(20);
+        let base = p.floor.saturating_mul(1 << exp).min(p.backoff_cap);
+        // A fraction in [-0.2, 0.2] from the seed.
+        let unit = (splitmix(jitter_seed ^ u64::from(failures)) % 10_001) as f64 / 10_000.0;
+        let factor = 0.8 + 0.4 * unit;
+        base.mul_f64(factor).min(p.backoff_cap)
+    }
+}
+
+/// A sliding log of requests sent for one key over the last window.
+#[derive(Debug, Clone)]
+pub struct RequestBudget<T> {
+    sent: VecDeque<T>,
+}
+
+impl<T> Default for RequestBudget<T> {
+    fn default() -> Self {
+        Self { sent: VecDeque::new() }
+    }
+}
+
+/// Instants the budget can reason about: tokio's (in the monitor) or plain durations (in tests).
+pub trait Moment: Copy + Ord + std::ops::Add<Duration, Output = Self> {}
+impl<T: Copy + Ord + std::ops::Add<Duration, Output = T>> Moment for T {}
+
+impl<T: Moment> RequestBudget<T> {
+    /// The earliest moment, at or after `now`, when another request keeps within `policy`.
+    pub fn next_slot(&mut self, now: T, policy: &PollPolicy) -> T {
+        let p = policy.sanitized();
+        while let Some(&oldest) = self.sent.front() {
+            if oldest + p.window <= now {
+                self.sent.pop_front();
+            } else {
+                break;
+            }
+        }
+        let mut slot = now;
+        if let Some(&last) = self.sent.back() {
+            slot = slot.max(last + p.spacing());
+        }
+        if self.sent.len() >= p.budget as usize {
+            let index = self.sent.len() - p.budget as usize;
+            slot = slot.max(self.sent[index] + p.window);
+        }
+        slot
+    }
+
+    /// Records a request sent at `at`.
+    pub fn record(&mut self, at: T) {
+        self.sent.push_back(at);
+    }
+
+    /// Requests recorded within the window ending at `now`.
+    pub fn in_window(&self, now: T, policy: &PollPolicy) -> usize {
+        let window = policy.sanitized().window;
+        self.sent.iter().filter(|&&t| t + window > now).count()
+    }
+}
+
+/// A well-mixed 64-bit hash step (SplitMix64), for deterministic jitter.
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// A stable seed from a batch ID, so each batch has its own jitter.
+pub fn jitter_seed(id: &str) -> u64 {
+    id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis().min(u128::from(u64::MAX)) as u64)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_millis(u64::deserialize(d)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: fn(u64) -> Duration = Duration::from_secs;
+
+    #[test]
+    fn interval_grid() {
+        let p = PollPolicy::default();
+        // (running, queued) → interval
+        let cases = [
+            ((0, 0), S(15)),
+            ((1, 0), S(15)),
+            ((12, 0), S(15)),
+            ((13, 0), Duration::from_millis(15_600)),
+            ((50, 0), S(60)),
+            ((100, 0), S(120)),
+            ((1000, 0), S(1200)),
+            ((0, 2), S(15)),
+            ((40, 20), S(60)),
+        ];
+        for ((running, queued), expected) in cases {
+            assert_eq!(p.interval(running, queued), expected, "{running} running, {queued} queued");
+        }
+        assert_eq!(p.queued_interval(40, 20), S(120));
+        let tight = PollPolicy { budget: 10, floor: S(5), ..p };
+        assert_eq!(tight.interval(1, 0), S(6));
+        assert_eq!(tight.interval(20, 0), S(120));
+    }
+
+    #[test]
+    fn the_steady_rate_never_exceeds_the_budget() {
+        for budget in [1, 10, 50, 55] {
+            let p = PollPolicy { budget, ..PollPolicy::default() };
+            for n in [1usize, 7, 50, 51, 999, 1000, 5000] {
+                let per_window = n as f64 * p.window.as_secs_f64() / p.interval(n, 0).as_secs_f64();
+                assert!(per_window <= f64::from(budget) + 1e-9, "budget {budget}, {n} batches: {per_window}");
+            }
+        }
+    }
+
+    #[test]
+    fn settings_cannot_reach_trillets_limit() {
+        let p = PollPolicy { budget: 500, floor: Duration::ZERO, ..PollPolicy::default() }.sanitized();
+        assert_eq!(p.budget, 55);
+        assert!(p.floor > Duration::ZERO);
+    }
+
+    #[test]
+    fn backoff_sequence_doubles_within_jitter_and_caps() {
+        let p = PollPolicy::default();
+        for seed in [0, 1, 42, u64::MAX, jitter_seed("batch_1")] {
+            let mut previous_base = Duration::ZERO;
+            for failures in 1..=12u32 {
+                let base = S(15).saturating_mul(1 << (failures - 1)).min(S(300));
+                let got = p.backoff(failures, seed);
+                assert!(got >= base.mul_f64(0.8) && got <= base.mul_f64(1.2).min(S(300)), "failure {failures}: {got:?}");
+                assert!(base >= previous_base);
+                previous_base = base;
+            }
+        }
+        // Different batches spread out.
+        let spread: std::collections::BTreeSet<_> =
+            (0..20).map(|i| p.backoff(3, jitter_seed(&format!("batch_{i}")))).collect();
+        assert!(spread.len() > 10);
+    }
+
+    #[test]
+    fn budget_log_spaces_and_caps_requests() {
+        let p = PollPolicy { budget: 5, window: S(60), ..PollPolicy::default() };
+        let mut log = RequestBudget::<Duration>::default();
+        let mut now = Duration::ZERO;
+        let mut sent = vec![];
+        // Ask for 12 requests as fast as the budget allows.
+        for _ in 0..12 {
+            let slot = log.next_slot(now, &p);
+            now = slot;
+            log.record(slot);
+            sent.push(slot.as_secs());
+        }
+        assert_eq!(sent, vec![0, 12, 24, 36, 48, 60, 72, 84, 96, 108, 120, 132]);
+        for (i, &t) in sent.iter().enumerate() {
+            let in_window = sent[..=i].iter().filter(|&&s| s + 60 > t).count();
+            assert!(in_window <= 5);
+        }
+        assert_eq!(log.in_window(S(132), &p), 5);
+    }
+
+    #[test]
+    fn policy_round_trips_in_milliseconds() {
+        let json = serde_json::to_string(&PollPolicy::default()).unwrap();
+        assert_eq!(json, r#"{"budget":50,"window":60000,"floor":15000,"backoffCap":300000}"#);
+        let partial: PollPolicy = serde_json::from_str(r#"{"budget":20}"#).unwrap();
+        assert_eq!(partial, PollPolicy { budget: 20, ..PollPolicy::default() });
+    }
+}
