@@ -110,14 +110,20 @@ pub fn notification_for(
         }
         _ => return None,
     };
-    Some(NotificationContent { title, body, urgent })
+    Some(NotificationContent {
+        title,
+        body,
+        urgent,
+    })
 }
 
 /// The one notification for rejected credentials.
 pub fn credentials_rejected_notification(message: &str) -> NotificationContent {
     NotificationContent {
         title: "Trillet rejected your API key".to_owned(),
-        body: format!("Polling has stopped. Open Batchwatch and enter valid credentials. ({message})"),
+        body: format!(
+            "Polling has stopped. Open Batchwatch and enter valid credentials. ({message})"
+        ),
         urgent: true,
     }
 }
@@ -129,7 +135,10 @@ mod tests {
     const START: u64 = 1_703_097_600_000;
 
     fn snap(status: BatchStatus, done: u64, failed: u64, total: u64) -> BatchProgress {
-        let finished = matches!(status, BatchStatus::Completed | BatchStatus::Failed | BatchStatus::Cancelled);
+        let finished = matches!(
+            status,
+            BatchStatus::Completed | BatchStatus::Failed | BatchStatus::Cancelled
+        );
         BatchProgress {
             is_complete: finished,
             waiting: if finished { 0 } else { total - done - failed },
@@ -155,7 +164,10 @@ mod tests {
         let done = snap(Completed, 145, 5, 150);
         let failed = snap(Failed, 30, 70, 150);
         let cancelled = snap(Cancelled, 40, 10, 150);
-        let odd_finish = BatchProgress { is_complete: true, ..snap(Other("archived".into()), 150, 0, 150) };
+        let odd_finish = BatchProgress {
+            is_complete: true,
+            ..snap(Other("archived".into()), 150, 0, 150)
+        };
         let odd_running = snap(Other("paused_by_carrier".into()), 10, 1, 150);
         let cases: Vec<(Option<&BatchProgress>, &BatchProgress, Change)> = vec![
             (None, &queued, Change::FirstSeen),
@@ -187,9 +199,33 @@ mod tests {
         let cancelled = snap(BatchStatus::Cancelled, 40, 10, 150);
         let running = snap(BatchStatus::Processing, 10, 1, 150);
         let cases: Vec<(Change, &BatchProgress, Option<(&str, &str, bool)>)> = vec![
-            (Change::Completed, &done, Some(("Batch batch_123 completed", "145 completed, 5 failed in 1 h 2 min", false))),
-            (Change::Failed, &failed, Some(("Batch batch_123 failed", "30 completed, 70 failed of 150 in 1 h 2 min", true))),
-            (Change::Cancelled, &cancelled, Some(("Batch batch_123 cancelled", "40 completed, 10 failed; 100 calls not made", false))),
+            (
+                Change::Completed,
+                &done,
+                Some((
+                    "Batch batch_123 completed",
+                    "145 completed, 5 failed in 1 h 2 min",
+                    false,
+                )),
+            ),
+            (
+                Change::Failed,
+                &failed,
+                Some((
+                    "Batch batch_123 failed",
+                    "30 completed, 70 failed of 150 in 1 h 2 min",
+                    true,
+                )),
+            ),
+            (
+                Change::Cancelled,
+                &cancelled,
+                Some((
+                    "Batch batch_123 cancelled",
+                    "40 completed, 10 failed; 100 calls not made",
+                    false,
+                )),
+            ),
             (Change::FirstSeen, &done, None),
             (Change::Started, &running, None),
             (Change::Progressed, &running, None),
@@ -197,7 +233,9 @@ mod tests {
         ];
         for (change, p, expected) in cases {
             let got = notification_for(&id, change, p, START);
-            let got = got.as_ref().map(|n| (n.title.as_str(), n.body.as_str(), n.urgent));
+            let got = got
+                .as_ref()
+                .map(|n| (n.title.as_str(), n.body.as_str(), n.urgent));
             assert_eq!(got, expected, "{change:?}");
         }
     }

@@ -48,7 +48,12 @@ pub fn percent(p: f64) -> String {
 pub fn clock_time(epoch_ms: u64, utc_offset_secs: i32) -> String {
     let secs = (epoch_ms / 1000) as i64 + i64::from(utc_offset_secs);
     let day_secs = secs.rem_euclid(86_400);
-    format!("{:02}:{:02}:{:02}", day_secs / 3600, day_secs % 3600 / 60, day_secs % 60)
+    format!(
+        "{:02}:{:02}:{:02}",
+        day_secs / 3600,
+        day_secs % 3600 / 60,
+        day_secs % 60
+    )
 }
 
 /// "1 call", "2 calls".
@@ -88,7 +93,14 @@ mod tests {
 
     #[test]
     fn percent_table() {
-        let cases = [(0.0, "0%"), (0.2, "1%"), (62.4, "62%"), (66.7, "67%"), (99.6, "99%"), (100.0, "100%")];
+        let cases = [
+            (0.0, "0%"),
+            (0.2, "1%"),
+            (62.4, "62%"),
+            (66.7, "67%"),
+            (99.6, "99%"),
+            (100.0, "100%"),
+        ];
         for (p, text) in cases {
             assert_eq!(percent(p), text, "{p}");
         }

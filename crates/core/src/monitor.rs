@@ -21,7 +21,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{ApiError, TrilletClient};
 use crate::batch_id::BatchId;
-use crate::change::{credentials_rejected_notification, detect, is_final, notification_for, Change};
+use crate::change::{
+    credentials_rejected_notification, detect, is_final, notification_for, Change,
+};
 use crate::credentials::Credentials;
 use crate::model::{BatchProgress, BatchStatus};
 use crate::notifier::NotificationContent;
@@ -115,10 +117,14 @@ pub enum Connection {
     /// No credentials were given: nothing is polled.
     NoCredentials,
     /// 401/403: nothing is polled until new credentials arrive.
-    CredentialsRejected { message: String },
+    CredentialsRejected {
+        message: String,
+    },
     /// 429: nothing is polled until then.
     #[serde(rename_all = "camelCase")]
-    RateLimited { until_ms: u64 },
+    RateLimited {
+        until_ms: u64,
+    },
 }
 
 /// One batch as the monitor knows it.
@@ -256,7 +262,9 @@ impl Monitor {
             None => (SavedState::default(), None, false),
         };
         if let Some(message) = &state_problem {
-            let _ = events_tx.send(MonitorEvent::StateFileProblem { message: message.clone() });
+            let _ = events_tx.send(MonitorEvent::StateFileProblem {
+                message: message.clone(),
+            });
         }
         let settings = config.settings.unwrap_or(saved.settings);
         let now = Instant::now();
@@ -440,7 +448,10 @@ impl<S: ProgressSource> Task<S> {
     }
 
     fn polling_allowed(&self) -> bool {
-        matches!(self.connection, Connection::Ready | Connection::RateLimited { .. })
+        matches!(
+            self.connection,
+            Connection::Ready | Connection::RateLimited { .. }
+        )
     }
 
     fn next_poll_time(&mut self, now: Instant) -> Option<Instant> {
@@ -477,7 +488,9 @@ impl<S: ProgressSource> Task<S> {
             if at > now {
                 break;
             }
-            let Some(index) = self.most_due(now) else { break };
+            let Some(index) = self.most_due(now) else {
+                break;
+            };
             self.send_request(index, now);
             changed = true;
         }
@@ -495,15 +508,25 @@ impl<S: ProgressSource> Task<S> {
     }
 
     fn send_request(&mut self, index: usize, now: Instant) {
-        let Some(credentials) = self.credentials.clone() else { return };
+        let Some(credentials) = self.credentials.clone() else {
+            return;
+        };
         self.budget.record(now);
         let batch = &mut self.batches[index];
         batch.in_flight = true;
         let request = self.source.fetch(&credentials, &batch.id);
-        let (id, generation, credentials_generation) =
-            (batch.id.clone(), batch.generation, self.credentials_generation);
+        let (id, generation, credentials_generation) = (
+            batch.id.clone(),
+            batch.generation,
+            self.credentials_generation,
+        );
         self.in_flight.spawn(async move {
-            Answer { id, generation, credentials_generation, result: request.await }
+            Answer {
+                id,
+                generation,
+                credentials_generation,
+                result: request.await,
+            }
         });
     }
 
@@ -543,7 +566,9 @@ impl<S: ProgressSource> Task<S> {
                 }
                 if change.is_finish() && !batch.finish_notified {
                     batch.finish_notified = true;
-                    if let Some(notification) = notification_for(&batch.id, change, &progress, now_ms) {
+                    if let Some(notification) =
+                        notification_for(&batch.id, change, &progress, now_ms)
+                    {
                         let _ = self.events.send(MonitorEvent::BatchFinished {
                             id: batch.id.clone(),
                             change,
@@ -568,9 +593,14 @@ impl<S: ProgressSource> Task<S> {
                 if answer.credentials_generation == self.credentials_generation
                     && !matches!(self.connection, Connection::CredentialsRejected { .. })
                 {
-                    self.connection = Connection::CredentialsRejected { message: message.clone() };
+                    self.connection = Connection::CredentialsRejected {
+                        message: message.clone(),
+                    };
                     let notification = credentials_rejected_notification(&message);
-                    let _ = self.events.send(MonitorEvent::CredentialsRejected { message, notification });
+                    let _ = self.events.send(MonitorEvent::CredentialsRejected {
+                        message,
+                        notification,
+                    });
                 }
             }
             Err(ApiError::NotFound { message }) => {
@@ -578,11 +608,16 @@ impl<S: ProgressSource> Task<S> {
                 self.schedule_save(now);
             }
             Err(error @ ApiError::RateLimited { .. }) => {
-                let ApiError::RateLimited { retry_after, .. } = &error else { unreachable!() };
-                let wait = retry_after.unwrap_or(policy.window).max(Duration::from_secs(1));
+                let ApiError::RateLimited { retry_after, .. } = &error else {
+                    unreachable!()
+                };
+                let wait = retry_after
+                    .unwrap_or(policy.window)
+                    .max(Duration::from_secs(1));
                 let until = now + wait;
                 let until_ms = now_ms + wait.as_millis() as u64;
-                self.rate_limited_until = Some(self.rate_limited_until.map_or(until, |u| u.max(until)));
+                self.rate_limited_until =
+                    Some(self.rate_limited_until.map_or(until, |u| u.max(until)));
                 if matches!(self.connection, Connection::Ready) {
                     self.connection = Connection::RateLimited { until_ms };
                 }

@@ -90,7 +90,8 @@ impl PollPolicy {
     }
 }
 
-/// A sliding log of requests sent for one key over the last window.
+/// A sliding log of requests sent for one key over the last window. Windows are closed at both
+/// ends (a server counting `[now - window, now]` sees at most `budget`), hence [`WINDOW_MARGIN`].
 #[derive(Debug, Clone)]
 pub struct RequestBudget<T> {
     sent: VecDeque<T>,
@@ -98,9 +99,14 @@ pub struct RequestBudget<T> {
 
 impl<T> Default for RequestBudget<T> {
     fn default() -> Self {
-        Self { sent: VecDeque::new() }
+        Self {
+            sent: VecDeque::new(),
+        }
     }
 }
+
+/// How far past a full window the next request waits, so no closed window holds one too many.
+pub const WINDOW_MARGIN: Duration = Duration::from_millis(1);
 
 /// Instants the budget can reason about: tokio's (in the monitor) or plain durations (in tests).
 pub trait Moment: Copy + Ord + std::ops::Add<Duration, Output = Self> {}
@@ -111,7 +117,7 @@ impl<T: Moment> RequestBudget<T> {
     pub fn next_slot(&mut self, now: T, policy: &PollPolicy) -> T {
         let p = policy.sanitized();
         while let Some(&oldest) = self.sent.front() {
-            if oldest + p.window <= now {
+            if oldest + p.window < now {
                 self.sent.pop_front();
             } else {
                 break;
@@ -123,7 +129,7 @@ impl<T: Moment> RequestBudget<T> {
         }
         if self.sent.len() >= p.budget as usize {
             let index = self.sent.len() - p.budget as usize;
-            slot = slot.max(self.sent[index] + p.window);
+            slot = slot.max(self.sent[index] + p.window + WINDOW_MARGIN);
         }
         slot
     }
@@ -136,7 +142,7 @@ impl<T: Moment> RequestBudget<T> {
     /// Requests recorded within the window ending at `now`.
     pub fn in_window(&self, now: T, policy: &PollPolicy) -> usize {
         let window = policy.sanitized().window;
-        self.sent.iter().filter(|&&t| t + window > now).count()
+        self.sent.iter().filter(|&&t| t + window >= now).count()
     }
 }
 
@@ -150,7 +156,9 @@ fn splitmix(mut x: u64) -> u64 {
 
 /// A stable seed from a batch ID, so each batch has its own jitter.
 pub fn jitter_seed(id: &str) -> u64 {
-    id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 mod millis {
@@ -189,10 +197,18 @@ mod tests {
             ((40, 20), S(60)),
         ];
         for ((running, queued), expected) in cases {
-            assert_eq!(p.interval(running, queued), expected, "{running} running, {queued} queued");
+            assert_eq!(
+                p.interval(running, queued),
+                expected,
+                "{running} running, {queued} queued"
+            );
         }
         assert_eq!(p.queued_interval(40, 20), S(120));
-        let tight = PollPolicy { budget: 10, floor: S(5), ..p };
+        let tight = PollPolicy {
+            budget: 10,
+            floor: S(5),
+            ..p
+        };
         assert_eq!(tight.interval(1, 0), S(6));
         assert_eq!(tight.interval(20, 0), S(120));
     }
@@ -200,17 +216,28 @@ mod tests {
     #[test]
     fn the_steady_rate_never_exceeds_the_budget() {
         for budget in [1, 10, 50, 55] {
-            let p = PollPolicy { budget, ..PollPolicy::default() };
+            let p = PollPolicy {
+                budget,
+                ..PollPolicy::default()
+            };
             for n in [1usize, 7, 50, 51, 999, 1000, 5000] {
                 let per_window = n as f64 * p.window.as_secs_f64() / p.interval(n, 0).as_secs_f64();
-                assert!(per_window <= f64::from(budget) + 1e-9, "budget {budget}, {n} batches: {per_window}");
+                assert!(
+                    per_window <= f64::from(budget) + 1e-9,
+                    "budget {budget}, {n} batches: {per_window}"
+                );
             }
         }
     }
 
     #[test]
     fn settings_cannot_reach_trillets_limit() {
-        let p = PollPolicy { budget: 500, floor: Duration::ZERO, ..PollPolicy::default() }.sanitized();
+        let p = PollPolicy {
+            budget: 500,
+            floor: Duration::ZERO,
+            ..PollPolicy::default()
+        }
+        .sanitized();
         assert_eq!(p.budget, 55);
         assert!(p.floor > Duration::ZERO);
     }
@@ -223,20 +250,28 @@ mod tests {
             for failures in 1..=12u32 {
                 let base = S(15).saturating_mul(1 << (failures - 1)).min(S(300));
                 let got = p.backoff(failures, seed);
-                assert!(got >= base.mul_f64(0.8) && got <= base.mul_f64(1.2).min(S(300)), "failure {failures}: {got:?}");
+                assert!(
+                    got >= base.mul_f64(0.8) && got <= base.mul_f64(1.2).min(S(300)),
+                    "failure {failures}: {got:?}"
+                );
                 assert!(base >= previous_base);
                 previous_base = base;
             }
         }
         // Different batches spread out.
-        let spread: std::collections::BTreeSet<_> =
-            (0..20).map(|i| p.backoff(3, jitter_seed(&format!("batch_{i}")))).collect();
+        let spread: std::collections::BTreeSet<_> = (0..20)
+            .map(|i| p.backoff(3, jitter_seed(&format!("batch_{i}"))))
+            .collect();
         assert!(spread.len() > 10);
     }
 
     #[test]
     fn budget_log_spaces_and_caps_requests() {
-        let p = PollPolicy { budget: 5, window: S(60), ..PollPolicy::default() };
+        let p = PollPolicy {
+            budget: 5,
+            window: S(60),
+            ..PollPolicy::default()
+        };
         let mut log = RequestBudget::<Duration>::default();
         let mut now = Duration::ZERO;
         let mut sent = vec![];
@@ -248,18 +283,39 @@ mod tests {
             sent.push(slot.as_secs());
         }
         assert_eq!(sent, vec![0, 12, 24, 36, 48, 60, 72, 84, 96, 108, 120, 132]);
-        for (i, &t) in sent.iter().enumerate() {
-            let in_window = sent[..=i].iter().filter(|&&s| s + 60 > t).count();
+        let sent_at: Vec<Duration> = {
+            let mut log = RequestBudget::<Duration>::default();
+            let mut now = Duration::ZERO;
+            (0..12)
+                .map(|_| {
+                    now = log.next_slot(now, &p);
+                    log.record(now);
+                    now
+                })
+                .collect()
+        };
+        for (i, &t) in sent_at.iter().enumerate() {
+            // Closed windows [t - 60 s, t].
+            let in_window = sent_at[..=i].iter().filter(|&&s| s + S(60) >= t).count();
             assert!(in_window <= 5);
         }
-        assert_eq!(log.in_window(S(132), &p), 5);
+        assert_eq!(log.in_window(*sent_at.last().unwrap(), &p), 5);
     }
 
     #[test]
     fn policy_round_trips_in_milliseconds() {
         let json = serde_json::to_string(&PollPolicy::default()).unwrap();
-        assert_eq!(json, r#"{"budget":50,"window":60000,"floor":15000,"backoffCap":300000}"#);
+        assert_eq!(
+            json,
+            r#"{"budget":50,"window":60000,"floor":15000,"backoffCap":300000}"#
+        );
         let partial: PollPolicy = serde_json::from_str(r#"{"budget":20}"#).unwrap();
-        assert_eq!(partial, PollPolicy { budget: 20, ..PollPolicy::default() });
+        assert_eq!(
+            partial,
+            PollPolicy {
+                budget: 20,
+                ..PollPolicy::default()
+            }
+        );
     }
 }

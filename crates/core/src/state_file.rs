@@ -129,16 +129,27 @@ impl StateFile {
         let bytes = match fs::read(&self.path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Loaded { state: SavedState::default(), problem: None, writable: true }
+                return Loaded {
+                    state: SavedState::default(),
+                    problem: None,
+                    writable: true,
+                }
             }
             Err(e) => return self.set_aside(format!("could not be read ({e})"), now_ms),
         };
         match serde_json::from_slice::<SavedState>(&bytes) {
             Ok(state) if state.schema > SCHEMA_VERSION => self.set_aside(
-                format!("was written by a newer Batchwatch (format {})", state.schema),
+                format!(
+                    "was written by a newer Batchwatch (format {})",
+                    state.schema
+                ),
                 now_ms,
             ),
-            Ok(state) => Loaded { state, problem: None, writable: true },
+            Ok(state) => Loaded {
+                state,
+                problem: None,
+                writable: true,
+            },
             Err(e) => self.set_aside(format!("is damaged ({e})"), now_ms),
         }
     }
@@ -222,7 +233,10 @@ mod tests {
                     not_found: true,
                 },
             ],
-            settings: Settings { notifications: false, ..Settings::default() },
+            settings: Settings {
+                notifications: false,
+                ..Settings::default()
+            },
         }
     }
 
@@ -249,7 +263,10 @@ mod tests {
     fn corrupt_and_newer_files_are_moved_aside_and_reported() {
         for (content, phrase) in [
             (&b"{\"schema\":1,\"batches\":[{\"id\":"[..], "is damaged"),
-            (b"{\"schema\":1,\"batches\":[{\"id\":\"../etc\"}]}", "is damaged"),
+            (
+                b"{\"schema\":1,\"batches\":[{\"id\":\"../etc\"}]}",
+                "is damaged",
+            ),
             (b"{\"schema\":99}", "newer Batchwatch"),
         ] {
             let dir = tempfile::tempdir().unwrap();
@@ -260,7 +277,11 @@ mod tests {
             assert!(problem.message.contains(phrase), "{}", problem.message);
             let aside = dir.path().join("state.json.corrupt-1234");
             assert_eq!(problem.moved_to.as_deref(), Some(aside.as_path()));
-            assert_eq!(fs::read(&aside).unwrap(), content, "the bad file is kept, byte for byte");
+            assert_eq!(
+                fs::read(&aside).unwrap(),
+                content,
+                "the bad file is kept, byte for byte"
+            );
             assert!(!path.exists());
             assert!(loaded.writable);
             assert!(loaded.state.batches.is_empty());
@@ -269,7 +290,8 @@ mod tests {
 
     #[test]
     fn settings_missing_fields_take_defaults() {
-        let state: SavedState = serde_json::from_str(r#"{"schema":1,"batches":[{"id":"b1"}]}"#).unwrap();
+        let state: SavedState =
+            serde_json::from_str(r#"{"schema":1,"batches":[{"id":"b1"}]}"#).unwrap();
         assert_eq!(state.settings, Settings::default());
         assert!(!state.batches[0].finish_notified);
     }

@@ -164,13 +164,21 @@ fn rows(view: &MonitorView) -> Vec<Row<'_>> {
         .map(|snapshot| Row {
             snapshot,
             state: BatchState::of(snapshot),
-            figures: snapshot.progress.as_deref().map(|p| figures(p, view.now_ms)),
+            figures: snapshot
+                .progress
+                .as_deref()
+                .map(|p| figures(p, view.now_ms)),
         })
         .collect()
 }
 
 fn banner(view: &MonitorView) -> Option<Problem> {
-    let problem = |code: &str, message: String| Some(Problem { code: code.into(), message });
+    let problem = |code: &str, message: String| {
+        Some(Problem {
+            code: code.into(),
+            message,
+        })
+    };
     match &view.connection {
         Connection::Ready => None,
         Connection::NoCredentials => problem(
@@ -195,9 +203,15 @@ fn card_problem(row: &Row<'_>, connection: &Connection) -> Option<Problem> {
     match &row.snapshot.fetch {
         FetchStatus::NotFound { message } => Some(Problem {
             code: "not_found".into(),
-            message: format!("Not found: Trillet has no batch with this ID in this workspace. ({message})"),
+            message: format!(
+                "Not found: Trillet has no batch with this ID in this workspace. ({message})"
+            ),
         }),
-        FetchStatus::Retrying { code, message, retry_at_ms } if !row.state.is_finished() => {
+        FetchStatus::Retrying {
+            code,
+            message,
+            retry_at_ms,
+        } if !row.state.is_finished() => {
             let what = match code.as_str() {
                 "rate_limited" => "Rate-limited",
                 "network" | "timeout" => "Offline",
@@ -261,14 +275,21 @@ fn counts_text(p: &BatchProgress) -> String {
 
 fn eta_text(state: BatchState, f: &Figures) -> Option<String> {
     match state {
-        BatchState::Running | BatchState::Unknown => f.eta.map(|d| format!("ETA {}", format::duration(d))),
+        BatchState::Running | BatchState::Unknown => {
+            f.eta.map(|d| format!("ETA {}", format::duration(d)))
+        }
         _ => None,
     }
 }
 
 fn card(row: &Row<'_>, connection: &Connection) -> BatchCard {
     let problem = card_problem(row, connection);
-    let empty = Segments { completed: 0.0, failed: 0.0, active: 0.0, waiting: 0.0 };
+    let empty = Segments {
+        completed: 0.0,
+        failed: 0.0,
+        active: 0.0,
+        waiting: 0.0,
+    };
     let p = row.snapshot.progress.as_deref();
     let f = row.figures.as_ref();
     let (percent, segs, counts) = match (p, f) {
@@ -280,7 +301,11 @@ fn card(row: &Row<'_>, connection: &Connection) -> BatchCard {
         state: row.state,
         status_text: status_text(row),
         percent,
-        percent_text: if p.is_some() { format::percent(percent) } else { String::new() },
+        percent_text: if p.is_some() {
+            format::percent(percent)
+        } else {
+            String::new()
+        },
         segments: segs,
         completed: p.map_or(0, |p| p.completed),
         failed: p.map_or(0, |p| p.failed),
@@ -299,7 +324,12 @@ fn card(row: &Row<'_>, connection: &Connection) -> BatchCard {
         average_call_text: p
             .and_then(|p| p.average_call_duration)
             .filter(|s| *s > 0.0)
-            .map(|s| format!("{} per call", format::duration(std::time::Duration::from_secs_f64(s.round())))),
+            .map(|s| {
+                format!(
+                    "{} per call",
+                    format::duration(std::time::Duration::from_secs_f64(s.round()))
+                )
+            }),
         last_updated_ms: row.snapshot.last_updated_ms,
         recent_calls: p.map(recent_calls).unwrap_or_default(),
         stale: problem.is_some() && p.is_some() && !row.state.is_finished(),
@@ -316,7 +346,9 @@ fn recent_calls(p: &BatchProgress) -> Vec<RecentCallRow> {
             outcome: c.status.clone(),
             detail: match (&c.error, c.duration) {
                 (Some(error), _) => error.clone(),
-                (None, Some(secs)) => format::duration(std::time::Duration::from_secs_f64(secs.max(0.0))),
+                (None, Some(secs)) => {
+                    format::duration(std::time::Duration::from_secs_f64(secs.max(0.0)))
+                }
                 (None, None) => String::new(),
             },
             ended_at_ms: c.ended_at(),
@@ -327,7 +359,10 @@ fn recent_calls(p: &BatchProgress) -> Vec<RecentCallRow> {
 /// The window's view model.
 pub fn window_view(view: &MonitorView) -> WindowView {
     WindowView {
-        cards: rows(view).iter().map(|r| card(r, &view.connection)).collect(),
+        cards: rows(view)
+            .iter()
+            .map(|r| card(r, &view.connection))
+            .collect(),
         banner: banner(view),
         state_file_problem: view.state_problem.clone(),
     }
@@ -382,7 +417,15 @@ pub fn tray_view(view: &MonitorView) -> TrayView {
 
     let running: Vec<&Row> = rows
         .iter()
-        .filter(|r| matches!(r.state, BatchState::Running | BatchState::Unknown | BatchState::Queued | BatchState::Pending))
+        .filter(|r| {
+            matches!(
+                r.state,
+                BatchState::Running
+                    | BatchState::Unknown
+                    | BatchState::Queued
+                    | BatchState::Pending
+            )
+        })
         .collect();
     let problems = rows.iter().filter(|r| needs_attention(r)).count();
     let key_problem = match view.connection {
@@ -391,13 +434,21 @@ pub fn tray_view(view: &MonitorView) -> TrayView {
         _ => None,
     };
 
-    let counted: Vec<&Row> = if running.is_empty() { rows.iter().collect() } else { running.clone() };
+    let counted: Vec<&Row> = if running.is_empty() {
+        rows.iter().collect()
+    } else {
+        running.clone()
+    };
     let (finished, size) = counted
         .iter()
         .filter_map(|r| r.figures.as_ref())
         .fold((0u64, 0u64), |(a, b), f| (a + f.finished, b + f.size));
     let percent_f = if size == 0 {
-        if running.is_empty() { 100.0 } else { 0.0 }
+        if running.is_empty() {
+            100.0
+        } else {
+            0.0
+        }
     } else {
         finished as f64 * 100.0 / size as f64
     };
@@ -415,7 +466,10 @@ pub fn tray_view(view: &MonitorView) -> TrayView {
     if let Some(what) = key_problem {
         parts.push(format!("⚠ {what}"));
     } else if problems > 0 {
-        parts.push(format!("⚠ {problems} {}", if problems == 1 { "problem" } else { "problems" }));
+        parts.push(format!(
+            "⚠ {problems} {}",
+            if problems == 1 { "problem" } else { "problems" }
+        ));
     }
     if running.is_empty() {
         if key_problem.is_none() {
@@ -447,7 +501,11 @@ pub fn tray_view(view: &MonitorView) -> TrayView {
             1
         }
     });
-    let mut menu: Vec<String> = ordered.iter().take(MAX_TRAY_ROWS).map(|r| tray_row(r)).collect();
+    let mut menu: Vec<String> = ordered
+        .iter()
+        .take(MAX_TRAY_ROWS)
+        .map(|r| tray_row(r))
+        .collect();
     if ordered.len() > MAX_TRAY_ROWS {
         menu.push(format!("and {} more", ordered.len() - MAX_TRAY_ROWS));
     }
@@ -473,11 +531,24 @@ mod tests {
     const START: u64 = 1_795_968_000_000;
     const MIN: u64 = 60_000;
 
-    fn progress(status: BatchStatus, completed: u64, failed: u64, active: u64, total: u64) -> BatchProgress {
-        let complete = matches!(status, BatchStatus::Completed | BatchStatus::Failed | BatchStatus::Cancelled);
+    fn progress(
+        status: BatchStatus,
+        completed: u64,
+        failed: u64,
+        active: u64,
+        total: u64,
+    ) -> BatchProgress {
+        let complete = matches!(
+            status,
+            BatchStatus::Completed | BatchStatus::Failed | BatchStatus::Cancelled
+        );
         BatchProgress {
             is_complete: complete,
-            waiting: if complete { 0 } else { total - completed - failed - active },
+            waiting: if complete {
+                0
+            } else {
+                total - completed - failed - active
+            },
             active,
             completed,
             failed,
@@ -501,49 +572,164 @@ mod tests {
     }
 
     fn view(batches: Vec<BatchSnapshot>, connection: Connection) -> MonitorView {
-        MonitorView { now_ms: START + 10 * MIN, batches, connection, settings: Settings::default(), state_problem: None }
+        MonitorView {
+            now_ms: START + 10 * MIN,
+            batches,
+            connection,
+            settings: Settings::default(),
+            state_problem: None,
+        }
     }
 
     fn running(id: &str, completed: u64, total: u64) -> BatchSnapshot {
-        snap(id, Some(progress(BatchStatus::Processing, completed, 0, 5, total)), FetchStatus::Live)
+        snap(
+            id,
+            Some(progress(BatchStatus::Processing, completed, 0, 5, total)),
+            FetchStatus::Live,
+        )
     }
 
     fn done(id: &str) -> BatchSnapshot {
-        snap(id, Some(progress(BatchStatus::Completed, 145, 5, 0, 150)), FetchStatus::Live)
+        snap(
+            id,
+            Some(progress(BatchStatus::Completed, 145, 5, 0, 150)),
+            FetchStatus::Live,
+        )
     }
 
     #[test]
     fn tray_grid() {
-        let retrying = FetchStatus::Retrying { code: "server_error".into(), message: "500".into(), retry_at_ms: START };
-        let not_found = FetchStatus::NotFound { message: "Batch not found".into() };
-        let rejected = Connection::CredentialsRejected { message: "Invalid API key".into() };
+        let retrying = FetchStatus::Retrying {
+            code: "server_error".into(),
+            message: "500".into(),
+            retry_at_ms: START,
+        };
+        let not_found = FetchStatus::NotFound {
+            message: "Batch not found".into(),
+        };
+        let rejected = Connection::CredentialsRejected {
+            message: "Invalid API key".into(),
+        };
         // (batches, connection) → (state, percent, label, rows)
-        let cases: Vec<(Vec<BatchSnapshot>, Connection, TrayState, Option<u8>, &str, Vec<&str>)> = vec![
-            (vec![], Connection::Ready, TrayState::Idle, None, "", vec!["No batches tracked"]),
+        let cases: Vec<(
+            Vec<BatchSnapshot>,
+            Connection,
+            TrayState,
+            Option<u8>,
+            &str,
+            Vec<&str>,
+        )> = vec![
+            (
+                vec![],
+                Connection::Ready,
+                TrayState::Idle,
+                None,
+                "",
+                vec!["No batches tracked"],
+            ),
             // 93 of 150 in 10 min → 57 left ≈ 6 min.
-            (vec![running("batch_123", 93, 150)], Connection::Ready, TrayState::Running, Some(62), "62% · ETA 6 min",
-                vec!["batch_123 — 62% (93/150), ETA 6 min"]),
-            (vec![running("batch_1", 50, 100), running("batch_2", 10, 100), done("batch_9")], Connection::Ready,
-                TrayState::Running, Some(30), "30% · 2 running · ETA 1 h 30 min",
-                vec!["batch_1 — 50% (50/100), ETA 10 min", "batch_2 — 10% (10/100), ETA 1 h 30 min", "✓ batch_9 done"]),
-            (vec![done("batch_8"), done("batch_9")], Connection::Ready, TrayState::AllDone, Some(100), "✓ 2 done",
-                vec!["✓ batch_8 done", "✓ batch_9 done"]),
-            (vec![running("batch_1", 50, 100), snap("batch_7", None, not_found)], Connection::Ready,
-                TrayState::Attention, Some(50), "⚠ 1 problem · 50% · ETA 10 min",
-                vec!["⚠ batch_7 not found", "batch_1 — 50% (50/100), ETA 10 min"]),
-            (vec![snap("batch_1", Some(progress(BatchStatus::Processing, 50, 0, 5, 100)), retrying)], Connection::Ready,
-                TrayState::Attention, Some(50), "⚠ 1 problem · 50% · ETA 10 min",
-                vec!["⚠ batch_1 — 50% (50/100), ETA 10 min, retrying"]),
-            (vec![running("batch_1", 50, 100)], rejected, TrayState::Attention, Some(50), "⚠ key rejected · 50% · ETA 10 min",
-                vec!["batch_1 — 50% (50/100), ETA 10 min"]),
-            (vec![snap("batch_q", Some(progress(BatchStatus::Queued, 0, 0, 0, 40)), FetchStatus::Live), snap("batch_new", None, FetchStatus::Pending)],
-                Connection::Ready, TrayState::Running, Some(0), "0% · 2 running", vec!["batch_q — queued", "batch_new — checking…"]),
-            (vec![snap("batch_f", Some(progress(BatchStatus::Failed, 10, 90, 0, 100)), FetchStatus::Live), done("batch_9")],
-                Connection::Ready, TrayState::Attention, Some(100), "⚠ 1 problem · ✓ 2 done", vec!["✗ batch_f failed", "✓ batch_9 done"]),
+            (
+                vec![running("batch_123", 93, 150)],
+                Connection::Ready,
+                TrayState::Running,
+                Some(62),
+                "62% · ETA 6 min",
+                vec!["batch_123 — 62% (93/150), ETA 6 min"],
+            ),
+            (
+                vec![
+                    running("batch_1", 50, 100),
+                    running("batch_2", 10, 100),
+                    done("batch_9"),
+                ],
+                Connection::Ready,
+                TrayState::Running,
+                Some(30),
+                "30% · 2 running · ETA 1 h 30 min",
+                vec![
+                    "batch_1 — 50% (50/100), ETA 10 min",
+                    "batch_2 — 10% (10/100), ETA 1 h 30 min",
+                    "✓ batch_9 done",
+                ],
+            ),
+            (
+                vec![done("batch_8"), done("batch_9")],
+                Connection::Ready,
+                TrayState::AllDone,
+                Some(100),
+                "✓ 2 done",
+                vec!["✓ batch_8 done", "✓ batch_9 done"],
+            ),
+            (
+                vec![
+                    running("batch_1", 50, 100),
+                    snap("batch_7", None, not_found),
+                ],
+                Connection::Ready,
+                TrayState::Attention,
+                Some(50),
+                "⚠ 1 problem · 50% · ETA 10 min",
+                vec!["⚠ batch_7 not found", "batch_1 — 50% (50/100), ETA 10 min"],
+            ),
+            (
+                vec![snap(
+                    "batch_1",
+                    Some(progress(BatchStatus::Processing, 50, 0, 5, 100)),
+                    retrying,
+                )],
+                Connection::Ready,
+                TrayState::Attention,
+                Some(50),
+                "⚠ 1 problem · 50% · ETA 10 min",
+                vec!["⚠ batch_1 — 50% (50/100), ETA 10 min, retrying"],
+            ),
+            (
+                vec![running("batch_1", 50, 100)],
+                rejected,
+                TrayState::Attention,
+                Some(50),
+                "⚠ key rejected · 50% · ETA 10 min",
+                vec!["batch_1 — 50% (50/100), ETA 10 min"],
+            ),
+            (
+                vec![
+                    snap(
+                        "batch_q",
+                        Some(progress(BatchStatus::Queued, 0, 0, 0, 40)),
+                        FetchStatus::Live,
+                    ),
+                    snap("batch_new", None, FetchStatus::Pending),
+                ],
+                Connection::Ready,
+                TrayState::Running,
+                Some(0),
+                "0% · 2 running",
+                vec!["batch_q — queued", "batch_new — checking…"],
+            ),
+            (
+                vec![
+                    snap(
+                        "batch_f",
+                        Some(progress(BatchStatus::Failed, 10, 90, 0, 100)),
+                        FetchStatus::Live,
+                    ),
+                    done("batch_9"),
+                ],
+                Connection::Ready,
+                TrayState::Attention,
+                Some(100),
+                "⚠ 1 problem · ✓ 2 done",
+                vec!["✗ batch_f failed", "✓ batch_9 done"],
+            ),
         ];
-        for (i, (batches, connection, state, percent, label, menu)) in cases.into_iter().enumerate() {
+        for (i, (batches, connection, state, percent, label, menu)) in cases.into_iter().enumerate()
+        {
             let t = tray_view(&view(batches, connection));
-            assert_eq!((t.state, t.percent, t.label.as_str()), (state, percent, label), "case {i}");
+            assert_eq!(
+                (t.state, t.percent, t.label.as_str()),
+                (state, percent, label),
+                "case {i}"
+            );
             assert_eq!(t.rows, menu, "case {i}");
             assert!(t.tooltip.contains(label), "case {i}: {}", t.tooltip);
         }
@@ -551,7 +737,9 @@ mod tests {
 
     #[test]
     fn two_hundred_batches_cap_the_menu() {
-        let batches = (0..200).map(|i| running(&format!("batch_{i}"), 10, 100)).collect();
+        let batches = (0..200)
+            .map(|i| running(&format!("batch_{i}"), 10, 100))
+            .collect();
         let t = tray_view(&view(batches, Connection::Ready));
         assert_eq!(t.rows.len(), MAX_TRAY_ROWS + 1);
         assert_eq!(t.rows.last().unwrap(), "and 190 more");
@@ -560,7 +748,8 @@ mod tests {
 
     #[test]
     fn window_card_for_the_reference_example() {
-        let p: BatchProgress = serde_json::from_str(crate::model::tests::REFERENCE_EXAMPLE).unwrap();
+        let p: BatchProgress =
+            serde_json::from_str(crate::model::tests::REFERENCE_EXAMPLE).unwrap();
         let now = p.last_completed_time.unwrap();
         let v = MonitorView {
             now_ms: now,
@@ -580,39 +769,140 @@ mod tests {
         assert_eq!(c.state, BatchState::Running);
         assert_eq!(c.status_text, "processing");
         assert_eq!((c.percent, c.percent_text.as_str()), (66.7, "67%"));
-        assert_eq!(c.segments, Segments { completed: 63.3, failed: 3.3, active: 3.3, waiting: 30.0 });
-        assert_eq!(c.counts_text, "95 completed · 5 failed · 5 active · 45 waiting");
+        assert_eq!(
+            c.segments,
+            Segments {
+                completed: 63.3,
+                failed: 3.3,
+                active: 3.3,
+                waiting: 30.0
+            }
+        );
+        assert_eq!(
+            c.counts_text,
+            "95 completed · 5 failed · 5 active · 45 waiting"
+        );
         assert_eq!(c.elapsed_text.as_deref(), Some("running 1 h"));
         assert_eq!(c.eta_text.as_deref(), Some("ETA 30 min"));
         assert_eq!(c.average_call_text.as_deref(), Some("45 s per call"));
         assert_eq!(c.recent_calls.len(), 2);
-        assert_eq!((c.recent_calls[0].outcome.as_str(), c.recent_calls[0].detail.as_str()), ("completed", "42 s"));
-        assert_eq!((c.recent_calls[1].outcome.as_str(), c.recent_calls[1].detail.as_str()), ("failed", "Number busy"));
+        assert_eq!(
+            (
+                c.recent_calls[0].outcome.as_str(),
+                c.recent_calls[0].detail.as_str()
+            ),
+            ("completed", "42 s")
+        );
+        assert_eq!(
+            (
+                c.recent_calls[1].outcome.as_str(),
+                c.recent_calls[1].detail.as_str()
+            ),
+            ("failed", "Number busy")
+        );
         assert!(!c.stale && c.problem.is_none());
     }
 
     #[test]
     fn window_problem_grid() {
-        let retry = FetchStatus::Retrying { code: "network".into(), message: "could not reach Trillet".into(), retry_at_ms: START + 3_723_000 };
-        let rate = FetchStatus::Retrying { code: "rate_limited".into(), message: "429".into(), retry_at_ms: START };
+        let retry = FetchStatus::Retrying {
+            code: "network".into(),
+            message: "could not reach Trillet".into(),
+            retry_at_ms: START + 3_723_000,
+        };
+        let rate = FetchStatus::Retrying {
+            code: "rate_limited".into(),
+            message: "429".into(),
+            retry_at_ms: START,
+        };
         let cases: Vec<(BatchSnapshot, Connection, Option<&str>, &str, bool)> = vec![
-            (snap("b", None, FetchStatus::NotFound { message: "Batch not found".into() }), Connection::Ready, Some("not_found"), "Not found:", false),
-            (snap("b", Some(progress(BatchStatus::Processing, 5, 0, 5, 100)), retry), Connection::Ready, Some("network"), "Offline; retrying at 17:02:03", true),
-            (snap("b", Some(progress(BatchStatus::Processing, 5, 0, 5, 100)), rate), Connection::Ready, Some("rate_limited"), "Rate-limited; retrying at", true),
-            (running("b", 5, 100), Connection::CredentialsRejected { message: "x".into() }, Some("credentials_rejected"), "Credentials rejected", true),
-            (done("b"), Connection::CredentialsRejected { message: "x".into() }, None, "", false),
-            (snap("b", None, FetchStatus::Pending), Connection::Ready, None, "", false),
+            (
+                snap(
+                    "b",
+                    None,
+                    FetchStatus::NotFound {
+                        message: "Batch not found".into(),
+                    },
+                ),
+                Connection::Ready,
+                Some("not_found"),
+                "Not found:",
+                false,
+            ),
+            (
+                snap(
+                    "b",
+                    Some(progress(BatchStatus::Processing, 5, 0, 5, 100)),
+                    retry,
+                ),
+                Connection::Ready,
+                Some("network"),
+                "Offline; retrying at 17:02:03",
+                true,
+            ),
+            (
+                snap(
+                    "b",
+                    Some(progress(BatchStatus::Processing, 5, 0, 5, 100)),
+                    rate,
+                ),
+                Connection::Ready,
+                Some("rate_limited"),
+                "Rate-limited; retrying at",
+                true,
+            ),
+            (
+                running("b", 5, 100),
+                Connection::CredentialsRejected {
+                    message: "x".into(),
+                },
+                Some("credentials_rejected"),
+                "Credentials rejected",
+                true,
+            ),
+            (
+                done("b"),
+                Connection::CredentialsRejected {
+                    message: "x".into(),
+                },
+                None,
+                "",
+                false,
+            ),
+            (
+                snap("b", None, FetchStatus::Pending),
+                Connection::Ready,
+                None,
+                "",
+                false,
+            ),
         ];
         for (i, (s, connection, code, phrase, stale)) in cases.into_iter().enumerate() {
             let w = window_view(&view(vec![s], connection));
             let c = &w.cards[0];
-            assert_eq!(c.problem.as_ref().map(|p| p.code.as_str()), code, "case {i}");
-            assert!(c.problem.as_ref().is_none_or(|p| p.message.contains(phrase)), "case {i}: {:?}", c.problem);
+            assert_eq!(
+                c.problem.as_ref().map(|p| p.code.as_str()),
+                code,
+                "case {i}"
+            );
+            assert!(
+                c.problem
+                    .as_ref()
+                    .is_none_or(|p| p.message.contains(phrase)),
+                "case {i}: {:?}",
+                c.problem
+            );
             assert_eq!(c.stale, stale, "case {i}");
         }
         let banner = |c: Connection| window_view(&view(vec![], c)).banner.map(|b| b.code);
-        assert_eq!(banner(Connection::NoCredentials).as_deref(), Some("no_credentials"));
-        assert_eq!(banner(Connection::RateLimited { until_ms: START }).as_deref(), Some("rate_limited"));
+        assert_eq!(
+            banner(Connection::NoCredentials).as_deref(),
+            Some("no_credentials")
+        );
+        assert_eq!(
+            banner(Connection::RateLimited { until_ms: START }).as_deref(),
+            Some("rate_limited")
+        );
         assert_eq!(banner(Connection::Ready), None);
     }
 }

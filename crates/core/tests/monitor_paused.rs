@@ -1,0 +1,553 @@
+//! The monitor task with tokio's paused clock and an in-process fake source: the polling
+//! policy as applied (intervals, back-off, 429 pause, 401 stop), change events, and exactly-once
+//! finish events across restarts through the real state file.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use batchwatch_core::monitor::{
+    Connection, FetchStatus, Monitor, MonitorConfig, MonitorEvent, MonitorHandle, MonitorView,
+    ProgressSource,
+};
+use batchwatch_core::state_file::{Settings, StateFile};
+use batchwatch_core::{ApiError, BatchId, BatchProgress, BatchStatus, Credentials};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::time::{sleep, Instant};
+
+type Answer = Result<BatchProgress, ApiError>;
+
+/// A scripted Trillet: each batch answers what the test last set; every request is logged.
+#[derive(Clone, Default)]
+struct FakeTrillet {
+    answers: Arc<Mutex<HashMap<String, Answer>>>,
+    log: Arc<Mutex<Vec<(Instant, String, String)>>>,
+}
+
+impl FakeTrillet {
+    fn set(&self, id: &str, answer: Answer) {
+        self.answers.lock().unwrap().insert(id.into(), answer);
+    }
+    fn requests(&self, id: &str) -> usize {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, b, _)| b == id)
+            .count()
+    }
+    fn total(&self) -> usize {
+        self.log.lock().unwrap().len()
+    }
+    fn times(&self, id: &str) -> Vec<Instant> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, b, _)| b == id)
+            .map(|(t, _, _)| *t)
+            .collect()
+    }
+}
+
+impl ProgressSource for FakeTrillet {
+    fn fetch(
+        &self,
+        credentials: &Credentials,
+        id: &BatchId,
+    ) -> impl Future<Output = Answer> + Send + 'static {
+        self.log.lock().unwrap().push((
+            Instant::now(),
+            id.to_string(),
+            credentials.workspace_id.to_string(),
+        ));
+        let answer = self
+            .answers
+            .lock()
+            .unwrap()
+            .get(id.as_str())
+            .cloned()
+            .unwrap_or(Err(ApiError::NotFound {
+                message: "Batch not found".into(),
+            }));
+        async move { answer }
+    }
+}
+
+fn progress(status: BatchStatus, completed: u64, total: u64) -> BatchProgress {
+    let complete = matches!(
+        status,
+        BatchStatus::Completed | BatchStatus::Failed | BatchStatus::Cancelled
+    );
+    BatchProgress {
+        is_complete: complete,
+        waiting: if complete { 0 } else { total - completed },
+        active: 0,
+        completed,
+        failed: 0,
+        total,
+        start_time: (status != BatchStatus::Queued).then_some(1_000),
+        last_completed_time: (completed > 0).then_some(61_000),
+        completed_time: complete.then_some(3_721_000),
+        average_call_duration: None,
+        recent_calls: vec![],
+        status,
+    }
+}
+
+fn running(completed: u64) -> Answer {
+    Ok(progress(BatchStatus::Processing, completed, 100))
+}
+
+fn id(s: &str) -> BatchId {
+    BatchId::parse(s).unwrap()
+}
+
+fn creds() -> Credentials {
+    Credentials::new("sk_fake", "ws_fake").unwrap()
+}
+
+fn start(
+    source: &FakeTrillet,
+    state: Option<StateFile>,
+) -> (MonitorHandle, UnboundedReceiver<MonitorEvent>) {
+    let mut config = MonitorConfig::new(source.clone(), Some(creds()));
+    config.state_file = state;
+    config.clock = Arc::new(|| 3_800_000);
+    Monitor::spawn(config)
+}
+
+/// Lets the task run until it is idle at the current (paused) time.
+async fn settle() {
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+}
+
+async fn run_for(d: Duration) {
+    sleep(d).await;
+    settle().await;
+}
+
+fn drain(events: &mut UnboundedReceiver<MonitorEvent>) -> Vec<MonitorEvent> {
+    let mut out = vec![];
+    while let Ok(e) = events.try_recv() {
+        out.push(e);
+    }
+    out
+}
+
+fn batch<'a>(view: &'a MonitorView, name: &str) -> &'a batchwatch_core::monitor::BatchSnapshot {
+    view.batches.iter().find(|b| b.id.as_str() == name).unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_batch_is_polled_at_once_then_every_floor_interval() {
+    let fake = FakeTrillet::default();
+    fake.set("batch_a", running(10));
+    let (monitor, _events) = start(&fake, None);
+    let t0 = Instant::now();
+    monitor.track(vec![id("batch_a"), id("batch_a")]);
+    run_for(Duration::from_millis(100)).await;
+    assert_eq!(
+        fake.requests("batch_a"),
+        1,
+        "first poll right away, duplicates ignored"
+    );
+    assert_eq!(monitor.view().batches.len(), 1);
+    assert_eq!(
+        batch(&monitor.view(), "batch_a")
+            .progress
+            .as_ref()
+            .unwrap()
+            .completed,
+        10
+    );
+
+    run_for(Duration::from_secs(5 * 60)).await;
+    let times = fake.times("batch_a");
+    assert_eq!(
+        times.len(),
+        21,
+        "once at start, then every 15 s for 5 minutes"
+    );
+    for pair in times.windows(2) {
+        assert_eq!(pair[1] - pair[0], Duration::from_secs(15));
+    }
+    assert!(times[0] - t0 < Duration::from_secs(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn many_batches_share_the_budget() {
+    let fake = FakeTrillet::default();
+    let ids: Vec<BatchId> = (0..200).map(|i| id(&format!("batch_{i}"))).collect();
+    for b in &ids {
+        fake.set(b.as_str(), running(1));
+    }
+    let (monitor, _events) = start(&fake, None);
+    monitor.track(ids);
+    // Ten minutes in one-second steps; count requests per sliding minute.
+    let mut per_second = vec![];
+    for _ in 0..600 {
+        let before = fake.total();
+        run_for(Duration::from_secs(1)).await;
+        per_second.push(fake.total() - before);
+    }
+    let worst_minute = per_second
+        .windows(60)
+        .map(|w| w.iter().sum::<usize>())
+        .max()
+        .unwrap();
+    assert!(worst_minute <= 50, "{worst_minute} requests in one minute");
+    assert!(
+        worst_minute >= 45,
+        "the budget is used, not starved: {worst_minute}"
+    );
+    // With 200 batches each is polled every 200 × 60 / 50 = 240 s.
+    let times = fake.times("batch_0");
+    assert!(
+        times
+            .windows(2)
+            .all(|p| p[1] - p[0] >= Duration::from_secs(240)),
+        "{times:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn finished_and_unknown_batches_are_not_polled_again() {
+    let fake = FakeTrillet::default();
+    fake.set("batch_done", running(90));
+    fake.set("batch_cancel", running(5));
+    let (monitor, mut events) = start(&fake, None);
+    monitor.track(vec![
+        id("batch_done"),
+        id("batch_cancel"),
+        id("batch_ghost"),
+    ]);
+    run_for(Duration::from_secs(5)).await;
+    assert_eq!(fake.requests("batch_ghost"), 1);
+    assert!(matches!(
+        batch(&monitor.view(), "batch_ghost").fetch,
+        FetchStatus::NotFound { .. }
+    ));
+
+    fake.set("batch_done", Ok(progress(BatchStatus::Completed, 100, 100)));
+    fake.set("batch_cancel", Ok(progress(BatchStatus::Cancelled, 5, 100)));
+    run_for(Duration::from_secs(20)).await;
+    let finished: Vec<_> = drain(&mut events)
+        .into_iter()
+        .filter_map(|e| match e {
+            MonitorEvent::BatchFinished {
+                id, notification, ..
+            } => Some((id.to_string(), notification.title)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        finished,
+        vec![
+            (
+                "batch_done".to_owned(),
+                "Batch batch_done completed".to_owned()
+            ),
+            (
+                "batch_cancel".to_owned(),
+                "Batch batch_cancel cancelled".to_owned()
+            )
+        ]
+    );
+    let counts = (
+        fake.requests("batch_done"),
+        fake.requests("batch_cancel"),
+        fake.requests("batch_ghost"),
+    );
+    monitor.refresh(None);
+    run_for(Duration::from_secs(10 * 60)).await;
+    assert_eq!(
+        counts,
+        (
+            fake.requests("batch_done"),
+            fake.requests("batch_cancel"),
+            fake.requests("batch_ghost")
+        )
+    );
+    assert!(drain(&mut events).is_empty(), "a finish is announced once");
+
+    // Refreshing the unknown batch by name asks again.
+    monitor.refresh(Some(id("batch_ghost")));
+    run_for(Duration::from_secs(2)).await;
+    assert_eq!(fake.requests("batch_ghost"), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn server_errors_back_off_keep_the_last_progress_and_recover() {
+    let fake = FakeTrillet::default();
+    fake.set("batch_a", running(10));
+    let (monitor, _events) = start(&fake, None);
+    monitor.track(vec![id("batch_a")]);
+    run_for(Duration::from_millis(100)).await;
+    fake.set(
+        "batch_a",
+        Err(ApiError::Server {
+            status: 500,
+            message: "Internal server error".into(),
+        }),
+    );
+    run_for(Duration::from_secs(15 * 60)).await;
+    let times = fake.times("batch_a");
+    // 15 s normal interval, then back-off 15, 30, 60, 120, 240, 300, 300 … (±20 %).
+    let gaps: Vec<u64> = times.windows(2).map(|p| (p[1] - p[0]).as_secs()).collect();
+    assert!(gaps.len() >= 6 && gaps.len() <= 9, "{gaps:?}");
+    for (i, pair) in gaps.windows(2).enumerate().skip(1) {
+        assert!(
+            pair[1] as f64 >= pair[0] as f64 * 0.6,
+            "gap {i} shrank: {gaps:?}"
+        );
+    }
+    assert!(gaps.iter().all(|&g| g <= 300), "capped at 5 min: {gaps:?}");
+    let view = monitor.view();
+    let b = batch(&view, "batch_a");
+    assert_eq!(
+        b.progress.as_ref().unwrap().completed,
+        10,
+        "last known progress kept"
+    );
+    let FetchStatus::Retrying { code, message, .. } = &b.fetch else {
+        panic!("{:?}", b.fetch)
+    };
+    assert_eq!(code, "server_error");
+    assert!(message.contains("Internal server error"));
+
+    fake.set("batch_a", running(50));
+    run_for(Duration::from_secs(6 * 60)).await;
+    let view = monitor.view();
+    let b = batch(&view, "batch_a");
+    assert_eq!(b.fetch, FetchStatus::Live);
+    assert_eq!(b.progress.as_ref().unwrap().completed, 50);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_429_pauses_every_batch_until_the_wait_is_over() {
+    let fake = FakeTrillet::default();
+    fake.set("batch_a", running(1));
+    fake.set("batch_b", running(1));
+    let (monitor, mut events) = start(&fake, None);
+    monitor.track(vec![id("batch_a"), id("batch_b")]);
+    run_for(Duration::from_secs(3)).await;
+    fake.set(
+        "batch_a",
+        Err(ApiError::RateLimited {
+            retry_after: Some(Duration::from_secs(90)),
+            message: "slow down".into(),
+        }),
+    );
+    run_for(Duration::from_secs(16)).await;
+    let total = fake.total();
+    assert!(matches!(
+        monitor.view().connection,
+        Connection::RateLimited { .. }
+    ));
+    assert!(drain(&mut events)
+        .iter()
+        .any(|e| matches!(e, MonitorEvent::RateLimited { .. })));
+    fake.set("batch_a", running(2));
+    run_for(Duration::from_secs(80)).await;
+    assert_eq!(fake.total(), total, "nothing sent during the wait");
+    run_for(Duration::from_secs(15)).await;
+    assert!(fake.total() > total, "polling resumed");
+    assert_eq!(monitor.view().connection, Connection::Ready);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rejected_key_stops_everything_until_new_credentials() {
+    let fake = FakeTrillet::default();
+    for b in ["batch_a", "batch_b", "batch_c"] {
+        fake.set(
+            b,
+            Err(ApiError::Unauthorized {
+                status: 401,
+                message: "Invalid API key".into(),
+            }),
+        );
+    }
+    let (monitor, mut events) = start(&fake, None);
+    monitor.track(vec![id("batch_a"), id("batch_b"), id("batch_c")]);
+    run_for(Duration::from_secs(60 * 60)).await;
+    assert_eq!(fake.total(), 1, "one 401 stops all polling for the key");
+    let rejected: Vec<_> = drain(&mut events)
+        .into_iter()
+        .filter(|e| matches!(e, MonitorEvent::CredentialsRejected { .. }))
+        .collect();
+    assert_eq!(rejected.len(), 1, "one notification");
+    assert!(matches!(
+        monitor.view().connection,
+        Connection::CredentialsRejected { .. }
+    ));
+
+    for b in ["batch_a", "batch_b", "batch_c"] {
+        fake.set(b, running(3));
+    }
+    monitor.set_credentials(Some(Credentials::new("sk_new", "ws_new").unwrap()));
+    run_for(Duration::from_secs(5)).await;
+    assert_eq!(fake.total(), 4);
+    assert!(fake
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .skip(1)
+        .all(|(_, _, ws)| ws == "ws_new"));
+    assert_eq!(monitor.view().connection, Connection::Ready);
+}
+
+#[tokio::test(start_paused = true)]
+async fn refresh_now_is_honoured_within_the_budget() {
+    let fake = FakeTrillet::default();
+    fake.set("batch_a", running(1));
+    let mut config = MonitorConfig::new(fake.clone(), Some(creds()));
+    config.settings = Some(Settings {
+        poll: batchwatch_core::schedule::PollPolicy {
+            budget: 2,
+            ..Default::default()
+        },
+        ..Settings::default()
+    });
+    let (monitor, _events) = Monitor::spawn(config);
+    monitor.track(vec![id("batch_a")]);
+    run_for(Duration::from_secs(1)).await;
+    for _ in 0..10 {
+        monitor.refresh(Some(id("batch_a")));
+        run_for(Duration::from_secs(1)).await;
+    }
+    // Budget 2 a minute → requests at least 30 s apart, however often the user clicks.
+    let times = fake.times("batch_a");
+    assert_eq!(times.len(), 1);
+    run_for(Duration::from_secs(30)).await;
+    assert_eq!(fake.times("batch_a").len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn finishes_are_announced_exactly_once_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let fake = FakeTrillet::default();
+    fake.set("batch_while_away", running(40));
+    fake.set(
+        "batch_seen_done",
+        Ok(progress(BatchStatus::Completed, 100, 100)),
+    );
+    fake.set("batch_finishes_now", running(70));
+
+    // Run 1: sees two batches running and one already done (no announcement for that one).
+    let (monitor, mut events) = start(&fake, Some(StateFile::new(&path)));
+    monitor.track(vec![
+        id("batch_while_away"),
+        id("batch_seen_done"),
+        id("batch_finishes_now"),
+    ]);
+    run_for(Duration::from_secs(5)).await;
+    fake.set(
+        "batch_finishes_now",
+        Ok(progress(BatchStatus::Completed, 100, 100)),
+    );
+    monitor.refresh(None);
+    run_for(Duration::from_secs(20)).await;
+    let names = |events: Vec<MonitorEvent>| -> Vec<String> {
+        events
+            .into_iter()
+            .filter_map(|e| match e {
+                MonitorEvent::BatchFinished { id, .. } => Some(id.to_string()),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(names(drain(&mut events)), vec!["batch_finishes_now"]);
+    monitor.shutdown().await;
+
+    // While stopped, one batch finishes.
+    fake.set(
+        "batch_while_away",
+        Ok(progress(BatchStatus::Failed, 60, 100)),
+    );
+
+    // Run 2: the saved snapshots show at once; the batch that finished while away is announced.
+    let (monitor, mut events) = start(&fake, Some(StateFile::new(&path)));
+    let view = monitor.view();
+    assert_eq!(view.batches.len(), 3, "restored before any request");
+    assert_eq!(
+        batch(&view, "batch_while_away")
+            .progress
+            .as_ref()
+            .unwrap()
+            .completed,
+        40
+    );
+    let requests_before = fake.total();
+    run_for(Duration::from_secs(20)).await;
+    assert_eq!(
+        fake.total(),
+        requests_before + 1,
+        "only the unfinished batch is polled"
+    );
+    assert_eq!(names(drain(&mut events)), vec!["batch_while_away"]);
+    monitor.shutdown().await;
+
+    // Run 3: nothing left to announce, nothing to poll.
+    let (monitor, mut events) = start(&fake, Some(StateFile::new(&path)));
+    run_for(Duration::from_secs(60)).await;
+    assert!(names(drain(&mut events)).is_empty());
+    assert_eq!(fake.total(), requests_before + 1);
+    drop(monitor);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_corrupt_state_file_is_set_aside_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    std::fs::write(&path, b"{\"schema\": 1, \"batches\": [").unwrap();
+    let fake = FakeTrillet::default();
+    let (monitor, mut events) = start(&fake, Some(StateFile::new(&path)));
+    let problem = match events.try_recv() {
+        Ok(MonitorEvent::StateFileProblem { message }) => message,
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        problem.contains("is damaged") && problem.contains("state.json.corrupt-3800000"),
+        "{problem}"
+    );
+    assert_eq!(
+        monitor.view().state_problem.as_deref(),
+        Some(problem.as_str())
+    );
+    assert!(dir.path().join("state.json.corrupt-3800000").exists());
+
+    // Later saves write a fresh file; the damaged one stays aside.
+    fake.set("batch_a", running(1));
+    monitor.track(vec![id("batch_a")]);
+    run_for(Duration::from_secs(2)).await;
+    monitor.shutdown().await;
+    let saved = StateFile::new(&path).load(0);
+    assert!(saved.problem.is_none());
+    assert_eq!(saved.state.batches[0].id.as_str(), "batch_a");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_burst_of_changes_is_one_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let fake = FakeTrillet::default();
+    let (monitor, _events) = start(&fake, Some(StateFile::new(&path)));
+    for i in 0..50 {
+        monitor.track(vec![id(&format!("batch_{i}"))]);
+    }
+    settle().await;
+    assert!(!path.exists(), "not written before the debounce");
+    run_for(Duration::from_millis(600)).await;
+    assert_eq!(
+        StateFile::new(&path).load(0).state.batches.len(),
+        50,
+        "all fifty in one write"
+    );
+    drop(monitor);
+}
