@@ -1,1 +1,94 @@
-fn main() {}
+//! `batchwatch-cli`, the terminal companion of Batchwatch: parses the command line, resolves
+//! settings, runs one command and turns its result into an exit code (see `exit`).
+//!
+//! # Layout
+//! - `args`: the clap definitions and the batch ID arguments.
+//! - `config`: API base and credential resolution (environment, then keychain).
+//! - `credentials`: `credentials set|clear|show`.
+//! - `status`: `status`, one request per batch.
+//! - `watch`: the polling loop behind `watch` (to be replaced by the core's monitor).
+//! - `live`: what `watch` shows — progress bars on a terminal, plain lines otherwise.
+//! - `summary`: how one batch's snapshot reads, as text and as JSON.
+//! - `exit`: failures and their exit codes.
+
+mod args;
+mod config;
+mod credentials;
+mod exit;
+mod live;
+mod status;
+mod summary;
+mod watch;
+
+use std::process::ExitCode;
+
+use batchwatch_core::TrilletClient;
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+use crate::exit::Failure;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            if let Some(message) = failure.message() {
+                eprintln!("batchwatch-cli: {message}");
+            }
+            ExitCode::from(failure.code())
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Credentials(command) => credentials::run(command),
+        Command::Status(args) => {
+            let ids = args::batch_ids(&args.ids)?;
+            let client = client(cli.api_base.as_deref())?;
+            runtime()?.block_on(status::run(&client, &ids, args.json))
+        }
+        Command::Watch(args) => {
+            let ids = args::batch_ids(&args.ids)?;
+            let client = client(cli.api_base.as_deref())?;
+            let pacing = watch::Pacing {
+                floor: args.poll_floor(),
+                window: args.budget_window(),
+            };
+            let mut view = live::Live::for_terminal(&ids);
+            let fetch = |id| {
+                let client = client.clone();
+                async move { client.batch_progress(&id).await }
+            };
+            let ending =
+                runtime()?.block_on(watch::follow(&ids, pacing, fetch, &mut view, ctrl_c()));
+            exit::from_watch(ending, args.until_done)
+        }
+    }
+}
+
+/// IDs are checked before this, and the base before the credentials, so a usage mistake is
+/// reported without touching the keychain.
+fn client(api_base: Option<&str>) -> Result<TrilletClient, Failure> {
+    let base = config::api_base(api_base)?;
+    let store = config::keychain();
+    let credentials = config::resolve_credentials(&store)?;
+    Ok(TrilletClient::new(base, credentials))
+}
+
+/// One thread is plenty: the CLI waits on the network, one request at a time.
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Usage(format!("could not start the async runtime: {e}")))
+}
+
+/// Completes on Ctrl-C. If the handler cannot be installed the watch simply runs to its end
+/// instead of stopping at once.
+async fn ctrl_c() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}

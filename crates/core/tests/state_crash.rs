@@ -46,7 +46,12 @@ fn killing_a_save_midway_never_tears_the_file() {
     let mut seen = [0usize; 3];
     for round in 0..25u64 {
         let mut child = Command::new(&exe)
-            .args(["--ignored", "--exact", "child_saves_forever", "--test-threads=1"])
+            .args([
+                "--ignored",
+                "--exact",
+                "child_saves_forever",
+                "--test-threads=1",
+            ])
             .env("BATCHWATCH_CHILD_TEST", "1")
             .env("STATE_PATH", &path)
             .stdout(Stdio::null())
@@ -59,9 +64,14 @@ fn killing_a_save_midway_never_tears_the_file() {
         child.wait().unwrap();
 
         let loaded = StateFile::new(&path).load(round);
-        assert!(loaded.problem.is_none(), "round {round}: {:?}", loaded.problem);
+        assert!(
+            loaded.problem.is_none(),
+            "round {round}: {:?}",
+            loaded.problem
+        );
         let which = candidates.iter().position(|c| *c == loaded.state);
-        let which = which.unwrap_or_else(|| panic!("round {round}: a state that was never written"));
+        let which =
+            which.unwrap_or_else(|| panic!("round {round}: a state that was never written"));
         seen[which] += 1;
     }
     // The kills landed at different points of the loop, not always before the first write.

@@ -1,0 +1,165 @@
+//! The command line: clap's description of every subcommand and option, and turning the batch
+//! ID arguments into validated [`BatchId`]s.
+//!
+//! Secrets are never read through clap: `TRILLET_API_KEY` stays out of `--help` and out of
+//! clap's error messages, and is read by `config` alone.
+
+use std::time::Duration;
+
+use batchwatch_core::{parse_pasted, BatchId};
+use clap::{Args, Parser, Subcommand};
+
+use crate::exit::Failure;
+
+/// Watch Trillet AI batch calls from a terminal.
+#[derive(Debug, Parser)]
+#[command(name = "batchwatch-cli", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The Trillet API base URL (https, or http to loopback only — for a simulator).
+    #[arg(
+        long,
+        global = true,
+        env = "BATCHWATCH_API_BASE",
+        hide_env_values = true
+    )]
+    pub api_base: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show each batch's progress once.
+    Status(StatusArgs),
+    /// Follow batches live until they finish (or Ctrl-C).
+    Watch(WatchArgs),
+    /// Store, remove or describe the credentials kept in your keychain.
+    #[command(subcommand)]
+    Credentials(CredentialsCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Batch IDs, or links ending in /batch-calls/<ID>; commas and spaces separate several.
+    #[arg(required = true, value_name = "ID")]
+    pub ids: Vec<String>,
+
+    /// One JSON object per batch and line, with the API's fields as received.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Batch IDs, or links ending in /batch-calls/<ID>; commas and spaces separate several.
+    #[arg(required = true, value_name = "ID")]
+    pub ids: Vec<String>,
+
+    /// Exit when every batch has finished: 0 if all completed, 1 if any failed or was cancelled.
+    #[arg(long)]
+    pub until_done: bool,
+
+    /// Shortest time between two polls of one batch. Hidden: tests compress time with it.
+    #[arg(
+        long,
+        hide = true,
+        env = "BATCHWATCH_POLL_FLOOR_MS",
+        default_value_t = 15_000,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub poll_floor_ms: u64,
+
+    /// The span the request budget (50 requests) is counted over; Trillet's limit is per
+    /// minute. Hidden: tests shrink it together with the floor so pacing keeps its shape.
+    #[arg(
+        long,
+        hide = true,
+        env = "BATCHWATCH_BUDGET_WINDOW_MS",
+        default_value_t = 60_000,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub budget_window_ms: u64,
+}
+
+impl WatchArgs {
+    pub fn poll_floor(&self) -> Duration {
+        Duration::from_millis(self.poll_floor_ms)
+    }
+
+    pub fn budget_window(&self) -> Duration {
+        Duration::from_millis(self.budget_window_ms)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialsCommand {
+    /// Store the API key (read without echo, or from a pipe) and workspace ID in your keychain.
+    Set {
+        /// The Trillet workspace ID; asked for when missing and stdin is a terminal.
+        #[arg(long, value_name = "ID")]
+        workspace: Option<String>,
+    },
+    /// Remove the stored credentials (nothing to do if there are none).
+    Clear,
+    /// Say where credentials come from and for which workspace — never the key.
+    Show,
+}
+
+/// Reads the ID arguments as the app's "add batches" box reads a paste: any rejected token
+/// refuses the whole command, so a typo is never silently skipped.
+pub fn batch_ids(args: &[String]) -> Result<Vec<BatchId>, Failure> {
+    let parsed = parse_pasted(&args.join("\n"));
+    if !parsed.rejected.is_empty() {
+        let reasons: Vec<String> = parsed
+            .rejected
+            .iter()
+            .map(|r| format!("{:?}: {}", r.token, r.reason))
+            .collect();
+        return Err(Failure::Usage(format!(
+            "bad batch ID {}",
+            reasons.join("; bad batch ID ")
+        )));
+    }
+    if parsed.accepted.is_empty() {
+        return Err(Failure::Usage("no batch ID given".to_owned()));
+    }
+    Ok(parsed.accepted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn ids_in_any_pasted_form_are_accepted_in_order_without_duplicates() {
+        let ids = batch_ids(&strings(&[
+            "batch_1,batch_2",
+            "https://api.trillet.ai/v1/api/batch-calls/batch_3/status",
+            "batch_1",
+        ]))
+        .unwrap();
+        let ids: Vec<&str> = ids.iter().map(BatchId::as_str).collect();
+        assert_eq!(ids, ["batch_1", "batch_2", "batch_3"]);
+    }
+
+    #[test]
+    fn a_rejected_token_is_a_usage_error_naming_it_and_why() {
+        let err = batch_ids(&strings(&["batch_1", "junk!"])).unwrap_err();
+        assert_eq!(err.code(), 2);
+        let text = err.to_string();
+        assert!(text.contains("\"junk!\""), "{text}");
+        assert!(text.contains("contains '!'"), "{text}");
+        assert_eq!(batch_ids(&strings(&[" , "])).unwrap_err().code(), 2);
+    }
+}

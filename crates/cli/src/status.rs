@@ -1,0 +1,89 @@
+//! `batchwatch-cli status`: one `GET …/status` per batch, printed as a line for people or a
+//! JSON object per line for scripts.
+//!
+//! Every batch gets its line, even when its request failed, so output stays one line per batch;
+//! the failures then decide the exit code: rejected credentials stop at once (3), an unknown
+//! batch is 4, and a service that could not answer is 5.
+
+use std::time::Duration;
+
+use batchwatch_core::{ApiError, BatchId, TrilletClient};
+
+use crate::exit::Failure;
+use crate::summary::{self, JsonLine};
+
+/// How often a 429 is waited out before the batch counts as unreachable. The wait is what
+/// Trillet asks for, so a long list of IDs gets through a full budget instead of failing.
+const RATE_LIMIT_RETRIES: u32 = 3;
+/// The wait after a 429 that does not say how long to wait.
+const RATE_LIMIT_FALLBACK: Duration = Duration::from_secs(30);
+
+pub async fn run(client: &TrilletClient, ids: &[BatchId], json: bool) -> Result<(), Failure> {
+    let width = ids.iter().map(|id| id.as_str().len()).max().unwrap_or(0);
+    let mut not_found = Vec::new();
+    let mut unreachable = Vec::new();
+    for id in ids {
+        match fetch(client, id).await {
+            Ok(progress) => {
+                let now = summary::now_ms();
+                if json {
+                    println!("{}", JsonLine::new(id, &progress, now).to_line());
+                } else {
+                    println!("{}", summary::human_line(id, &progress, now, width));
+                }
+            }
+            Err(e @ ApiError::Unauthorized { .. }) => return Err(Failure::Rejected(e.to_string())),
+            Err(e) => {
+                if json {
+                    let line = serde_json::json!({
+                        "batchId": id,
+                        "error": {"code": e.code(), "message": e.to_string()},
+                    });
+                    println!("{line}");
+                } else {
+                    println!("{:<width$}  error: {e}", id.as_str());
+                }
+                if matches!(e, ApiError::NotFound { .. }) {
+                    not_found.push(id.as_str());
+                } else {
+                    unreachable.push(id.as_str());
+                }
+            }
+        }
+    }
+    if !not_found.is_empty() {
+        return Err(Failure::UnknownBatch(format!(
+            "Trillet has no batch with this ID in this workspace: {}",
+            not_found.join(", ")
+        )));
+    }
+    if !unreachable.is_empty() {
+        return Err(Failure::Unreachable(format!(
+            "could not get the status of {}; try again later",
+            unreachable.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+async fn fetch(
+    client: &TrilletClient,
+    id: &BatchId,
+) -> Result<batchwatch_core::BatchProgress, ApiError> {
+    let mut retries = 0;
+    loop {
+        match client.batch_progress(id).await {
+            Err(ApiError::RateLimited { retry_after, .. }) if retries < RATE_LIMIT_RETRIES => {
+                retries += 1;
+                let wait = retry_after.unwrap_or(RATE_LIMIT_FALLBACK);
+                // Said on stderr so a silent pause is not mistaken for a hang; stdout stays data.
+                eprintln!(
+                    "batchwatch-cli: Trillet's rate limit was reached; waiting {} before asking about {id} again",
+                    summary::wait_text(wait)
+                );
+                tokio::time::sleep(wait).await;
+            }
+            other => return other,
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! How one batch's snapshot reads: the one-line text for people, the JSON object for scripts,
+//! and whether the batch is finished. Shared by `status` and `watch` so both say the same thing.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use batchwatch_core::{figures, BatchId, BatchProgress, BatchStatus, Figures};
+use serde::Serialize;
+
+/// Wall-clock now in epoch milliseconds. The CLI is the edge of the program, so reading the
+/// system clock here keeps `figures` itself pure.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Finished batches are never polled again: complete, or in a status that cannot change.
+pub fn is_finished(p: &BatchProgress) -> bool {
+    p.is_complete
+        || matches!(
+            p.status,
+            BatchStatus::Completed | BatchStatus::Cancelled | BatchStatus::Failed
+        )
+}
+
+/// `processing  66.7%  (95 completed, 5 failed, 5 active, 45 waiting of 150)  ETA 30 min`,
+/// after the ID padded to `id_width` so several batches line up.
+pub fn human_line(id: &BatchId, p: &BatchProgress, now_ms: u64, id_width: usize) -> String {
+    format!("{:<id_width$}  {}", id.as_str(), state_text(p, now_ms))
+}
+
+/// Everything of [`human_line`] after the ID (the progress bar's message).
+pub fn state_text(p: &BatchProgress, now_ms: u64) -> String {
+    let f = figures(p, now_ms);
+    format!(
+        "{:<10}  {:.1}%  ({} completed, {} failed, {} active, {} waiting of {})  {}",
+        p.status.as_str(),
+        f.percent,
+        p.completed,
+        p.failed,
+        p.active,
+        p.waiting,
+        p.total,
+        timing_text(p, &f)
+    )
+}
+
+fn timing_text(p: &BatchProgress, f: &Figures) -> String {
+    if is_finished(p) {
+        return match f.elapsed {
+            Some(elapsed) => format!("took {}", duration_text(elapsed)),
+            None => "never started".to_owned(),
+        };
+    }
+    if p.start_time.is_none() {
+        return "not started yet".to_owned();
+    }
+    match f.eta {
+        Some(eta) => format!("ETA {}", duration_text(eta)),
+        None => "ETA unknown".to_owned(),
+    }
+}
+
+/// `45 s`, `30 min`, `1 h 2 min`: minutes are rounded, seconds only matter under a minute.
+pub fn duration_text(d: Duration) -> String {
+    let secs = d.as_secs_f64().round() as u64;
+    if secs < 60 {
+        return format!("{secs} s");
+    }
+    let minutes = (secs + 30) / 60;
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    }
+}
+
+/// A wait before the next request; tenths of a second under 10 s, where they make a difference.
+pub fn wait_text(d: Duration) -> String {
+    if d < Duration::from_secs(10) {
+        format!("{:.1} s", d.as_secs_f64())
+    } else {
+        duration_text(d)
+    }
+}
+
+/// The `--json` object: the API's fields under their wire names, plus the derived figures.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JsonLine<'a> {
+    pub batch_id: &'a BatchId,
+    #[serde(flatten)]
+    pub progress: &'a BatchProgress,
+    /// 0–100, one decimal, as a number.
+    pub percent: f64,
+    /// Whole seconds; `null` while it cannot be known.
+    pub eta_seconds: Option<u64>,
+}
+
+impl<'a> JsonLine<'a> {
+    pub fn new(batch_id: &'a BatchId, progress: &'a BatchProgress, now_ms: u64) -> Self {
+        let f = figures(progress, now_ms);
+        Self {
+            batch_id,
+            progress,
+            percent: (f.percent * 10.0).round() / 10.0,
+            eta_seconds: f.eta.map(|d| d.as_secs_f64().round() as u64),
+        }
+    }
+
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self).expect("a progress snapshot always serializes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const START: u64 = 1_703_097_600_000;
+    const MIN: u64 = 60_000;
+
+    /// The reference page's example, as the core parses it.
+    fn reference() -> BatchProgress {
+        serde_json::from_value(serde_json::json!({
+            "status": "processing", "isComplete": false, "waiting": 45, "active": 5,
+            "completed": 95, "failed": 5, "total": 150, "startTime": START,
+            "lastCompletedTime": START + 60 * MIN, "completedTime": null,
+            "averageCallDuration": 45.2,
+            "recent_calls": [{"jobId": "call_124", "status": "failed",
+                "phone_number": "+1987654321", "failedAt": START, "error": "Number busy"}]
+        }))
+        .unwrap()
+    }
+
+    fn id(text: &str) -> BatchId {
+        BatchId::parse(text).unwrap()
+    }
+
+    #[test]
+    fn the_reference_example_reads_as_documented() {
+        assert_eq!(
+            human_line(&id("batch_123"), &reference(), START + 60 * MIN, 9),
+            "batch_123  processing  66.7%  (95 completed, 5 failed, 5 active, 45 waiting of 150)  ETA 30 min"
+        );
+    }
+
+    #[test]
+    fn timing_reads_right_in_every_phase() {
+        let queued = BatchProgress {
+            status: BatchStatus::Queued,
+            start_time: None,
+            last_completed_time: None,
+            ..reference()
+        };
+        let started = BatchProgress {
+            last_completed_time: None,
+            ..reference()
+        };
+        let done = BatchProgress {
+            status: BatchStatus::Completed,
+            is_complete: true,
+            completed_time: Some(START + 62 * MIN),
+            ..reference()
+        };
+        let cancelled_never_started = BatchProgress {
+            status: BatchStatus::Cancelled,
+            start_time: None,
+            ..reference()
+        };
+        let now = START + 60 * MIN;
+        let cases = [
+            (&queued, "not started yet"),
+            (&started, "ETA unknown"),
+            (&done, "took 1 h 2 min"),
+            (&cancelled_never_started, "never started"),
+        ];
+        for (p, tail) in cases {
+            let text = state_text(p, now);
+            assert!(text.ends_with(tail), "{text:?} should end with {tail:?}");
+        }
+    }
+
+    #[test]
+    fn finished_means_complete_or_a_final_status() {
+        let with = |status: BatchStatus, is_complete: bool| BatchProgress {
+            status,
+            is_complete,
+            ..reference()
+        };
+        assert!(!is_finished(&with(BatchStatus::Processing, false)));
+        assert!(!is_finished(&with(BatchStatus::Queued, false)));
+        assert!(!is_finished(&with(
+            BatchStatus::Other("paused".into()),
+            false
+        )));
+        assert!(is_finished(&with(
+            BatchStatus::Other("paused".into()),
+            true
+        )));
+        assert!(is_finished(&with(BatchStatus::Completed, false)));
+        assert!(is_finished(&with(BatchStatus::Cancelled, false)));
+        assert!(is_finished(&with(BatchStatus::Failed, false)));
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        let cases = [
+            (0, "0 s"),
+            (45, "45 s"),
+            (59, "59 s"),
+            (60, "1 min"),
+            (89, "1 min"),
+            (90, "2 min"),
+            (30 * 60, "30 min"),
+            (3569, "59 min"),
+            (3570, "1 h"),
+            (62 * 60, "1 h 2 min"),
+        ];
+        for (secs, text) in cases {
+            assert_eq!(duration_text(Duration::from_secs(secs)), text, "{secs} s");
+        }
+    }
+
+    #[test]
+    fn waits_show_tenths_only_when_short() {
+        assert_eq!(wait_text(Duration::from_millis(400)), "0.4 s");
+        assert_eq!(wait_text(Duration::from_millis(9_960)), "10.0 s");
+        assert_eq!(wait_text(Duration::from_secs(30)), "30 s");
+        assert_eq!(wait_text(Duration::from_secs(300)), "5 min");
+    }
+
+    #[test]
+    fn json_keeps_wire_names_and_adds_figures() {
+        let p = reference();
+        let batch = id("batch_123");
+        let value: serde_json::Value =
+            serde_json::from_str(&JsonLine::new(&batch, &p, START + 60 * MIN).to_line()).unwrap();
+        assert_eq!(value["batchId"], "batch_123");
+        assert_eq!(value["isComplete"], false);
+        assert_eq!(value["lastCompletedTime"], START + 60 * MIN);
+        assert_eq!(value["recent_calls"][0]["phone_number"], "+1987654321");
+        assert_eq!(value["percent"], 66.7);
+        assert_eq!(value["etaSeconds"], 1800);
+
+        let queued = BatchProgress {
+            start_time: None,
+            last_completed_time: None,
+            ..p
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(&JsonLine::new(&batch, &queued, START).to_line()).unwrap();
+        assert!(value["etaSeconds"].is_null(), "{value}");
+    }
+}

@@ -1,0 +1,152 @@
+//! Benchmarks of the monitor's costs, printed as figures (not assertions):
+//! memory per tracked batch with a full snapshot, time to compute the tray and window views
+//! for 1,000 batches, and the requests per minute the monitor sends for 1,000 running
+//! batches against the simulator. Run with `cargo bench -p batchwatch-core --bench monitor`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use batchwatch_core::monitor::{
+    BatchSnapshot, Connection, FetchStatus, Monitor, MonitorConfig, MonitorView,
+};
+use batchwatch_core::schedule::PollPolicy;
+use batchwatch_core::state_file::Settings;
+use batchwatch_core::view::{tray_view, window_view};
+use batchwatch_core::{ApiBase, BatchId, BatchProgress, Credentials, TrilletClient};
+use trillet_sim::{BatchScript, RunningSim, SimConfig};
+
+/// A full snapshot as Trillet sends it: ten recent calls, half of them failed with a reason.
+fn full_snapshot(i: usize) -> BatchProgress {
+    let calls: Vec<serde_json::Value> = (0..10)
+        .map(|c| {
+            if c % 2 == 0 {
+                serde_json::json!({"jobId": format!("call_{i}_{c}"), "status": "completed", "phone_number": format!("+1555{:07}", i * 10 + c), "completedAt": 1703101200000u64 + c as u64, "duration": 42})
+            } else {
+                serde_json::json!({"jobId": format!("call_{i}_{c}"), "status": "failed", "phone_number": format!("+1555{:07}", i * 10 + c), "failedAt": 1703101150000u64 + c as u64, "error": "Number busy"})
+            }
+        })
+        .collect();
+    serde_json::from_value(serde_json::json!({
+        "status": "processing", "isComplete": false, "waiting": 45, "active": 5, "completed": 95 + i % 7,
+        "failed": 5, "total": 150, "startTime": 1703097600000u64, "lastCompletedTime": 1703101200000u64,
+        "completedTime": null, "averageCallDuration": 45.2, "recent_calls": calls
+    }))
+    .unwrap()
+}
+
+fn snapshots(n: usize) -> Vec<BatchSnapshot> {
+    (0..n)
+        .map(|i| BatchSnapshot {
+            id: BatchId::parse(&format!("batch_{:013}", 1_703_097_600_000u64 + i as u64)).unwrap(),
+            progress: Some(Arc::new(full_snapshot(i))),
+            last_updated_ms: Some(1_703_101_200_000),
+            fetch: FetchStatus::Live,
+        })
+        .collect()
+}
+
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn memory_per_batch() {
+    const N: usize = 20_000;
+    let before = rss_kib();
+    let held = snapshots(N);
+    let after = rss_kib();
+    let per = (after.saturating_sub(before)) as f64 * 1024.0 / N as f64;
+    println!("memory per tracked batch (full snapshot, 10 recent calls): {per:.0} bytes (RSS growth over {N} batches)");
+    drop(held);
+}
+
+fn view_time() {
+    let view = MonitorView {
+        now_ms: 1_703_101_260_000,
+        batches: snapshots(1000),
+        connection: Connection::Ready,
+        settings: Settings::default(),
+        state_problem: None,
+    };
+    let mut tray = Vec::new();
+    let mut window = Vec::new();
+    for _ in 0..200 {
+        let t = Instant::now();
+        std::hint::black_box(tray_view(&view));
+        tray.push(t.elapsed());
+        let t = Instant::now();
+        std::hint::black_box(window_view(&view));
+        window.push(t.elapsed());
+    }
+    tray.sort();
+    window.sort();
+    println!(
+        "views for 1,000 batches (median of 200, release): tray {:.3} ms, window {:.3} ms",
+        tray[100].as_secs_f64() * 1e3,
+        window[100].as_secs_f64() * 1e3
+    );
+}
+
+fn requests_per_minute() {
+    const SPEED: f64 = 60.0;
+    let sim = RunningSim::spawn(SimConfig {
+        speed: SPEED,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let control = sim.control();
+    let ids: Vec<BatchId> = (0..1000)
+        .map(|i| {
+            BatchId::parse(
+                &control.add_batch(BatchScript::new(5000).id(format!("batch_bench_{i}"))),
+            )
+            .unwrap()
+        })
+        .collect();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = TrilletClient::new(
+            ApiBase::parse(&sim.base_url()).unwrap(),
+            Credentials::new("x", "y").unwrap(),
+        );
+        let mut config = MonitorConfig::new(
+            client,
+            Some(Credentials::new(&sim.api_key(), &sim.workspace_id()).unwrap()),
+        );
+        let p = PollPolicy::default();
+        config.settings = Some(Settings {
+            poll: PollPolicy {
+                window: p.window.div_f64(SPEED),
+                floor: p.floor.div_f64(SPEED),
+                backoff_cap: p.backoff_cap.div_f64(SPEED),
+                ..p
+            },
+            ..Settings::default()
+        });
+        let (monitor, _events) = Monitor::spawn(config);
+        monitor.track(ids);
+        tokio::time::sleep(Duration::from_secs_f64(600.0 / SPEED)).await;
+        monitor.shutdown().await;
+    });
+    let requests = control.requests();
+    println!(
+        "1,000 running batches, 10 simulated minutes: {} requests, worst minute {}, 429 answers {}",
+        requests.len(),
+        control.max_requests_in_window(&sim.api_key(), Duration::from_secs(60)),
+        requests.iter().filter(|r| r.status == 429).count()
+    );
+}
+
+fn main() {
+    // `cargo test --benches` runs bench targets with no arguments too; only run with --bench.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    memory_per_batch();
+    view_time();
+    requests_per_minute();
+}
