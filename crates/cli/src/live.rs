@@ -197,7 +197,8 @@ mod tests {
         let error = ApiError::Server {
             status: 500,
             message: "Failed to get batch progress".into(),
-        };
+        }
+        .to_string();
         let retry = plain
             .line_for(Event::Retrying {
                 id: &a,

@@ -57,12 +57,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 window: args.budget_window(),
             };
             let mut view = live::Live::for_terminal(&ids);
-            let fetch = |id| {
-                let client = client.clone();
-                async move { client.batch_progress(&id).await }
-            };
             let ending =
-                runtime()?.block_on(watch::follow(&ids, pacing, fetch, &mut view, ctrl_c()));
+                runtime()?.block_on(watch::follow(&ids, pacing, client, &mut view, ctrl_c()));
             exit::from_watch(ending, args.until_done)
         }
     }

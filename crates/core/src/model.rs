@@ -98,21 +98,34 @@ pub struct BatchProgress {
 /// one `failedAt` and `error`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+// Absent fields stay absent when written back (state file, `--json`), as on the wire.
 pub struct RecentCall {
     #[serde(default)]
     pub job_id: String,
     #[serde(default)]
     pub status: String,
-    #[serde(rename = "phone_number", default)]
+    #[serde(
+        rename = "phone_number",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub phone_number: Option<String>,
-    #[serde(default, deserialize_with = "lenient_millis")]
+    #[serde(
+        default,
+        deserialize_with = "lenient_millis",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub completed_at: Option<EpochMillis>,
-    #[serde(default, deserialize_with = "lenient_millis")]
+    #[serde(
+        default,
+        deserialize_with = "lenient_millis",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub failed_at: Option<EpochMillis>,
     /// Seconds.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
@@ -409,6 +422,10 @@ pub(crate) mod tests {
         assert_eq!(json["isComplete"], false);
         assert_eq!(json["recent_calls"][0]["phone_number"], "+1234567890");
         assert_eq!(json["recent_calls"][1]["failedAt"], 1_703_101_150_000_u64);
+        assert!(
+            json["recent_calls"][1].get("completedAt").is_none(),
+            "absent stays absent"
+        );
         let back: BatchProgress = serde_json::from_value(json).unwrap();
         assert_eq!(back, p);
     }

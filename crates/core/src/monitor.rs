@@ -118,6 +118,7 @@ pub enum Connection {
     NoCredentials,
     /// 401/403: nothing is polled until new credentials arrive.
     CredentialsRejected {
+        status: u16,
         message: String,
     },
     /// 429: nothing is polled until then.
@@ -348,7 +349,7 @@ impl Tracked {
         t.finish_notified = saved.finish_notified;
         if saved.not_found {
             t.fetch = FetchStatus::NotFound {
-                message: "Trillet has no batch with this ID in this workspace".into(),
+                message: "Trillet has no batch with this ID in this workspace.".into(),
             };
         }
         t
@@ -589,11 +590,12 @@ impl<S: ProgressSource> Task<S> {
                 batch.failures = 0;
                 self.schedule_save(now);
             }
-            Err(ApiError::Unauthorized { message, .. }) => {
+            Err(ApiError::Unauthorized { status, message }) => {
                 if answer.credentials_generation == self.credentials_generation
                     && !matches!(self.connection, Connection::CredentialsRejected { .. })
                 {
                     self.connection = Connection::CredentialsRejected {
+                        status,
                         message: message.clone(),
                     };
                     let notification = credentials_rejected_notification(&message);
@@ -603,8 +605,10 @@ impl<S: ProgressSource> Task<S> {
                     });
                 }
             }
-            Err(ApiError::NotFound { message }) => {
-                self.batches[index].fetch = FetchStatus::NotFound { message };
+            Err(error @ ApiError::NotFound { .. }) => {
+                self.batches[index].fetch = FetchStatus::NotFound {
+                    message: error.to_string(),
+                };
                 self.schedule_save(now);
             }
             Err(error @ ApiError::RateLimited { .. }) => {

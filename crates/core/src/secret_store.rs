@@ -29,7 +29,7 @@ pub trait SecretStore: Send + Sync {
 pub enum KeychainError {
     #[error("No desktop session bus (D-Bus) is running, so the keychain cannot be reached. Run Batchwatch inside your desktop session, or use TRILLET_API_KEY and TRILLET_WORKSPACE_ID on a headless machine. ({0})")]
     NoSessionBus(String),
-    #[error("No keychain service is running (the Secret Service, provided by GNOME Keyring or KWallet). Install or start one, then try again. Batchwatch never stores your key in a plain file.")]
+    #[error("No keychain service is running (the Secret Service, provided by GNOME Keyring or KWallet). Install or start one, then try again; on a headless machine use TRILLET_API_KEY and TRILLET_WORKSPACE_ID instead. Batchwatch never stores your key in a plain file.")]
     NoSecretService,
     #[error("Your keychain is locked. Unlock it (logging in to the desktop usually does) and try again.")]
     Locked,
@@ -163,13 +163,17 @@ fn classify_text(text: &str, no_storage_access: bool) -> KeychainError {
 }
 
 fn error_chain_text(e: &(dyn std::error::Error + Send + Sync)) -> String {
-    let mut parts = vec![e.to_string()];
+    // keyring's messages often repeat their source's text; keep each cause once.
+    let mut text = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {
-        parts.push(c.to_string());
+        let next = c.to_string();
+        if !text.contains(&next) {
+            text = format!("{text}: {next}");
+        }
         cause = c.source();
     }
-    parts.join(": ")
+    text
 }
 
 fn first_line(text: &str) -> String {

@@ -4,6 +4,8 @@
 //! The tray view carries the same summary three ways because Linux trays (libayatana) have no
 //! tooltip: an icon state with the aggregate percent, a short label, and one menu row per batch.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 use crate::figures::{figures, Figures};
@@ -71,24 +73,25 @@ pub struct Problem {
     pub message: String,
 }
 
-/// One row of a card's recent calls.
+/// One row of a card's recent calls. Borrows from the snapshot: the view is built to be
+/// serialized at once, and 1,000 batches × 10 calls of copied strings would dominate its cost.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RecentCallRow {
-    pub job_id: String,
-    pub phone_number: String,
+pub struct RecentCallRow<'a> {
+    pub job_id: &'a str,
+    pub phone_number: &'a str,
     /// "completed", "failed", or what the API said.
-    pub outcome: String,
+    pub outcome: &'a str,
     /// "42 s" for a completed call, the error for a failed one.
-    pub detail: String,
+    pub detail: Cow<'a, str>,
     pub ended_at_ms: Option<u64>,
 }
 
 /// One batch's card in the window.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct BatchCard {
-    pub id: String,
+pub struct BatchCard<'a> {
+    pub id: &'a str,
     pub state: BatchState,
     /// The status as a person reads it: "processing", "completed", "not found", …
     pub status_text: String,
@@ -107,7 +110,7 @@ pub struct BatchCard {
     pub eta_text: Option<String>,
     pub average_call_text: Option<String>,
     pub last_updated_ms: Option<u64>,
-    pub recent_calls: Vec<RecentCallRow>,
+    pub recent_calls: Vec<RecentCallRow<'a>>,
     /// Why the figures may be out of date, or why the batch is not polled.
     pub problem: Option<Problem>,
     /// The figures are from an earlier fetch than the last attempt.
@@ -117,8 +120,8 @@ pub struct BatchCard {
 /// The whole window.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct WindowView {
-    pub cards: Vec<BatchCard>,
+pub struct WindowView<'a> {
+    pub cards: Vec<BatchCard<'a>>,
     /// A problem that concerns every batch (credentials, rate limit, state file).
     pub banner: Option<Problem>,
     pub state_file_problem: Option<String>,
@@ -185,7 +188,7 @@ fn banner(view: &MonitorView) -> Option<Problem> {
             "no_credentials",
             "Enter your Trillet API key and workspace ID to start watching.".into(),
         ),
-        Connection::CredentialsRejected { message } => problem(
+        Connection::CredentialsRejected { message, .. } => problem(
             "credentials_rejected",
             format!("Trillet rejected your credentials ({message}). Polling has stopped; enter a valid API key and workspace ID."),
         ),
@@ -203,9 +206,7 @@ fn card_problem(row: &Row<'_>, connection: &Connection) -> Option<Problem> {
     match &row.snapshot.fetch {
         FetchStatus::NotFound { message } => Some(Problem {
             code: "not_found".into(),
-            message: format!(
-                "Not found: Trillet has no batch with this ID in this workspace. ({message})"
-            ),
+            message: message.clone(),
         }),
         FetchStatus::Retrying {
             code,
@@ -282,7 +283,7 @@ fn eta_text(state: BatchState, f: &Figures) -> Option<String> {
     }
 }
 
-fn card(row: &Row<'_>, connection: &Connection) -> BatchCard {
+fn card<'a>(row: &Row<'a>, connection: &Connection) -> BatchCard<'a> {
     let problem = card_problem(row, connection);
     let empty = Segments {
         completed: 0.0,
@@ -297,7 +298,7 @@ fn card(row: &Row<'_>, connection: &Connection) -> BatchCard {
         _ => (0.0, empty, String::new()),
     };
     BatchCard {
-        id: row.snapshot.id.to_string(),
+        id: row.snapshot.id.as_str(),
         state: row.state,
         status_text: status_text(row),
         percent,
@@ -337,19 +338,19 @@ fn card(row: &Row<'_>, connection: &Connection) -> BatchCard {
     }
 }
 
-fn recent_calls(p: &BatchProgress) -> Vec<RecentCallRow> {
+fn recent_calls(p: &BatchProgress) -> Vec<RecentCallRow<'_>> {
     p.recent_calls
         .iter()
         .map(|c| RecentCallRow {
-            job_id: c.job_id.clone(),
-            phone_number: c.phone_number.clone().unwrap_or_default(),
-            outcome: c.status.clone(),
+            job_id: &c.job_id,
+            phone_number: c.phone_number.as_deref().unwrap_or_default(),
+            outcome: &c.status,
             detail: match (&c.error, c.duration) {
-                (Some(error), _) => error.clone(),
-                (None, Some(secs)) => {
-                    format::duration(std::time::Duration::from_secs_f64(secs.max(0.0)))
-                }
-                (None, None) => String::new(),
+                (Some(error), _) => Cow::Borrowed(error.as_str()),
+                (None, Some(secs)) => Cow::Owned(format::duration(
+                    std::time::Duration::from_secs_f64(secs.max(0.0)),
+                )),
+                (None, None) => Cow::Borrowed(""),
             },
             ended_at_ms: c.ended_at(),
         })
@@ -357,7 +358,7 @@ fn recent_calls(p: &BatchProgress) -> Vec<RecentCallRow> {
 }
 
 /// The window's view model.
-pub fn window_view(view: &MonitorView) -> WindowView {
+pub fn window_view(view: &MonitorView) -> WindowView<'_> {
     WindowView {
         cards: rows(view)
             .iter()
@@ -608,6 +609,7 @@ mod tests {
             message: "Batch not found".into(),
         };
         let rejected = Connection::CredentialsRejected {
+            status: 401,
             message: "Invalid API key".into(),
         };
         // (batches, connection) → (state, percent, label, rows)
@@ -787,17 +789,11 @@ mod tests {
         assert_eq!(c.average_call_text.as_deref(), Some("45 s per call"));
         assert_eq!(c.recent_calls.len(), 2);
         assert_eq!(
-            (
-                c.recent_calls[0].outcome.as_str(),
-                c.recent_calls[0].detail.as_str()
-            ),
+            (c.recent_calls[0].outcome, c.recent_calls[0].detail.as_ref()),
             ("completed", "42 s")
         );
         assert_eq!(
-            (
-                c.recent_calls[1].outcome.as_str(),
-                c.recent_calls[1].detail.as_str()
-            ),
+            (c.recent_calls[1].outcome, c.recent_calls[1].detail.as_ref()),
             ("failed", "Number busy")
         );
         assert!(!c.stale && c.problem.is_none());
@@ -821,12 +817,14 @@ mod tests {
                     "b",
                     None,
                     FetchStatus::NotFound {
-                        message: "Batch not found".into(),
+                        message:
+                            "Trillet has no batch with this ID in this workspace: Batch not found"
+                                .into(),
                     },
                 ),
                 Connection::Ready,
                 Some("not_found"),
-                "Not found:",
+                "has no batch with this ID",
                 false,
             ),
             (
@@ -854,6 +852,7 @@ mod tests {
             (
                 running("b", 5, 100),
                 Connection::CredentialsRejected {
+                    status: 401,
                     message: "x".into(),
                 },
                 Some("credentials_rejected"),
@@ -863,6 +862,7 @@ mod tests {
             (
                 done("b"),
                 Connection::CredentialsRejected {
+                    status: 401,
                     message: "x".into(),
                 },
                 None,
@@ -878,7 +878,8 @@ mod tests {
             ),
         ];
         for (i, (s, connection, code, phrase, stale)) in cases.into_iter().enumerate() {
-            let w = window_view(&view(vec![s], connection));
+            let v = view(vec![s], connection);
+            let w = window_view(&v);
             let c = &w.cards[0];
             assert_eq!(
                 c.problem.as_ref().map(|p| p.code.as_str()),
