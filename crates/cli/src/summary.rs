@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use batchwatch_core::{figures, BatchId, BatchProgress, BatchStatus, Figures};
+use batchwatch_core::{figures, BatchId, BatchProgress, Figures};
 use serde::Serialize;
 
 /// Wall-clock now in epoch milliseconds. The CLI is the edge of the program, so reading the
@@ -15,13 +15,7 @@ pub fn now_ms() -> u64 {
 }
 
 /// Finished batches are never polled again: complete, or in a status that cannot change.
-pub fn is_finished(p: &BatchProgress) -> bool {
-    p.is_complete
-        || matches!(
-            p.status,
-            BatchStatus::Completed | BatchStatus::Cancelled | BatchStatus::Failed
-        )
-}
+pub use batchwatch_core::change::is_final as is_finished;
 
 /// `processing  66.7%  (95 completed, 5 failed, 5 active, 45 waiting of 150)  ETA 30 min`,
 /// after the ID padded to `id_width` so several batches line up.
@@ -61,19 +55,8 @@ fn timing_text(p: &BatchProgress, f: &Figures) -> String {
     }
 }
 
-/// `45 s`, `30 min`, `1 h 2 min`: minutes are rounded, seconds only matter under a minute.
-pub fn duration_text(d: Duration) -> String {
-    let secs = d.as_secs_f64().round() as u64;
-    if secs < 60 {
-        return format!("{secs} s");
-    }
-    let minutes = (secs + 30) / 60;
-    match (minutes / 60, minutes % 60) {
-        (0, m) => format!("{m} min"),
-        (h, 0) => format!("{h} h"),
-        (h, m) => format!("{h} h {m} min"),
-    }
-}
+/// `45 s`, `30 min`, `1 h 2 min`: the same words the app uses.
+pub use batchwatch_core::format::duration as duration_text;
 
 /// A wait before the next request; tenths of a second under 10 s, where they make a difference.
 pub fn wait_text(d: Duration) -> String {
@@ -116,6 +99,7 @@ impl<'a> JsonLine<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use batchwatch_core::BatchStatus;
 
     const START: u64 = 1_703_097_600_000;
     const MIN: u64 = 60_000;
@@ -178,47 +162,6 @@ mod tests {
         for (p, tail) in cases {
             let text = state_text(p, now);
             assert!(text.ends_with(tail), "{text:?} should end with {tail:?}");
-        }
-    }
-
-    #[test]
-    fn finished_means_complete_or_a_final_status() {
-        let with = |status: BatchStatus, is_complete: bool| BatchProgress {
-            status,
-            is_complete,
-            ..reference()
-        };
-        assert!(!is_finished(&with(BatchStatus::Processing, false)));
-        assert!(!is_finished(&with(BatchStatus::Queued, false)));
-        assert!(!is_finished(&with(
-            BatchStatus::Other("paused".into()),
-            false
-        )));
-        assert!(is_finished(&with(
-            BatchStatus::Other("paused".into()),
-            true
-        )));
-        assert!(is_finished(&with(BatchStatus::Completed, false)));
-        assert!(is_finished(&with(BatchStatus::Cancelled, false)));
-        assert!(is_finished(&with(BatchStatus::Failed, false)));
-    }
-
-    #[test]
-    fn durations_read_naturally() {
-        let cases = [
-            (0, "0 s"),
-            (45, "45 s"),
-            (59, "59 s"),
-            (60, "1 min"),
-            (89, "1 min"),
-            (90, "2 min"),
-            (30 * 60, "30 min"),
-            (3569, "59 min"),
-            (3570, "1 h"),
-            (62 * 60, "1 h 2 min"),
-        ];
-        for (secs, text) in cases {
-            assert_eq!(duration_text(Duration::from_secs(secs)), text, "{secs} s");
         }
     }
 

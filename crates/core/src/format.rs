@@ -3,30 +3,25 @@
 
 use std::time::Duration;
 
-/// "45 s", "14 min", "1 h 2 min", "2 d 3 h" — rounded to what a person needs.
+/// "45 s", "14 min", "1 h 2 min", "2 d 3 h" — rounded to what a person needs: seconds only
+/// under a minute, then whole minutes, then whole hours past a day.
 pub fn duration(d: Duration) -> String {
-    let secs = d.as_secs();
-    match secs {
-        0..=59 => format!("{secs} s"),
-        60..=3599 => format!("{} min", (secs + 30) / 60),
-        3600..=86_399 => {
-            let minutes = (secs + 30) / 60;
-            let (h, m) = (minutes / 60, minutes % 60);
-            if m == 0 {
-                format!("{h} h")
-            } else {
-                format!("{h} h {m} min")
-            }
-        }
-        _ => {
-            let hours = (secs + 1800) / 3600;
-            let (d, h) = (hours / 24, hours % 24);
-            if h == 0 {
-                format!("{d} d")
-            } else {
-                format!("{d} d {h} h")
-            }
-        }
+    let secs = d.as_secs_f64().round() as u64;
+    if secs < 60 {
+        return format!("{secs} s");
+    }
+    let minutes = (secs + 30) / 60;
+    if minutes < 24 * 60 {
+        return match (minutes / 60, minutes % 60) {
+            (0, m) => format!("{m} min"),
+            (h, 0) => format!("{h} h"),
+            (h, m) => format!("{h} h {m} min"),
+        };
+    }
+    let hours = (minutes + 30) / 60;
+    match (hours / 24, hours % 24) {
+        (d, 0) => format!("{d} d"),
+        (d, h) => format!("{d} d {h} h"),
     }
 }
 
@@ -79,10 +74,12 @@ mod tests {
             (89, "1 min"),
             (90, "2 min"),
             (14 * 60, "14 min"),
-            (3599, "60 min"),
+            (3569, "59 min"),
+            (3570, "1 h"),
             (3600, "1 h"),
             (3720, "1 h 2 min"),
-            (86_399, "24 h"),
+            (86_369, "23 h 59 min"),
+            (86_399, "1 d"),
             (86_400, "1 d"),
             (3 * 86_400 + 5 * 3600, "3 d 5 h"),
         ];
