@@ -94,6 +94,14 @@ pub struct Credentials {
 }
 
 impl Credentials {
+    /// Empty credentials for a client that is always given real ones per request.
+    pub(crate) fn placeholder() -> Self {
+        Self {
+            api_key: ApiKey(String::new()),
+            workspace_id: WorkspaceId(String::new()),
+        }
+    }
+
     pub fn new(api_key: &str, workspace_id: &str) -> Result<Self, InvalidCredential> {
         Ok(Self {
             api_key: ApiKey::new(api_key)?,

@@ -183,7 +183,7 @@ pub struct MonitorHandle {
     commands: mpsc::UnboundedSender<Command>,
     view: watch::Receiver<Arc<MonitorView>>,
     cancel: CancellationToken,
-    task: Option<tokio::task::JoinHandle<()>>,
+    task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for MonitorHandle {
@@ -225,10 +225,11 @@ impl MonitorHandle {
         self.view.borrow().clone()
     }
 
-    /// Stops the task and waits until it has saved.
-    pub async fn shutdown(mut self) {
+    /// Stops the task and waits until it has saved. Later calls return at once.
+    pub async fn shutdown(&self) {
         self.cancel.cancel();
-        if let Some(task) = self.task.take() {
+        let task = self.task.lock().map(|mut t| t.take()).unwrap_or(None);
+        if let Some(task) = task {
             let _ = task.await;
         }
     }
@@ -306,7 +307,7 @@ impl Monitor {
                 commands: commands_tx,
                 view: view_rx,
                 cancel,
-                task: Some(handle),
+                task: std::sync::Mutex::new(Some(handle)),
             },
             events_rx,
         )

@@ -59,6 +59,13 @@ impl TrilletClient {
         }
     }
 
+    /// A client whose every call must go through [`Self::with_credentials`] first (the
+    /// monitor passes credentials per request). Used as is, it sends an empty key, which
+    /// Trillet refuses.
+    pub fn unauthenticated(base: ApiBase) -> Self {
+        Self::new(base, Credentials::placeholder())
+    }
+
     /// The same client (and connection pool) with other credentials.
     pub fn with_credentials(&self, credentials: Credentials) -> Self {
         Self {

@@ -1,0 +1,125 @@
+//! The one place where the monitor meets the desktop: each new view becomes one window event
+//! (`batchwatch://view`) and one tray update; each finish or rejection becomes a notification.
+
+use std::sync::Arc;
+
+use batchwatch_core::monitor::{MonitorEvent, MonitorView};
+use batchwatch_core::notifier::{NotificationContent, Notifier};
+use tauri::{AppHandle, Emitter, Runtime};
+use tokio::sync::{mpsc, watch};
+
+use crate::payload::{tray_label_view, window_payload};
+use crate::status::AppStatus;
+use crate::tray::Tray;
+use crate::window::MAIN;
+
+/// The window event carrying the whole payload.
+pub const VIEW_EVENT: &str = "batchwatch://view";
+
+pub struct Bridge<R: Runtime> {
+    pub app: AppHandle<R>,
+    pub views: watch::Receiver<Arc<MonitorView>>,
+    pub status: watch::Sender<AppStatus>,
+    pub events: mpsc::UnboundedReceiver<MonitorEvent>,
+    pub tray: Option<Tray<R>>,
+    pub notifier: Option<Arc<dyn Notifier>>,
+}
+
+impl<R: Runtime> Bridge<R> {
+    /// Runs until the monitor stops.
+    pub async fn run(mut self) {
+        let mut status = self.status.subscribe();
+        self.publish(&status.borrow_and_update().clone());
+        loop {
+            tokio::select! {
+                changed = self.views.changed() => {
+                    if changed.is_err() { break }
+                    self.publish(&status.borrow().clone());
+                }
+                changed = status.changed() => {
+                    if changed.is_err() { break }
+                    self.publish(&status.borrow_and_update().clone());
+                }
+                event = self.events.recv() => match event {
+                    Some(event) => self.on_event(event).await,
+                    None => break,
+                },
+            }
+        }
+    }
+
+    fn publish(&mut self, status: &AppStatus) {
+        let view = self.views.borrow_and_update().clone();
+        if let Some(tray) = &mut self.tray {
+            let tray_view = tray_label_view(&view, status);
+            if let Err(e) = tray
+                .apply(&tray_view)
+                .and_then(|()| tray.set_paused(status.notifications.paused))
+            {
+                log::warn!("could not update the tray: {e}");
+            }
+        }
+        // Serialized once here; the event system wants an owned, clonable payload.
+        match serde_json::to_value(window_payload(&view, status)) {
+            Ok(payload) => {
+                let _ = self.app.emit_to(MAIN, VIEW_EVENT, payload);
+            }
+            Err(e) => log::error!("could not serialize the window view: {e}"),
+        }
+    }
+
+    async fn on_event(&mut self, event: MonitorEvent) {
+        let notification = match event {
+            MonitorEvent::BatchFinished {
+                id, notification, ..
+            } => {
+                log::info!("batch {id} finished: {}", notification.body);
+                let status = self.status.borrow();
+                (view_allows_notifications(&self.views.borrow()) && !status.notifications.paused)
+                    .then_some(notification)
+            }
+            MonitorEvent::CredentialsRejected {
+                message,
+                notification,
+            } => {
+                log::warn!("Trillet rejected the credentials: {message}");
+                Some(notification)
+            }
+            MonitorEvent::RateLimited { until_ms } => {
+                log::warn!("rate-limited until {until_ms}");
+                None
+            }
+            MonitorEvent::StateFileProblem { message } => {
+                log::error!("{message}");
+                None
+            }
+        };
+        if let Some(content) = notification {
+            self.notify(content).await;
+        }
+    }
+
+    async fn notify(&self, content: NotificationContent) {
+        let Some(notifier) = self.notifier.clone() else {
+            return;
+        };
+        let sent = tauri::async_runtime::spawn_blocking(move || notifier.notify(&content)).await;
+        let unavailable = match sent {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(e) => Some(e.to_string()),
+        };
+        self.status.send_if_modified(|s| {
+            let available = unavailable.is_none();
+            let changed =
+                s.notifications.available != available || s.notifications.message != unavailable;
+            s.notifications.available = available;
+            s.notifications.message = unavailable.clone();
+            changed
+        });
+    }
+}
+
+fn view_allows_notifications(view: &MonitorView) -> bool {
+    view.settings.notifications
+}

@@ -1,0 +1,135 @@
+//! The commands the window calls. Thin: each validates its input, talks to the monitor or the
+//! keychain port, and answers. None returns the API key — there is no command that could.
+
+use std::sync::Arc;
+
+use batchwatch_core::batch_id::RejectedToken;
+use batchwatch_core::{parse_pasted, ApiError, BatchId, Credentials, TrilletClient};
+use serde::Serialize;
+use tauri::State;
+
+use crate::error::CommandError;
+use crate::payload::window_payload;
+use crate::state::AppState;
+use crate::status::CredentialsStatus;
+
+/// What `track` did with the pasted text.
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TrackOutcome {
+    pub added: Vec<String>,
+    /// Already tracked; ignored.
+    pub already: Vec<String>,
+    pub rejected: Vec<RejectedToken>,
+}
+
+/// The whole window payload, for a window that has just opened.
+#[tauri::command]
+pub fn get_state(state: State<'_, AppState>) -> serde_json::Value {
+    let view = state.monitor.view();
+    let status = state.status.borrow().clone();
+    serde_json::to_value(window_payload(&view, &status)).unwrap_or_default()
+}
+
+/// Starts watching every batch ID (or link) in `text`.
+#[tauri::command]
+pub fn track(state: State<'_, AppState>, text: String) -> TrackOutcome {
+    let pasted = parse_pasted(&text);
+    let view = state.monitor.view();
+    let (already, added): (Vec<BatchId>, Vec<BatchId>) = pasted
+        .accepted
+        .into_iter()
+        .partition(|id| view.batches.iter().any(|b| &b.id == id));
+    if !added.is_empty() {
+        log::info!("tracking {} new batch(es)", added.len());
+        state.monitor.track(added.clone());
+    }
+    TrackOutcome {
+        added: added.iter().map(ToString::to_string).collect(),
+        already: already.iter().map(ToString::to_string).collect(),
+        rejected: pasted.rejected,
+    }
+}
+
+fn batch_id(id: &str) -> Result<BatchId, CommandError> {
+    BatchId::parse(id)
+        .map_err(|e| CommandError::InvalidBatchId(format!("{id:?} is not a batch ID: it {e}")))
+}
+
+#[tauri::command]
+pub fn untrack(state: State<'_, AppState>, id: String) -> Result<(), CommandError> {
+    state.monitor.untrack(batch_id(&id)?);
+    Ok(())
+}
+
+/// Polls one batch, or every unfinished one, as soon as the request budget allows.
+#[tauri::command]
+pub fn refresh(state: State<'_, AppState>, id: Option<String>) -> Result<(), CommandError> {
+    let id = id.as_deref().map(batch_id).transpose()?;
+    state.monitor.refresh(id);
+    Ok(())
+}
+
+/// Checks the credentials with Trillet (on a tracked batch, when there is one), stores them in
+/// the keychain and starts polling with them.
+#[tauri::command]
+pub async fn save_credentials(
+    state: State<'_, AppState>,
+    api_key: String,
+    workspace_id: String,
+) -> Result<CredentialsStatus, CommandError> {
+    if state.is_demo() {
+        return Err(CommandError::DemoMode);
+    }
+    let credentials = Credentials::new(&api_key, &workspace_id)?;
+    drop(api_key);
+
+    // A 401/403 means these are wrong: say so and keep what was stored before. Any other
+    // answer (including "offline") does not disprove them.
+    if let Some(first) = state.monitor.view().batches.first() {
+        let client = TrilletClient::new(state.api_base.clone(), credentials.clone());
+        if let Err(ApiError::Unauthorized { message, .. }) = client.batch_progress(&first.id).await
+        {
+            return Err(CommandError::CredentialsRejected(message));
+        }
+    }
+
+    let secrets = state.secrets.clone().ok_or(CommandError::DemoMode)?;
+    let to_store = credentials.clone();
+    tauri::async_runtime::spawn_blocking(move || secrets.save(&to_store))
+        .await
+        .map_err(|e| batchwatch_core::secret_store::KeychainError::Other(e.to_string()))??;
+
+    let status = CredentialsStatus::stored(credentials.workspace_id.as_str());
+    log::info!(
+        "credentials stored for workspace {}",
+        credentials.workspace_id
+    );
+    state.monitor.set_credentials(Some(credentials));
+    state.status.send_modify(|s| s.credentials = status.clone());
+    Ok(status)
+}
+
+/// Removes the credentials from the keychain and stops polling.
+#[tauri::command]
+pub async fn forget_credentials(
+    state: State<'_, AppState>,
+) -> Result<CredentialsStatus, CommandError> {
+    let secrets: Arc<_> = state.secrets.clone().ok_or(CommandError::DemoMode)?;
+    tauri::async_runtime::spawn_blocking(move || secrets.delete())
+        .await
+        .map_err(|e| batchwatch_core::secret_store::KeychainError::Other(e.to_string()))??;
+    state.monitor.set_credentials(None);
+    let status = CredentialsStatus::missing();
+    state.status.send_modify(|s| s.credentials = status.clone());
+    log::info!("credentials removed from the keychain");
+    Ok(status)
+}
+
+/// Pauses (or resumes) desktop notifications; the tray's check item says the same.
+#[tauri::command]
+pub fn set_notifications_paused(state: State<'_, AppState>, paused: bool) {
+    state
+        .status
+        .send_modify(|s| s.notifications.paused = paused);
+}

@@ -1,0 +1,76 @@
+//! The error every command returns, serialized as `{code, message}` so the window switches on
+//! `code` and shows `message`, never parsing text.
+
+use batchwatch_core::credentials::InvalidCredential;
+use batchwatch_core::secret_store::KeychainError;
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("{0}")]
+    InvalidBatchId(String),
+    #[error("Check your credentials: {0}.")]
+    InvalidCredentials(#[from] InvalidCredential),
+    #[error(transparent)]
+    Keychain(#[from] KeychainError),
+    #[error("Trillet rejected these credentials: {0}. Nothing was stored.")]
+    CredentialsRejected(String),
+    #[error("The demo uses built-in credentials; restart without --demo to use your own.")]
+    DemoMode,
+}
+
+impl CommandError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidBatchId(_) => "invalid_batch_id",
+            Self::InvalidCredentials(_) => "invalid_credentials",
+            Self::Keychain(e) => e.code(),
+            Self::CredentialsRejected(_) => "credentials_rejected",
+            Self::DemoMode => "demo_mode",
+        }
+    }
+}
+
+impl Serialize for CommandError {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut e = s.serialize_struct("CommandError", 2)?;
+        e.serialize_field("code", self.code())?;
+        e.serialize_field("message", &self.to_string())?;
+        e.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_serialize_to_code_and_message() {
+        let cases = [
+            (
+                CommandError::InvalidBatchId("\"../x\" is not a batch ID".into()),
+                r#"{"code":"invalid_batch_id","message":"\"../x\" is not a batch ID"}"#,
+            ),
+            (
+                CommandError::InvalidCredentials(InvalidCredential::EmptyKey),
+                r#"{"code":"invalid_credentials","message":"Check your credentials: the API key is empty."}"#,
+            ),
+            (
+                CommandError::Keychain(KeychainError::Locked),
+                r#"{"code":"keychain_locked","message":"Your keychain is locked. Unlock it (logging in to the desktop usually does) and try again."}"#,
+            ),
+            (
+                CommandError::CredentialsRejected("Invalid API key".into()),
+                r#"{"code":"credentials_rejected","message":"Trillet rejected these credentials: Invalid API key. Nothing was stored."}"#,
+            ),
+            (
+                CommandError::DemoMode,
+                r#"{"code":"demo_mode","message":"The demo uses built-in credentials; restart without --demo to use your own."}"#,
+            ),
+        ];
+        for (error, json) in cases {
+            assert_eq!(serde_json::to_string(&error).unwrap(), json);
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! `batchwatch` — the tray app: a thin Tauri shell over `batchwatch-core`.
+//!
+//! # Layout
+//! - [`launch`] — `--demo` and `--hidden`.
+//! - [`state`] — the managed state (monitor handle, keychain port, app status).
+//! - [`status`] — what the window shows besides the monitor: credentials, notifications, demo.
+//! - [`commands`] — what the window calls; [`error`] — their `{code, message}` errors.
+//! - [`payload`] — what the window receives.
+//! - [`bridge`] — the one place monitor views and events reach the window, tray and notifications.
+//! - [`tray`], [`window`] — the tray icon and the one window.
+//! - [`demo`] — the embedded simulator of `--demo`.
+
+pub mod bridge;
+pub mod commands;
+pub mod demo;
+pub mod error;
+pub mod launch;
+pub mod payload;
+pub mod state;
+pub mod status;
+pub mod tray;
+pub mod window;
+
+use std::sync::Arc;
+
+use batchwatch_core::monitor::{Monitor, MonitorConfig};
+use batchwatch_core::notifier::{DesktopNotifier, Notifier};
+use batchwatch_core::secret_store::{KeyringStore, SecretStore};
+use batchwatch_core::state_file::StateFile;
+use batchwatch_core::{ApiBase, TrilletClient};
+use tauri::{App, Builder, Manager, RunEvent, Runtime};
+use tokio::sync::watch;
+
+use crate::bridge::Bridge;
+use crate::launch::Launch;
+use crate::state::AppState;
+use crate::status::{AppStatus, CredentialsStatus, NotificationsStatus};
+
+/// The commands, on any runtime (tests use the mock one).
+pub fn with_commands<R: Runtime>(builder: Builder<R>) -> Builder<R> {
+    builder.invoke_handler(tauri::generate_handler![
+        commands::get_state,
+        commands::track,
+        commands::untrack,
+        commands::refresh,
+        commands::save_credentials,
+        commands::forget_credentials,
+        commands::set_notifications_paused,
+    ])
+}
+
+/// Starts Batchwatch. Returns when the user quits from the tray.
+pub fn run() {
+    let launch = Launch::from_args(std::env::args());
+    let builder = Builder::default()
+        // First, so a second launch is caught before anything else starts.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            if let Err(e) = window::show(app) {
+                log::error!("could not show the window: {e}");
+            }
+        }))
+        .plugin(
+            tauri_plugin_log::Builder::new()
+                .target(tauri_plugin_log::Target::new(
+                    tauri_plugin_log::TargetKind::LogDir {
+                        file_name: Some("batchwatch".into()),
+                    },
+                ))
+                .target(tauri_plugin_log::Target::new(
+                    tauri_plugin_log::TargetKind::Stderr,
+                ))
+                .level(log::LevelFilter::Info)
+                .build(),
+        )
+        .plugin(tauri_plugin_window_state::Builder::default().build());
+    let app = with_commands(builder)
+        .setup(move |app| setup(app, launch))
+        .build(tauri::generate_context!())
+        .expect("Batchwatch could not start its window system");
+
+    app.run(|app, event| match event {
+        // Closing the last window must not quit: Batchwatch lives in the tray.
+        RunEvent::ExitRequested {
+            code: None, api, ..
+        } => api.prevent_exit(),
+        RunEvent::Exit => {
+            // Let the monitor write its last state before the process ends.
+            let state = app.state::<AppState>();
+            tauri::async_runtime::block_on(state.monitor.shutdown());
+            log::info!("Batchwatch stopped");
+        }
+        _ => {}
+    });
+}
+
+fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> Result<(), Box<dyn std::error::Error>> {
+    let handle = app.handle().clone();
+    let demo = if launch.demo {
+        Some(demo::start()?)
+    } else {
+        None
+    };
+
+    let (api_base, credentials, secrets, credentials_status) = match &demo {
+        Some(d) => (
+            d.base.clone(),
+            Some(d.credentials.clone()),
+            None,
+            CredentialsStatus::demo(d.credentials.workspace_id.as_str()),
+        ),
+        None => {
+            let base = ApiBase::from_override(
+                std::env::var(batchwatch_core::api::API_BASE_ENV)
+                    .ok()
+                    .as_deref(),
+            )?;
+            let store: Arc<dyn SecretStore> = Arc::new(keychain());
+            let (credentials, status) = match store.load() {
+                Ok(Some(c)) => {
+                    let status = CredentialsStatus::stored(c.workspace_id.as_str());
+                    (Some(c), status)
+                }
+                Ok(None) => (None, CredentialsStatus::missing()),
+                Err(e) => {
+                    log::error!("keychain: {e}");
+                    (
+                        None,
+                        CredentialsStatus::unavailable(e.code(), e.to_string()),
+                    )
+                }
+            };
+            (base, credentials, Some(store), status)
+        }
+    };
+
+    let mut config = MonitorConfig::new(
+        TrilletClient::unauthenticated(api_base.clone()),
+        credentials,
+    );
+    // The demo keeps nothing: each start shows the scenario afresh.
+    if demo.is_none() {
+        config.state_file = StateFile::default_path().map(StateFile::new);
+    }
+    let (monitor, events) = tauri::async_runtime::block_on(async { Monitor::spawn(config) });
+    if let Some(d) = &demo {
+        monitor.track(d.batches.clone());
+    }
+
+    let notifier = notifier(&handle);
+    let notifications = match notifier.probe() {
+        Ok(()) => NotificationsStatus {
+            available: true,
+            paused: false,
+            message: None,
+        },
+        Err(e) => NotificationsStatus {
+            available: false,
+            paused: false,
+            message: Some(e.to_string()),
+        },
+    };
+    let (status, _) = watch::channel(AppStatus {
+        demo: demo.is_some(),
+        credentials: credentials_status,
+        notifications,
+    });
+
+    let bridge = Bridge {
+        app: handle.clone(),
+        views: monitor.subscribe(),
+        status: status.clone(),
+        events,
+        tray: Some(tray::Tray::build(&handle)?),
+        notifier: Some(Arc::new(notifier) as Arc<dyn Notifier>),
+    };
+    app.manage(AppState {
+        monitor,
+        secrets,
+        api_base,
+        status,
+        demo: demo.map(|d| d.sim),
+    });
+    tauri::async_runtime::spawn(bridge.run());
+
+    if !launch.hidden {
+        window::show(&handle)?;
+    }
+    Ok(())
+}
+
+/// The keychain item; tests give it a service name of their own.
+fn keychain() -> KeyringStore {
+    match std::env::var("BATCHWATCH_KEYCHAIN_SERVICE") {
+        Ok(service) if !service.is_empty() => {
+            KeyringStore::new(&service, batchwatch_core::secret_store::KEYCHAIN_ACCOUNT)
+        }
+        _ => KeyringStore::default(),
+    }
+}
+
+/// Notifications carry the app icon (written where the daemon can read it) and an "Open"
+/// action that shows the window.
+fn notifier<R: Runtime>(app: &tauri::AppHandle<R>) -> DesktopNotifier {
+    let icon = app.path().app_cache_dir().ok().and_then(|dir| {
+        let path = dir.join("batchwatch.png");
+        std::fs::create_dir_all(&dir).ok()?;
+        std::fs::write(&path, include_bytes!("../../icons/128x128.png")).ok()?;
+        Some(path.to_string_lossy().into_owned())
+    });
+    let handle = app.clone();
+    DesktopNotifier::new("Batchwatch", icon).on_open(move || window::show_from_anywhere(&handle))
+}

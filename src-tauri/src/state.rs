@@ -1,0 +1,28 @@
+//! The managed state every command reaches: the monitor's handle, the keychain port, the
+//! app status, and (in demo mode) the simulator that must live as long as the app.
+
+use std::sync::Arc;
+
+use batchwatch_core::monitor::MonitorHandle;
+use batchwatch_core::secret_store::SecretStore;
+use batchwatch_core::ApiBase;
+use tokio::sync::watch;
+
+use crate::status::AppStatus;
+
+pub struct AppState {
+    pub monitor: MonitorHandle,
+    /// `None` in demo mode: demo credentials never touch the keychain.
+    pub secrets: Option<Arc<dyn SecretStore>>,
+    /// Where Trillet is, for checking new credentials before they are stored.
+    pub api_base: ApiBase,
+    pub status: watch::Sender<AppStatus>,
+    /// The demo's simulator; dropping it stops it.
+    pub demo: Option<trillet_sim::RunningSim>,
+}
+
+impl AppState {
+    pub fn is_demo(&self) -> bool {
+        self.demo.is_some()
+    }
+}
