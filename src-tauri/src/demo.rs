@@ -12,8 +12,19 @@ pub struct Demo {
     pub batches: Vec<BatchId>,
 }
 
+/// Speeds the demo's clock up (tests use it to see a completion in seconds).
+pub const SPEED_ENV: &str = "BATCHWATCH_DEMO_SPEED";
+
 pub fn start() -> std::io::Result<Demo> {
-    let sim = RunningSim::spawn(SimConfig::default())?;
+    let speed = std::env::var(SPEED_ENV)
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .unwrap_or(1.0);
+    let sim = RunningSim::spawn(SimConfig {
+        speed,
+        ..SimConfig::default()
+    })?;
     let batches = sim
         .control()
         .load_scenario("demo")

@@ -1,0 +1,176 @@
+//! Reading the desktop from outside, as a person's desktop would: the tray over D-Bus
+//! (StatusNotifierItem + dbusmenu, via `busctl`) and notifications from dunst (`dunstctl`).
+
+#![allow(dead_code)]
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// libayatana's object path for Batchwatch's tray item.
+pub const ITEM_PATH: &str = "/org/ayatana/NotificationItem/tray_icon_tray_app_batchwatch";
+
+fn busctl(args: &[&str]) -> Option<Value> {
+    let out = Command::new("busctl")
+        .args(["--user", "--json=short", "--"])
+        .args(args)
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    serde_json::from_slice(&out.stdout).ok()
+}
+
+pub fn require_session_service(name: &str) {
+    let owned = busctl(&[
+        "call",
+        "org.freedesktop.DBus",
+        "/org/freedesktop/DBus",
+        "org.freedesktop.DBus",
+        "NameHasOwner",
+        "s",
+        name,
+    ]);
+    assert_eq!(
+        owned.map(|v| v["data"][0].clone()),
+        Some(Value::Bool(true)),
+        "{name} is not on the session bus: run the tests with scripts/test, which starts a desktop session"
+    );
+}
+
+/// The bus name that serves Batchwatch's tray item, once it has registered with the watcher.
+pub fn tray_service(timeout: Duration) -> String {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let items = busctl(&[
+            "get-property",
+            "org.kde.StatusNotifierWatcher",
+            "/StatusNotifierWatcher",
+            "org.kde.StatusNotifierWatcher",
+            "RegisteredStatusNotifierItems",
+        ]);
+        for item in items
+            .as_ref()
+            .and_then(|v| v["data"].as_array())
+            .into_iter()
+            .flatten()
+        {
+            let service = item
+                .as_str()
+                .unwrap_or_default()
+                .split('/')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            if busctl(&[
+                "get-property",
+                &service,
+                ITEM_PATH,
+                "org.kde.StatusNotifierItem",
+                "Id",
+            ])
+            .is_some()
+            {
+                return service;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Batchwatch's tray item never registered with the StatusNotifierWatcher"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A StatusNotifierItem property as a string (`XAyatanaLabel`, `IconName`, `Status`, …).
+pub fn tray_property(service: &str, property: &str) -> String {
+    busctl(&[
+        "get-property",
+        service,
+        ITEM_PATH,
+        "org.kde.StatusNotifierItem",
+        property,
+    ])
+    .and_then(|v| v["data"].as_str().map(str::to_owned))
+    .unwrap_or_default()
+}
+
+/// The tray menu as (id, label, enabled) rows, labels unescaped from dbusmenu's `__`.
+pub fn tray_menu(service: &str) -> Vec<(i64, String, bool)> {
+    let menu_path = format!("{ITEM_PATH}/Menu");
+    let layout = busctl(&[
+        "call",
+        service,
+        &menu_path,
+        "com.canonical.dbusmenu",
+        "GetLayout",
+        "iias",
+        "0",
+        "-1",
+        "0",
+    ])
+    .expect("the tray menu answers GetLayout");
+    let root = &layout["data"][1];
+    root[2]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|child| {
+            let node = &child["data"];
+            let props = &node[1];
+            let label = props["label"]["data"].as_str()?;
+            let enabled = props["enabled"]["data"].as_bool().unwrap_or(true);
+            Some((node[0].as_i64()?, label.replace("__", "_"), enabled))
+        })
+        .collect()
+}
+
+/// Clicks a menu row, as a panel does when the user picks it.
+pub fn click_menu(service: &str, id: i64) {
+    let menu_path = format!("{ITEM_PATH}/Menu");
+    let id = id.to_string();
+    busctl(&[
+        "call",
+        service,
+        &menu_path,
+        "com.canonical.dbusmenu",
+        "Event",
+        "isvu",
+        &id,
+        "clicked",
+        "s",
+        "",
+        "0",
+    ]);
+}
+
+fn dunstctl(args: &[&str]) -> String {
+    let out = Command::new("dunstctl")
+        .args(args)
+        .output()
+        .expect("dunstctl must be installed");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn clear_notifications() {
+    dunstctl(&["close-all"]);
+    dunstctl(&["history-clear"]);
+}
+
+/// (appname, summary, body) of every notification dunst has shown (closing what is open).
+pub fn notifications() -> Vec<(String, String, String)> {
+    dunstctl(&["close-all"]);
+    std::thread::sleep(Duration::from_millis(100));
+    let json: Value = serde_json::from_str(&dunstctl(&["history"])).unwrap_or_default();
+    json["data"][0]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|n| {
+            let field = |k: &str| n[k]["data"].as_str().unwrap_or_default().to_owned();
+            (field("appname"), field("summary"), field("body"))
+        })
+        .collect()
+}
