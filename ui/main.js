@@ -33,7 +33,8 @@ function render(payload) {
   $("demo-badge").hidden = !status.demo;
   $("summary").textContent = tray.label || "No batches tracked";
 
-  const banner = payload.banner;
+  // "No credentials" is already said, with the form, in the open credentials panel.
+  const banner = payload.banner && payload.banner.code !== "no_credentials" ? payload.banner : null;
   $("banner").hidden = !banner;
   $("banner").textContent = banner ? banner.message : "";
   $("banner").dataset.code = banner ? banner.code : "";
