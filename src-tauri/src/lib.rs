@@ -26,7 +26,8 @@ use std::sync::Arc;
 use batchwatch_core::monitor::{Monitor, MonitorConfig};
 use batchwatch_core::notifier::{DesktopNotifier, Notifier};
 use batchwatch_core::secret_store::{KeyringStore, SecretStore};
-use batchwatch_core::state_file::StateFile;
+use batchwatch_core::schedule::PollPolicy;
+use batchwatch_core::state_file::{Settings, StateFile};
 use batchwatch_core::{ApiBase, TrilletClient};
 use tauri::{App, Builder, Manager, RunEvent, Runtime};
 use tokio::sync::watch;
@@ -137,6 +138,7 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> Result<(), Box<dyn std
         TrilletClient::unauthenticated(api_base.clone()),
         credentials,
     );
+    config.settings = compressed_schedule();
     // The demo keeps nothing: each start shows the scenario afresh.
     if demo.is_none() {
         config.state_file = StateFile::default_path().map(StateFile::new);
@@ -186,6 +188,23 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> Result<(), Box<dyn std
         window::show(&handle)?;
     }
     Ok(())
+}
+
+/// Tests compress the polling schedule (the floor and the budget window shrink together, so it
+/// keeps its shape), as the terminal companion's hidden options do.
+fn compressed_schedule() -> Option<Settings> {
+    let millis = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(std::time::Duration::from_millis)
+    };
+    let floor = millis("BATCHWATCH_POLL_FLOOR_MS")?;
+    let window = millis("BATCHWATCH_BUDGET_WINDOW_MS")?;
+    Some(Settings {
+        poll: PollPolicy { floor, window, backoff_cap: window * 5, ..PollPolicy::default() },
+        ..Settings::default()
+    })
 }
 
 /// The keychain item; tests give it a service name of their own.

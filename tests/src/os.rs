@@ -1,7 +1,6 @@
 //! Reading the desktop from outside, as a person's desktop would: the tray over D-Bus
-//! (StatusNotifierItem + dbusmenu, via `busctl`) and notifications from dunst (`dunstctl`).
-
-#![allow(dead_code)]
+//! (StatusNotifierItem + dbusmenu, via `busctl`), notifications from dunst (`dunstctl`) and
+//! the keychain (`secret-tool`).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -173,4 +172,23 @@ pub fn notifications() -> Vec<(String, String, String)> {
             (field("appname"), field("summary"), field("body"))
         })
         .collect()
+}
+
+/// The secret stored under `service` (Batchwatch's account), as `secret-tool` reads it.
+pub fn keychain_secret(service: &str) -> String {
+    let out = Command::new("secret-tool")
+        .args(["lookup", "service", service, "username", "trillet"])
+        .output()
+        .expect("secret-tool must be installed");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Whether `secret-tool search` lists an item under `service`.
+pub fn keychain_has_item(service: &str) -> bool {
+    let out = Command::new("secret-tool")
+        .args(["search", "--all", "service", service])
+        .output()
+        .expect("secret-tool must be installed");
+    String::from_utf8_lossy(&out.stdout).contains("attribute.username = trillet")
+        || String::from_utf8_lossy(&out.stderr).contains("attribute.username = trillet")
 }

@@ -3,8 +3,8 @@
 //! delivers the demo batch's completion to dunst exactly once, and quits with status 0 when
 //! "Quit" is clicked in its tray menu.
 
-mod support;
-
+use batchwatch_e2e::desktop::app_binary;
+use batchwatch_e2e::os as support;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,7 +16,7 @@ fn demo_mode_reaches_the_tray_and_the_notification_daemon() {
 
     let home = tempfile::tempdir().unwrap();
     let log = std::fs::File::create(home.path().join("app.log")).unwrap();
-    let mut app = Command::new(env!("CARGO_BIN_EXE_batchwatch"))
+    let mut app = Command::new(app_binary())
         .arg("--demo")
         // Ten simulated seconds a second: the closing demo batch finishes within a few seconds.
         .env("BATCHWATCH_DEMO_SPEED", "10")

@@ -1,0 +1,207 @@
+//! One test's world: a throw-away XDG home, a keychain item of its own, a Trillet simulator
+//! running fifteen times faster than life, and the app — opened through WebDriver (via a
+//! wrapper that records its exit status) or started directly. Polling is compressed to match
+//! (the budget window is 4 s instead of 60), so the schedule keeps its shape.
+//!
+//! When a test fails, [`Desktop`]'s `Drop` leaves a screenshot of the screen and the app's
+//! logs under `target/e2e/<test>/` for a person to look at.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use trillet_sim::{RunningSim, SimConfig};
+
+use crate::webdriver::WebDriver;
+
+/// The API key the simulator accepts; distinctive so a leak is easy to find.
+pub const KEY: &str = "sk_e2e_distinctive_secret_9931";
+pub const WORKSPACE: &str = "ws_e2e";
+/// Simulated seconds per real second, and the matching budget window.
+pub const SPEED: f64 = 15.0;
+const WINDOW_MS: u64 = 4_000;
+const FLOOR_MS: u64 = 1_000;
+
+pub struct Desktop {
+    pub name: String,
+    pub home: tempfile::TempDir,
+    pub sim: RunningSim,
+    pub keychain_service: String,
+    driver: Option<Child>,
+    direct: Vec<Child>,
+}
+
+/// `target/…/debug/batchwatch`, beside this test binary's `deps/` folder.
+pub fn app_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let debug = exe.parent().and_then(Path::parent).unwrap();
+    let app = debug.join("batchwatch");
+    assert!(app.exists(), "{} is missing: scripts/test builds it before the tests", app.display());
+    app
+}
+
+fn tauri_driver() -> PathBuf {
+    let path = std::env::var_os("TAURI_DRIVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("tauri-driver"));
+    path
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Desktop {
+    pub fn new(name: &str) -> Self {
+        crate::os::require_session_service("org.freedesktop.secrets");
+        let sim = RunningSim::spawn(SimConfig {
+            speed: SPEED,
+            credentials: vec![(KEY.into(), WORKSPACE.into())],
+            ..SimConfig::default()
+        })
+        .unwrap();
+        let desktop = Self {
+            name: name.to_owned(),
+            home: tempfile::tempdir().unwrap(),
+            sim,
+            keychain_service: format!("dev.batchwatch.e2e.{name}.{}", std::process::id()),
+            driver: None,
+            direct: Vec::new(),
+        };
+        std::fs::write(
+            desktop.wrapper(),
+            format!(
+                "#!/bin/sh\n\"{}\" \"$@\"\necho $? > \"{}\"\n",
+                app_binary().display(),
+                desktop.exit_file().display()
+            ),
+        )
+        .unwrap();
+        Command::new("chmod").args(["+x"]).arg(desktop.wrapper()).status().unwrap();
+        desktop
+    }
+
+    fn wrapper(&self) -> PathBuf {
+        self.home.path().join("batchwatch-wrapper")
+    }
+
+    fn exit_file(&self) -> PathBuf {
+        self.home.path().join("exit-status")
+    }
+
+    pub fn config_dir(&self) -> PathBuf {
+        self.home.path().join("config")
+    }
+
+    pub fn state_file(&self) -> PathBuf {
+        self.config_dir().join("batchwatch/state.json")
+    }
+
+    /// Everything the app writes as logs.
+    pub fn logs(&self) -> String {
+        let mut all = String::new();
+        for dir in [self.home.path().join("data"), self.home.path().to_path_buf()] {
+            for entry in walk(&dir) {
+                if entry.extension().is_some_and(|e| e == "log") {
+                    all.push_str(&std::fs::read_to_string(&entry).unwrap_or_default());
+                }
+            }
+        }
+        all
+    }
+
+    fn env(&self, command: &mut Command) {
+        let home = self.home.path();
+        command
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_DATA_HOME", home.join("data"))
+            .env("XDG_CACHE_HOME", home.join("cache"))
+            .env("XDG_STATE_HOME", home.join("state"))
+            .env("BATCHWATCH_API_BASE", self.sim.base_url())
+            .env("BATCHWATCH_KEYCHAIN_SERVICE", &self.keychain_service)
+            .env("BATCHWATCH_POLL_FLOOR_MS", FLOOR_MS.to_string())
+            .env("BATCHWATCH_BUDGET_WINDOW_MS", WINDOW_MS.to_string());
+    }
+
+    /// Starts the app through tauri-driver and opens a WebDriver session on its window.
+    pub fn open(&mut self, args: &[&str]) -> WebDriver {
+        self.close_driver();
+        let _ = std::fs::remove_file(self.exit_file());
+        let port = free_port();
+        let log = std::fs::File::create(self.home.path().join(format!("driver-{port}.log"))).unwrap();
+        let mut command = Command::new(tauri_driver());
+        command
+            .args(["--port", &port.to_string(), "--native-port", &free_port().to_string()])
+            .args(["--native-driver", "/usr/bin/WebKitWebDriver"])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        self.env(&mut command);
+        self.driver = Some(command.spawn().expect("tauri-driver must be installed (scripts/test installs it)"));
+        let wrapper = self.wrapper();
+        crate::eventually("a WebDriver session", Duration::from_secs(30), || {
+            WebDriver::start(port, wrapper.to_str().unwrap(), args).ok()
+        })
+    }
+
+    /// Starts the app directly, without WebDriver (a second launch, say).
+    pub fn launch(&mut self, args: &[&str]) -> &mut Child {
+        let log = std::fs::File::create(self.home.path().join(format!("direct-{}.log", self.direct.len()))).unwrap();
+        let mut command = Command::new(app_binary());
+        command.args(args).stdout(Stdio::null()).stderr(log);
+        self.env(&mut command);
+        self.direct.push(command.spawn().unwrap());
+        self.direct.last_mut().unwrap()
+    }
+
+    /// The exit status the app (started through WebDriver) ended with, once it has ended.
+    pub fn exit_status(&self) -> Option<i32> {
+        std::fs::read_to_string(self.exit_file()).ok()?.trim().parse().ok()
+    }
+
+    fn close_driver(&mut self) {
+        if let Some(mut driver) = self.driver.take() {
+            let _ = driver.kill();
+            let _ = driver.wait();
+        }
+    }
+
+    fn keep_artifacts(&self) {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e").join(&self.name);
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = Command::new("import").args(["-window", "root"]).arg(dir.join("screen.png")).status();
+        let _ = std::fs::write(dir.join("app.log"), self.logs());
+        eprintln!("artifacts of {} kept in {}", self.name, dir.display());
+    }
+}
+
+impl Drop for Desktop {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.keep_artifacts();
+        }
+        self.close_driver();
+        for child in &mut self.direct {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        // Whatever the app left behind (a session ended by a failure) must not outlive the test.
+        let _ = Command::new("pkill").args(["-f", &self.wrapper().to_string_lossy()]).status();
+        let _ = Command::new("secret-tool").args(["clear", "service", &self.keychain_service, "username", "trillet"]).status();
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                out.extend(walk(&path));
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}

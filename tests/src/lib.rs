@@ -1,0 +1,27 @@
+//! `batchwatch-e2e` — the harness for end-to-end tests of the real `batchwatch` binary in the
+//! desktop session `scripts/test` provides (Xvfb, D-Bus, gnome-keyring, dunst, a
+//! StatusNotifierWatcher) with `tauri-driver` + WebKitWebDriver for the window.
+//!
+//! # Layout
+//! - [`desktop`] — one test's world: a throw-away HOME, a keychain item name, a simulator, the
+//!   app (through WebDriver or directly), and artifacts on failure.
+//! - [`webdriver`] — the few W3C WebDriver calls the tests use.
+//! - [`os`] — reading the desktop from outside: tray over D-Bus, dunst, the keychain.
+
+pub mod desktop;
+pub mod os;
+pub mod webdriver;
+
+use std::time::{Duration, Instant};
+
+/// Polls `probe` until it returns `Some`, or panics with `what` after `limit`.
+pub fn eventually<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
