@@ -25,8 +25,8 @@ use std::sync::Arc;
 
 use batchwatch_core::monitor::{Monitor, MonitorConfig};
 use batchwatch_core::notifier::{DesktopNotifier, Notifier};
-use batchwatch_core::secret_store::{KeyringStore, SecretStore};
 use batchwatch_core::schedule::PollPolicy;
+use batchwatch_core::secret_store::{KeyringStore, SecretStore};
 use batchwatch_core::state_file::{Settings, StateFile};
 use batchwatch_core::{ApiBase, TrilletClient};
 use tauri::{App, Builder, Manager, RunEvent, Runtime};
@@ -202,7 +202,12 @@ fn compressed_schedule() -> Option<Settings> {
     let floor = millis("BATCHWATCH_POLL_FLOOR_MS")?;
     let window = millis("BATCHWATCH_BUDGET_WINDOW_MS")?;
     Some(Settings {
-        poll: PollPolicy { floor, window, backoff_cap: window * 5, ..PollPolicy::default() },
+        poll: PollPolicy {
+            floor,
+            window,
+            backoff_cap: window * 5,
+            ..PollPolicy::default()
+        },
         ..Settings::default()
     })
 }

@@ -23,6 +23,9 @@ pub const SPEED: f64 = 15.0;
 const WINDOW_MS: u64 = 4_000;
 const FLOOR_MS: u64 = 1_000;
 
+/// The app is a single instance per session and dunst is shared: one world at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 pub struct Desktop {
     pub name: String,
     pub home: tempfile::TempDir,
@@ -30,6 +33,9 @@ pub struct Desktop {
     pub keychain_service: String,
     driver: Option<Child>,
     direct: Vec<Child>,
+    /// Extra environment for the app (another session bus, say).
+    pub extra_env: Vec<(String, String)>,
+    _turn: std::sync::MutexGuard<'static, ()>,
 }
 
 /// `target/…/debug/batchwatch`, beside this test binary's `deps/` folder.
@@ -37,7 +43,11 @@ pub fn app_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let debug = exe.parent().and_then(Path::parent).unwrap();
     let app = debug.join("batchwatch");
-    assert!(app.exists(), "{} is missing: scripts/test builds it before the tests", app.display());
+    assert!(
+        app.exists(),
+        "{} is missing: scripts/test builds it before the tests",
+        app.display()
+    );
     app
 }
 
@@ -49,12 +59,20 @@ fn tauri_driver() -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Desktop {
     pub fn new(name: &str) -> Self {
+        let turn = ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         crate::os::require_session_service("org.freedesktop.secrets");
+        crate::os::clear_notifications();
         let sim = RunningSim::spawn(SimConfig {
             speed: SPEED,
             credentials: vec![(KEY.into(), WORKSPACE.into())],
@@ -68,6 +86,8 @@ impl Desktop {
             keychain_service: format!("dev.batchwatch.e2e.{name}.{}", std::process::id()),
             driver: None,
             direct: Vec::new(),
+            extra_env: Vec::new(),
+            _turn: turn,
         };
         std::fs::write(
             desktop.wrapper(),
@@ -78,7 +98,11 @@ impl Desktop {
             ),
         )
         .unwrap();
-        Command::new("chmod").args(["+x"]).arg(desktop.wrapper()).status().unwrap();
+        Command::new("chmod")
+            .args(["+x"])
+            .arg(desktop.wrapper())
+            .status()
+            .unwrap();
         desktop
     }
 
@@ -101,7 +125,10 @@ impl Desktop {
     /// Everything the app writes as logs.
     pub fn logs(&self) -> String {
         let mut all = String::new();
-        for dir in [self.home.path().join("data"), self.home.path().to_path_buf()] {
+        for dir in [
+            self.home.path().join("data"),
+            self.home.path().to_path_buf(),
+        ] {
             for entry in walk(&dir) {
                 if entry.extension().is_some_and(|e| e == "log") {
                     all.push_str(&std::fs::read_to_string(&entry).unwrap_or_default());
@@ -122,6 +149,9 @@ impl Desktop {
             .env("BATCHWATCH_KEYCHAIN_SERVICE", &self.keychain_service)
             .env("BATCHWATCH_POLL_FLOOR_MS", FLOOR_MS.to_string())
             .env("BATCHWATCH_BUDGET_WINDOW_MS", WINDOW_MS.to_string());
+        for (key, value) in &self.extra_env {
+            command.env(key, value);
+        }
     }
 
     /// Starts the app through tauri-driver and opens a WebDriver session on its window.
@@ -129,15 +159,25 @@ impl Desktop {
         self.close_driver();
         let _ = std::fs::remove_file(self.exit_file());
         let port = free_port();
-        let log = std::fs::File::create(self.home.path().join(format!("driver-{port}.log"))).unwrap();
+        let log =
+            std::fs::File::create(self.home.path().join(format!("driver-{port}.log"))).unwrap();
         let mut command = Command::new(tauri_driver());
         command
-            .args(["--port", &port.to_string(), "--native-port", &free_port().to_string()])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &free_port().to_string(),
+            ])
             .args(["--native-driver", "/usr/bin/WebKitWebDriver"])
             .stdout(log.try_clone().unwrap())
             .stderr(log);
         self.env(&mut command);
-        self.driver = Some(command.spawn().expect("tauri-driver must be installed (scripts/test installs it)"));
+        self.driver = Some(
+            command
+                .spawn()
+                .expect("tauri-driver must be installed (scripts/test installs it)"),
+        );
         let wrapper = self.wrapper();
         crate::eventually("a WebDriver session", Duration::from_secs(30), || {
             WebDriver::start(port, wrapper.to_str().unwrap(), args).ok()
@@ -146,7 +186,12 @@ impl Desktop {
 
     /// Starts the app directly, without WebDriver (a second launch, say).
     pub fn launch(&mut self, args: &[&str]) -> &mut Child {
-        let log = std::fs::File::create(self.home.path().join(format!("direct-{}.log", self.direct.len()))).unwrap();
+        let log = std::fs::File::create(
+            self.home
+                .path()
+                .join(format!("direct-{}.log", self.direct.len())),
+        )
+        .unwrap();
         let mut command = Command::new(app_binary());
         command.args(args).stdout(Stdio::null()).stderr(log);
         self.env(&mut command);
@@ -156,7 +201,11 @@ impl Desktop {
 
     /// The exit status the app (started through WebDriver) ended with, once it has ended.
     pub fn exit_status(&self) -> Option<i32> {
-        std::fs::read_to_string(self.exit_file()).ok()?.trim().parse().ok()
+        std::fs::read_to_string(self.exit_file())
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
     }
 
     fn close_driver(&mut self) {
@@ -167,9 +216,14 @@ impl Desktop {
     }
 
     fn keep_artifacts(&self) {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e").join(&self.name);
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/e2e")
+            .join(&self.name);
         let _ = std::fs::create_dir_all(&dir);
-        let _ = Command::new("import").args(["-window", "root"]).arg(dir.join("screen.png")).status();
+        let _ = Command::new("import")
+            .args(["-window", "root"])
+            .arg(dir.join("screen.png"))
+            .status();
         let _ = std::fs::write(dir.join("app.log"), self.logs());
         eprintln!("artifacts of {} kept in {}", self.name, dir.display());
     }
@@ -185,9 +239,24 @@ impl Drop for Desktop {
             let _ = child.kill();
             let _ = child.wait();
         }
-        // Whatever the app left behind (a session ended by a failure) must not outlive the test.
-        let _ = Command::new("pkill").args(["-f", &self.wrapper().to_string_lossy()]).status();
-        let _ = Command::new("secret-tool").args(["clear", "service", &self.keychain_service, "username", "trillet"]).status();
+        // Whatever the app left behind (a session ended by a failure) must not outlive the
+        // test: a surviving instance would swallow the next test's launch (single instance).
+        let _ = Command::new("pkill")
+            .args(["-f", &self.wrapper().to_string_lossy()])
+            .status();
+        let _ = Command::new("pkill").args(["-x", "batchwatch"]).status();
+        let _ = crate::eventually("the app to be gone", Duration::from_secs(10), || {
+            (crate::os::processes_matching(&app_binary().to_string_lossy()) == 0).then_some(())
+        });
+        let _ = Command::new("secret-tool")
+            .args([
+                "clear",
+                "service",
+                &self.keychain_service,
+                "username",
+                "trillet",
+            ])
+            .status();
     }
 }
 

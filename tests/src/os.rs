@@ -192,3 +192,93 @@ pub fn keychain_has_item(service: &str) -> bool {
     String::from_utf8_lossy(&out.stdout).contains("attribute.username = trillet")
         || String::from_utf8_lossy(&out.stderr).contains("attribute.username = trillet")
 }
+
+/// A private session bus with no services and no activation: nothing answers on it, as on a
+/// desktop without a keychain or a notification daemon.
+pub struct EmptyBus {
+    daemon: std::process::Child,
+    pub address: String,
+    _dir: tempfile::TempDir,
+}
+
+impl EmptyBus {
+    pub fn start() -> Self {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("bus.conf");
+        // No <servicedir>: a call to an absent name fails at once instead of auto-starting
+        // the keyring or dunst.
+        std::fs::write(
+            &config,
+            format!(
+                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir={}</listen>
+  <policy context="default"><allow send_destination="*"/><allow own="*"/><allow receive_sender="*"/></policy>
+</busconfig>"#,
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        let mut daemon = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", config.display()))
+            .args(["--nofork", "--print-address=1"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("dbus-daemon must be installed (scripts/test installs it)");
+        let mut address = String::new();
+        std::io::BufReader::new(daemon.stdout.take().unwrap())
+            .read_line(&mut address)
+            .unwrap();
+        assert!(
+            address.starts_with("unix:"),
+            "dbus-daemon printed {address:?}"
+        );
+        Self {
+            daemon,
+            address: address.trim().to_owned(),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for EmptyBus {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
+
+/// How many processes run whose command line contains `pattern`.
+pub fn processes_matching(pattern: &str) -> usize {
+    let out = Command::new("pgrep")
+        .args(["-f", pattern])
+        .output()
+        .expect("pgrep must be installed");
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+/// Whether a mapped X window titled `title` exists on the display.
+pub fn window_exists(title: &str) -> bool {
+    let out = Command::new("xwininfo")
+        .args(["-root", "-tree"])
+        .output()
+        .expect("xwininfo must be installed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l.contains(&format!("\"{title}\"")))
+}
+
+/// Asks the window titled `title` to close, as a window manager's close button does.
+pub fn close_window(title: &str) {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/lib/close-window.py");
+    let status = Command::new(script)
+        .arg(title)
+        .status()
+        .expect("close-window.py runs");
+    assert!(status.success(), "no window titled {title}");
+}

@@ -31,7 +31,11 @@ impl WebDriver {
             .as_str()
             .ok_or_else(|| format!("no session: {answer}"))?
             .to_owned();
-        Ok(Self { http, base, session })
+        Ok(Self {
+            http,
+            base,
+            session,
+        })
     }
 
     fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
@@ -40,55 +44,94 @@ impl WebDriver {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let answer: Value = request.send().and_then(|r| r.json()).unwrap_or_else(|e| json!({"value": {"error": e.to_string()}}));
+        let answer: Value = request
+            .send()
+            .and_then(|r| r.json())
+            .unwrap_or_else(|e| json!({"value": {"error": e.to_string()}}));
         answer["value"].clone()
     }
 
     /// Runs `script` in the window (W3C "execute sync") and returns its result.
     pub fn run(&self, script: &str, args: Value) -> Value {
-        self.call(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": args})))
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": args})),
+        )
     }
 
     /// The text of the first element matching `css`, or `None`.
     pub fn text(&self, css: &str) -> Option<String> {
-        self.run("const e = document.querySelector(arguments[0]); return e ? e.textContent : null;", json!([css]))
-            .as_str()
-            .map(str::to_owned)
+        self.run(
+            "const e = document.querySelector(arguments[0]); return e ? e.textContent : null;",
+            json!([css]),
+        )
+        .as_str()
+        .map(str::to_owned)
     }
 
     /// The texts of every element matching `css`.
     pub fn texts(&self, css: &str) -> Vec<String> {
-        self.run("return [...document.querySelectorAll(arguments[0])].map(e => e.textContent);", json!([css]))
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect()
+        self.run(
+            "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent);",
+            json!([css]),
+        )
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect()
     }
 
     fn element(&self, css: &str) -> Option<String> {
-        let found = self.call(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css})));
+        let found = self.call(
+            reqwest::Method::POST,
+            "/element",
+            Some(json!({"using": "css selector", "value": css})),
+        );
         found[ELEMENT].as_str().map(str::to_owned)
     }
 
     /// Types into the element matching `css`, as keystrokes.
     pub fn type_into(&self, css: &str, text: &str) {
-        let element = self.element(css).unwrap_or_else(|| panic!("no element {css}"));
-        self.call(reqwest::Method::POST, &format!("/element/{element}/value"), Some(json!({"text": text})));
+        let element = self
+            .element(css)
+            .unwrap_or_else(|| panic!("no element {css}"));
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/value"),
+            Some(json!({"text": text})),
+        );
     }
 
     pub fn click(&self, css: &str) {
-        let element = self.element(css).unwrap_or_else(|| panic!("no element {css}"));
-        self.call(reqwest::Method::POST, &format!("/element/{element}/click"), Some(json!({})));
+        let element = self
+            .element(css)
+            .unwrap_or_else(|| panic!("no element {css}"));
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/click"),
+            Some(json!({})),
+        );
     }
 
     /// The whole document, for "the key is not in the page" checks.
     pub fn page_source(&self) -> String {
-        self.call(reqwest::Method::GET, "/source", None).as_str().unwrap_or_default().to_owned()
+        self.call(reqwest::Method::GET, "/source", None)
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     /// Ends the session (which ends the app).
-    pub fn quit(self) {
-        let _ = self.http.delete(format!("{}/session/{}", self.base, self.session)).send();
+    pub fn quit(self) {}
+}
+
+impl Drop for WebDriver {
+    fn drop(&mut self) {
+        let _ = self
+            .http
+            .delete(format!("{}/session/{}", self.base, self.session))
+            .send();
     }
 }

@@ -15,9 +15,15 @@ const WAIT: Duration = Duration::from_secs(30);
 
 /// Enters credentials the way a person does and waits for the confirmation.
 fn save_credentials(window: &WebDriver, key: &str) {
-    window.run("document.getElementById('credentials-panel').open = true;", json!([]));
+    window.run(
+        "document.getElementById('credentials-panel').open = true;",
+        json!([]),
+    );
     window.type_into("#api-key", key);
-    window.run("document.getElementById('workspace-id').value = '';", json!([]));
+    window.run(
+        "document.getElementById('workspace-id').value = '';",
+        json!([]),
+    );
     window.type_into("#workspace-id", WORKSPACE);
     window.click("#credentials-form button[type=submit]");
 }
@@ -62,34 +68,309 @@ fn inputs_hold_key(window: &WebDriver) -> bool {
 #[test]
 fn first_run_stores_credentials_in_the_keychain_only() {
     let mut desktop = Desktop::new("first_run");
-    desktop.sim.control().add_batch(BatchScript::new(400).id("batch_first"));
+    desktop
+        .sim
+        .control()
+        .add_batch(BatchScript::new(400).id("batch_first"));
     let window = desktop.open(&[]);
 
     // A new user is told what to do.
-    let empty = eventually("the empty state", WAIT, || window.text("#empty h2").filter(|_| {
-        window.run("return !document.getElementById('empty').hidden", json!([])).as_bool() == Some(true)
-    }));
+    let empty = eventually("the empty state", WAIT, || {
+        window.text("#empty h2").filter(|_| {
+            window
+                .run("return !document.getElementById('empty').hidden", json!([]))
+                .as_bool()
+                == Some(true)
+        })
+    });
     assert_eq!(empty, "Nothing watched yet");
-    assert!(window.text("#credentials-message").unwrap().contains("enter your Trillet API key"));
+    assert!(window
+        .text("#credentials-message")
+        .unwrap()
+        .contains("enter your Trillet API key"));
 
     save_credentials(&window, KEY);
     eventually("the keychain confirmation", WAIT, || {
-        window.text("#credentials-message").filter(|m| m == "Stored in your keychain.")
+        window
+            .text("#credentials-message")
+            .filter(|m| m == "Stored in your keychain.")
     });
-    assert!(os::keychain_has_item(&desktop.keychain_service), "secret-tool search finds the item");
+    assert!(
+        os::keychain_has_item(&desktop.keychain_service),
+        "secret-tool search finds the item"
+    );
     assert!(os::keychain_secret(&desktop.keychain_service).contains(KEY));
     assert!(!inputs_hold_key(&window), "the key field is emptied");
 
     add_batches(&window, "batch_first");
     eventually("progress from the simulator", WAIT, || {
-        cards(&window).into_iter().find(|(id, percent, _)| id == "batch_first" && !percent.is_empty())
+        cards(&window)
+            .into_iter()
+            .find(|(id, percent, _)| id == "batch_first" && !percent.is_empty())
     });
     // Wait for the debounced save, then look for the key everywhere it must not be.
-    eventually("the state file", WAIT, || std::fs::read_to_string(desktop.state_file()).ok().filter(|s| s.contains("batch_first")));
+    eventually("the state file", WAIT, || {
+        std::fs::read_to_string(desktop.state_file())
+            .ok()
+            .filter(|s| s.contains("batch_first"))
+    });
     let state = std::fs::read_to_string(desktop.state_file()).unwrap();
     assert!(!state.contains(KEY), "the key is in the state file");
     assert!(!desktop.logs().contains(KEY), "the key is in the log");
-    assert!(!window.page_source().contains(KEY), "the key is in the page");
+    assert!(
+        !window.page_source().contains(KEY),
+        "the key is in the page"
+    );
     assert!(!inputs_hold_key(&window));
+    window.quit();
+}
+
+#[test]
+fn pasted_batches_show_in_the_window_and_the_tray_alike() {
+    let mut desktop = Desktop::new("paste");
+    for id in ["batch_p1", "batch_p2"] {
+        desktop
+            .sim
+            .control()
+            .add_batch(BatchScript::new(3000).id(id));
+    }
+    let window = desktop.open(&[]);
+    save_credentials(&window, KEY);
+    eventually("stored", WAIT, || {
+        window
+            .text("#credentials-message")
+            .filter(|m| m == "Stored in your keychain.")
+    });
+
+    add_batches(
+        &window,
+        "batch_p1, https://app.trillet.ai/batch-calls/batch_p2/status junk!",
+    );
+    let feedback = eventually("feedback", WAIT, || {
+        Some(window.texts("#add-feedback li")).filter(|f| f.len() == 2)
+    });
+    assert_eq!(feedback[0], "Watching batch_p1, batch_p2.");
+    assert!(
+        feedback[1].starts_with("“junk!” was not added: not a batch ID"),
+        "{feedback:?}"
+    );
+    assert_eq!(
+        window.run(
+            "return document.getElementById('add-input').value",
+            json!([])
+        ),
+        "junk!",
+        "the refused token stays to be fixed"
+    );
+    eventually("two cards with progress", WAIT, || {
+        let c = cards(&window);
+        (c.len() == 2
+            && c.iter()
+                .all(|(_, percent, counts)| !percent.is_empty() && counts.contains(" of 3000")))
+        .then_some(())
+    });
+
+    // The tray says what the window says: its label, and a row per batch with the card's figures.
+    let service = os::tray_service(WAIT);
+    eventually("the tray to match the window", WAIT, || {
+        let label = os::tray_property(&service, "XAyatanaLabel");
+        let summary = window.text("#summary")?;
+        let menu = os::tray_menu(&service);
+        let rows_match = cards(&window).iter().all(|(id, percent, _)| {
+            menu.iter().any(|(_, row, enabled)| {
+                !enabled && row.starts_with(&format!("{id} — {percent} ("))
+            })
+        });
+        (label == summary && label.contains("2 running") && rows_match).then_some(())
+    });
+    window.quit();
+}
+
+#[test]
+fn a_completion_is_notified_once_and_polling_stops() {
+    let mut desktop = Desktop::new("completion");
+    // 20 calls, 10 at a time, 10 s each: done in about 20 simulated seconds.
+    desktop.sim.control().add_batch(
+        BatchScript::new(20)
+            .id("batch_soon")
+            .concurrency(10)
+            .call_duration(Duration::from_secs(10))
+            .failure_rate(0.1),
+    );
+    desktop
+        .sim
+        .control()
+        .add_batch(BatchScript::new(3000).id("batch_long"));
+    let window = desktop.open(&[]);
+    save_credentials(&window, KEY);
+    add_batches(&window, "batch_soon batch_long");
+
+    let notified = eventually(
+        "the completion notification",
+        Duration::from_secs(60),
+        || {
+            let seen: Vec<_> = os::notifications()
+                .into_iter()
+                .filter(|(_, s, _)| s == "Batch batch_soon completed")
+                .collect();
+            (!seen.is_empty()).then_some(seen)
+        },
+    );
+    let (app, _, body) = &notified[0];
+    assert_eq!(app, "Batchwatch");
+    assert!(
+        body.contains(" completed, ") && body.contains(" failed in "),
+        "{body}"
+    );
+    eventually("the card to say completed", WAIT, || {
+        (card_state(&window, "batch_soon") == "completed").then_some(())
+    });
+    let service = os::tray_service(WAIT);
+    assert!(os::tray_menu(&service)
+        .iter()
+        .any(|(_, row, _)| row == "✓ batch_soon done"));
+
+    let requests = desktop.sim.control().request_count("batch_soon");
+    let long_before = desktop.sim.control().request_count("batch_long");
+    std::thread::sleep(Duration::from_secs(5)); // more than a simulated minute
+    assert_eq!(
+        desktop.sim.control().request_count("batch_soon"),
+        requests,
+        "no request after the finish"
+    );
+    assert!(desktop.sim.control().request_count("batch_long") > long_before);
+    let all: Vec<_> = os::notifications()
+        .into_iter()
+        .filter(|(_, s, _)| s.contains("batch_soon"))
+        .collect();
+    assert_eq!(all.len(), 1, "notified more than once: {all:?}");
+    window.quit();
+}
+
+#[test]
+fn a_restart_keeps_batches_and_announces_each_finish_once() {
+    let mut desktop = Desktop::new("restart");
+    let control = desktop.sim.control();
+    control.add_batch(
+        BatchScript::new(20)
+            .id("batch_early")
+            .concurrency(10)
+            .call_duration(Duration::from_secs(10)),
+    );
+    control.add_batch(BatchScript::new(3000).id("batch_away"));
+    let window = desktop.open(&[]);
+    save_credentials(&window, KEY);
+    add_batches(&window, "batch_early batch_away");
+    eventually("the first finish", Duration::from_secs(60), || {
+        os::notifications()
+            .into_iter()
+            .find(|(_, s, _)| s == "Batch batch_early completed")
+    });
+
+    // Quit from the tray menu, as a person does.
+    let service = os::tray_service(WAIT);
+    let quit = os::tray_menu(&service)
+        .into_iter()
+        .find(|(_, l, _)| l == "Quit Batchwatch")
+        .unwrap()
+        .0;
+    os::click_menu(&service, quit);
+    assert_eq!(
+        eventually("the app to exit", WAIT, || desktop.exit_status()),
+        0
+    );
+    drop(window);
+
+    // While it is stopped, the other batch finishes.
+    control.finish_batch("batch_away");
+    let requests_before = control.requests().len();
+    let window = desktop.open(&[]);
+    // At once, from the state file: both cards, with their last progress.
+    let restored = eventually("restored cards", Duration::from_secs(10), || {
+        Some(cards(&window)).filter(|c| c.len() == 2)
+    });
+    assert!(
+        restored.iter().all(|(_, percent, _)| !percent.is_empty()),
+        "{restored:?}"
+    );
+    eventually(
+        "the finish that happened while away",
+        Duration::from_secs(30),
+        || {
+            os::notifications()
+                .into_iter()
+                .find(|(_, s, _)| s == "Batch batch_away completed")
+        },
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    // dunst's history holds every notification of this test: each finish exactly once.
+    let finishes: Vec<_> = os::notifications()
+        .into_iter()
+        .filter(|(_, s, _)| s.contains("batch_early") || s.contains("batch_away"))
+        .collect();
+    assert_eq!(finishes.len(), 2, "each finish once: {finishes:?}");
+    let after: Vec<_> = control
+        .requests()
+        .into_iter()
+        .skip(requests_before)
+        .collect();
+    assert!(
+        after
+            .iter()
+            .all(|r| r.batch_id.as_deref() == Some("batch_away")),
+        "the finished batch is not polled after a restart: {after:?}"
+    );
+    window.quit();
+}
+
+#[test]
+fn a_rejected_key_stops_polling_until_a_good_one_is_given() {
+    let mut desktop = Desktop::new("rejected");
+    let control = desktop.sim.control();
+    control.add_batch(BatchScript::new(3000).id("batch_k1"));
+    control.add_batch(BatchScript::new(3000).id("batch_k2"));
+    let window = desktop.open(&[]);
+    save_credentials(&window, KEY);
+    add_batches(&window, "batch_k1 batch_k2");
+    eventually("progress", WAIT, || {
+        Some(cards(&window)).filter(|c| c.len() == 2 && c.iter().all(|(_, p, _)| !p.is_empty()))
+    });
+
+    control.revoke_key(KEY);
+    let banner = eventually("the rejection banner", WAIT, || {
+        window
+            .text("#banner")
+            .filter(|b| b.contains("Trillet rejected your credentials"))
+    });
+    assert!(banner.contains("Polling has stopped"), "{banner}");
+    let rejected = eventually("one notification", WAIT, || {
+        Some(
+            os::notifications()
+                .into_iter()
+                .filter(|(_, s, _)| s == "Trillet rejected your API key")
+                .count(),
+        )
+        .filter(|n| *n > 0)
+    });
+    assert_eq!(rejected, 1);
+    let count = control.requests().len();
+    std::thread::sleep(Duration::from_secs(5)); // over a simulated minute
+    assert_eq!(
+        control.requests().len(),
+        count,
+        "no request with a rejected key"
+    );
+
+    control.add_key("sk_e2e_replacement_key", WORKSPACE);
+    save_credentials(&window, "sk_e2e_replacement_key");
+    eventually("polling to resume", WAIT, || {
+        (control.requests().len() > count + 1).then_some(())
+    });
+    eventually("the banner to go", WAIT, || {
+        window
+            .run("return document.getElementById('banner').hidden", json!([]))
+            .as_bool()
+            .filter(|h| *h)
+    });
     window.quit();
 }
