@@ -29,3 +29,13 @@ ensure_packages() {
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 \
         install -y -q --no-install-recommends "${missing[@]}"
 }
+
+# Cargo tools the tests need, installed once into a cache outside the clone.
+TOOLS_ROOT="${BATCHWATCH_TOOLS:-$HOME/.cache/batchwatch-tools}"
+export PATH="$TOOLS_ROOT/bin:$PATH"
+
+ensure_tauri_driver() {
+    command -v tauri-driver >/dev/null 2>&1 && return 0
+    log "installing tauri-driver"
+    cargo install tauri-driver --locked --version '^2' --root "$TOOLS_ROOT"
+}

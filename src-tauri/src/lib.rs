@@ -134,10 +134,11 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> Result<(), Box<dyn std
         }
     };
 
-    let mut config = MonitorConfig::new(
-        TrilletClient::unauthenticated(api_base.clone()),
-        credentials,
-    );
+    let mut client = TrilletClient::unauthenticated(api_base.clone());
+    if let Some(timeout) = env_millis("BATCHWATCH_REQUEST_TIMEOUT_MS") {
+        client = client.with_request_timeout(timeout);
+    }
+    let mut config = MonitorConfig::new(client, credentials);
     config.settings = compressed_schedule();
     // The demo keeps nothing: each start shows the scenario afresh.
     if demo.is_none() {
@@ -193,14 +194,8 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> Result<(), Box<dyn std
 /// Tests compress the polling schedule (the floor and the budget window shrink together, so it
 /// keeps its shape), as the terminal companion's hidden options do.
 fn compressed_schedule() -> Option<Settings> {
-    let millis = |name: &str| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
-            .map(std::time::Duration::from_millis)
-    };
-    let floor = millis("BATCHWATCH_POLL_FLOOR_MS")?;
-    let window = millis("BATCHWATCH_BUDGET_WINDOW_MS")?;
+    let floor = env_millis("BATCHWATCH_POLL_FLOOR_MS")?;
+    let window = env_millis("BATCHWATCH_BUDGET_WINDOW_MS")?;
     Some(Settings {
         poll: PollPolicy {
             floor,
@@ -210,6 +205,13 @@ fn compressed_schedule() -> Option<Settings> {
         },
         ..Settings::default()
     })
+}
+
+fn env_millis(name: &str) -> Option<std::time::Duration> {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(std::time::Duration::from_millis)
 }
 
 /// The keychain item; tests give it a service name of their own.

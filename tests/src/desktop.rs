@@ -1,7 +1,8 @@
 //! One test's world: a throw-away XDG home, a keychain item of its own, a Trillet simulator
 //! running fifteen times faster than life, and the app — opened through WebDriver (via a
 //! wrapper that records its exit status) or started directly. Polling is compressed to match
-//! (the budget window is 4 s instead of 60), so the schedule keeps its shape.
+//! (the budget window is 4 s instead of 60, a request times out after 2 s instead of 20), so
+//! the schedule keeps its shape.
 //!
 //! When a test fails, [`Desktop`]'s `Drop` leaves a screenshot of the screen and the app's
 //! logs under `target/e2e/<test>/` for a person to look at.
@@ -22,6 +23,8 @@ pub const WORKSPACE: &str = "ws_e2e";
 pub const SPEED: f64 = 15.0;
 const WINDOW_MS: u64 = 4_000;
 const FLOOR_MS: u64 = 1_000;
+/// A slow answer times out after this (20 s in production).
+pub const REQUEST_TIMEOUT_MS: u64 = 2_000;
 
 /// The app is a single instance per session and dunst is shared: one world at a time.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -33,7 +36,7 @@ pub struct Desktop {
     pub keychain_service: String,
     driver: Option<Child>,
     direct: Vec<Child>,
-    /// Extra environment for the app (another session bus, say).
+    /// Extra environment for the app.
     pub extra_env: Vec<(String, String)>,
     _turn: std::sync::MutexGuard<'static, ()>,
 }
@@ -52,10 +55,9 @@ pub fn app_binary() -> PathBuf {
 }
 
 fn tauri_driver() -> PathBuf {
-    let path = std::env::var_os("TAURI_DRIVER")
+    std::env::var_os("TAURI_DRIVER")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("tauri-driver"));
-    path
+        .unwrap_or_else(|| PathBuf::from("tauri-driver"))
 }
 
 fn free_port() -> u16 {
@@ -148,7 +150,11 @@ impl Desktop {
             .env("BATCHWATCH_API_BASE", self.sim.base_url())
             .env("BATCHWATCH_KEYCHAIN_SERVICE", &self.keychain_service)
             .env("BATCHWATCH_POLL_FLOOR_MS", FLOOR_MS.to_string())
-            .env("BATCHWATCH_BUDGET_WINDOW_MS", WINDOW_MS.to_string());
+            .env("BATCHWATCH_BUDGET_WINDOW_MS", WINDOW_MS.to_string())
+            .env(
+                "BATCHWATCH_REQUEST_TIMEOUT_MS",
+                REQUEST_TIMEOUT_MS.to_string(),
+            );
         for (key, value) in &self.extra_env {
             command.env(key, value);
         }
@@ -178,10 +184,12 @@ impl Desktop {
                 .spawn()
                 .expect("tauri-driver must be installed (scripts/test installs it)"),
         );
-        let wrapper = self.wrapper();
-        crate::eventually("a WebDriver session", Duration::from_secs(30), || {
-            WebDriver::start(port, wrapper.to_str().unwrap(), args).ok()
-        })
+        crate::eventually("tauri-driver to listen", Duration::from_secs(30), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        // Once: every attempt launches the app, and a second launch is a second instance.
+        WebDriver::start(port, self.wrapper().to_str().unwrap(), args)
+            .unwrap_or_else(|e| panic!("no WebDriver session: {e}"))
     }
 
     /// Starts the app directly, without WebDriver (a second launch, say).
@@ -245,7 +253,7 @@ impl Drop for Desktop {
             .args(["-f", &self.wrapper().to_string_lossy()])
             .status();
         let _ = Command::new("pkill").args(["-x", "batchwatch"]).status();
-        let _ = crate::eventually("the app to be gone", Duration::from_secs(10), || {
+        crate::eventually("the app to be gone", Duration::from_secs(10), || {
             (crate::os::processes_matching(&app_binary().to_string_lossy()) == 0).then_some(())
         });
         let _ = Command::new("secret-tool")

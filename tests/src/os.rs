@@ -193,65 +193,6 @@ pub fn keychain_has_item(service: &str) -> bool {
         || String::from_utf8_lossy(&out.stderr).contains("attribute.username = trillet")
 }
 
-/// A private session bus with no services and no activation: nothing answers on it, as on a
-/// desktop without a keychain or a notification daemon.
-pub struct EmptyBus {
-    daemon: std::process::Child,
-    pub address: String,
-    _dir: tempfile::TempDir,
-}
-
-impl EmptyBus {
-    pub fn start() -> Self {
-        use std::io::BufRead;
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("bus.conf");
-        // No <servicedir>: a call to an absent name fails at once instead of auto-starting
-        // the keyring or dunst.
-        std::fs::write(
-            &config,
-            format!(
-                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:dir={}</listen>
-  <policy context="default"><allow send_destination="*"/><allow own="*"/><allow receive_sender="*"/></policy>
-</busconfig>"#,
-                dir.path().display()
-            ),
-        )
-        .unwrap();
-        let mut daemon = Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", config.display()))
-            .args(["--nofork", "--print-address=1"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("dbus-daemon must be installed (scripts/test installs it)");
-        let mut address = String::new();
-        std::io::BufReader::new(daemon.stdout.take().unwrap())
-            .read_line(&mut address)
-            .unwrap();
-        assert!(
-            address.starts_with("unix:"),
-            "dbus-daemon printed {address:?}"
-        );
-        Self {
-            daemon,
-            address: address.trim().to_owned(),
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for EmptyBus {
-    fn drop(&mut self) {
-        let _ = self.daemon.kill();
-        let _ = self.daemon.wait();
-    }
-}
-
 /// How many processes run whose command line contains `pattern`.
 pub fn processes_matching(pattern: &str) -> usize {
     let out = Command::new("pgrep")
@@ -263,22 +204,94 @@ pub fn processes_matching(pattern: &str) -> usize {
 
 /// Whether a mapped X window titled `title` exists on the display.
 pub fn window_exists(title: &str) -> bool {
-    let out = Command::new("xwininfo")
-        .args(["-root", "-tree"])
-        .output()
-        .expect("xwininfo must be installed");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .any(|l| l.contains(&format!("\"{title}\"")))
+    x_window("shown", title)
 }
 
 /// Asks the window titled `title` to close, as a window manager's close button does.
 pub fn close_window(title: &str) {
+    assert!(x_window("close", title), "no window titled {title}");
+}
+
+fn x_window(action: &str, title: &str) -> bool {
     let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/lib/close-window.py");
-    let status = Command::new(script)
-        .arg(title)
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/lib/x-window.py");
+    Command::new(script)
+        .args([action, title])
         .status()
-        .expect("close-window.py runs");
-    assert!(status.success(), "no window titled {title}");
+        .expect("x-window.py runs")
+        .success()
+}
+
+fn name_has_owner(name: &str) -> bool {
+    busctl(&[
+        "call",
+        "org.freedesktop.DBus",
+        "/org/freedesktop/DBus",
+        "org.freedesktop.DBus",
+        "NameHasOwner",
+        "s",
+        name,
+    ])
+    .is_some_and(|v| v["data"][0] == Value::Bool(true))
+}
+
+fn session_setting(name: &str) -> String {
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name} is not set: run the tests with scripts/test"))
+}
+
+/// While alive, the session has no Secret Service and no notification daemon, as on a desktop
+/// without them; dropping it starts both again the way `scripts/desktop-session` did.
+pub struct WithoutKeychainAndNotifications;
+
+impl WithoutKeychainAndNotifications {
+    pub fn start() -> Self {
+        let dunstrc = session_setting("BATCHWATCH_SESSION_DUNSTRC");
+        let _ = Command::new("pkill")
+            .args(["-f", &format!("dunst -config {dunstrc}")])
+            .status();
+        let _ = Command::new("pkill")
+            .args(["-f", "gnome-keyring-daemon.*--components=secrets"])
+            .status();
+        crate::eventually(
+            "the keychain and dunst to leave the bus",
+            Duration::from_secs(10),
+            || {
+                (!name_has_owner("org.freedesktop.secrets")
+                    && !name_has_owner("org.freedesktop.Notifications"))
+                .then_some(())
+            },
+        );
+        Self
+    }
+}
+
+impl Drop for WithoutKeychainAndNotifications {
+    fn drop(&mut self) {
+        use std::io::Write;
+        let mut keyring = Command::new("gnome-keyring-daemon")
+            .args(["--unlock", "--components=secrets"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("gnome-keyring-daemon must be installed");
+        let password = session_setting("BATCHWATCH_SESSION_KEYRING_PASSWORD");
+        let _ = keyring.stdin.take().unwrap().write_all(password.as_bytes());
+        let _ = keyring.wait();
+        let dunstrc = session_setting("BATCHWATCH_SESSION_DUNSTRC");
+        let _ = Command::new("dunst")
+            .args(["-config", &dunstrc])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        crate::eventually(
+            "the keychain and dunst to come back",
+            Duration::from_secs(10),
+            || {
+                (name_has_owner("org.freedesktop.secrets")
+                    && name_has_owner("org.freedesktop.Notifications"))
+                .then_some(())
+            },
+        );
+    }
 }

@@ -374,3 +374,235 @@ fn a_rejected_key_stops_polling_until_a_good_one_is_given() {
     });
     window.quit();
 }
+
+fn card_problem(window: &WebDriver, id: &str) -> Option<(String, String)> {
+    let value = window.run(
+        "const c = [...document.querySelectorAll('.card')].find(c => c.querySelector('.id').textContent === arguments[0]); if (!c) return null; const p = c.querySelector('.problem'); return p.hidden ? ['', '', c.dataset.stale] : [p.dataset.code, p.textContent, c.dataset.stale];",
+        json!([id]),
+    );
+    let parts = value.as_array()?;
+    let s = |i: usize| parts[i].as_str().unwrap_or_default().to_owned();
+    Some((s(0), format!("{} [stale={}]", s(1), s(2))))
+}
+
+#[test]
+fn faults_on_one_batch_show_as_stale_and_recover_while_others_update() {
+    use trillet_sim::{Fault, FaultTarget};
+    let mut desktop = Desktop::new("faults");
+    let control = desktop.sim.control();
+    control.add_batch(BatchScript::new(3000).id("batch_bad"));
+    control.add_batch(BatchScript::new(3000).id("batch_fine"));
+    let window = desktop.open(&[]);
+    save_credentials(&window, KEY);
+    add_batches(&window, "batch_bad batch_fine");
+    eventually("progress", WAIT, || {
+        Some(cards(&window)).filter(|c| c.len() == 2 && c.iter().all(|(_, p, _)| !p.is_empty()))
+    });
+
+    let faults = [
+        (
+            Fault::ServerError,
+            "server_error",
+            "Trillet is having trouble; retrying at",
+        ),
+        (
+            Fault::MalformedJson,
+            "bad_response",
+            "Could not update; retrying at",
+        ),
+        (Fault::DropConnection, "network", "Offline; retrying at"),
+        (
+            Fault::Delay(Duration::from_secs(5)),
+            "timeout",
+            "Offline; retrying at",
+        ),
+    ];
+    for (fault, code, phrase) in faults {
+        control.set_fault(FaultTarget::Batch("batch_bad".into()), fault.clone());
+        let fine_before = control.request_count("batch_fine");
+        let (got_code, text) = eventually(&format!("the {code} state"), WAIT, || {
+            card_problem(&window, "batch_bad").filter(|(c, _)| c == code)
+        });
+        assert_eq!(got_code, code);
+        assert!(
+            text.contains(phrase) && text.ends_with("[stale=true]"),
+            "{fault:?}: {text}"
+        );
+        eventually("the other batch to keep updating", WAIT, || {
+            (control.request_count("batch_fine") > fine_before + 1).then_some(())
+        });
+        control.clear_all_faults();
+        eventually(
+            &format!("recovery from {code}"),
+            Duration::from_secs(40),
+            || card_problem(&window, "batch_bad").filter(|(c, _)| c.is_empty()),
+        );
+    }
+    assert_eq!(desktop.exit_status(), None, "the app never exited");
+    window.quit();
+}
+
+#[test]
+fn closing_frees_the_webview_and_a_second_launch_brings_the_window_back() {
+    let mut desktop = Desktop::new("lifecycle");
+    desktop
+        .sim
+        .control()
+        .add_batch(BatchScript::new(3000).id("batch_life"));
+    let window = desktop.open(&[]);
+    save_credentials(&window, KEY);
+    add_batches(&window, "batch_life");
+    eventually("progress", WAIT, || {
+        Some(cards(&window)).filter(|c| c.len() == 1 && !c[0].1.is_empty())
+    });
+    let app = batchwatch_e2e::desktop::app_binary();
+    let app = app.to_string_lossy();
+    assert!(os::processes_matching("WebKitWebProcess") > 0);
+
+    // Closing the window hides Batchwatch in the tray and frees the webview's process.
+    os::close_window("Batchwatch");
+    eventually("the window to close", WAIT, || {
+        (!os::window_exists("Batchwatch")).then_some(())
+    });
+    eventually("WebKit's web process to exit", WAIT, || {
+        (os::processes_matching("WebKitWebProcess") == 0).then_some(())
+    });
+    assert_eq!(
+        os::processes_matching(&app),
+        1,
+        "Batchwatch keeps running in the tray"
+    );
+
+    // "Open Batchwatch" in the tray brings it back.
+    let service = os::tray_service(WAIT);
+    let open = os::tray_menu(&service)
+        .into_iter()
+        .find(|(_, l, _)| l == "Open Batchwatch")
+        .unwrap()
+        .0;
+    os::click_menu(&service, open);
+    eventually("the window to reopen", WAIT, || {
+        os::window_exists("Batchwatch").then_some(())
+    });
+    assert!(os::processes_matching("WebKitWebProcess") > 0);
+    let tray_row = os::tray_menu(&service)
+        .into_iter()
+        .any(|(_, l, _)| l.starts_with("batch_life — "));
+    assert!(tray_row, "the same batch is still watched");
+
+    // A second launch shows the running one and exits.
+    os::close_window("Batchwatch");
+    eventually("the window to close again", WAIT, || {
+        (!os::window_exists("Batchwatch")).then_some(())
+    });
+    let second = desktop.launch(&[]);
+    let status = eventually("the second launch to exit", WAIT, || {
+        second.try_wait().unwrap()
+    });
+    assert!(status.success(), "{status:?}");
+    eventually("the first instance's window", WAIT, || {
+        os::window_exists("Batchwatch").then_some(())
+    });
+    assert_eq!(os::processes_matching(&app), 1, "still one Batchwatch");
+    drop(window);
+}
+
+#[test]
+fn without_keychain_or_notification_daemon_the_window_explains_and_nothing_leaks() {
+    let mut desktop = Desktop::new("no_services");
+    // Finishes about 12 s after it starts: well after the services are gone.
+    desktop.sim.control().add_batch(
+        BatchScript::new(20)
+            .id("batch_quiet")
+            .concurrency(10)
+            .call_duration(Duration::from_secs(90))
+            .start_delay(Duration::from_secs(30)),
+    );
+    desktop
+        .sim
+        .control()
+        .add_batch(BatchScript::new(3000).id("batch_more"));
+
+    // Started without either service: no crash, and the tray says there is no key.
+    let absent = os::WithoutKeychainAndNotifications::start();
+    let started_bare = desktop.launch(&[]);
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(
+        started_bare.try_wait().unwrap().is_none(),
+        "Batchwatch exited without a keychain"
+    );
+    let service = os::tray_service(WAIT);
+    assert_eq!(
+        os::tray_property(&service, "XAyatanaLabel"),
+        "",
+        "nothing tracked yet"
+    );
+    drop(absent);
+    let _ = started_bare.kill();
+    let _ = started_bare.wait();
+
+    // Services that go away while the window is open: each failure is explained in the window.
+    let window = desktop.open(&[]);
+    save_credentials(&window, KEY);
+    eventually("stored", WAIT, || {
+        window
+            .text("#credentials-message")
+            .filter(|m| m == "Stored in your keychain.")
+    });
+    add_batches(&window, "batch_quiet batch_more");
+    let _absent = os::WithoutKeychainAndNotifications::start();
+
+    save_credentials(&window, KEY);
+    let message = eventually("the keychain explanation", WAIT, || {
+        window
+            .text("#credentials-message")
+            .filter(|m| m.contains("No keychain service is running"))
+    });
+    assert!(
+        message.contains("GNOME Keyring or KWallet")
+            && message.contains("never stores your key in a plain file"),
+        "{message}"
+    );
+
+    // Everything else works: the batch completes in the window, and the window says the
+    // notification could not be shown.
+    eventually(
+        "the completion in the window",
+        Duration::from_secs(60),
+        || (card_state(&window, "batch_quiet") == "completed").then_some(()),
+    );
+    let notices = eventually("the notifications notice", WAIT, || {
+        Some(window.texts(".notice")).filter(|n| {
+            n.iter()
+                .any(|t| t.contains("Desktop notifications are unavailable"))
+        })
+    });
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.contains("no notification service is running")),
+        "{notices:?}"
+    );
+
+    let mut leaked = vec![];
+    for entry in walkdir(desktop.home.path()) {
+        if std::fs::read(&entry).is_ok_and(|b| String::from_utf8_lossy(&b).contains(KEY)) {
+            leaked.push(entry);
+        }
+    }
+    assert!(leaked.is_empty(), "the key was written to {leaked:?}");
+    drop(window);
+}
+
+fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walkdir(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

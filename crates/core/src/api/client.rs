@@ -66,6 +66,17 @@ impl TrilletClient {
         Self::new(base, Credentials::placeholder())
     }
 
+    /// The same client with another limit on a whole request (tests that inject slow answers
+    /// shorten it, as they compress the rest of the schedule).
+    pub fn with_request_timeout(self, timeout: Duration) -> Self {
+        Self::with_timeouts(
+            self.base,
+            self.credentials,
+            CONNECT_TIMEOUT.min(timeout),
+            timeout,
+        )
+    }
+
     /// The same client (and connection pool) with other credentials.
     pub fn with_credentials(&self, credentials: Credentials) -> Self {
         Self {
