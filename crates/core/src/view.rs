@@ -94,7 +94,7 @@ pub struct BatchCard<'a> {
     pub id: &'a str,
     pub state: BatchState,
     /// The status as a person reads it: "processing", "completed", "not found", …
-    pub status_text: String,
+    pub status_text: &'a str,
     /// 0–100, one decimal.
     pub percent: f64,
     pub percent_text: String,
@@ -238,12 +238,12 @@ fn card_problem(row: &Row<'_>, connection: &Connection) -> Option<Problem> {
     }
 }
 
-fn status_text(row: &Row<'_>) -> String {
+fn status_text<'a>(row: &Row<'a>) -> &'a str {
     match (row.state, row.snapshot.progress.as_deref()) {
-        (BatchState::NotFound, _) => "not found".into(),
-        (BatchState::Pending, _) => "checking…".into(),
-        (_, Some(p)) => p.status.to_string(),
-        (_, None) => "checking…".into(),
+        (BatchState::NotFound, _) => "not found",
+        (BatchState::Pending, _) => "checking…",
+        (_, Some(p)) => p.status.as_str(),
+        (_, None) => "checking…",
     }
 }
 
