@@ -33,6 +33,19 @@ fn add_batches(window: &WebDriver, text: &str) {
     window.click("#add-form button[type=submit]");
 }
 
+/// Opens the window, enters the credentials and adds `ids`, as a person would, then waits
+/// until every card shows progress from the simulator.
+fn watching(desktop: &mut Desktop, ids: &[&str]) -> WebDriver {
+    let window = desktop.open(&[]);
+    save_credentials(&window, KEY);
+    add_batches(&window, &ids.join(" "));
+    eventually("progress on every card", WAIT, || {
+        Some(cards(&window))
+            .filter(|c| c.len() == ids.len() && c.iter().all(|(_, p, _)| !p.is_empty()))
+    });
+    window
+}
+
 /// (id, percent text, counts text) of every card.
 fn cards(window: &WebDriver) -> Vec<(String, String, String)> {
     let value = window.run(
@@ -329,12 +342,7 @@ fn a_rejected_key_stops_polling_until_a_good_one_is_given() {
     let control = desktop.sim.control();
     control.add_batch(BatchScript::new(3000).id("batch_k1"));
     control.add_batch(BatchScript::new(3000).id("batch_k2"));
-    let window = desktop.open(&[]);
-    save_credentials(&window, KEY);
-    add_batches(&window, "batch_k1 batch_k2");
-    eventually("progress", WAIT, || {
-        Some(cards(&window)).filter(|c| c.len() == 2 && c.iter().all(|(_, p, _)| !p.is_empty()))
-    });
+    let window = watching(&mut desktop, &["batch_k1", "batch_k2"]);
 
     control.revoke_key(KEY);
     let banner = eventually("the rejection banner", WAIT, || {
@@ -392,12 +400,7 @@ fn faults_on_one_batch_show_as_stale_and_recover_while_others_update() {
     let control = desktop.sim.control();
     control.add_batch(BatchScript::new(3000).id("batch_bad"));
     control.add_batch(BatchScript::new(3000).id("batch_fine"));
-    let window = desktop.open(&[]);
-    save_credentials(&window, KEY);
-    add_batches(&window, "batch_bad batch_fine");
-    eventually("progress", WAIT, || {
-        Some(cards(&window)).filter(|c| c.len() == 2 && c.iter().all(|(_, p, _)| !p.is_empty()))
-    });
+    let window = watching(&mut desktop, &["batch_bad", "batch_fine"]);
 
     let faults = [
         (
@@ -449,12 +452,7 @@ fn closing_frees_the_webview_and_a_second_launch_brings_the_window_back() {
         .sim
         .control()
         .add_batch(BatchScript::new(3000).id("batch_life"));
-    let window = desktop.open(&[]);
-    save_credentials(&window, KEY);
-    add_batches(&window, "batch_life");
-    eventually("progress", WAIT, || {
-        Some(cards(&window)).filter(|c| c.len() == 1 && !c[0].1.is_empty())
-    });
+    let window = watching(&mut desktop, &["batch_life"]);
     let app = batchwatch_e2e::desktop::app_binary();
     let app = app.to_string_lossy();
     assert!(os::processes_matching("WebKitWebProcess") > 0);

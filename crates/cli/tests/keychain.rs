@@ -16,22 +16,7 @@ use trillet_sim::BatchScript;
 /// Fails (never skips) outside a desktop session: these tests are the proof that the keychain
 /// works, and a skipped proof is no proof.
 fn require_secret_service() {
-    let out = Command::new("dbus-send")
-        .args([
-            "--session",
-            "--print-reply",
-            "--dest=org.freedesktop.DBus",
-            "/org/freedesktop/DBus",
-            "org.freedesktop.DBus.NameHasOwner",
-            "string:org.freedesktop.secrets",
-        ])
-        .output()
-        .expect("dbus-send must be installed (scripts/test installs it)");
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("boolean true"),
-        "no Secret Service on the session bus: run these tests with scripts/test \
-         (or scripts/desktop-session cargo test -p batchwatch-cli), which starts a desktop session"
-    );
+    batchwatch_e2e::os::require_session_service("org.freedesktop.secrets");
 }
 
 /// A keychain service name no one else uses; its item is removed when the test ends, pass or fail.

@@ -7,18 +7,11 @@ use std::process::Command;
 
 use batchwatch_core::secret_store::{KeychainError, KeyringStore, SecretStore};
 use batchwatch_core::Credentials;
-
-fn secret_tool(args: &[&str]) -> String {
-    let out = Command::new("secret-tool")
-        .args(args)
-        .output()
-        .expect("secret-tool must be installed");
-    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
-}
+use batchwatch_e2e::os::{keychain_has_item, keychain_secret, require_session_service};
 
 #[test]
 fn stores_reads_back_from_another_process_and_deletes() {
-    support::require_session_service("org.freedesktop.secrets");
+    require_session_service("org.freedesktop.secrets");
     let service = format!("dev.batchwatch.test.{}", std::process::id());
     let store = KeyringStore::new(&service, "trillet");
     let creds = Credentials::new("sk_test_keychain_secret_123", "ws_keychain").unwrap();
@@ -27,9 +20,11 @@ fn stores_reads_back_from_another_process_and_deletes() {
     store.save(&creds).unwrap();
 
     // Another process sees the item in the Secret Service, under the attributes we chose.
-    let found = secret_tool(&["search", "--all", "service", &service]);
-    assert!(found.contains("attribute.username = trillet"), "{found}");
-    let secret = secret_tool(&["lookup", "service", &service, "username", "trillet"]);
+    assert!(
+        keychain_has_item(&service),
+        "secret-tool search finds the item"
+    );
+    let secret = keychain_secret(&service);
     assert!(secret.contains("sk_test_keychain_secret_123"), "{secret}");
     assert!(secret.contains("ws_keychain"), "{secret}");
 
@@ -40,17 +35,14 @@ fn stores_reads_back_from_another_process_and_deletes() {
     );
 
     store.delete().unwrap();
-    assert_eq!(
-        secret_tool(&["lookup", "service", &service, "username", "trillet"]),
-        ""
-    );
+    assert_eq!(keychain_secret(&service), "");
     assert_eq!(store.load().unwrap(), None);
     store.delete().expect("deleting twice is fine");
 }
 
 #[test]
 fn a_foreign_secret_in_our_item_is_reported_corrupt() {
-    support::require_session_service("org.freedesktop.secrets");
+    require_session_service("org.freedesktop.secrets");
     let service = format!("dev.batchwatch.test.corrupt.{}", std::process::id());
     let status = Command::new("sh")
         .args(["-c", &format!("printf 'not json' | secret-tool store --label=x service {service} username trillet")])

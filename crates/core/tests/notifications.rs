@@ -8,35 +8,12 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use batchwatch_core::notifier::{DesktopNotifier, NotificationContent, Notifier, NotifyError};
-
-fn dunstctl(args: &[&str]) -> String {
-    let out = Command::new("dunstctl")
-        .args(args)
-        .output()
-        .expect("dunstctl must be installed");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// (appname, summary, body) of every notification in dunst's history.
-fn history() -> Vec<(String, String, String)> {
-    dunstctl(&["close-all"]);
-    std::thread::sleep(Duration::from_millis(200));
-    let json: serde_json::Value = serde_json::from_str(&dunstctl(&["history"])).unwrap();
-    json["data"][0]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| {
-            let field = |k: &str| n[k]["data"].as_str().unwrap_or_default().to_owned();
-            (field("appname"), field("summary"), field("body"))
-        })
-        .collect()
-}
+use batchwatch_e2e::os::{notifications as history, require_session_service};
 
 // Both tests use the one dunst of the session, so they run as one test, in order.
 #[test]
 fn notifications_reach_the_daemon_and_open_runs_the_callback() {
-    support::require_session_service("org.freedesktop.Notifications");
+    require_session_service("org.freedesktop.Notifications");
 
     let summary = format!("Batch batch_notify_{} completed", std::process::id());
     let content = NotificationContent {
@@ -65,7 +42,11 @@ fn notifications_reach_the_daemon_and_open_runs_the_callback() {
         })
         .unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    dunstctl(&["action", "0"]);
+    // What a click on the notification sends.
+    Command::new("dunstctl")
+        .args(["action", "0"])
+        .status()
+        .unwrap();
     rx.recv_timeout(Duration::from_secs(5))
         .expect("the Open action reached the callback");
 }

@@ -98,22 +98,3 @@ pub fn assert_child() {
         "this test is run by its parent test, in a session bus of its own"
     );
 }
-
-/// Whether the session bus has an owner for `name` — the desktop session must provide it.
-pub fn require_session_service(name: &str) {
-    let out = Command::new("dbus-send")
-        .args([
-            "--session",
-            "--print-reply",
-            "--dest=org.freedesktop.DBus",
-            "/org/freedesktop/DBus",
-            "org.freedesktop.DBus.NameHasOwner",
-            &format!("string:{name}"),
-        ])
-        .output()
-        .expect("dbus-send must be installed");
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("boolean true"),
-        "{name} is not on the session bus: run the tests with scripts/test, which starts a desktop session"
-    );
-}
