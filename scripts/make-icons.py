@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Draws Batchwatch's static icons into icons/ (app icon sizes and the four tray states).
+"""Draws Batchwatch's app icon into icons/ at the sizes Tauri wants.
 
 Pure Python (zlib + struct) so it needs nothing installed. Run again after changing a colour;
-the PNGs are committed. The tray icon that shows live progress is drawn at run time instead.
+the PNGs are committed. The tray icon, which shows live progress, is drawn at run time by
+batchwatch-core's tray_icon module instead.
 """
 import math
 import os
@@ -12,12 +13,7 @@ import zlib
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "icons")
 
-COLOURS = {
-    "idle": (138, 143, 152),
-    "running": (47, 125, 225),
-    "attention": (224, 131, 0),
-    "done": (46, 157, 91),
-}
+RUNNING_BLUE = (47, 125, 225)
 
 
 def png(path, size, pixel):
@@ -39,8 +35,8 @@ def png(path, size, pixel):
         f.write(data)
 
 
-def ring(colour, fraction, mark=None):
-    """A disc in `colour` with a white progress ring covering `fraction`, and an optional mark."""
+def ring(colour, fraction):
+    """A disc in `colour` with a white progress ring covering `fraction`."""
 
     def pixel(x, y, size):
         # 4x4 supersampling for smooth edges.
@@ -56,10 +52,6 @@ def ring(colour, fraction, mark=None):
                     angle = (math.atan2(px, -py) / (2 * math.pi)) % 1.0
                     if 0.56 <= r <= 0.78:
                         rgba = (255, 255, 255, 255) if angle <= fraction else tuple(int(c * 0.7) for c in colour) + (255,)
-                    if mark == "check" and r < 0.5 and near_check(px, py):
-                        rgba = (255, 255, 255, 255)
-                    if mark == "bang" and r < 0.5 and (abs(px) < 0.08 and (-0.36 < py < 0.12 or 0.22 < py < 0.36)):
-                        rgba = (255, 255, 255, 255)
                 for i in range(4):
                     acc[i] += rgba[i] / 16
         return bytes(int(round(v)) for v in acc)
@@ -67,23 +59,11 @@ def ring(colour, fraction, mark=None):
     return pixel
 
 
-def near_check(px, py):
-    def seg(ax, ay, bx, by):
-        t = max(0, min(1, ((px - ax) * (bx - ax) + (py - ay) * (by - ay)) / ((bx - ax) ** 2 + (by - ay) ** 2)))
-        return math.hypot(px - (ax + t * (bx - ax)), py - (ay + t * (by - ay)))
-
-    return min(seg(-0.28, 0.0, -0.08, 0.2), seg(-0.08, 0.2, 0.3, -0.2)) < 0.07
-
-
 def main():
     os.makedirs(OUT, exist_ok=True)
-    app = ring(COLOURS["running"], 0.7)
+    app = ring(RUNNING_BLUE, 0.7)
     for name, size in [("32x32.png", 32), ("128x128.png", 128), ("128x128@2x.png", 256), ("icon.png", 512)]:
         png(os.path.join(OUT, name), size, app)
-    marks = {"idle": None, "running": None, "attention": "bang", "done": "check"}
-    fractions = {"idle": 0.0, "running": 0.6, "attention": 0.0, "done": 1.0}
-    for state, colour in COLOURS.items():
-        png(os.path.join(OUT, f"tray-{state}.png"), 64, ring(colour, fractions[state], marks[state]))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem}
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Manager, Runtime};
 
+use batchwatch_core::tray_icon;
 use batchwatch_core::view::{TrayState, TrayView, MAX_TRAY_ROWS};
 
 use crate::state::AppState;
@@ -22,14 +23,13 @@ pub const QUIT: &str = "quit";
 /// Menu position of the first batch row (after "Open Batchwatch" and a separator).
 const FIRST_ROW: usize = 2;
 
-fn icon_for(state: TrayState) -> Image<'static> {
-    let bytes: &[u8] = match state {
-        TrayState::Idle => include_bytes!("../../icons/tray-idle.png"),
-        TrayState::Running => include_bytes!("../../icons/tray-running.png"),
-        TrayState::Attention => include_bytes!("../../icons/tray-attention.png"),
-        TrayState::AllDone => include_bytes!("../../icons/tray-done.png"),
-    };
-    Image::from_bytes(bytes).expect("the tray icons are valid PNGs")
+/// The tray icon's edge in pixels; panels scale it to their 16–24 px.
+const ICON_SIZE: u32 = 32;
+
+/// The icon drawn for a state and aggregate percent (see `batchwatch_core::tray_icon`).
+fn icon_for(state: TrayState, percent: Option<u8>) -> Image<'static> {
+    let drawn = tray_icon::render(state, percent, ICON_SIZE);
+    Image::new_owned(drawn.rgba, drawn.size, drawn.size)
 }
 
 /// The tray and the menu items it edits.
@@ -72,7 +72,7 @@ impl<R: Runtime> Tray<R> {
         let menu = Menu::with_items(app, &items)?;
         rows[0].set_text("No batches tracked")?;
         let icon = TrayIconBuilder::with_id("batchwatch")
-            .icon(icon_for(TrayState::Idle))
+            .icon(icon_for(TrayState::Idle, None))
             .tooltip("Batchwatch")
             .title("")
             .menu(&menu)
@@ -92,8 +92,10 @@ impl<R: Runtime> Tray<R> {
     /// Brings the tray in line with `view`, touching only what changed.
     pub fn apply(&mut self, view: &TrayView) -> tauri::Result<()> {
         let last = self.last.take();
-        if last.as_ref().map(|l| l.state) != Some(view.state) {
-            self.icon.set_icon(Some(icon_for(view.state)))?;
+        // Redrawn only when what it shows changes: each new icon is a new file for the panel.
+        if last.as_ref().map(|l| (l.state, l.percent)) != Some((view.state, view.percent)) {
+            self.icon
+                .set_icon(Some(icon_for(view.state, view.percent)))?;
         }
         if last.as_ref().map(|l| &l.label) != Some(&view.label) {
             self.icon.set_title(Some(&view.label))?;

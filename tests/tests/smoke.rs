@@ -38,6 +38,7 @@ fn demo_mode_reaches_the_tray_and_the_notification_daemon() {
         std::thread::sleep(Duration::from_millis(200));
     };
     assert!(label.starts_with("Demo · "), "tray label {label:?}");
+    let first_icon = support::tray_property(&service, "IconName");
     let menu = support::tray_menu(&service);
     let labels: Vec<&str> = menu.iter().map(|(_, l, _)| l.as_str()).collect();
     assert_eq!(labels.first(), Some(&"Open Batchwatch"), "{labels:?}");
@@ -73,6 +74,12 @@ fn demo_mode_reaches_the_tray_and_the_notification_daemon() {
             .any(|(_, l, _)| l == "✓ batch_demo_closing done"),
         "{menu:?}"
     );
+
+    // The icon is redrawn as the aggregate progress moves: a new PNG for the panel to read.
+    let icon = support::tray_property(&service, "IconName");
+    assert_ne!(icon, first_icon, "the tray icon follows progress");
+    let png = std::fs::read(&icon).unwrap_or_else(|e| panic!("IconName {icon}: {e}"));
+    assert_eq!(&png[1..4], b"PNG");
 
     let quit = menu
         .iter()

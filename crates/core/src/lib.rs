@@ -12,6 +12,9 @@
 //! - [`figures`] — percent, remaining, elapsed, throughput, ETA from one snapshot.
 //! - [`secret_store`] — the keychain port and its platform implementation.
 //! - [`notifier`] — the desktop-notification port and its platform implementation.
+//! - [`monitor`] — the task that owns the tracked batches and polls them; [`schedule`] its policy;
+//!   [`change`] what happened and what to say; [`state_file`] what survives a restart.
+//! - [`view`] — what the window and tray show; [`tray_icon`] the tray icon, drawn; [`format`] the words.
 
 pub mod api;
 pub mod batch_id;
@@ -25,6 +28,7 @@ pub mod notifier;
 pub mod schedule;
 pub mod secret_store;
 pub mod state_file;
+pub mod tray_icon;
 pub mod view;
 
 pub use api::{ApiBase, ApiError, TrilletClient};
