@@ -10,6 +10,7 @@
 //! - [`model`] — the API's bodies, as documented.
 //! - [`api`] — [`TrilletClient`], its base URL rules and typed [`ApiError`]s.
 //! - [`figures`] — percent, remaining, elapsed, throughput, ETA from one snapshot.
+//! - [`failures`] — a batch's failed calls, paged in and grouped by reason.
 //! - [`secret_store`] — the keychain port and its platform implementation.
 //! - [`notifier`] — the desktop-notification port and its platform implementation.
 //! - [`monitor`] — the task that owns the tracked batches and polls them; [`schedule`] its policy;
@@ -20,6 +21,7 @@ pub mod api;
 pub mod batch_id;
 pub mod change;
 pub mod credentials;
+pub mod failures;
 pub mod figures;
 pub mod format;
 pub mod model;

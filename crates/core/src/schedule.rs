@@ -70,6 +70,16 @@ impl PollPolicy {
         self.interval(running, queued) * 2
     }
 
+    /// What these settings mean for `batches` running batches, in words for the settings panel:
+    /// "With 12 batches, each updates every 15 s."
+    pub fn consequence(&self, batches: usize) -> String {
+        let every = crate::format::duration(self.interval(batches, 0));
+        match batches {
+            0 | 1 => format!("A batch updates every {every}."),
+            n => format!("With {n} batches, each updates every {every}."),
+        }
+    }
+
     /// Smallest gap between two requests: spreads the budget evenly over the window.
     pub fn spacing(&self) -> Duration {
         let p = self.sanitized();
@@ -228,6 +238,25 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn consequences_read_plainly() {
+        let p = PollPolicy::default();
+        assert_eq!(p.consequence(1), "A batch updates every 15 s.");
+        assert_eq!(
+            p.consequence(12),
+            "With 12 batches, each updates every 15 s."
+        );
+        assert_eq!(
+            p.consequence(100),
+            "With 100 batches, each updates every 2 min."
+        );
+        let slow = PollPolicy { budget: 10, ..p };
+        assert_eq!(
+            slow.consequence(12),
+            "With 12 batches, each updates every 1 min."
+        );
     }
 
     #[test]

@@ -359,3 +359,59 @@ async fn the_key_goes_only_into_the_header() {
         .iter()
         .all(|r| r.api_key.as_deref() == Some(sim.api_key().as_str())));
 }
+
+#[tokio::test]
+async fn two_hundred_fifty_failures_page_in_and_group_by_reason() {
+    use batchwatch_core::failures::FailedCalls;
+    let sim = frozen_sim();
+    let control = sim.control();
+    control.add_batch(
+        BatchScript::new(250)
+            .id("batch_all_fail")
+            .failure_rate(1.0)
+            .concurrency(50)
+            .failure_reasons(vec!["Number busy", "No answer", "Voicemail detected"]),
+    );
+    control.finish_batch("batch_all_fail");
+    let client = client_for(&sim);
+    let batch = id("batch_all_fail");
+
+    let mut failed = FailedCalls::new();
+    let mut pages = 0;
+    while let Some(page) = failed.next_page {
+        let query = CallsQuery {
+            page,
+            limit: 100,
+            status: CallFilter::Failed,
+        };
+        failed.add_page(client.batch_calls(&batch, query).await.unwrap());
+        pages += 1;
+    }
+    assert_eq!(pages, 3, "100 + 100 + 50");
+    assert_eq!(failed.loaded(), 250);
+
+    let progress = client.batch_progress(&batch).await.unwrap();
+    let groups = failed.groups();
+    assert_eq!(
+        groups.iter().map(|g| g.count as u64).sum::<u64>(),
+        progress.failed,
+        "counts agree with the counters"
+    );
+    let reasons: std::collections::BTreeSet<&str> =
+        groups.iter().map(|g| g.reason.as_str()).collect();
+    assert_eq!(
+        reasons,
+        ["No answer", "Number busy", "Voicemail detected"]
+            .into_iter()
+            .collect()
+    );
+    assert!(
+        groups.windows(2).all(|w| w[0].count >= w[1].count),
+        "largest group first"
+    );
+    assert_eq!(
+        groups[0].numbers().lines().count(),
+        groups[0].count,
+        "one number a failed call"
+    );
+}

@@ -1,0 +1,186 @@
+//! A batch's failed calls, explained: pages of `GET …/calls?status=failed` gathered as they
+//! are loaded, grouped by reason ("Number busy × 12"), each call with its number, time and
+//! duration — and the numbers of a group, ready to copy for a retry campaign.
+
+use serde::Serialize;
+
+use crate::format;
+use crate::model::{CallRecord, CallsPage};
+
+/// One failed call, as the drill-down lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailedCall {
+    pub job_id: String,
+    pub phone_number: String,
+    pub ended_at_ms: Option<u64>,
+    pub duration_text: Option<String>,
+}
+
+/// The failed calls that share a reason.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailureGroup {
+    pub reason: String,
+    pub count: usize,
+    pub calls: Vec<FailedCall>,
+}
+
+impl FailureGroup {
+    /// The group's phone numbers, one a line, each once — for "Copy numbers".
+    pub fn numbers(&self) -> String {
+        let mut seen = std::collections::BTreeSet::new();
+        self.calls
+            .iter()
+            .map(|c| c.phone_number.as_str())
+            .filter(|n| !n.is_empty() && seen.insert(*n))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// What the API says when a failed call has no error text.
+pub const NO_REASON: &str = "No reason given";
+
+/// Failed calls loaded so far, and where the next page starts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FailedCalls {
+    calls: Vec<CallRecord>,
+    /// The total the API reported with the last page.
+    pub total: u64,
+    /// The page to ask for next, or `None` when all are loaded.
+    pub next_page: Option<u32>,
+}
+
+impl FailedCalls {
+    pub fn new() -> Self {
+        Self {
+            next_page: Some(1),
+            ..Self::default()
+        }
+    }
+
+    /// Adds a page as it arrives.
+    pub fn add_page(&mut self, page: CallsPage) {
+        self.total = page.pagination.total;
+        self.next_page = page
+            .pagination
+            .has_next
+            .then(|| u32::try_from(page.pagination.page + 1).unwrap_or(u32::MAX));
+        self.calls.extend(page.calls);
+    }
+
+    pub fn loaded(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// The loaded calls grouped by reason, largest group first (then by reason).
+    pub fn groups(&self) -> Vec<FailureGroup> {
+        let mut groups: Vec<FailureGroup> = Vec::new();
+        for call in &self.calls {
+            let reason = call
+                .error
+                .as_deref()
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .unwrap_or(NO_REASON);
+            let row = FailedCall {
+                job_id: call.job_id.clone(),
+                phone_number: call.phone_number.clone().unwrap_or_default(),
+                ended_at_ms: call.end_time,
+                duration_text: call
+                    .duration
+                    .filter(|d| d.is_finite() && *d >= 0.0)
+                    .map(|d| format::duration(std::time::Duration::from_secs_f64(d))),
+            };
+            match groups.iter_mut().find(|g| g.reason == reason) {
+                Some(group) => {
+                    group.count += 1;
+                    group.calls.push(row);
+                }
+                None => groups.push(FailureGroup {
+                    reason: reason.to_owned(),
+                    count: 1,
+                    calls: vec![row],
+                }),
+            }
+        }
+        groups.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.reason.cmp(&b.reason)));
+        groups
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Pagination;
+
+    fn call(job: &str, phone: &str, error: Option<&str>) -> CallRecord {
+        CallRecord {
+            job_id: job.into(),
+            status: "failed".into(),
+            phone_number: Some(phone.into()),
+            start_time: Some(1_000),
+            end_time: Some(43_000),
+            duration: Some(42.0),
+            error: error.map(str::to_owned),
+            metadata: None,
+        }
+    }
+
+    fn page(page: u64, has_next: bool, calls: Vec<CallRecord>) -> CallsPage {
+        CallsPage {
+            calls,
+            pagination: Pagination {
+                page,
+                limit: 100,
+                total: 5,
+                total_pages: 2,
+                has_next,
+                has_prev: page > 1,
+            },
+        }
+    }
+
+    #[test]
+    fn pages_group_by_reason_largest_first() {
+        let mut failed = FailedCalls::new();
+        assert_eq!(failed.next_page, Some(1));
+        failed.add_page(page(
+            1,
+            true,
+            vec![
+                call("c1", "+15550001", Some("No answer")),
+                call("c2", "+15550002", Some("Number busy")),
+                call("c3", "+15550003", Some("Number busy ")),
+            ],
+        ));
+        assert_eq!(failed.next_page, Some(2));
+        failed.add_page(page(
+            2,
+            false,
+            vec![
+                call("c4", "+15550002", Some("Number busy")),
+                call("c5", "+15550005", None),
+            ],
+        ));
+        assert_eq!(failed.next_page, None);
+        assert_eq!(failed.loaded(), 5);
+
+        let groups = failed.groups();
+        let summary: Vec<(&str, usize)> = groups
+            .iter()
+            .map(|g| (g.reason.as_str(), g.count))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![("Number busy", 3), ("No answer", 1), (NO_REASON, 1)]
+        );
+        assert_eq!(
+            groups[0].numbers(),
+            "+15550002\n+15550003",
+            "each number once"
+        );
+        assert_eq!(groups[0].calls[0].duration_text.as_deref(), Some("42 s"));
+    }
+}
