@@ -268,7 +268,8 @@ impl Monitor {
                 message: message.clone(),
             });
         }
-        let settings = config.settings.unwrap_or(saved.settings);
+        let stored_settings = saved.settings;
+        let settings = config.settings.unwrap_or(stored_settings);
         let now = Instant::now();
         let batches = saved
             .batches
@@ -286,6 +287,7 @@ impl Monitor {
             credentials_generation: 0,
             state_file: config.state_file.filter(|_| writable),
             settings,
+            stored_settings,
             clock: config.clock,
             save_debounce: config.save_debounce,
             batches,
@@ -395,6 +397,8 @@ struct Task<S> {
     connection: Connection,
     state_file: Option<StateFile>,
     settings: Settings,
+    /// The settings the file keeps: the user's, not an override given at start.
+    stored_settings: Settings,
     clock: WallClock,
     save_debounce: Duration,
     batches: Vec<Tracked>,
@@ -436,7 +440,7 @@ impl<S: ProgressSource> Task<S> {
                 self.publish();
             }
         }
-        self.save_now();
+        let _ = self.save_now();
     }
 
     /// The earliest moment something is due: a poll (within budget and pauses) or a save.
@@ -477,7 +481,7 @@ impl<S: ProgressSource> Task<S> {
         let now = Instant::now();
         let mut changed = false;
         if self.save_at.is_some_and(|at| at <= now) {
-            self.save_now();
+            changed |= self.save_now();
         }
         if self.rate_limited_until.is_some_and(|until| until <= now) {
             self.rate_limited_until = None;
@@ -554,6 +558,12 @@ impl<S: ProgressSource> Task<S> {
             return false; // untracked meanwhile
         };
         self.batches[index].in_flight = false;
+        if answer.credentials_generation != self.credentials_generation {
+            // Asked with credentials since replaced: whatever it says (404 from the old
+            // workspace, 429 for the old key) is not about the new ones. Ask again.
+            self.batches[index].next_due = now;
+            return true;
+        }
         let (running, queued) = self.load();
         let policy = self.settings.poll;
 
@@ -566,7 +576,8 @@ impl<S: ProgressSource> Task<S> {
                     // Finished before we ever saw it running: nothing to announce, ever.
                     batch.finish_notified = true;
                 }
-                if change.is_finish() && !batch.finish_notified {
+                let announce = change.is_finish() && !batch.finish_notified;
+                if announce {
                     batch.finish_notified = true;
                     if let Some(notification) =
                         notification_for(&batch.id, change, &progress, now_ms)
@@ -589,12 +600,16 @@ impl<S: ProgressSource> Task<S> {
                 batch.last_updated_ms = Some(now_ms);
                 batch.fetch = FetchStatus::Live;
                 batch.failures = 0;
-                self.schedule_save(now);
+                if announce {
+                    // "Announced" reaches the disk now, not after the debounce, so a kill or a
+                    // logout right after the notification cannot bring it back at the next start.
+                    self.save_now();
+                } else {
+                    self.schedule_save(now);
+                }
             }
             Err(ApiError::Unauthorized { status, message }) => {
-                if answer.credentials_generation == self.credentials_generation
-                    && !matches!(self.connection, Connection::CredentialsRejected { .. })
-                {
+                if !matches!(self.connection, Connection::CredentialsRejected { .. }) {
                     self.connection = Connection::CredentialsRejected {
                         status,
                         message: message.clone(),
@@ -616,15 +631,22 @@ impl<S: ProgressSource> Task<S> {
                 let ApiError::RateLimited { retry_after, .. } = &error else {
                     unreachable!()
                 };
+                // The server's word, within reason: an absurd Retry-After (or a reset_at in
+                // year 9999) must neither overflow the clock nor stop polling for years.
+                let longest = policy.backoff_cap.max(policy.window);
                 let wait = retry_after
                     .unwrap_or(policy.window)
-                    .max(Duration::from_secs(1));
+                    .clamp(Duration::from_secs(1).min(longest), longest);
                 let until = now + wait;
                 let until_ms = now_ms + wait.as_millis() as u64;
-                self.rate_limited_until =
-                    Some(self.rate_limited_until.map_or(until, |u| u.max(until)));
-                if matches!(self.connection, Connection::Ready) {
-                    self.connection = Connection::RateLimited { until_ms };
+                if self.rate_limited_until.is_none_or(|u| until >= u) {
+                    self.rate_limited_until = Some(until);
+                    if matches!(
+                        self.connection,
+                        Connection::Ready | Connection::RateLimited { .. }
+                    ) {
+                        self.connection = Connection::RateLimited { until_ms };
+                    }
                 }
                 let batch = &mut self.batches[index];
                 batch.next_due = until;
@@ -682,6 +704,13 @@ impl<S: ProgressSource> Task<S> {
             }
             Command::SetCredentials(credentials) => {
                 self.credentials_generation += 1;
+                // "Not found" may have been the old workspace's answer: ask again.
+                for b in &mut self.batches {
+                    if matches!(b.fetch, FetchStatus::NotFound { .. }) {
+                        b.fetch = FetchStatus::Pending;
+                        b.next_due = now;
+                    }
+                }
                 self.connection = match credentials {
                     Some(_) => Connection::Ready,
                     None => Connection::NoCredentials,
@@ -691,6 +720,7 @@ impl<S: ProgressSource> Task<S> {
             }
             Command::SetSettings(settings) => {
                 self.settings = settings;
+                self.stored_settings = settings;
                 // A shorter interval takes effect now rather than after the old one runs out.
                 let (running, queued) = self.load();
                 let soonest = now + settings.poll.interval(running, queued);
@@ -709,20 +739,32 @@ impl<S: ProgressSource> Task<S> {
         }
     }
 
-    fn save_now(&mut self) {
+    /// Writes the state file; returns whether the visible state-file problem changed.
+    fn save_now(&mut self) -> bool {
         self.save_at = None;
-        let Some(file) = &self.state_file else { return };
+        let Some(file) = &self.state_file else {
+            return false;
+        };
         let state = SavedState {
             schema: SCHEMA_VERSION,
             batches: self.batches.iter().map(Tracked::saved).collect(),
-            settings: self.settings,
+            settings: self.stored_settings,
         };
-        if let Err(e) = file.save(&state) {
-            let message = format!(
-                "Batchwatch could not save its list of batches to {}: {e}",
-                file.path().display()
-            );
-            let _ = self.events.send(MonitorEvent::StateFileProblem { message });
+        match file.save(&state) {
+            Ok(()) => false,
+            Err(e) => {
+                let message = format!(
+                    "Batchwatch could not save its list of batches to {}: {e}. Finished batches may be announced again after a restart.",
+                    file.path().display()
+                );
+                // Shown in the window until it is fixed; announced once, not once per save.
+                if self.state_problem.as_deref() == Some(message.as_str()) {
+                    return false;
+                }
+                self.state_problem = Some(message.clone());
+                let _ = self.events.send(MonitorEvent::StateFileProblem { message });
+                true
+            }
         }
     }
 

@@ -131,6 +131,17 @@ impl TrilletClient {
         tail: &[&str],
         query: &[(&str, &str)],
     ) -> Result<T, ApiError> {
+        self.exchange(method, tail, query)
+            .await
+            .map_err(|e| e.redact(self.credentials.api_key.expose_for_header()))
+    }
+
+    async fn exchange<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        tail: &[&str],
+        query: &[(&str, &str)],
+    ) -> Result<T, ApiError> {
         let mut segments = vec!["v1", "api", "batch-calls"];
         segments.extend_from_slice(tail);
         let mut url = self.base.endpoint(&segments);

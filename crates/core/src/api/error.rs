@@ -63,6 +63,50 @@ impl ApiError {
         }
     }
 
+    /// The same error with every occurrence of `secret` blanked out of its texts: a server (or a
+    /// proxy) that echoes the key in an error body must not carry it into logs and windows.
+    pub(crate) fn redact(self, secret: &str) -> Self {
+        if secret.is_empty() {
+            return self;
+        }
+        let clean = |text: String| text.replace(secret, "<redacted>");
+        match self {
+            Self::Unauthorized { status, message } => Self::Unauthorized {
+                status,
+                message: clean(message),
+            },
+            Self::NotFound { message } => Self::NotFound {
+                message: clean(message),
+            },
+            Self::RateLimited {
+                retry_after,
+                message,
+            } => Self::RateLimited {
+                retry_after,
+                message: clean(message),
+            },
+            Self::Server { status, message } => Self::Server {
+                status,
+                message: clean(message),
+            },
+            Self::Refused { status, message } => Self::Refused {
+                status,
+                message: clean(message),
+            },
+            Self::Timeout(d) => Self::Timeout(d),
+            Self::Network(text) => Self::Network(clean(text)),
+            Self::BadResponse {
+                status,
+                reason,
+                excerpt,
+            } => Self::BadResponse {
+                status,
+                reason: clean(reason),
+                excerpt: clean(excerpt),
+            },
+        }
+    }
+
     /// Whether the same request may succeed later without the user doing anything.
     pub fn is_transient(&self) -> bool {
         matches!(
@@ -256,6 +300,21 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "Trillet's rate limit was reached — retry in 42 s: Rate limit exceeded"
+        );
+    }
+
+    #[test]
+    fn an_echoed_key_is_blanked() {
+        let e = ApiError::from_status(
+            401,
+            None,
+            br#"{"error":"Invalid API key sk_live_abc123"}"#,
+            now(),
+        );
+        let e = e.redact("sk_live_abc123");
+        assert_eq!(
+            e.to_string(),
+            "Trillet rejected the API key or workspace ID (401): Invalid API key <redacted>"
         );
     }
 
