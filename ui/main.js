@@ -53,7 +53,8 @@ function renderCredentials(credentials, demo) {
   $("credentials-state").textContent =
     credentials.state === "stored" ? `— workspace ${credentials.workspaceId}` :
     credentials.state === "demo" ? "— demo" :
-    credentials.state === "unavailable" ? "— keychain unavailable" : "— not set";
+    credentials.state === "unavailable" ? "— keychain unavailable" :
+    credentials.state === "checking" ? "— reading your keychain…" : "— not set";
   const panel = $("credentials-panel");
   if (credentials.state === "missing" || credentials.state === "unavailable") panel.open = true;
   const message = $("credentials-message");

@@ -115,22 +115,9 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> Result<(), Box<dyn std
                     .ok()
                     .as_deref(),
             )?;
+            // Read after start-up, off the main thread: a locked keychain may prompt and wait.
             let store: Arc<dyn SecretStore> = Arc::new(keychain());
-            let (credentials, status) = match store.load() {
-                Ok(Some(c)) => {
-                    let status = CredentialsStatus::stored(c.workspace_id.as_str());
-                    (Some(c), status)
-                }
-                Ok(None) => (None, CredentialsStatus::missing()),
-                Err(e) => {
-                    log::error!("keychain: {e}");
-                    (
-                        None,
-                        CredentialsStatus::unavailable(e.code(), e.to_string()),
-                    )
-                }
-            };
-            (base, credentials, Some(store), status)
+            (base, None, Some(store), CredentialsStatus::checking())
         }
     };
 
@@ -150,22 +137,15 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> Result<(), Box<dyn std
     }
 
     let notifier = notifier(&handle);
-    let notifications = match notifier.probe() {
-        Ok(()) => NotificationsStatus {
+    let (status, _) = watch::channel(AppStatus {
+        demo: demo.is_some(),
+        credentials: credentials_status,
+        // Until the probe below says otherwise.
+        notifications: NotificationsStatus {
             available: true,
             paused: false,
             message: None,
         },
-        Err(e) => NotificationsStatus {
-            available: false,
-            paused: false,
-            message: Some(e.to_string()),
-        },
-    };
-    let (status, _) = watch::channel(AppStatus {
-        demo: demo.is_some(),
-        credentials: credentials_status,
-        notifications,
     });
 
     let bridge = Bridge {
@@ -174,8 +154,9 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> Result<(), Box<dyn std
         status: status.clone(),
         events,
         tray: Some(tray::Tray::build(&handle)?),
-        notifier: Some(Arc::new(notifier) as Arc<dyn Notifier>),
+        notifier: Some(Arc::new(notifier.clone()) as Arc<dyn Notifier>),
     };
+    let looking = look_around(handle.clone(), secrets.clone(), notifier, status.clone());
     app.manage(AppState {
         monitor,
         secrets,
@@ -183,12 +164,51 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> Result<(), Box<dyn std
         status,
         demo: demo.map(|d| d.sim),
     });
+    // After `manage`: it hands what it finds to the managed monitor.
+    tauri::async_runtime::spawn(looking);
     tauri::async_runtime::spawn(bridge.run());
 
     if !launch.hidden {
         window::show(&handle)?;
     }
     Ok(())
+}
+
+/// The slow, blocking questions of start-up, asked off the main thread so the tray and the
+/// window appear at once: what the keychain holds, and whether a notification daemon answers.
+async fn look_around<R: Runtime>(
+    app: tauri::AppHandle<R>,
+    secrets: Option<Arc<dyn SecretStore>>,
+    notifier: DesktopNotifier,
+    status: watch::Sender<AppStatus>,
+) {
+    if let Some(store) = secrets {
+        let loaded = tauri::async_runtime::spawn_blocking(move || store.load()).await;
+        let credentials = match loaded {
+            Ok(Ok(Some(c))) => {
+                let workspace = c.workspace_id.clone();
+                app.state::<AppState>().monitor.set_credentials(Some(c));
+                CredentialsStatus::stored(workspace.as_str())
+            }
+            Ok(Ok(None)) => CredentialsStatus::missing(),
+            Ok(Err(e)) => {
+                log::error!("keychain: {e}");
+                CredentialsStatus::unavailable(e.code(), e.to_string())
+            }
+            Err(e) => CredentialsStatus::unavailable("keychain_error", e.to_string()),
+        };
+        status.send_modify(|s| s.credentials = credentials);
+    }
+    let probe = tauri::async_runtime::spawn_blocking(move || notifier.probe()).await;
+    let unavailable = match probe {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(e) => Some(e.to_string()),
+    };
+    status.send_modify(|s| {
+        s.notifications.available = unavailable.is_none();
+        s.notifications.message = unavailable;
+    });
 }
 
 /// Tests compress the polling schedule (the floor and the budget window shrink together, so it

@@ -9,7 +9,8 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CredentialsStatus {
-    /// "stored" (in the keychain), "missing", "demo" (in memory), or "unavailable" (keychain problem).
+    /// "checking" (at start), "stored" (in the keychain), "missing", "demo" (in memory), or
+    /// "unavailable" (keychain problem).
     pub state: &'static str,
     pub workspace_id: Option<String>,
     /// A plain sentence for the panel.
@@ -24,6 +25,16 @@ impl CredentialsStatus {
             state: "stored",
             workspace_id: Some(workspace_id.to_owned()),
             message: "Stored in your keychain.".into(),
+            problem: None,
+        }
+    }
+
+    /// Before the keychain has answered.
+    pub fn checking() -> Self {
+        Self {
+            state: "checking",
+            workspace_id: None,
+            message: "Reading your keychain…".into(),
             problem: None,
         }
     }

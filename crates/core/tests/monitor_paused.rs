@@ -563,7 +563,10 @@ async fn an_absurd_retry_after_is_capped_not_fatal() {
     let fake = FakeTrillet::default();
     fake.set(
         "batch_a",
-        Err(ApiError::RateLimited { retry_after: Some(Duration::from_secs(u64::MAX / 2)), message: "later".into() }),
+        Err(ApiError::RateLimited {
+            retry_after: Some(Duration::from_secs(u64::MAX / 2)),
+            message: "later".into(),
+        }),
     );
     let (monitor, _events) = start(&fake, None);
     monitor.track(vec![id("batch_a")]);
@@ -584,30 +587,49 @@ async fn settings_given_at_start_are_not_written_over_the_users() {
     let mut config = MonitorConfig::new(fake.clone(), Some(creds()));
     config.state_file = Some(StateFile::new(&path));
     config.settings = Some(Settings {
-        poll: batchwatch_core::schedule::PollPolicy { window: Duration::from_secs(1), ..Default::default() },
+        poll: batchwatch_core::schedule::PollPolicy {
+            window: Duration::from_secs(1),
+            ..Default::default()
+        },
         ..Settings::default()
     });
     let (monitor, _events) = Monitor::spawn(config);
     monitor.track(vec![id("batch_a")]);
     run_for(Duration::from_secs(2)).await;
     monitor.shutdown().await;
-    assert_eq!(StateFile::new(&path).load(0).state.settings, Settings::default());
+    assert_eq!(
+        StateFile::new(&path).load(0).state.settings,
+        Settings::default()
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn an_answer_to_replaced_credentials_is_not_believed() {
     let fake = FakeTrillet::default();
     // The old workspace does not know the batch; the request is in flight when the key changes.
-    fake.set("batch_a", Err(ApiError::NotFound { message: "Batch not found".into() }));
+    fake.set(
+        "batch_a",
+        Err(ApiError::NotFound {
+            message: "Batch not found".into(),
+        }),
+    );
     *fake.latency.lock().unwrap() = Duration::from_secs(1);
     let (monitor, _events) = start(&fake, None);
     monitor.track(vec![id("batch_a")]);
     settle().await;
-    assert_eq!(fake.requests("batch_a"), 1, "asked with the old credentials");
+    assert_eq!(
+        fake.requests("batch_a"),
+        1,
+        "asked with the old credentials"
+    );
     fake.set("batch_a", running(7));
     monitor.set_credentials(Some(Credentials::new("sk_new", "ws_new").unwrap()));
     run_for(Duration::from_secs(3)).await;
     assert_eq!(fake.requests("batch_a"), 2);
     let view = monitor.view();
-    assert_eq!(batch(&view, "batch_a").fetch, FetchStatus::Live, "asked again with the new credentials");
+    assert_eq!(
+        batch(&view, "batch_a").fetch,
+        FetchStatus::Live,
+        "asked again with the new credentials"
+    );
 }
