@@ -33,6 +33,14 @@ fn add_batches(window: &WebDriver, text: &str) {
     window.click("#add-form button[type=submit]");
 }
 
+/// A 20-call batch that runs in two waves of 10 calls of `call_secs` simulated seconds each.
+fn two_waves(id: &str, call_secs: u64) -> BatchScript {
+    BatchScript::new(20)
+        .id(id)
+        .concurrency(10)
+        .call_duration(Duration::from_secs(call_secs))
+}
+
 /// Opens the window, enters the credentials and adds `ids`, as a person would, then waits
 /// until every card shows progress from the simulator.
 fn watching(desktop: &mut Desktop, ids: &[&str]) -> WebDriver {
@@ -205,13 +213,10 @@ fn pasted_batches_show_in_the_window_and_the_tray_alike() {
 fn a_completion_is_notified_once_and_polling_stops() {
     let mut desktop = Desktop::new("completion");
     // 20 calls, 10 at a time, 10 s each: done in about 20 simulated seconds.
-    desktop.sim.control().add_batch(
-        BatchScript::new(20)
-            .id("batch_soon")
-            .concurrency(10)
-            .call_duration(Duration::from_secs(10))
-            .failure_rate(0.1),
-    );
+    desktop
+        .sim
+        .control()
+        .add_batch(two_waves("batch_soon", 10).failure_rate(0.1));
     desktop
         .sim
         .control()
@@ -266,12 +271,7 @@ fn a_completion_is_notified_once_and_polling_stops() {
 fn a_restart_keeps_batches_and_announces_each_finish_once() {
     let mut desktop = Desktop::new("restart");
     let control = desktop.sim.control();
-    control.add_batch(
-        BatchScript::new(20)
-            .id("batch_early")
-            .concurrency(10)
-            .call_duration(Duration::from_secs(10)),
-    );
+    control.add_batch(two_waves("batch_early", 10));
     control.add_batch(BatchScript::new(3000).id("batch_away"));
     let window = desktop.open(&[]);
     save_credentials(&window, KEY);
@@ -511,13 +511,10 @@ fn closing_frees_the_webview_and_a_second_launch_brings_the_window_back() {
 fn without_keychain_or_notification_daemon_the_window_explains_and_nothing_leaks() {
     let mut desktop = Desktop::new("no_services");
     // Finishes about 12 s after it starts: well after the services are gone.
-    desktop.sim.control().add_batch(
-        BatchScript::new(20)
-            .id("batch_quiet")
-            .concurrency(10)
-            .call_duration(Duration::from_secs(90))
-            .start_delay(Duration::from_secs(30)),
-    );
+    desktop
+        .sim
+        .control()
+        .add_batch(two_waves("batch_quiet", 90).start_delay(Duration::from_secs(30)));
     desktop
         .sim
         .control()
