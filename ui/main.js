@@ -184,8 +184,10 @@ $("add-form").addEventListener("submit", async (event) => {
 $("credentials-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const message = $("credentials-message");
+  const save = event.submitter || $("credentials-form").querySelector("button[type=submit]");
   message.textContent = "Checking…";
   message.classList.remove("error");
+  save.disabled = true;
   try {
     const status = await invoke("save_credentials", { apiKey: $("api-key").value, workspaceId: $("workspace-id").value });
     message.textContent = status.message;
@@ -198,6 +200,7 @@ $("credentials-form").addEventListener("submit", async (event) => {
   } finally {
     // The key never stays in the page longer than it takes to send it.
     $("api-key").value = "";
+    save.disabled = false;
   }
 });
 

@@ -81,6 +81,7 @@ pub async fn save_credentials(
     if state.is_demo() {
         return Err(CommandError::DemoMode);
     }
+    let _turn = state.credentials_turn.lock().await;
     let credentials = Credentials::new(&api_key, &workspace_id)?;
     drop(api_key);
 
@@ -116,6 +117,7 @@ pub async fn forget_credentials(
     state: State<'_, AppState>,
 ) -> Result<CredentialsStatus, CommandError> {
     let secrets: Arc<_> = state.secrets.clone().ok_or(CommandError::DemoMode)?;
+    let _turn = state.credentials_turn.lock().await;
     tauri::async_runtime::spawn_blocking(move || secrets.delete())
         .await
         .map_err(|e| batchwatch_core::secret_store::KeychainError::Other(e.to_string()))??;

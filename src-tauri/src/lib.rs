@@ -163,6 +163,7 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> Result<(), Box<dyn std
         api_base,
         status,
         demo: demo.map(|d| d.sim),
+        credentials_turn: Default::default(),
     });
     // After `manage`: it hands what it finds to the managed monitor.
     tauri::async_runtime::spawn(looking);
@@ -183,11 +184,14 @@ async fn look_around<R: Runtime>(
     status: watch::Sender<AppStatus>,
 ) {
     if let Some(store) = secrets {
+        let state = app.state::<AppState>();
+        // Taking turns with the credential commands: what a person saved meanwhile wins.
+        let _turn = state.credentials_turn.lock().await;
         let loaded = tauri::async_runtime::spawn_blocking(move || store.load()).await;
         let credentials = match loaded {
             Ok(Ok(Some(c))) => {
                 let workspace = c.workspace_id.clone();
-                app.state::<AppState>().monitor.set_credentials(Some(c));
+                state.monitor.set_credentials(Some(c));
                 CredentialsStatus::stored(workspace.as_str())
             }
             Ok(Ok(None)) => CredentialsStatus::missing(),

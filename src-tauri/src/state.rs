@@ -19,6 +19,9 @@ pub struct AppState {
     pub status: watch::Sender<AppStatus>,
     /// The demo's simulator; dropping it stops it.
     pub demo: Option<trillet_sim::RunningSim>,
+    /// Saving and forgetting credentials take turns, so the keychain and the monitor never
+    /// end up holding different keys after two quick clicks.
+    pub credentials_turn: tokio::sync::Mutex<()>,
 }
 
 impl AppState {

@@ -97,6 +97,7 @@ fn harness(failure: Option<KeychainError>) -> Harness {
         api_base,
         status,
         demo: None,
+        credentials_turn: Default::default(),
     });
     let webview = WebviewWindowBuilder::new(&app, "main", Default::default())
         .build()

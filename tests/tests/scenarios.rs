@@ -33,6 +33,10 @@ fn add_batches(window: &WebDriver, text: &str) {
     window.click("#add-form button[type=submit]");
 }
 
+/// How long a short batch waits in the queue: about 4 real seconds, so the app has surely
+/// seen it unfinished before it finishes (a batch first seen finished is never announced).
+const QUEUED: Duration = Duration::from_secs(60);
+
 /// A 20-call batch that runs in two waves of 10 calls of `call_secs` simulated seconds each.
 fn two_waves(id: &str, call_secs: u64) -> BatchScript {
     BatchScript::new(20)
@@ -213,10 +217,11 @@ fn pasted_batches_show_in_the_window_and_the_tray_alike() {
 fn a_completion_is_notified_once_and_polling_stops() {
     let mut desktop = Desktop::new("completion");
     // 20 calls, 10 at a time, 10 s each: done in about 20 simulated seconds.
-    desktop
-        .sim
-        .control()
-        .add_batch(two_waves("batch_soon", 10).failure_rate(0.1));
+    desktop.sim.control().add_batch(
+        two_waves("batch_soon", 10)
+            .failure_rate(0.1)
+            .start_delay(QUEUED),
+    );
     desktop
         .sim
         .control()
@@ -271,7 +276,7 @@ fn a_completion_is_notified_once_and_polling_stops() {
 fn a_restart_keeps_batches_and_announces_each_finish_once() {
     let mut desktop = Desktop::new("restart");
     let control = desktop.sim.control();
-    control.add_batch(two_waves("batch_early", 10));
+    control.add_batch(two_waves("batch_early", 10).start_delay(QUEUED));
     control.add_batch(BatchScript::new(3000).id("batch_away"));
     let window = desktop.open(&[]);
     save_credentials(&window, KEY);

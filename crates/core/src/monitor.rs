@@ -9,6 +9,7 @@
 //! Time is tokio's clock (so tests run with a paused clock) plus an injected wall clock for
 //! the epoch-millisecond figures the API speaks in.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -294,6 +295,7 @@ impl Monitor {
             budget: RequestBudget::default(),
             rate_limited_until: None,
             in_flight: JoinSet::new(),
+            requests: HashMap::new(),
             save_at: None,
             events: events_tx,
             state_problem,
@@ -405,6 +407,8 @@ struct Task<S> {
     budget: RequestBudget<Instant>,
     rate_limited_until: Option<Instant>,
     in_flight: JoinSet<Answer>,
+    /// Which batch (and incarnation) each in-flight task asks about.
+    requests: HashMap<tokio::task::Id, (BatchId, u64)>,
     save_at: Option<Instant>,
     events: mpsc::UnboundedSender<MonitorEvent>,
     state_problem: Option<String>,
@@ -427,11 +431,14 @@ impl<S: ProgressSource> Task<S> {
                     Some(command) => self.handle(command, &mut next_generation),
                     None => break,
                 },
-                Some(joined) = self.in_flight.join_next(), if !self.in_flight.is_empty() => {
+                Some(joined) = self.in_flight.join_next_with_id(), if !self.in_flight.is_empty() => {
                     match joined {
-                        Ok(answer) => self.apply(answer),
+                        Ok((task, answer)) => {
+                            self.requests.remove(&task);
+                            self.apply(answer)
+                        }
                         // A fetch cannot panic by design; if one did, its batch is retried.
-                        Err(_) => self.recover_lost_requests(),
+                        Err(e) => self.recover_lost_request(e.id()),
                     }
                 }
                 () = sleep_or_forever(wake) => self.on_timer(),
@@ -526,23 +533,36 @@ impl<S: ProgressSource> Task<S> {
             batch.generation,
             self.credentials_generation,
         );
-        self.in_flight.spawn(async move {
-            Answer {
-                id,
-                generation,
-                credentials_generation,
-                result: request.await,
+        let task = self.in_flight.spawn({
+            let id = id.clone();
+            async move {
+                Answer {
+                    id,
+                    generation,
+                    credentials_generation,
+                    result: request.await,
+                }
             }
         });
+        self.requests.insert(task.id(), (id, generation));
     }
 
-    fn recover_lost_requests(&mut self) -> bool {
-        // Only reachable if a fetch future panicked; count what is really in flight again.
-        let outstanding = self.in_flight.len();
-        if outstanding == 0 {
-            for b in &mut self.batches {
-                b.in_flight = false;
-            }
+    /// A request whose task died without an answer: its batch is no longer in flight and is
+    /// tried again after a back-off, like any failure.
+    fn recover_lost_request(&mut self, task: tokio::task::Id) -> bool {
+        let Some((id, generation)) = self.requests.remove(&task) else {
+            return false;
+        };
+        let policy = self.settings.poll;
+        if let Some(batch) = self
+            .batches
+            .iter_mut()
+            .find(|b| b.id == id && b.generation == generation)
+        {
+            batch.in_flight = false;
+            batch.failures += 1;
+            batch.next_due =
+                Instant::now() + policy.backoff(batch.failures, jitter_seed(batch.id.as_str()));
         }
         true
     }

@@ -25,6 +25,8 @@ struct FakeTrillet {
     log: Arc<Mutex<Vec<(Instant, String, String)>>>,
     /// How long each answer takes to arrive.
     latency: Arc<Mutex<Duration>>,
+    /// The next request's task dies instead of answering.
+    panic_next: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl FakeTrillet {
@@ -74,8 +76,12 @@ impl ProgressSource for FakeTrillet {
                 message: "Batch not found".into(),
             }));
         let latency = *self.latency.lock().unwrap();
+        let panic = self
+            .panic_next
+            .swap(false, std::sync::atomic::Ordering::SeqCst);
         async move {
             tokio::time::sleep(latency).await;
+            assert!(!panic, "a request task dies (on purpose)");
             answer
         }
     }
@@ -632,4 +638,27 @@ async fn an_answer_to_replaced_credentials_is_not_believed() {
         FetchStatus::Live,
         "asked again with the new credentials"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_task_that_dies_is_retried_not_lost() {
+    let fake = FakeTrillet::default();
+    fake.set("batch_a", running(3));
+    fake.set("batch_b", running(4));
+    // Slow answers, so batch_b's request is still out when batch_a's task dies.
+    *fake.latency.lock().unwrap() = Duration::from_secs(5);
+    fake.panic_next
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let (monitor, _events) = start(&fake, None);
+    monitor.track(vec![id("batch_a"), id("batch_b")]);
+    run_for(Duration::from_millis(5_500)).await;
+    assert_eq!(fake.requests("batch_b"), 1);
+    assert_eq!(
+        batch(&monitor.view(), "batch_a").fetch,
+        FetchStatus::Pending
+    );
+    // Retried after the first back-off (15 s ± 20 %), not stuck "in flight".
+    run_for(Duration::from_secs(30)).await;
+    assert!(fake.requests("batch_a") >= 2);
+    assert_eq!(batch(&monitor.view(), "batch_a").fetch, FetchStatus::Live);
 }
