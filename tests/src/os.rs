@@ -194,6 +194,34 @@ pub fn processes_matching(pattern: &str) -> usize {
     String::from_utf8_lossy(&out.stdout).lines().count()
 }
 
+/// How many processes named `name` (as `/proc/<pid>/comm` has it, 15 characters at most) run
+/// below the processes whose command line contains `parent`: the app's own WebKit processes,
+/// not those another test's app may still be winding down.
+pub fn descendants_named(parent: &str, name: &str) -> usize {
+    fn pids(args: &[&str]) -> Vec<String> {
+        let out = Command::new("pgrep")
+            .args(args)
+            .output()
+            .expect("pgrep must be installed");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+    let mut stack = pids(&["-f", parent]);
+    let mut count = 0;
+    while let Some(pid) = stack.pop() {
+        for child in pids(&["-P", &pid]) {
+            let comm = std::fs::read_to_string(format!("/proc/{child}/comm")).unwrap_or_default();
+            if name.starts_with(comm.trim()) && !comm.trim().is_empty() {
+                count += 1;
+            }
+            stack.push(child);
+        }
+    }
+    count
+}
+
 /// Whether a mapped X window titled `title` exists on the display.
 pub fn window_exists(title: &str) -> bool {
     x_window("shown", title)

@@ -462,7 +462,7 @@ fn closing_frees_the_webview_and_a_second_launch_brings_the_window_back() {
     let window = watching(&mut desktop, &["batch_life"]);
     let app = batchwatch_e2e::desktop::app_binary();
     let app = app.to_string_lossy();
-    assert!(os::processes_matching("WebKitWebProcess") > 0);
+    assert!(os::descendants_named(&app, "WebKitWebProcess") > 0);
 
     // Closing the window hides Batchwatch in the tray and frees the webview's process.
     os::close_window("Batchwatch");
@@ -470,7 +470,7 @@ fn closing_frees_the_webview_and_a_second_launch_brings_the_window_back() {
         (!os::window_exists("Batchwatch")).then_some(())
     });
     eventually("WebKit's web process to exit", WAIT, || {
-        (os::processes_matching("WebKitWebProcess") == 0).then_some(())
+        (os::descendants_named(&app, "WebKitWebProcess") == 0).then_some(())
     });
     assert_eq!(
         os::processes_matching(&app),
@@ -489,7 +489,7 @@ fn closing_frees_the_webview_and_a_second_launch_brings_the_window_back() {
     eventually("the window to reopen", WAIT, || {
         os::window_exists("Batchwatch").then_some(())
     });
-    assert!(os::processes_matching("WebKitWebProcess") > 0);
+    assert!(os::descendants_named(&app, "WebKitWebProcess") > 0);
     let tray_row = os::tray_menu(&service)
         .into_iter()
         .any(|(_, l, _)| l.starts_with("batch_life — "));
