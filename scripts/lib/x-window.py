@@ -1,27 +1,34 @@
 #!/usr/bin/python3
-"""x-window.py close|shown TITLE — on an X display with no window manager (Xvfb):
+"""x-window.py close|shown TITLE [PID] — on an X display with no window manager (Xvfb):
 `close` asks the window titled TITLE to close exactly as a window manager's close button does
 (a WM_DELETE_WINDOW client message); `shown` exits 0 when a mapped window titled TITLE exists.
-Tests and benchmarks use it to exercise the app's real close path."""
+With PID, only windows of that process (_NET_WM_PID) count. Tests and benchmarks use it to
+exercise the app's real close path."""
 import sys
 
 from Xlib import X, display, protocol
 
 
-def windows(window, title):
+def windows(window, title, pid, d):
     try:
-        if window.get_wm_name() == title:
+        if window.get_wm_name() == title and (pid is None or owner(window, d) == pid):
             yield window
         for child in window.query_tree().children:
-            yield from windows(child, title)
+            yield from windows(child, title, pid, d)
     except Exception:  # a window can vanish while we walk the tree
         return
 
 
+def owner(window, d):
+    prop = window.get_full_property(d.intern_atom("_NET_WM_PID"), X.AnyPropertyType)
+    return prop.value[0] if prop else None
+
+
 def main():
     action, title = sys.argv[1], sys.argv[2]
+    pid = int(sys.argv[3]) if len(sys.argv) > 3 else None
     d = display.Display()
-    found = list(windows(d.screen().root, title))
+    found = list(windows(d.screen().root, title, pid, d))
     if action == "shown":
         return 0 if any(w.get_attributes().map_state == X.IsViewable for w in found) else 1
     if not found:

@@ -222,21 +222,31 @@ pub fn descendants_named(parent: &str, name: &str) -> usize {
     count
 }
 
-/// Whether a mapped X window titled `title` exists on the display.
-pub fn window_exists(title: &str) -> bool {
-    x_window("shown", title)
+/// Whether a mapped X window titled `title` of the process whose command line contains
+/// `owner` exists on the display.
+pub fn window_exists(title: &str, owner: &str) -> bool {
+    x_window("shown", title, owner)
 }
 
-/// Asks the window titled `title` to close, as a window manager's close button does.
-pub fn close_window(title: &str) {
-    assert!(x_window("close", title), "no window titled {title}");
+/// Asks that window to close, as a window manager's close button does.
+pub fn close_window(title: &str, owner: &str) {
+    assert!(x_window("close", title, owner), "no window titled {title}");
 }
 
-fn x_window(action: &str, title: &str) -> bool {
+fn x_window(action: &str, title: &str, owner: &str) -> bool {
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/lib/x-window.py");
+    let pids = Command::new("pgrep")
+        .args(["-f", owner])
+        .output()
+        .expect("pgrep must be installed");
+    let pid = String::from_utf8_lossy(&pids.stdout)
+        .lines()
+        .next()
+        .unwrap_or("0")
+        .to_owned();
     Command::new(script)
-        .args([action, title])
+        .args([action, title, &pid])
         .status()
         .expect("x-window.py runs")
         .success()

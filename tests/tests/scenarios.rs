@@ -465,9 +465,9 @@ fn closing_frees_the_webview_and_a_second_launch_brings_the_window_back() {
     assert!(os::descendants_named(&app, "WebKitWebProcess") > 0);
 
     // Closing the window hides Batchwatch in the tray and frees the webview's process.
-    os::close_window("Batchwatch");
+    os::close_window("Batchwatch", &app);
     eventually("the window to close", WAIT, || {
-        (!os::window_exists("Batchwatch")).then_some(())
+        (!os::window_exists("Batchwatch", &app)).then_some(())
     });
     eventually("WebKit's web process to exit", WAIT, || {
         (os::descendants_named(&app, "WebKitWebProcess") == 0).then_some(())
@@ -487,7 +487,7 @@ fn closing_frees_the_webview_and_a_second_launch_brings_the_window_back() {
         .0;
     os::click_menu(&service, open);
     eventually("the window to reopen", WAIT, || {
-        os::window_exists("Batchwatch").then_some(())
+        os::window_exists("Batchwatch", &app).then_some(())
     });
     assert!(os::descendants_named(&app, "WebKitWebProcess") > 0);
     let tray_row = os::tray_menu(&service)
@@ -496,9 +496,9 @@ fn closing_frees_the_webview_and_a_second_launch_brings_the_window_back() {
     assert!(tray_row, "the same batch is still watched");
 
     // A second launch shows the running one and exits.
-    os::close_window("Batchwatch");
+    os::close_window("Batchwatch", &app);
     eventually("the window to close again", WAIT, || {
-        (!os::window_exists("Batchwatch")).then_some(())
+        (!os::window_exists("Batchwatch", &app)).then_some(())
     });
     let second = desktop.launch(&[]);
     let status = eventually("the second launch to exit", WAIT, || {
@@ -506,7 +506,7 @@ fn closing_frees_the_webview_and_a_second_launch_brings_the_window_back() {
     });
     assert!(status.success(), "{status:?}");
     eventually("the first instance's window", WAIT, || {
-        os::window_exists("Batchwatch").then_some(())
+        os::window_exists("Batchwatch", &app).then_some(())
     });
     assert_eq!(os::processes_matching(&app), 1, "still one Batchwatch");
     drop(window);
