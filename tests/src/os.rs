@@ -118,6 +118,16 @@ pub fn tray_menu(service: &str) -> Vec<(i64, String, bool)> {
         .collect()
 }
 
+/// Clicks the menu row labelled `label`, as a panel does when the user picks it.
+pub fn click_menu_item(service: &str, label: &str) {
+    let id = tray_menu(service)
+        .into_iter()
+        .find(|(_, l, _)| l == label)
+        .unwrap_or_else(|| panic!("no tray menu row {label:?}"))
+        .0;
+    click_menu(service, id);
+}
+
 /// Clicks a menu row, as a panel does when the user picks it.
 pub fn click_menu(service: &str, id: i64) {
     let menu_path = format!("{ITEM_PATH}/Menu");

@@ -289,12 +289,7 @@ fn a_restart_keeps_batches_and_announces_each_finish_once() {
 
     // Quit from the tray menu, as a person does.
     let service = os::tray_service(WAIT);
-    let quit = os::tray_menu(&service)
-        .into_iter()
-        .find(|(_, l, _)| l == "Quit Batchwatch")
-        .unwrap()
-        .0;
-    os::click_menu(&service, quit);
+    os::click_menu_item(&service, "Quit Batchwatch");
     assert_eq!(
         eventually("the app to exit", WAIT, || desktop.exit_status()),
         0
@@ -480,12 +475,7 @@ fn closing_frees_the_webview_and_a_second_launch_brings_the_window_back() {
 
     // "Open Batchwatch" in the tray brings it back.
     let service = os::tray_service(WAIT);
-    let open = os::tray_menu(&service)
-        .into_iter()
-        .find(|(_, l, _)| l == "Open Batchwatch")
-        .unwrap()
-        .0;
-    os::click_menu(&service, open);
+    os::click_menu_item(&service, "Open Batchwatch");
     eventually("the window to reopen", WAIT, || {
         os::window_exists("Batchwatch", &app).then_some(())
     });

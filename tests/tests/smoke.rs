@@ -81,12 +81,7 @@ fn demo_mode_reaches_the_tray_and_the_notification_daemon() {
     let png = std::fs::read(&icon).unwrap_or_else(|e| panic!("IconName {icon}: {e}"));
     assert_eq!(&png[1..4], b"PNG");
 
-    let quit = menu
-        .iter()
-        .find(|(_, l, _)| l == "Quit Batchwatch")
-        .unwrap()
-        .0;
-    support::click_menu(&service, quit);
+    support::click_menu_item(&service, "Quit Batchwatch");
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
         if let Some(status) = app.try_wait().unwrap() {

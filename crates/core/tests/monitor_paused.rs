@@ -545,7 +545,7 @@ async fn a_corrupt_state_file_is_set_aside_and_reported() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_burst_of_changes_is_one_write() {
+async fn a_burst_of_changes_is_saved_once_the_debounce_ends() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.json");
     let fake = FakeTrillet::default();

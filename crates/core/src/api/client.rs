@@ -85,10 +85,6 @@ impl TrilletClient {
         }
     }
 
-    pub fn base(&self) -> &ApiBase {
-        &self.base
-    }
-
     pub fn credentials(&self) -> &Credentials {
         &self.credentials
     }
