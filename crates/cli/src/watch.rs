@@ -95,6 +95,7 @@ pub async fn follow(
     config.settings = Some(Settings {
         poll: pacing.policy(),
         notifications: false,
+        ..Settings::default()
     });
     let (monitor, _events) = Monitor::spawn(config);
     monitor.track(ids.to_vec());
@@ -214,6 +215,7 @@ mod tests {
             progress,
             last_updated_ms: None,
             fetch,
+            cancellation: None,
         }
     }
 

@@ -41,6 +41,7 @@ fn snapshots(n: usize) -> Vec<BatchSnapshot> {
             progress: Some(Arc::new(full_snapshot(i))),
             last_updated_ms: Some(1_703_101_200_000),
             fetch: FetchStatus::Live,
+            cancellation: None,
         })
         .collect()
 }

@@ -117,6 +117,35 @@ pub fn notification_for(
     })
 }
 
+/// Finished calls a batch needs before its failure rate means anything: one failure among the
+/// first three calls is not a campaign going wrong.
+pub const FAILURE_ALERT_MIN_CALLS: u64 = 20;
+
+/// The failure-rate alert for a running batch, when `threshold_percent` of its finished calls
+/// (at least [`FAILURE_ALERT_MIN_CALLS`] of them) failed. The caller sends it once per batch.
+pub fn failure_rate_alert(
+    id: &BatchId,
+    current: &BatchProgress,
+    threshold_percent: u8,
+) -> Option<NotificationContent> {
+    let finished = current.completed + current.failed;
+    if is_final(current)
+        || finished < FAILURE_ALERT_MIN_CALLS
+        || current.failed * 100 < u64::from(threshold_percent) * finished
+    {
+        return None;
+    }
+    let percent = current.failed * 100 / finished;
+    Some(NotificationContent {
+        title: format!("Batch {id}: {percent}% of calls are failing"),
+        body: format!(
+            "{} of {} finished calls failed (your alert is at {threshold_percent}%). The batch is still running.",
+            current.failed, finished
+        ),
+        urgent: true,
+    })
+}
+
 /// The one notification for rejected credentials.
 pub fn credentials_rejected_notification(message: &str) -> NotificationContent {
     NotificationContent {
@@ -246,5 +275,25 @@ mod tests {
         assert_eq!(n.title, "Trillet rejected your API key");
         assert!(n.body.contains("enter valid credentials") && n.body.contains("Invalid API key"));
         assert!(n.urgent);
+    }
+
+    #[test]
+    fn failure_rate_alert_needs_enough_calls_and_a_running_batch() {
+        let id = BatchId::parse("batch_x").unwrap();
+        let running = |done, failed| snap(BatchStatus::Processing, done, failed, 100);
+        // 19 finished calls: too few to judge, however bad.
+        assert_eq!(failure_rate_alert(&id, &running(0, 19), 10), None);
+        // 5 of 20 failed = 25 %: below 30, at 25, above 20.
+        assert_eq!(failure_rate_alert(&id, &running(15, 5), 30), None);
+        let alert = failure_rate_alert(&id, &running(15, 5), 25).expect("at the threshold");
+        assert_eq!(alert.title, "Batch batch_x: 25% of calls are failing");
+        assert_eq!(
+            alert.body,
+            "5 of 20 finished calls failed (your alert is at 25%). The batch is still running."
+        );
+        assert!(failure_rate_alert(&id, &running(15, 5), 20).is_some());
+        // A finished batch has its own notification.
+        let done = snap(BatchStatus::Completed, 50, 50, 100);
+        assert_eq!(failure_rate_alert(&id, &done, 10), None);
     }
 }

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::format;
-use crate::model::{CallRecord, CallsPage};
+use crate::model::{CallFilter, CallRecord, CallsPage, CallsQuery, MAX_CALLS_PAGE_LIMIT};
 
 /// One failed call, as the drill-down lists it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -24,6 +24,8 @@ pub struct FailureGroup {
     pub reason: String,
     pub count: usize,
     pub calls: Vec<FailedCall>,
+    /// What "Copy numbers" copies: see [`FailureGroup::numbers`].
+    pub numbers: String,
 }
 
 impl FailureGroup {
@@ -58,6 +60,15 @@ impl FailedCalls {
             next_page: Some(1),
             ..Self::default()
         }
+    }
+
+    /// The request for the next page (100 failed calls), or `None` when all are loaded.
+    pub fn next_query(&self) -> Option<CallsQuery> {
+        self.next_page.map(|page| CallsQuery {
+            page,
+            limit: MAX_CALLS_PAGE_LIMIT,
+            status: CallFilter::Failed,
+        })
     }
 
     /// Adds a page as it arrives.
@@ -102,12 +113,47 @@ impl FailedCalls {
                     reason: reason.to_owned(),
                     count: 1,
                     calls: vec![row],
+                    numbers: String::new(),
                 }),
             }
+        }
+        for group in &mut groups {
+            group.numbers = group.numbers();
         }
         groups.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.reason.cmp(&b.reason)));
         groups
     }
+
+    /// What the drill-down shows for `batch_id`.
+    pub fn view(&self, batch_id: &str) -> FailedCallsView {
+        let loaded = self.loaded();
+        FailedCallsView {
+            batch_id: batch_id.to_owned(),
+            groups: self.groups(),
+            loaded,
+            total: self.total,
+            has_more: self.next_page.is_some(),
+            summary: if self.next_page.is_some() {
+                format!("{loaded} of {} failed calls loaded", self.total)
+            } else {
+                format!("All {loaded} failed calls")
+            },
+        }
+    }
+}
+
+/// The drill-down of one batch's failed calls, as the window shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailedCallsView {
+    pub batch_id: String,
+    pub groups: Vec<FailureGroup>,
+    pub loaded: usize,
+    /// As Trillet counted them with the last page.
+    pub total: u64,
+    pub has_more: bool,
+    /// "200 of 250 failed calls loaded" / "All 250 failed calls"
+    pub summary: String,
 }
 
 #[cfg(test)]
@@ -146,6 +192,10 @@ mod tests {
     fn pages_group_by_reason_largest_first() {
         let mut failed = FailedCalls::new();
         assert_eq!(failed.next_page, Some(1));
+        assert_eq!(
+            failed.next_query().map(|q| (q.page, q.limit, q.status)),
+            Some((1, 100, CallFilter::Failed))
+        );
         failed.add_page(page(
             1,
             true,
@@ -156,6 +206,7 @@ mod tests {
             ],
         ));
         assert_eq!(failed.next_page, Some(2));
+        assert_eq!(failed.view("batch_x").summary, "3 of 5 failed calls loaded");
         failed.add_page(page(
             2,
             false,
@@ -182,5 +233,10 @@ mod tests {
             "each number once"
         );
         assert_eq!(groups[0].calls[0].duration_text.as_deref(), Some("42 s"));
+        assert_eq!(groups[0].numbers, groups[0].numbers());
+        assert_eq!(failed.next_query(), None);
+        let view = failed.view("batch_x");
+        assert_eq!(view.summary, "All 5 failed calls");
+        assert!(!view.has_more);
     }
 }

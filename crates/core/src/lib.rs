@@ -14,7 +14,8 @@
 //! - [`secret_store`] — the keychain port and its platform implementation.
 //! - [`notifier`] — the desktop-notification port and its platform implementation.
 //! - [`monitor`] — the task that owns the tracked batches and polls them; [`schedule`] its policy;
-//!   [`change`] what happened and what to say; [`state_file`] what survives a restart.
+//!   [`change`] what happened and what to say; [`state_file`] what survives a restart;
+//!   [`settings`] what the user chose.
 //! - [`view`] — what the window and tray show; [`tray_icon`] the tray icon, drawn; [`format`] the words.
 
 pub mod api;
@@ -29,6 +30,7 @@ pub mod monitor;
 pub mod notifier;
 pub mod schedule;
 pub mod secret_store;
+pub mod settings;
 pub mod state_file;
 pub mod tray_icon;
 pub mod view;

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
@@ -23,24 +23,42 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{ApiError, TrilletClient};
 use crate::batch_id::BatchId;
 use crate::change::{
-    credentials_rejected_notification, detect, is_final, notification_for, Change,
+    credentials_rejected_notification, detect, failure_rate_alert, is_final, notification_for,
+    Change,
 };
 use crate::credentials::Credentials;
-use crate::model::{BatchProgress, BatchStatus};
+use crate::model::{BatchProgress, BatchStatus, CallsPage, CallsQuery, CancelOutcome};
 use crate::notifier::NotificationContent;
 use crate::schedule::{jitter_seed, RequestBudget};
 use crate::state_file::{SavedBatch, SavedState, Settings, StateFile, SCHEMA_VERSION};
 
-/// Where progress comes from: the Trillet client in the product, a fake in some tests.
-pub trait ProgressSource: Send + Sync + 'static {
+/// The part of Trillet the monitor speaks to: the client in the product, a fake in some tests.
+/// Each call gets the credentials of the moment, so only the monitor ever holds them.
+pub trait TrilletApi: Send + Sync + 'static {
+    /// `GET …/{id}/status`.
     fn fetch(
         &self,
         credentials: &Credentials,
         id: &BatchId,
     ) -> impl Future<Output = Result<BatchProgress, ApiError>> + Send + 'static;
+
+    /// `DELETE …/{id}`.
+    fn cancel(
+        &self,
+        credentials: &Credentials,
+        id: &BatchId,
+    ) -> impl Future<Output = Result<CancelOutcome, ApiError>> + Send + 'static;
+
+    /// `GET …/{id}/calls`.
+    fn calls(
+        &self,
+        credentials: &Credentials,
+        id: &BatchId,
+        query: CallsQuery,
+    ) -> impl Future<Output = Result<CallsPage, ApiError>> + Send + 'static;
 }
 
-impl ProgressSource for TrilletClient {
+impl TrilletApi for TrilletClient {
     fn fetch(
         &self,
         credentials: &Credentials,
@@ -49,6 +67,27 @@ impl ProgressSource for TrilletClient {
         let client = self.with_credentials(credentials.clone());
         let id = id.clone();
         async move { client.batch_progress(&id).await }
+    }
+
+    fn cancel(
+        &self,
+        credentials: &Credentials,
+        id: &BatchId,
+    ) -> impl Future<Output = Result<CancelOutcome, ApiError>> + Send + 'static {
+        let client = self.with_credentials(credentials.clone());
+        let id = id.clone();
+        async move { client.cancel_batch(&id).await }
+    }
+
+    fn calls(
+        &self,
+        credentials: &Credentials,
+        id: &BatchId,
+        query: CallsQuery,
+    ) -> impl Future<Output = Result<CallsPage, ApiError>> + Send + 'static {
+        let client = self.with_credentials(credentials.clone());
+        let id = id.clone();
+        async move { client.batch_calls(&id, query).await }
     }
 }
 
@@ -136,6 +175,8 @@ pub struct BatchSnapshot {
     pub progress: Option<Arc<BatchProgress>>,
     pub last_updated_ms: Option<u64>,
     pub fetch: FetchStatus,
+    /// Trillet's answer when the user cancelled the batch from Batchwatch.
+    pub cancellation: Option<Arc<CancelOutcome>>,
 }
 
 /// Everything the monitor knows, as an immutable snapshot.
@@ -160,6 +201,11 @@ pub enum MonitorEvent {
         progress: Arc<BatchProgress>,
         notification: NotificationContent,
     },
+    /// A running batch's failure rate reached the user's threshold. Sent once per batch.
+    FailureRateHigh {
+        id: BatchId,
+        notification: NotificationContent,
+    },
     /// The key was refused; polling stopped until new credentials.
     CredentialsRejected {
         message: String,
@@ -171,12 +217,46 @@ pub enum MonitorEvent {
     StateFileProblem { message: String },
 }
 
+/// Why a request made on the user's behalf (cancel, failed calls) has no answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ActionError {
+    #[error("Enter your Trillet credentials first.")]
+    NoCredentials,
+    #[error("Batchwatch is not watching {0}.")]
+    NotTracked(BatchId),
+    #[error("Trillet's rate limit was reached; try again in {} s.", .0.as_secs().max(1))]
+    RateLimited(Duration),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error("The request was interrupted (Batchwatch is stopping); try again.")]
+    Interrupted,
+}
+
+impl ActionError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NoCredentials => "no_credentials",
+            Self::NotTracked(_) => "not_tracked",
+            Self::RateLimited(_) => "rate_limited",
+            Self::Api(e) => e.code(),
+            Self::Interrupted => "interrupted",
+        }
+    }
+}
+
+type Reply<T> = oneshot::Sender<Result<T, ActionError>>;
+
+/// A change to the settings, applied to the settings in force and to the stored ones alike.
+type SettingsChange = Box<dyn Fn(&mut Settings) + Send>;
+
 enum Command {
     Track(Vec<BatchId>),
     Untrack(BatchId),
     Refresh(Option<BatchId>),
     SetCredentials(Option<Credentials>),
-    SetSettings(Settings),
+    UpdateSettings(SettingsChange),
+    Cancel(BatchId, Reply<CancelOutcome>),
+    Calls(BatchId, CallsQuery, Reply<CallsPage>),
 }
 
 /// The caller's side of a running monitor. Dropping it stops the task.
@@ -214,7 +294,34 @@ impl MonitorHandle {
     }
 
     pub fn set_settings(&self, settings: Settings) {
-        let _ = self.commands.send(Command::SetSettings(settings));
+        self.update_settings(move |s| *s = settings);
+    }
+
+    /// Changes some settings (the rest stay as they are) and stores them.
+    pub fn update_settings(&self, change: impl Fn(&mut Settings) + Send + 'static) {
+        let _ = self
+            .commands
+            .send(Command::UpdateSettings(Box::new(change)));
+    }
+
+    /// Cancels a tracked batch at Trillet (`DELETE`): waiting calls are dropped, active ones
+    /// finish. On success the batch keeps Trillet's answer and is polled once more at once.
+    pub async fn cancel(&self, id: BatchId) -> Result<CancelOutcome, ActionError> {
+        self.ask(|reply| Command::Cancel(id, reply)).await
+    }
+
+    /// One page of a tracked batch's calls, asked with the monitor's credentials and counted
+    /// against the same request budget as polling.
+    pub async fn calls(&self, id: BatchId, query: CallsQuery) -> Result<CallsPage, ActionError> {
+        self.ask(|reply| Command::Calls(id, query, reply)).await
+    }
+
+    async fn ask<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Result<T, ActionError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(command(reply))
+            .map_err(|_| ActionError::Interrupted)?;
+        answer.await.unwrap_or(Err(ActionError::Interrupted))
     }
 
     /// The current view, and every later one.
@@ -249,7 +356,7 @@ pub struct Monitor;
 impl Monitor {
     /// Loads the state file (if any), publishes the restored view at once, and starts the
     /// task on the current tokio runtime.
-    pub fn spawn<S: ProgressSource>(
+    pub fn spawn<S: TrilletApi>(
         config: MonitorConfig<S>,
     ) -> (MonitorHandle, mpsc::UnboundedReceiver<MonitorEvent>) {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
@@ -296,6 +403,7 @@ impl Monitor {
             rate_limited_until: None,
             in_flight: JoinSet::new(),
             requests: HashMap::new(),
+            cancels: JoinSet::new(),
             save_at: None,
             events: events_tx,
             state_problem,
@@ -330,6 +438,8 @@ struct Tracked {
     generation: u64,
     in_flight: bool,
     finish_notified: bool,
+    failure_alerted: bool,
+    cancellation: Option<Arc<CancelOutcome>>,
 }
 
 impl Tracked {
@@ -344,6 +454,8 @@ impl Tracked {
             generation,
             in_flight: false,
             finish_notified: false,
+            failure_alerted: false,
+            cancellation: None,
         }
     }
 
@@ -352,6 +464,8 @@ impl Tracked {
         t.last = saved.last;
         t.last_updated_ms = saved.last_updated_ms;
         t.finish_notified = saved.finish_notified;
+        t.failure_alerted = saved.failure_alerted;
+        t.cancellation = saved.cancellation;
         if saved.not_found {
             t.fetch = FetchStatus::NotFound {
                 message: "Trillet has no batch with this ID in this workspace.".into(),
@@ -379,6 +493,8 @@ impl Tracked {
             last_updated_ms: self.last_updated_ms,
             finish_notified: self.finish_notified,
             not_found: matches!(self.fetch, FetchStatus::NotFound { .. }),
+            failure_alerted: self.failure_alerted,
+            cancellation: self.cancellation.clone(),
         }
     }
 }
@@ -389,6 +505,14 @@ struct Answer {
     generation: u64,
     credentials_generation: u64,
     result: Result<BatchProgress, ApiError>,
+}
+
+/// What a finished cancel reports back to the task, which keeps the answer and then replies.
+struct CancelAnswer {
+    id: BatchId,
+    generation: u64,
+    result: Result<CancelOutcome, ApiError>,
+    reply: Reply<CancelOutcome>,
 }
 
 struct Task<S> {
@@ -409,13 +533,15 @@ struct Task<S> {
     in_flight: JoinSet<Answer>,
     /// Which batch (and incarnation) each in-flight task asks about.
     requests: HashMap<tokio::task::Id, (BatchId, u64)>,
+    /// Cancels asked for by the user, in flight.
+    cancels: JoinSet<CancelAnswer>,
     save_at: Option<Instant>,
     events: mpsc::UnboundedSender<MonitorEvent>,
     state_problem: Option<String>,
     view_tx: Option<watch::Sender<Arc<MonitorView>>>,
 }
 
-impl<S: ProgressSource> Task<S> {
+impl<S: TrilletApi> Task<S> {
     async fn run(
         mut self,
         mut commands: mpsc::UnboundedReceiver<Command>,
@@ -440,6 +566,10 @@ impl<S: ProgressSource> Task<S> {
                         // A fetch cannot panic by design; if one did, its batch is retried.
                         Err(e) => self.recover_lost_request(e.id()),
                     }
+                }
+                Some(Ok(answer)) = self.cancels.join_next(), if !self.cancels.is_empty() => {
+                    // (A panicked cancel drops its reply, which the caller reads as interrupted.)
+                    self.apply_cancel(answer)
                 }
                 () = sleep_or_forever(wake) => self.on_timer(),
             };
@@ -586,11 +716,23 @@ impl<S: ProgressSource> Task<S> {
         }
         let (running, queued) = self.load();
         let policy = self.settings.poll;
+        let failure_alert = self.settings.failure_alert_percent;
 
         match answer.result {
             Ok(progress) => {
                 let batch = &mut self.batches[index];
                 let change = detect(batch.last.as_deref(), &progress);
+                let alert = failure_alert
+                    .filter(|_| !batch.failure_alerted)
+                    .and_then(|threshold| failure_rate_alert(&batch.id, &progress, threshold));
+                let alerted_now = alert.is_some();
+                if let Some(notification) = alert {
+                    batch.failure_alerted = true;
+                    let _ = self.events.send(MonitorEvent::FailureRateHigh {
+                        id: batch.id.clone(),
+                        notification,
+                    });
+                }
                 let progress = Arc::new(progress);
                 if change == Change::FirstSeen && is_final(&progress) {
                     // Finished before we ever saw it running: nothing to announce, ever.
@@ -620,7 +762,7 @@ impl<S: ProgressSource> Task<S> {
                 batch.last_updated_ms = Some(now_ms);
                 batch.fetch = FetchStatus::Live;
                 batch.failures = 0;
-                if announce {
+                if announce || alerted_now {
                     // "Announced" reaches the disk now, not after the debounce, so a kill or a
                     // logout right after the notification cannot bring it back at the next start.
                     self.save_now();
@@ -738,19 +880,116 @@ impl<S: ProgressSource> Task<S> {
                 self.credentials = credentials;
                 self.rate_limited_until = None;
             }
-            Command::SetSettings(settings) => {
-                self.settings = settings;
-                self.stored_settings = settings;
+            Command::UpdateSettings(change) => {
+                change(&mut self.settings);
+                change(&mut self.stored_settings);
                 // A shorter interval takes effect now rather than after the old one runs out.
                 let (running, queued) = self.load();
-                let soonest = now + settings.poll.interval(running, queued);
+                let soonest = now + self.settings.poll.interval(running, queued);
                 for b in &mut self.batches {
                     b.next_due = b.next_due.min(soonest);
                 }
             }
+            Command::Cancel(id, reply) => {
+                self.send_cancel(id, reply, now);
+                return false;
+            }
+            Command::Calls(id, query, reply) => {
+                self.send_calls(id, query, reply, now);
+                return false;
+            }
         }
         self.schedule_save(now);
         true
+    }
+
+    /// What a request on the user's behalf needs: a tracked batch, credentials, and no 429
+    /// pause in force (asking during one would only earn another). It counts in the budget.
+    fn action_allowed(&mut self, id: &BatchId, now: Instant) -> Result<Credentials, ActionError> {
+        if self.batches.iter().all(|b| &b.id != id) {
+            return Err(ActionError::NotTracked(id.clone()));
+        }
+        let credentials = self.credentials.clone().ok_or(ActionError::NoCredentials)?;
+        if let Some(until) = self.rate_limited_until.filter(|u| *u > now) {
+            return Err(ActionError::RateLimited(until - now));
+        }
+        // Not held back by the budget: the budget leaves room under Trillet's limit for
+        // clicks, and recording them makes the polling that follows give way.
+        self.budget.record(now);
+        Ok(credentials)
+    }
+
+    fn send_cancel(&mut self, id: BatchId, reply: Reply<CancelOutcome>, now: Instant) {
+        let credentials = match self.action_allowed(&id, now) {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = reply.send(Err(e));
+                return;
+            }
+        };
+        let generation = self
+            .batches
+            .iter()
+            .find(|b| b.id == id)
+            .map_or(0, |b| b.generation);
+        let request = self.source.cancel(&credentials, &id);
+        self.cancels.spawn(async move {
+            CancelAnswer {
+                id,
+                generation,
+                result: request.await,
+                reply,
+            }
+        });
+    }
+
+    fn send_calls(
+        &mut self,
+        id: BatchId,
+        query: CallsQuery,
+        reply: Reply<CallsPage>,
+        now: Instant,
+    ) {
+        match self.action_allowed(&id, now) {
+            Ok(credentials) => {
+                let request = self.source.calls(&credentials, &id, query);
+                // Nothing to remember from a page: the answer goes straight to the caller.
+                tokio::spawn(async move {
+                    let _ = reply.send(request.await.map_err(ActionError::Api));
+                });
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+
+    /// Keeps Trillet's answer to a cancel on the batch, then replies. A cancelled batch is polled
+    /// once more at once, so its card shows the final state; being the user's own doing, its
+    /// end is not announced.
+    fn apply_cancel(&mut self, answer: CancelAnswer) -> bool {
+        let now = Instant::now();
+        let batch = self
+            .batches
+            .iter_mut()
+            .find(|b| b.id == answer.id && b.generation == answer.generation);
+        let changed = match (&answer.result, batch) {
+            (Ok(outcome), Some(batch)) => {
+                batch.cancellation = Some(Arc::new(outcome.clone()));
+                batch.finish_notified = true;
+                batch.next_due = now;
+                self.save_now();
+                true
+            }
+            // "Already finished" (409): the card is behind; bring it up to date.
+            (Err(ApiError::Refused { .. }), Some(batch)) => {
+                batch.next_due = now;
+                false
+            }
+            _ => false,
+        };
+        let _ = answer.reply.send(answer.result.map_err(ActionError::Api));
+        changed
     }
 
     fn schedule_save(&mut self, now: Instant) {
@@ -799,6 +1038,7 @@ impl<S: ProgressSource> Task<S> {
                     progress: b.last.clone(),
                     last_updated_ms: b.last_updated_ms,
                     fetch: b.fetch.clone(),
+                    cancellation: b.cancellation.clone(),
                 })
                 .collect(),
             connection: self.connection.clone(),

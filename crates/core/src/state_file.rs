@@ -14,29 +14,11 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::batch_id::BatchId;
-use crate::model::BatchProgress;
-use crate::schedule::PollPolicy;
+use crate::model::{BatchProgress, CancelOutcome};
+pub use crate::settings::Settings;
 
 /// Bumped when the file's meaning changes; older builds refuse newer files (moving them aside).
 pub const SCHEMA_VERSION: u32 = 1;
-
-/// What the user chose; stored with the batches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Settings {
-    pub poll: PollPolicy,
-    /// Desktop notifications on finishes.
-    pub notifications: bool,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            poll: PollPolicy::default(),
-            notifications: true,
-        }
-    }
-}
 
 /// One tracked batch as remembered across restarts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,6 +36,12 @@ pub struct SavedBatch {
     /// Trillet answered 404: not polled again unless the user asks.
     #[serde(default)]
     pub not_found: bool,
+    /// The failure-rate alert was sent: never again for this batch.
+    #[serde(default)]
+    pub failure_alerted: bool,
+    /// What Trillet answered when the user cancelled the batch from Batchwatch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellation: Option<Arc<CancelOutcome>>,
 }
 
 /// The whole file.
@@ -224,6 +212,8 @@ mod tests {
                     last_updated_ms: Some(1_703_101_200_000),
                     finish_notified: false,
                     not_found: false,
+                    failure_alerted: true,
+                    cancellation: None,
                 },
                 SavedBatch {
                     id: BatchId::parse("batch_a").unwrap(),
@@ -231,11 +221,29 @@ mod tests {
                     last_updated_ms: None,
                     finish_notified: true,
                     not_found: true,
+                    failure_alerted: false,
+                    cancellation: Some(Arc::new(CancelOutcome {
+                        batch_id: "batch_a".into(),
+                        status: crate::model::BatchStatus::Cancelled,
+                        message: Some("Batch call cancelled successfully".into()),
+                        details: crate::model::CancelDetails {
+                            completed_calls: 3,
+                            failed_calls: 1,
+                            cancelled_calls: 6,
+                            total_calls: 10,
+                        },
+                    })),
                 },
             ],
             settings: Settings {
                 notifications: false,
-                ..Settings::default()
+                notifications_paused_until_ms: Some(1_703_104_800_000),
+                failure_alert_percent: Some(30),
+                poll: crate::schedule::PollPolicy {
+                    floor: std::time::Duration::from_secs(45),
+                    budget: 20,
+                    ..Default::default()
+                },
             },
         }
     }

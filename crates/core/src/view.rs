@@ -10,8 +10,9 @@ use serde::Serialize;
 
 use crate::figures::{figures, Figures};
 use crate::format;
-use crate::model::{BatchProgress, BatchStatus};
+use crate::model::{BatchProgress, BatchStatus, CancelOutcome};
 use crate::monitor::{BatchSnapshot, Connection, FetchStatus, MonitorView};
+use crate::settings::{settings_view, SettingsView};
 
 /// The menu shows at most this many batch rows, then "and N more".
 pub const MAX_TRAY_ROWS: usize = 10;
@@ -115,6 +116,10 @@ pub struct BatchCard<'a> {
     pub problem: Option<Problem>,
     /// The figures are from an earlier fetch than the last attempt.
     pub stale: bool,
+    /// Still running or queued at Trillet, so "Cancel batch…" is offered.
+    pub can_cancel: bool,
+    /// What Trillet answered when it was cancelled from Batchwatch.
+    pub cancellation_text: Option<String>,
 }
 
 /// The whole window.
@@ -125,6 +130,7 @@ pub struct WindowView<'a> {
     /// A problem that concerns every batch (credentials, rate limit, state file).
     pub banner: Option<Problem>,
     pub state_file_problem: Option<String>,
+    pub settings: SettingsView,
 }
 
 /// The tray icon's state.
@@ -334,8 +340,38 @@ fn card<'a>(row: &Row<'a>, connection: &Connection) -> BatchCard<'a> {
         last_updated_ms: row.snapshot.last_updated_ms,
         recent_calls: p.map(recent_calls).unwrap_or_default(),
         stale: problem.is_some() && p.is_some() && !row.state.is_finished(),
+        can_cancel: matches!(
+            row.state,
+            BatchState::Queued | BatchState::Running | BatchState::Unknown
+        ) && row.snapshot.cancellation.is_none(),
+        cancellation_text: row.snapshot.cancellation.as_deref().map(cancellation_text),
         problem,
     }
+}
+
+/// "Cancelled from Batchwatch: 6 waiting calls dropped; 3 completed and 1 failed before that
+/// (of 10). Trillet: Batch call cancelled successfully"
+fn cancellation_text(outcome: &CancelOutcome) -> String {
+    let d = &outcome.details;
+    let dropped = match d.cancelled_calls {
+        1 => "1 waiting call".to_owned(),
+        n => format!("{n} waiting calls"),
+    };
+    let mut text = format!(
+        "Cancelled from Batchwatch: {dropped} dropped; {} completed and {} failed before that (of {}).",
+        d.completed_calls,
+        d.failed_calls,
+        d.total_calls
+    );
+    if let Some(message) = outcome
+        .message
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+    {
+        text.push_str(&format!(" Trillet: {message}"));
+    }
+    text
 }
 
 fn recent_calls(p: &BatchProgress) -> Vec<RecentCallRow<'_>> {
@@ -366,7 +402,16 @@ pub fn window_view(view: &MonitorView) -> WindowView<'_> {
             .collect(),
         banner: banner(view),
         state_file_problem: view.state_problem.clone(),
+        settings: settings_view(&view.settings, view.now_ms, polled(view)),
     }
+}
+
+/// How many batches share the request budget now: those not finished (nor unknown to Trillet).
+fn polled(view: &MonitorView) -> usize {
+    view.batches
+        .iter()
+        .filter(|b| !BatchState::of(b).is_finished() && BatchState::of(b) != BatchState::NotFound)
+        .count()
 }
 
 fn needs_attention(row: &Row<'_>) -> bool {
@@ -569,6 +614,7 @@ mod tests {
             progress: p.map(Arc::new),
             last_updated_ms: Some(START + 10 * MIN),
             fetch,
+            cancellation: None,
         }
     }
 
@@ -760,6 +806,7 @@ mod tests {
                 progress: Some(Arc::new(p)),
                 last_updated_ms: Some(now),
                 fetch: FetchStatus::Live,
+                cancellation: None,
             }],
             connection: Connection::Ready,
             settings: Settings::default(),
@@ -905,5 +952,43 @@ mod tests {
             Some("rate_limited")
         );
         assert_eq!(banner(Connection::Ready), None);
+    }
+
+    #[test]
+    fn a_cancelled_card_says_what_trillet_answered_and_offers_no_second_cancel() {
+        let running = snap(
+            "batch_run",
+            Some(progress(BatchStatus::Processing, 30, 2, 5, 100)),
+            FetchStatus::Live,
+        );
+        let mut cancelled = snap(
+            "batch_gone",
+            Some(progress(BatchStatus::Cancelled, 30, 2, 0, 100)),
+            FetchStatus::Live,
+        );
+        cancelled.cancellation = Some(Arc::new(CancelOutcome {
+            batch_id: "batch_gone".into(),
+            status: BatchStatus::Cancelled,
+            message: Some("Batch call cancelled successfully".into()),
+            details: crate::model::CancelDetails {
+                completed_calls: 30,
+                failed_calls: 2,
+                cancelled_calls: 63,
+                total_calls: 100,
+            },
+        }));
+        let v = view(vec![running, cancelled], Connection::Ready);
+        let w = window_view(&v);
+        assert!(w.cards[0].can_cancel);
+        assert_eq!(w.cards[0].cancellation_text, None);
+        assert!(!w.cards[1].can_cancel);
+        assert_eq!(
+            w.cards[1].cancellation_text.as_deref(),
+            Some("Cancelled from Batchwatch: 63 waiting calls dropped; 30 completed and 2 failed before that (of 100). Trillet: Batch call cancelled successfully")
+        );
+        assert_eq!(
+            w.settings.consequence, "A batch updates every 15 s.",
+            "one batch still polled"
+        );
     }
 }

@@ -7,10 +7,12 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use batchwatch_core::model::{CallsPage, CallsQuery, CancelOutcome};
 use batchwatch_core::monitor::{
     Connection, FetchStatus, Monitor, MonitorConfig, MonitorEvent, MonitorHandle, MonitorView,
-    ProgressSource,
+    TrilletApi,
 };
+use batchwatch_core::settings::SettingsForm;
 use batchwatch_core::state_file::{Settings, StateFile};
 use batchwatch_core::{ApiError, BatchId, BatchProgress, BatchStatus, Credentials};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -55,7 +57,33 @@ impl FakeTrillet {
     }
 }
 
-impl ProgressSource for FakeTrillet {
+/// The fake answers only the status endpoint; cancel and the call list are tested against the
+/// simulator (`monitor_sim.rs`).
+fn unscripted<T: Send + 'static>() -> impl Future<Output = Result<T, ApiError>> + Send + 'static {
+    std::future::ready(Err(ApiError::Refused {
+        status: 501,
+        message: "not scripted in this fake".into(),
+    }))
+}
+
+impl TrilletApi for FakeTrillet {
+    fn cancel(
+        &self,
+        _: &Credentials,
+        _: &BatchId,
+    ) -> impl Future<Output = Result<CancelOutcome, ApiError>> + Send + 'static {
+        unscripted()
+    }
+
+    fn calls(
+        &self,
+        _: &Credentials,
+        _: &BatchId,
+        _: CallsQuery,
+    ) -> impl Future<Output = Result<CallsPage, ApiError>> + Send + 'static {
+        unscripted()
+    }
+
     fn fetch(
         &self,
         credentials: &Credentials,
@@ -661,4 +689,96 @@ async fn a_request_task_that_dies_is_retried_not_lost() {
     run_for(Duration::from_secs(30)).await;
     assert!(fake.requests("batch_a") >= 2);
     assert_eq!(batch(&monitor.view(), "batch_a").fetch, FetchStatus::Live);
+}
+
+#[tokio::test(start_paused = true)]
+async fn settings_round_trip_through_the_file_and_steer_the_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let fake = FakeTrillet::default();
+    fake.set("batch_a", running(1));
+    let (monitor, _events) = start(&fake, Some(StateFile::new(&path)));
+    monitor.track(vec![id("batch_a")]);
+    run_for(Duration::from_millis(100)).await;
+
+    let form = SettingsForm {
+        floor_secs: 40,
+        budget: 20,
+        notifications: false,
+        failure_alert_percent: Some(30),
+    }
+    .validate()
+    .unwrap();
+    monitor.update_settings(move |s| *s = form.applied_to(*s));
+    run_for(Duration::from_secs(200)).await;
+    let times = fake.times("batch_a");
+    // The first poll's 15-s interval was cut short by nothing (40 s is longer), then every 40 s.
+    for pair in times[1..].windows(2) {
+        assert_eq!(pair[1] - pair[0], Duration::from_secs(40), "{times:?}");
+    }
+    assert!(times.len() >= 5, "{times:?}");
+    monitor.shutdown().await;
+
+    let stored = StateFile::new(&path).load(0).state.settings;
+    assert_eq!(stored.poll.floor, Duration::from_secs(40));
+    assert_eq!(stored.poll.budget, 20);
+    assert!(!stored.notifications);
+    assert_eq!(stored.failure_alert_percent, Some(30));
+
+    // A new run reads them back and polls by them.
+    let again = FakeTrillet::default();
+    again.set("batch_a", running(2));
+    let (monitor, _events) = start(&again, Some(StateFile::new(&path)));
+    assert_eq!(monitor.view().settings, stored);
+    run_for(Duration::from_secs(121)).await;
+    let times = again.times("batch_a");
+    assert_eq!(
+        times.len(),
+        4,
+        "at once, then at 40, 80 and 120 s: {times:?}"
+    );
+    assert_eq!(times[1] - times[0], Duration::from_secs(40));
+}
+
+fn with_failures(completed: u64, failed: u64) -> Answer {
+    let mut p = progress(BatchStatus::Processing, completed, 100);
+    p.failed = failed;
+    p.waiting = 100 - completed - failed;
+    Ok(p)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_rate_alert_is_sent_once_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let fake = FakeTrillet::default();
+    fake.set("batch_a", with_failures(16, 4)); // 20 % of 20
+    let (monitor, mut events) = start(&fake, Some(StateFile::new(&path)));
+    monitor.update_settings(|s| s.failure_alert_percent = Some(25));
+    monitor.track(vec![id("batch_a")]);
+    run_for(Duration::from_secs(20)).await;
+    let alerts = |events: &mut UnboundedReceiver<MonitorEvent>| {
+        drain(events)
+            .into_iter()
+            .filter(|e| matches!(e, MonitorEvent::FailureRateHigh { .. }))
+            .count()
+    };
+    assert_eq!(alerts(&mut events), 0, "20 % is under the 25 % threshold");
+
+    fake.set("batch_a", with_failures(18, 7)); // 28 %
+    run_for(Duration::from_secs(16)).await;
+    assert_eq!(alerts(&mut events), 1);
+    fake.set("batch_a", with_failures(20, 10)); // 33 %: still high, already said
+    run_for(Duration::from_secs(60)).await;
+    assert_eq!(alerts(&mut events), 0);
+    monitor.shutdown().await;
+
+    let (monitor, mut events) = start(&fake, Some(StateFile::new(&path)));
+    run_for(Duration::from_secs(60)).await;
+    assert!(
+        fake.requests("batch_a") > 5,
+        "still polled after the restart"
+    );
+    assert_eq!(alerts(&mut events), 0, "not again after a restart");
+    drop(monitor);
 }

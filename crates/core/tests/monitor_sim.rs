@@ -269,3 +269,168 @@ async fn a_key_rejected_mid_run_stops_all_requests_until_replaced() {
         .iter()
         .all(|r| r.api_key.as_deref() == Some("sk_replacement_key") && r.status == 200));
 }
+
+fn card<'a>(
+    view: &'a batchwatch_core::view::WindowView<'a>,
+    name: &str,
+) -> &'a batchwatch_core::view::BatchCard<'a> {
+    view.cards.iter().find(|c| c.id == name).unwrap()
+}
+
+fn live(view: &MonitorView, name: &str) -> bool {
+    fetch_of(view, name) == FetchStatus::Live
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_succeeds_or_says_why_not_and_the_card_follows() {
+    use batchwatch_core::model::BatchStatus;
+    use batchwatch_core::monitor::ActionError;
+    use batchwatch_core::view::window_view;
+    use batchwatch_core::ApiError;
+
+    let sim = sim(SPEED);
+    let control = sim.control();
+    for name in ["batch_cancel_me", "batch_faulty", "batch_vanishing"] {
+        control.add_batch(
+            BatchScript::new(2000)
+                .id(name)
+                .concurrency(4)
+                .call_duration(Duration::from_secs(120)),
+        );
+    }
+    let (monitor, mut events) = start(&sim, compressed_policy());
+    let all = ["batch_cancel_me", "batch_faulty", "batch_vanishing"];
+    monitor.track(all.iter().map(|n| id(n)).collect());
+    wait_for(&monitor, Duration::from_secs(5), |v| {
+        all.iter().all(|n| live(v, n))
+    })
+    .await;
+
+    // Success: Trillet's answer is kept on the card, the batch ends as cancelled, unannounced.
+    let outcome = monitor.cancel(id("batch_cancel_me")).await.unwrap();
+    assert_eq!(outcome.status, BatchStatus::Cancelled);
+    assert_eq!(outcome.details.total_calls, 2000);
+    assert!(outcome.details.cancelled_calls > 1900, "{outcome:?}");
+    wait_for(&monitor, Duration::from_secs(5), |v| {
+        v.batches.iter().any(|b| {
+            b.id.as_str() == "batch_cancel_me"
+                && b.progress
+                    .as_ref()
+                    .is_some_and(|p| p.status == BatchStatus::Cancelled)
+        })
+    })
+    .await;
+    let view = monitor.view();
+    let window = window_view(&view);
+    let cancelled = card(&window, "batch_cancel_me");
+    assert!(!cancelled.can_cancel);
+    let text = cancelled
+        .cancellation_text
+        .as_deref()
+        .expect("details shown");
+    assert!(
+        text.starts_with(&format!(
+            "Cancelled from Batchwatch: {} waiting calls dropped;",
+            outcome.details.cancelled_calls
+        )),
+        "{text}"
+    );
+    let deletes = || {
+        control
+            .requests()
+            .iter()
+            .filter(|r| r.method == "DELETE")
+            .count()
+    };
+    assert_eq!(deletes(), 1);
+
+    // 500: said, and nothing changes — the batch still runs and may be cancelled later.
+    control.set_fault(
+        FaultTarget::Batch("batch_faulty".into()),
+        Fault::ServerError,
+    );
+    let error = monitor.cancel(id("batch_faulty")).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ActionError::Api(ApiError::Server { status: 500, .. })
+        ),
+        "{error:?}"
+    );
+    control.clear_fault(FaultTarget::Batch("batch_faulty".into()));
+    // 404: the batch is gone at Trillet.
+    control.remove_batch("batch_vanishing");
+    let error = monitor.cancel(id("batch_vanishing")).await.unwrap_err();
+    assert_eq!(error.code(), "not_found", "{error}");
+    // Not watched: refused without asking Trillet.
+    let error = monitor.cancel(id("batch_elsewhere")).await.unwrap_err();
+    assert_eq!(error.code(), "not_tracked");
+    assert_eq!(deletes(), 3, "the unwatched batch cost no request");
+
+    wait_for(&monitor, Duration::from_secs(5), |v| {
+        live(v, "batch_faulty")
+    })
+    .await;
+    let view = monitor.view();
+    let window = window_view(&view);
+    let faulty = card(&window, "batch_faulty");
+    assert!(
+        faulty.can_cancel,
+        "a failed cancel leaves the batch cancellable"
+    );
+    assert_eq!(faulty.cancellation_text, None);
+    assert_eq!(card(&window, "batch_vanishing").cancellation_text, None);
+
+    let finishes = std::iter::from_fn(|| events.try_recv().ok())
+        .filter(|e| matches!(e, MonitorEvent::BatchFinished { .. }))
+        .count();
+    assert_eq!(
+        finishes, 0,
+        "the user's own cancel is not announced back to them"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_calls_page_in_through_the_monitor_and_agree_with_the_counters() {
+    use batchwatch_core::failures::FailedCalls;
+
+    let sim = sim(SPEED);
+    let control = sim.control();
+    control.add_batch(
+        BatchScript::new(300)
+            .id("batch_bad_list")
+            .failure_rate(250.0 / 300.0)
+            .concurrency(50)
+            .failure_reasons(vec!["Number busy", "No answer", "Voicemail detected"]),
+    );
+    control.finish_batch("batch_bad_list");
+    let (monitor, _events) = start(&sim, compressed_policy());
+    monitor.track(vec![id("batch_bad_list")]);
+    wait_for(&monitor, Duration::from_secs(5), |v| {
+        is_final(v, "batch_bad_list")
+    })
+    .await;
+    let counted = monitor.view().batches[0].progress.as_ref().unwrap().failed;
+
+    let before = control.request_count("batch_bad_list");
+    let mut failed = FailedCalls::new();
+    while let Some(query) = failed.next_query() {
+        let page = monitor.calls(id("batch_bad_list"), query).await.unwrap();
+        failed.add_page(page);
+    }
+    let view = failed.view("batch_bad_list");
+    assert_eq!(
+        view.loaded as u64, counted,
+        "every failure the counters show"
+    );
+    assert_eq!(
+        view.groups.iter().map(|g| g.count as u64).sum::<u64>(),
+        counted
+    );
+    assert_eq!(view.summary, format!("All {counted} failed calls"));
+    assert_eq!(
+        control.request_count("batch_bad_list") - before,
+        counted.div_ceil(100) as usize,
+        "one request a page of 100"
+    );
+}

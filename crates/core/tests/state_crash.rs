@@ -28,6 +28,8 @@ fn state(n: usize, completed: u64) -> SavedState {
                 last_updated_ms: Some(1),
                 finish_notified: false,
                 not_found: false,
+                failure_alerted: false,
+                cancellation: None,
             })
             .collect(),
         ..SavedState::default()

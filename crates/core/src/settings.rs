@@ -1,0 +1,267 @@
+//! What the user chose — how often to poll, and when to be told — with the rules the settings
+//! panel checks before anything is stored. Kept in the state file beside the batches.
+
+use std::ops::RangeInclusive;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::schedule::{PollPolicy, TRILLET_LIMIT_PER_MINUTE};
+
+/// The user's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Settings {
+    pub poll: PollPolicy,
+    /// Desktop notifications at all.
+    pub notifications: bool,
+    /// Notifications are held until this moment (epoch ms): "pause for 1 hour". Kept across a
+    /// restart, so quitting and starting again inside the hour does not resume them.
+    pub notifications_paused_until_ms: Option<u64>,
+    /// Also notify (once per batch) when a running batch's failure rate reaches this percent.
+    /// Off by default: a campaign's normal failure rate is the user's to know.
+    pub failure_alert_percent: Option<u8>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            poll: PollPolicy::default(),
+            notifications: true,
+            notifications_paused_until_ms: None,
+            failure_alert_percent: None,
+        }
+    }
+}
+
+/// How long "Pause notifications" holds them.
+pub const PAUSE_FOR: Duration = Duration::from_secs(60 * 60);
+
+/// The interval floor a person may choose, in seconds.
+pub const FLOOR_SECS: RangeInclusive<u64> = 5..=600;
+/// The requests per minute a person may give Batchwatch: Trillet allows 60, and a few stay free
+/// for the user's own clicks.
+pub const BUDGET: RangeInclusive<u32> = 1..=(TRILLET_LIMIT_PER_MINUTE - 5);
+/// The failure-rate threshold, in percent.
+pub const FAILURE_ALERT_PERCENT: RangeInclusive<u8> = 1..=100;
+
+impl Settings {
+    /// Whether a pause is in force at `now_ms`.
+    pub fn paused_at(&self, now_ms: u64) -> bool {
+        self.notifications_paused_until_ms
+            .is_some_and(|until| now_ms < until)
+    }
+
+    /// Whether a notification may be shown at `now_ms`.
+    pub fn notify_at(&self, now_ms: u64) -> bool {
+        self.notifications && !self.paused_at(now_ms)
+    }
+
+    /// The same settings, paused for [`PAUSE_FOR`] from `now_ms` (or resumed).
+    pub fn with_pause(mut self, paused: bool, now_ms: u64) -> Self {
+        self.notifications_paused_until_ms =
+            paused.then(|| now_ms.saturating_add(PAUSE_FOR.as_millis() as u64));
+        self
+    }
+}
+
+/// The panel's editable fields, as the window sends them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsForm {
+    pub floor_secs: u64,
+    pub budget: u32,
+    pub notifications: bool,
+    pub failure_alert_percent: Option<u8>,
+}
+
+/// A field out of its range, said so the person can fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error("Poll no more often than every {min}–{max} s (you entered {0} s).", min = FLOOR_SECS.start(), max = FLOOR_SECS.end())]
+    Floor(u64),
+    #[error("The request budget must be {min}–{max} requests a minute (you entered {0}); Trillet allows {TRILLET_LIMIT_PER_MINUTE}.", min = BUDGET.start(), max = BUDGET.end())]
+    Budget(u32),
+    #[error("The failure-rate threshold must be {min}–{max} % (you entered {0} %).", min = FAILURE_ALERT_PERCENT.start(), max = FAILURE_ALERT_PERCENT.end())]
+    FailureAlert(u8),
+}
+
+impl SettingsForm {
+    /// The form as it stands in `settings`.
+    pub fn of(settings: &Settings) -> Self {
+        Self {
+            floor_secs: settings.poll.floor.as_secs_f64().round() as u64,
+            budget: settings.poll.budget,
+            notifications: settings.notifications,
+            failure_alert_percent: settings.failure_alert_percent,
+        }
+    }
+
+    pub fn validate(self) -> Result<Self, SettingsError> {
+        if !FLOOR_SECS.contains(&self.floor_secs) {
+            return Err(SettingsError::Floor(self.floor_secs));
+        }
+        if !BUDGET.contains(&self.budget) {
+            return Err(SettingsError::Budget(self.budget));
+        }
+        if let Some(p) = self.failure_alert_percent {
+            if !FAILURE_ALERT_PERCENT.contains(&p) {
+                return Err(SettingsError::FailureAlert(p));
+            }
+        }
+        Ok(self)
+    }
+
+    /// `settings` with this form's fields; the rest (the budget's window, the pause) is kept.
+    pub fn applied_to(self, mut settings: Settings) -> Settings {
+        settings.poll.floor = Duration::from_secs(self.floor_secs);
+        settings.poll.budget = self.budget;
+        settings.poll.backoff_cap = settings.poll.backoff_cap.max(settings.poll.floor);
+        settings.notifications = self.notifications;
+        settings.failure_alert_percent = self.failure_alert_percent;
+        settings
+    }
+
+    /// What this form would mean with `batches` batches polled: "With 12 batches, each updates
+    /// every 15 s." Shown live as the person types.
+    pub fn consequence(self, current: &Settings, batches: usize) -> String {
+        self.applied_to(*current).poll.consequence(batches)
+    }
+}
+
+/// The settings as the panel shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsView {
+    #[serde(flatten)]
+    pub form: SettingsForm,
+    /// Only while a pause is in force.
+    pub notifications_paused_until_ms: Option<u64>,
+    /// "With 12 batches, each updates every 15 s."
+    pub consequence: String,
+}
+
+/// What the panel shows at `now_ms`, with `batches` batches still polled.
+pub fn settings_view(settings: &Settings, now_ms: u64, batches: usize) -> SettingsView {
+    SettingsView {
+        form: SettingsForm::of(settings),
+        notifications_paused_until_ms: settings
+            .notifications_paused_until_ms
+            .filter(|_| settings.paused_at(now_ms)),
+        consequence: settings.poll.consequence(batches),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form() -> SettingsForm {
+        SettingsForm::of(&Settings::default())
+    }
+
+    #[test]
+    fn the_form_checks_each_range() {
+        assert_eq!(form().validate(), Ok(form()));
+        let cases = [
+            (
+                SettingsForm {
+                    floor_secs: 4,
+                    ..form()
+                },
+                SettingsError::Floor(4),
+            ),
+            (
+                SettingsForm {
+                    floor_secs: 601,
+                    ..form()
+                },
+                SettingsError::Floor(601),
+            ),
+            (
+                SettingsForm {
+                    budget: 0,
+                    ..form()
+                },
+                SettingsError::Budget(0),
+            ),
+            (
+                SettingsForm {
+                    budget: 56,
+                    ..form()
+                },
+                SettingsError::Budget(56),
+            ),
+            (
+                SettingsForm {
+                    failure_alert_percent: Some(0),
+                    ..form()
+                },
+                SettingsError::FailureAlert(0),
+            ),
+        ];
+        for (form, error) in cases {
+            assert_eq!(form.validate(), Err(error));
+        }
+        assert_eq!(
+            SettingsError::Budget(56).to_string(),
+            "The request budget must be 1–55 requests a minute (you entered 56); Trillet allows 60."
+        );
+    }
+
+    #[test]
+    fn applying_keeps_the_window_and_the_pause() {
+        let before = Settings::default().with_pause(true, 1_000);
+        let after = SettingsForm {
+            floor_secs: 30,
+            budget: 20,
+            notifications: false,
+            failure_alert_percent: Some(25),
+        }
+        .applied_to(before);
+        assert_eq!(after.poll.floor, Duration::from_secs(30));
+        assert_eq!(after.poll.budget, 20);
+        assert_eq!(after.poll.window, before.poll.window);
+        assert_eq!(after.notifications_paused_until_ms, Some(3_601_000));
+        assert_eq!(after.failure_alert_percent, Some(25));
+        assert!(!after.notifications);
+    }
+
+    #[test]
+    fn the_consequence_follows_the_form() {
+        let slow = SettingsForm {
+            budget: 4,
+            ..form()
+        };
+        // 12 batches sharing 4 requests a minute: each every 3 minutes.
+        assert_eq!(
+            slow.consequence(&Settings::default(), 12),
+            "With 12 batches, each updates every 3 min."
+        );
+        assert_eq!(
+            form().consequence(&Settings::default(), 12),
+            "With 12 batches, each updates every 15 s."
+        );
+    }
+
+    #[test]
+    fn a_pause_lasts_an_hour_and_then_ends() {
+        let paused = Settings::default().with_pause(true, 10_000);
+        assert!(!paused.notify_at(10_000 + PAUSE_FOR.as_millis() as u64 - 1));
+        assert!(paused.notify_at(10_000 + PAUSE_FOR.as_millis() as u64));
+        assert!(paused.with_pause(false, 20_000).notify_at(20_000));
+        let off = Settings {
+            notifications: false,
+            ..Settings::default()
+        };
+        assert!(!off.notify_at(0));
+
+        let view = settings_view(&paused, 10_001, 0);
+        assert_eq!(view.notifications_paused_until_ms, Some(3_610_000));
+        let later = settings_view(&paused, 3_610_000, 0);
+        assert_eq!(
+            later.notifications_paused_until_ms, None,
+            "an ended pause is not shown"
+        );
+    }
+}
