@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use batchwatch_core::monitor::{MonitorEvent, MonitorView};
+use batchwatch_core::monitor::{system_clock, MonitorEvent, MonitorView};
 use batchwatch_core::notifier::{NotificationContent, Notifier};
 use tauri::{AppHandle, Emitter, Runtime};
 use tokio::sync::{mpsc, watch};
@@ -31,6 +31,7 @@ impl<R: Runtime> Bridge<R> {
         let mut status = self.status.subscribe();
         self.publish(&status.borrow_and_update().clone());
         loop {
+            let pause_ends = pause_end(&self.views.borrow());
             tokio::select! {
                 changed = self.views.changed() => {
                     if changed.is_err() { break }
@@ -44,6 +45,8 @@ impl<R: Runtime> Bridge<R> {
                     Some(event) => self.on_event(event).await,
                     None => break,
                 },
+                // The hour is over: the tray's check mark and the window say so.
+                () = sleep_or_forever(pause_ends) => self.publish(&status.borrow().clone()),
             }
         }
     }
@@ -54,7 +57,7 @@ impl<R: Runtime> Bridge<R> {
             let tray_view = tray_label_view(&view, status);
             if let Err(e) = tray
                 .apply(&tray_view)
-                .and_then(|()| tray.set_paused(status.notifications.paused))
+                .and_then(|()| tray.set_paused(view.settings.paused_at(system_clock()())))
             {
                 log::warn!("could not update the tray: {e}");
             }
@@ -74,9 +77,11 @@ impl<R: Runtime> Bridge<R> {
                 id, notification, ..
             } => {
                 log::info!("batch {id} finished: {}", notification.body);
-                let status = self.status.borrow();
-                (view_allows_notifications(&self.views.borrow()) && !status.notifications.paused)
-                    .then_some(notification)
+                self.allowed(notification)
+            }
+            MonitorEvent::FailureRateHigh { id, notification } => {
+                log::warn!("batch {id}: {}", notification.body);
+                self.allowed(notification)
             }
             MonitorEvent::CredentialsRejected {
                 message,
@@ -97,6 +102,12 @@ impl<R: Runtime> Bridge<R> {
         if let Some(content) = notification {
             self.notify(content).await;
         }
+    }
+
+    /// The notification, unless the user turned notifications off or paused them.
+    fn allowed(&self, notification: NotificationContent) -> Option<NotificationContent> {
+        let settings = self.views.borrow().settings;
+        settings.notify_at(system_clock()()).then_some(notification)
     }
 
     async fn notify(&self, content: NotificationContent) {
@@ -120,6 +131,17 @@ impl<R: Runtime> Bridge<R> {
     }
 }
 
-fn view_allows_notifications(view: &MonitorView) -> bool {
-    view.settings.notifications
+/// How long until a notification pause in force ends.
+fn pause_end(view: &MonitorView) -> Option<std::time::Duration> {
+    let until = view.settings.notifications_paused_until_ms?;
+    let now = system_clock()();
+    // A millisecond late, so the pause has surely ended when the tray is redrawn.
+    (until >= now).then(|| std::time::Duration::from_millis(until - now + 1))
+}
+
+async fn sleep_or_forever(wait: Option<std::time::Duration>) {
+    match wait {
+        Some(wait) => tokio::time::sleep(wait).await,
+        None => std::future::pending().await,
+    }
 }

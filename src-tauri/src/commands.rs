@@ -3,7 +3,12 @@
 
 use std::sync::Arc;
 
+use batchwatch_core::autostart::current_program;
 use batchwatch_core::batch_id::RejectedToken;
+use batchwatch_core::failures::{FailedCalls, FailedCallsView};
+use batchwatch_core::monitor::system_clock;
+use batchwatch_core::settings::SettingsForm;
+use batchwatch_core::view::polled;
 use batchwatch_core::{parse_pasted, ApiError, BatchId, Credentials, TrilletClient};
 use serde::Serialize;
 use tauri::State;
@@ -57,8 +62,10 @@ fn batch_id(id: &str) -> Result<BatchId, CommandError> {
 }
 
 #[tauri::command]
-pub fn untrack(state: State<'_, AppState>, id: String) -> Result<(), CommandError> {
-    state.monitor.untrack(batch_id(&id)?);
+pub async fn untrack(state: State<'_, AppState>, id: String) -> Result<(), CommandError> {
+    let id = batch_id(&id)?;
+    state.drilldowns.lock().await.remove(&id);
+    state.monitor.untrack(id);
     Ok(())
 }
 
@@ -128,10 +135,102 @@ pub async fn forget_credentials(
     Ok(status)
 }
 
-/// Pauses (or resumes) desktop notifications; the tray's check item says the same.
+/// Pauses desktop notifications for an hour (or resumes them); the tray's check item says the
+/// same. Kept in the settings, so a restart inside the hour stays quiet.
 #[tauri::command]
-pub fn set_notifications_paused(state: State<'_, AppState>, paused: bool) {
+pub fn pause_notifications(state: State<'_, AppState>, paused: bool) {
+    let now = system_clock()();
     state
-        .status
-        .send_modify(|s| s.notifications.paused = paused);
+        .monitor
+        .update_settings(move |s| *s = s.with_pause(paused, now));
+}
+
+/// Checks the settings panel's fields and stores them; the schedule follows at once.
+#[tauri::command]
+pub fn save_settings(state: State<'_, AppState>, form: SettingsForm) -> Result<(), CommandError> {
+    let form = form.validate()?;
+    state
+        .monitor
+        .update_settings(move |s| *s = form.applied_to(*s));
+    Ok(())
+}
+
+/// What the panel's fields would mean, said before they are saved: "With 12 batches, each
+/// updates every 15 s." — or why they cannot be saved.
+#[tauri::command]
+pub fn preview_settings(
+    state: State<'_, AppState>,
+    form: SettingsForm,
+) -> Result<String, CommandError> {
+    let form = form.validate()?;
+    let view = state.monitor.view();
+    Ok(form.consequence(&view.settings, polled(&view)))
+}
+
+/// Writes or removes the autostart entry (Batchwatch starts hidden, in the tray, at login).
+#[tauri::command]
+pub fn set_start_at_login(state: State<'_, AppState>, enabled: bool) -> Result<bool, CommandError> {
+    let autostart = state.autostart.as_ref().ok_or(CommandError::DemoMode)?;
+    let done = if enabled {
+        current_program().and_then(|program| autostart.enable(&program))
+    } else {
+        autostart.disable()
+    };
+    done.map_err(|e| CommandError::Autostart(format!("{} ({e})", autostart.path().display())))?;
+    log::info!(
+        "start at login {}",
+        if enabled { "enabled" } else { "disabled" }
+    );
+    let enabled = autostart.is_enabled();
+    state.status.send_modify(|s| s.start_at_login = enabled);
+    Ok(enabled)
+}
+
+/// The drill-down of a batch's failed calls: the first page (`more: false`, which starts over)
+/// or the next one, grouped by reason with every page loaded so far.
+#[tauri::command]
+pub async fn failed_calls(
+    state: State<'_, AppState>,
+    id: String,
+    more: bool,
+) -> Result<FailedCallsView, CommandError> {
+    let id = batch_id(&id)?;
+    // One load at a time: two quick "more"s must not both fetch the same page.
+    let mut drilldowns = state.drilldowns.lock().await;
+    let failed = drilldowns
+        .entry(id.clone())
+        .or_insert_with(FailedCalls::new);
+    if !more {
+        *failed = FailedCalls::new();
+    }
+    if let Some(query) = failed.next_query() {
+        let page = state.monitor.calls(id.clone(), query).await?;
+        failed.add_page(page);
+    }
+    Ok(failed.view(id.as_str()))
+}
+
+/// Forgets a closed drill-down's calls.
+#[tauri::command]
+pub async fn close_failed_calls(
+    state: State<'_, AppState>,
+    id: String,
+) -> Result<(), CommandError> {
+    state.drilldowns.lock().await.remove(&batch_id(&id)?);
+    Ok(())
+}
+
+/// Cancels a batch at Trillet. The card then shows Trillet's answer; errors come back as they
+/// are, for the card to show.
+#[tauri::command]
+pub async fn cancel_batch(state: State<'_, AppState>, id: String) -> Result<(), CommandError> {
+    let id = batch_id(&id)?;
+    let outcome = state.monitor.cancel(id.clone()).await.inspect_err(|e| {
+        log::warn!("cancelling {id} failed: {e}");
+    })?;
+    log::info!(
+        "batch {id} cancelled: {} waiting calls dropped",
+        outcome.details.cancelled_calls
+    );
+    Ok(())
 }

@@ -2,7 +2,9 @@
 //! `code` and shows `message`, never parsing text.
 
 use batchwatch_core::credentials::InvalidCredential;
+use batchwatch_core::monitor::ActionError;
 use batchwatch_core::secret_store::KeychainError;
+use batchwatch_core::settings::SettingsError;
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
@@ -18,6 +20,13 @@ pub enum CommandError {
     CredentialsRejected(String),
     #[error("The demo uses built-in credentials; restart without --demo to use your own.")]
     DemoMode,
+    /// A cancel or a page of failed calls that Trillet (or the monitor) could not give.
+    #[error(transparent)]
+    Action(#[from] ActionError),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error("Could not change the start-at-login entry: {0}")]
+    Autostart(String),
 }
 
 impl CommandError {
@@ -28,6 +37,9 @@ impl CommandError {
             Self::Keychain(e) => e.code(),
             Self::CredentialsRejected(_) => "credentials_rejected",
             Self::DemoMode => "demo_mode",
+            Self::Action(e) => e.code(),
+            Self::Settings(_) => "invalid_settings",
+            Self::Autostart(_) => "autostart_failed",
         }
     }
 }

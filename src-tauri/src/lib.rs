@@ -23,6 +23,7 @@ pub mod window;
 
 use std::sync::Arc;
 
+use batchwatch_core::autostart::Autostart;
 use batchwatch_core::monitor::{Monitor, MonitorConfig};
 use batchwatch_core::notifier::{DesktopNotifier, Notifier};
 use batchwatch_core::schedule::PollPolicy;
@@ -46,7 +47,13 @@ pub fn with_commands<R: Runtime>(builder: Builder<R>) -> Builder<R> {
         commands::refresh,
         commands::save_credentials,
         commands::forget_credentials,
-        commands::set_notifications_paused,
+        commands::pause_notifications,
+        commands::save_settings,
+        commands::preview_settings,
+        commands::set_start_at_login,
+        commands::failed_calls,
+        commands::close_failed_calls,
+        commands::cancel_batch,
     ])
 }
 
@@ -137,15 +144,17 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> Result<(), Box<dyn std
     }
 
     let notifier = notifier(&handle);
+    // A login must start the user's Batchwatch, never the demo.
+    let autostart = demo.is_none().then(Autostart::for_user).flatten();
     let (status, _) = watch::channel(AppStatus {
         demo: demo.is_some(),
         credentials: credentials_status,
         // Until the probe below says otherwise.
         notifications: NotificationsStatus {
             available: true,
-            paused: false,
             message: None,
         },
+        start_at_login: autostart.as_ref().is_some_and(Autostart::is_enabled),
     });
 
     let bridge = Bridge {
@@ -164,6 +173,8 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> Result<(), Box<dyn std
         status,
         demo: demo.map(|d| d.sim),
         credentials_turn: Default::default(),
+        drilldowns: Default::default(),
+        autostart,
     });
     // After `manage`: it hands what it finds to the managed monitor.
     tauri::async_runtime::spawn(looking);

@@ -1,11 +1,14 @@
 //! The managed state every command reaches: the monitor's handle, the keychain port, the
 //! app status, and (in demo mode) the simulator that must live as long as the app.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use batchwatch_core::autostart::Autostart;
+use batchwatch_core::failures::FailedCalls;
 use batchwatch_core::monitor::MonitorHandle;
 use batchwatch_core::secret_store::SecretStore;
-use batchwatch_core::ApiBase;
+use batchwatch_core::{ApiBase, BatchId};
 use tokio::sync::watch;
 
 use crate::status::AppStatus;
@@ -22,6 +25,10 @@ pub struct AppState {
     /// Saving and forgetting credentials take turns, so the keychain and the monitor never
     /// end up holding different keys after two quick clicks.
     pub credentials_turn: tokio::sync::Mutex<()>,
+    /// The failed calls loaded for each open drill-down; dropped when it closes.
+    pub drilldowns: tokio::sync::Mutex<HashMap<BatchId, FailedCalls>>,
+    /// The "start at login" entry; `None` in demo mode (a login must not start the demo).
+    pub autostart: Option<Autostart>,
 }
 
 impl AppState {

@@ -70,12 +70,12 @@ impl CredentialsStatus {
     }
 }
 
-/// Whether desktop notifications can be shown, and whether the user paused them.
+/// Whether desktop notifications can be shown. (Whether the user turned them off or paused
+/// them is a setting, in the monitor's view.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NotificationsStatus {
     pub available: bool,
-    pub paused: bool,
     /// Why they are unavailable.
     pub message: Option<String>,
 }
@@ -87,4 +87,6 @@ pub struct AppStatus {
     pub demo: bool,
     pub credentials: CredentialsStatus,
     pub notifications: NotificationsStatus,
+    /// The autostart entry exists: Batchwatch starts (hidden) at login.
+    pub start_at_login: bool,
 }

@@ -10,6 +10,7 @@ use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem}
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Manager, Runtime};
 
+use batchwatch_core::monitor::system_clock;
 use batchwatch_core::tray_icon;
 use batchwatch_core::view::{TrayState, TrayView, MAX_TRAY_ROWS};
 
@@ -51,8 +52,14 @@ impl<R: Runtime> Tray<R> {
             .map(|i| MenuItem::with_id(app, format!("batch-row-{i}"), "", false, None::<&str>))
             .collect::<tauri::Result<Vec<_>>>()?;
         let refresh = MenuItem::with_id(app, REFRESH, "Refresh now", true, None::<&str>)?;
-        let pause =
-            CheckMenuItem::with_id(app, PAUSE, "Pause notifications", true, false, None::<&str>)?;
+        let pause = CheckMenuItem::with_id(
+            app,
+            PAUSE,
+            "Pause notifications for 1 hour",
+            true,
+            false,
+            None::<&str>,
+        )?;
         let quit = MenuItem::with_id(app, QUIT, "Quit Batchwatch", true, None::<&str>)?;
         let separators = [
             PredefinedMenuItem::separator(app)?,
@@ -137,10 +144,11 @@ fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: tauri::menu::MenuEvent) 
         }
         REFRESH => app.state::<AppState>().monitor.refresh(None),
         PAUSE => {
-            let state = app.state::<AppState>();
-            state
-                .status
-                .send_modify(|s| s.notifications.paused = !s.notifications.paused);
+            // Checked: pause for an hour from now; unchecked: resume. The monitor keeps it.
+            let monitor = &app.state::<AppState>().monitor;
+            let now = system_clock()();
+            let paused = monitor.view().settings.paused_at(now);
+            monitor.update_settings(move |s| *s = s.with_pause(!paused, now));
         }
         QUIT => app.exit(0),
         _ => {}

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use batchwatch::state::AppState;
 use batchwatch::status::{AppStatus, CredentialsStatus, NotificationsStatus};
+use batchwatch_core::autostart::Autostart;
 use batchwatch_core::monitor::{Monitor, MonitorConfig};
 use batchwatch_core::secret_store::{KeychainError, SecretStore};
 use batchwatch_core::{ApiBase, Credentials, TrilletClient};
@@ -61,6 +62,8 @@ struct Harness {
     app: tauri::App<MockRuntime>,
     keychain: Arc<MemoryKeychain>,
     sim: RunningSim,
+    /// Stands for the XDG config home of the autostart entry.
+    config_home: tempfile::TempDir,
 }
 
 fn harness(failure: Option<KeychainError>) -> Harness {
@@ -87,10 +90,11 @@ fn harness(failure: Option<KeychainError>) -> Harness {
         credentials: CredentialsStatus::missing(),
         notifications: NotificationsStatus {
             available: true,
-            paused: false,
             message: None,
         },
+        start_at_login: false,
     });
+    let config_home = tempfile::tempdir().unwrap();
     app.manage(AppState {
         monitor,
         secrets: Some(keychain.clone() as Arc<dyn SecretStore>),
@@ -98,6 +102,8 @@ fn harness(failure: Option<KeychainError>) -> Harness {
         status,
         demo: None,
         credentials_turn: Default::default(),
+        drilldowns: Default::default(),
+        autostart: Some(Autostart::in_config_dir(config_home.path())),
     });
     let webview = WebviewWindowBuilder::new(&app, "main", Default::default())
         .build()
@@ -107,6 +113,7 @@ fn harness(failure: Option<KeychainError>) -> Harness {
         app,
         keychain,
         sim,
+        config_home,
     }
 }
 
@@ -277,16 +284,224 @@ fn keychain_failures_reach_the_window_as_their_own_code() {
     );
 }
 
+impl Harness {
+    fn sign_in(&self) {
+        self.invoke(
+            "save_credentials",
+            json!({"apiKey": KEY, "workspaceId": "ws_cmd"}),
+        )
+        .unwrap();
+    }
+}
+
+fn now_ms() -> u64 {
+    batchwatch_core::monitor::system_clock()()
+}
+
 #[test]
-fn pausing_notifications_shows_in_the_state() {
+fn pausing_notifications_is_a_setting_that_lasts_an_hour() {
     let h = harness(None);
+    let before = now_ms();
     assert_eq!(
-        h.invoke("set_notifications_paused", json!({"paused": true})),
+        h.invoke("pause_notifications", json!({"paused": true})),
         Ok(Value::Null)
     );
-    let state = h.invoke("get_state", json!({})).unwrap();
-    assert_eq!(
-        state["status"]["notifications"],
-        json!({"available": true, "paused": true, "message": null})
+    let state = h.wait_for_state(|s| !s["settings"]["notificationsPausedUntilMs"].is_null());
+    let until = state["settings"]["notificationsPausedUntilMs"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        (before + 3_600_000..=now_ms() + 3_600_000).contains(&until),
+        "an hour from the click: {until}"
     );
+    h.invoke("pause_notifications", json!({"paused": false}))
+        .unwrap();
+    h.wait_for_state(|s| s["settings"]["notificationsPausedUntilMs"].is_null());
+}
+
+#[test]
+fn settings_are_checked_previewed_and_stored() {
+    let h = harness(None);
+    let form = |floor: u64, budget: u32| json!({"form": {"floorSecs": floor, "budget": budget, "notifications": false, "failureAlertPercent": 20}});
+    assert_eq!(
+        h.invoke("preview_settings", form(15, 56)),
+        Err(
+            json!({"code": "invalid_settings", "message": "The request budget must be 1–55 requests a minute (you entered 56); Trillet allows 60."})
+        )
+    );
+    assert_eq!(
+        h.invoke("save_settings", form(2, 50)).unwrap_err()["code"],
+        "invalid_settings"
+    );
+    h.invoke("track", json!({"text": "batch_a batch_b batch_c"}))
+        .unwrap();
+    h.wait_for_state(|s| s["cards"].as_array().is_some_and(|c| c.len() == 3));
+    assert_eq!(
+        h.invoke("preview_settings", form(15, 6)),
+        Ok(json!("With 3 batches, each updates every 30 s."))
+    );
+    assert_eq!(h.invoke("save_settings", form(40, 6)), Ok(Value::Null));
+    let state = h.wait_for_state(|s| s["settings"]["floorSecs"] == 40);
+    assert_eq!(
+        state["settings"],
+        json!({
+            "floorSecs": 40, "budget": 6, "notifications": false, "failureAlertPercent": 20,
+            "notificationsPausedUntilMs": null,
+            "consequence": "With 3 batches, each updates every 40 s."
+        })
+    );
+}
+
+#[test]
+fn start_at_login_writes_and_removes_the_autostart_entry() {
+    let h = harness(None);
+    let entry = h.config_home.path().join("autostart/batchwatch.desktop");
+    assert_eq!(
+        h.invoke("set_start_at_login", json!({"enabled": true})),
+        Ok(json!(true))
+    );
+    let text = std::fs::read_to_string(&entry).unwrap();
+    let exec = text.lines().find_map(|l| l.strip_prefix("Exec=")).unwrap();
+    assert!(exec.ends_with(" --hidden"), "{exec}");
+    assert!(
+        exec.starts_with(&*std::env::current_exe().unwrap().to_string_lossy()),
+        "starts this program: {exec}"
+    );
+    h.wait_for_state(|s| s["status"]["startAtLogin"] == true);
+    assert_eq!(
+        h.invoke("set_start_at_login", json!({"enabled": false})),
+        Ok(json!(false))
+    );
+    assert!(!entry.exists());
+    h.wait_for_state(|s| s["status"]["startAtLogin"] == false);
+}
+
+#[test]
+fn failed_calls_load_a_page_at_a_time_and_agree_with_the_counters() {
+    let h = harness(None);
+    let control = h.sim.control();
+    control.add_batch(
+        BatchScript::new(300)
+            .id("batch_bad")
+            .failure_rate(250.0 / 300.0)
+            .concurrency(60)
+            .failure_reasons(vec!["Number busy", "No answer"]),
+    );
+    control.finish_batch("batch_bad");
+    h.sign_in();
+    h.invoke("track", json!({"text": "batch_bad"})).unwrap();
+    let state = h.wait_for_state(|s| s["cards"][0]["state"] == "completed");
+    let failed = state["cards"][0]["failed"].as_u64().unwrap();
+    assert!(failed > 200, "{failed}");
+
+    let first = h
+        .invoke("failed_calls", json!({"id": "batch_bad", "more": false}))
+        .unwrap();
+    assert_eq!(first["loaded"], 100);
+    assert_eq!(first["total"], failed);
+    assert_eq!(first["hasMore"], true);
+    assert_eq!(
+        first["summary"],
+        format!("100 of {failed} failed calls loaded")
+    );
+    let group = &first["groups"][0];
+    assert_eq!(
+        group["numbers"].as_str().unwrap().lines().count(),
+        group["calls"].as_array().unwrap().len(),
+        "Copy numbers gives each failed number"
+    );
+    let mut last = first;
+    while last["hasMore"] == true {
+        last = h
+            .invoke("failed_calls", json!({"id": "batch_bad", "more": true}))
+            .unwrap();
+    }
+    assert_eq!(last["loaded"], failed);
+    let counted: u64 = last["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(counted, failed, "the groups add up to the card's counter");
+    let pages = control
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/calls"))
+        .count();
+    assert_eq!(pages as u64, failed.div_ceil(100));
+
+    // Starting over reloads from the first page.
+    let again = h
+        .invoke("failed_calls", json!({"id": "batch_bad", "more": false}))
+        .unwrap();
+    assert_eq!(again["loaded"], 100);
+    assert_eq!(
+        h.invoke(
+            "failed_calls",
+            json!({"id": "batch_unwatched", "more": false})
+        )
+        .unwrap_err()["code"],
+        "not_tracked"
+    );
+}
+
+#[test]
+fn cancel_shows_trillets_answer_or_its_error() {
+    use trillet_sim::{Fault, FaultTarget};
+    let h = harness(None);
+    let control = h.sim.control();
+    for id in ["batch_x", "batch_y", "batch_z"] {
+        control.add_batch(
+            BatchScript::new(40)
+                .id(id)
+                .started_ago(Duration::from_secs(60)),
+        );
+    }
+    h.sign_in();
+    h.invoke("track", json!({"text": "batch_x batch_y batch_z"}))
+        .unwrap();
+    h.wait_for_state(|s| {
+        s["cards"]
+            .as_array()
+            .is_some_and(|c| c.len() == 3 && c.iter().all(|c| c["canCancel"] == true))
+    });
+
+    assert_eq!(
+        h.invoke("cancel_batch", json!({"id": "batch_x"})),
+        Ok(Value::Null)
+    );
+    let state = h.wait_for_state(|s| s["cards"][0]["state"] == "cancelled");
+    let card = &state["cards"][0];
+    assert_eq!(card["canCancel"], false);
+    assert!(
+        card["cancellationText"]
+            .as_str()
+            .unwrap()
+            .starts_with("Cancelled from Batchwatch: "),
+        "{card:#}"
+    );
+
+    control.set_fault(FaultTarget::Batch("batch_y".into()), Fault::ServerError);
+    let error = h
+        .invoke("cancel_batch", json!({"id": "batch_y"}))
+        .unwrap_err();
+    assert_eq!(error["code"], "server_error");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Trillet had a server error (500)"),
+        "{error}"
+    );
+    control.remove_batch("batch_z");
+    assert_eq!(
+        h.invoke("cancel_batch", json!({"id": "batch_z"}))
+            .unwrap_err()["code"],
+        "not_found"
+    );
+    control.clear_all_faults();
+    let state = h.invoke("get_state", json!({})).unwrap();
+    assert_eq!(state["cards"][1]["canCancel"], true, "batch_y still runs");
+    assert!(state["cards"][1]["cancellationText"].is_null());
 }

@@ -13,12 +13,14 @@
 //! - [`failures`] — a batch's failed calls, paged in and grouped by reason.
 //! - [`secret_store`] — the keychain port and its platform implementation.
 //! - [`notifier`] — the desktop-notification port and its platform implementation.
+//! - [`autostart`] — the XDG autostart entry behind "Start at login".
 //! - [`monitor`] — the task that owns the tracked batches and polls them; [`schedule`] its policy;
 //!   [`change`] what happened and what to say; [`state_file`] what survives a restart;
 //!   [`settings`] what the user chose.
 //! - [`view`] — what the window and tray show; [`tray_icon`] the tray icon, drawn; [`format`] the words.
 
 pub mod api;
+pub mod autostart;
 pub mod batch_id;
 pub mod change;
 pub mod credentials;

@@ -407,7 +407,7 @@ pub fn window_view(view: &MonitorView) -> WindowView<'_> {
 }
 
 /// How many batches share the request budget now: those not finished (nor unknown to Trillet).
-fn polled(view: &MonitorView) -> usize {
+pub fn polled(view: &MonitorView) -> usize {
     view.batches
         .iter()
         .filter(|b| !BatchState::of(b).is_finished() && BatchState::of(b) != BatchState::NotFound)

@@ -1,0 +1,187 @@
+//! "Start at login": an XDG autostart entry (`$XDG_CONFIG_HOME/autostart/batchwatch.desktop`)
+//! that starts Batchwatch with `--hidden`, straight into the tray.
+//!
+//! Written here rather than through `tauri-plugin-autostart`: on Linux that plugin (via the
+//! `auto-launch` crate) ignores `$XDG_CONFIG_HOME` and writes the program path into `Exec`
+//! unquoted, so an install path with a space gives an entry that never starts. The entry is the
+//! setting: whether the file exists is the only truth, so it cannot disagree with a copy kept
+//! elsewhere.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// The entry's file name.
+pub const ENTRY_NAME: &str = "batchwatch.desktop";
+/// What the entry starts Batchwatch with: no window, just the tray.
+pub const HIDDEN_ARG: &str = "--hidden";
+
+/// The autostart entry in one config directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Autostart {
+    path: PathBuf,
+}
+
+impl Autostart {
+    /// The entry under `config_dir` (the XDG config home).
+    pub fn in_config_dir(config_dir: &Path) -> Self {
+        Self {
+            path: config_dir.join("autostart").join(ENTRY_NAME),
+        }
+    }
+
+    /// The entry where the desktop session looks: `$XDG_CONFIG_HOME/autostart`, else
+    /// `~/.config/autostart`.
+    pub fn for_user() -> Option<Self> {
+        let config = std::env::var_os("XDG_CONFIG_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+        Some(Self::in_config_dir(&config))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.path.is_file()
+    }
+
+    /// Writes the entry to start `program` with `--hidden` at login (replacing an older one).
+    pub fn enable(&self, program: &Path) -> io::Result<()> {
+        if let Some(dir) = self.path.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        fs::write(&self.path, entry(program))
+    }
+
+    /// Removes the entry; an absent entry is already disabled.
+    pub fn disable(&self) -> io::Result<()> {
+        match fs::remove_file(&self.path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The program a login should start: the AppImage when running from one (its mounted path
+/// changes every run), else this executable.
+pub fn current_program() -> io::Result<PathBuf> {
+    match std::env::var_os("APPIMAGE") {
+        Some(image) if !image.is_empty() => Ok(PathBuf::from(image)),
+        _ => std::env::current_exe(),
+    }
+}
+
+/// The desktop entry's text.
+pub fn entry(program: &Path) -> String {
+    let exec = format!("{} {HIDDEN_ARG}", exec_argument(&program.to_string_lossy()));
+    format!(
+        "[Desktop Entry]\n\
+         Type=Application\n\
+         Name=Batchwatch\n\
+         Comment=Watch Trillet batch calls from the tray\n\
+         Exec={}\n\
+         Terminal=false\n\
+         StartupNotify=false\n\
+         X-GNOME-Autostart-enabled=true\n",
+        escape_value(&exec)
+    )
+}
+
+/// One `Exec` argument, quoted as the Desktop Entry spec asks when it holds a reserved
+/// character (inside the quotes, `"`, `` ` ``, `$` and `\` are backslash-escaped).
+fn exec_argument(arg: &str) -> String {
+    const RESERVED: &[char] = &[
+        ' ', '\t', '\n', '"', '\'', '\\', '>', '<', '~', '|', '&', ';', '$', '*', '?', '#', '(',
+        ')', '`',
+    ];
+    if !arg.is_empty() && !arg.contains(RESERVED) {
+        return arg.replace('%', "%%");
+    }
+    let mut quoted = String::from("\"");
+    for c in arg.chars() {
+        match c {
+            '"' | '`' | '$' | '\\' => {
+                quoted.push('\\');
+                quoted.push(c);
+            }
+            '%' => quoted.push_str("%%"),
+            _ => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
+}
+
+/// A string value of a desktop entry: backslashes (and line breaks) escaped once more.
+fn escape_value(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('\n', "\\n")
+        .replace('\t', "\\t")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exec_line(text: &str) -> &str {
+        text.lines()
+            .find_map(|l| l.strip_prefix("Exec="))
+            .expect("an Exec line")
+    }
+
+    #[test]
+    fn a_plain_path_is_written_as_is_with_hidden() {
+        let text = entry(Path::new("/usr/bin/batchwatch"));
+        assert!(text.starts_with("[Desktop Entry]\nType=Application\n"));
+        assert_eq!(exec_line(&text), "/usr/bin/batchwatch --hidden");
+        assert!(text.ends_with('\n'));
+    }
+
+    #[test]
+    fn paths_with_reserved_characters_are_quoted_per_the_spec() {
+        assert_eq!(
+            exec_line(&entry(Path::new("/opt/My Apps/batchwatch"))),
+            "\"/opt/My Apps/batchwatch\" --hidden"
+        );
+        // `$` escaped inside the quotes; the backslash itself doubled again for the value.
+        assert_eq!(
+            exec_line(&entry(Path::new("/home/a$b/batch watch"))),
+            "\"/home/a\\\\$b/batch watch\" --hidden"
+        );
+        assert_eq!(
+            exec_line(&entry(Path::new("/opt/100%/batchwatch"))),
+            "/opt/100%%/batchwatch --hidden"
+        );
+    }
+
+    #[test]
+    fn enable_writes_and_disable_removes_the_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let autostart = Autostart::in_config_dir(dir.path());
+        assert_eq!(
+            autostart.path(),
+            dir.path().join("autostart/batchwatch.desktop")
+        );
+        assert!(!autostart.is_enabled());
+        autostart
+            .disable()
+            .expect("disabling what is absent is fine");
+
+        autostart.enable(Path::new("/usr/bin/batchwatch")).unwrap();
+        assert!(autostart.is_enabled());
+        assert_eq!(
+            fs::read_to_string(autostart.path()).unwrap(),
+            entry(Path::new("/usr/bin/batchwatch"))
+        );
+        autostart.disable().unwrap();
+        assert!(!autostart.is_enabled());
+        assert!(
+            dir.path().join("autostart").is_dir(),
+            "the directory stays for others' entries"
+        );
+    }
+}
