@@ -42,11 +42,36 @@ function render(payload) {
   const notices = [];
   if (payload.stateFileProblem) notices.push(payload.stateFileProblem);
   if (!status.notifications.available) notices.push(status.notifications.message || "Desktop notifications are unavailable.");
-  if (status.notifications.paused) notices.push("Notifications are paused (tray menu → Pause notifications).");
+  const settings = payload.settings;
+  if (settings.notificationsPausedUntilMs) notices.push(`Notifications are paused until ${timeOfDay(settings.notificationsPausedUntilMs)}.`);
+  else if (!settings.notifications) notices.push("Notifications are off (Settings).");
   $("notices").replaceChildren(...notices.map((text) => el("p", { className: "notice", textContent: text })));
 
   renderCredentials(status.credentials, status.demo);
+  renderSettings(settings, status);
   renderCards(payload.cards);
+}
+
+// The form shows the stored settings until the person starts editing it.
+let settingsDirty = false;
+
+function renderSettings(settings, status) {
+  if (!settingsDirty) {
+    $("floor-secs").value = settings.floorSecs;
+    $("budget").value = settings.budget;
+    $("notifications-on").checked = settings.notifications;
+    $("failure-alert-on").checked = settings.failureAlertPercent != null;
+    if (settings.failureAlertPercent != null) $("failure-alert-percent").value = settings.failureAlertPercent;
+    $("settings-consequence").textContent = settings.consequence;
+    $("settings-consequence").classList.remove("error");
+  }
+  $("failure-alert-percent").disabled = !$("failure-alert-on").checked;
+  const paused = settings.notificationsPausedUntilMs;
+  $("pause-state").textContent = paused ? `Notifications paused until ${timeOfDay(paused)}.` : "";
+  $("pause").textContent = paused ? "Resume notifications" : "Pause notifications for 1 hour";
+  $("pause").dataset.paused = paused ? "1" : "";
+  $("start-at-login").checked = status.startAtLogin;
+  $("start-at-login").disabled = status.demo;
 }
 
 function renderCredentials(credentials, demo) {
@@ -97,6 +122,12 @@ function buildCard(id) {
     setTimeout(() => { copy.textContent = "Copy"; }, 1500);
   });
   const segments = ["completed", "failed", "active", "waiting"].map((kind) => el("span", { className: `seg ${kind}` }));
+  const cancel = el("button", { type: "button", className: "cancel", textContent: "Cancel batch…" });
+  const confirmBox = buildCancelConfirm(id);
+  cancel.addEventListener("click", () => {
+    confirmBox.hidden = false;
+    confirmBox.querySelector(".keep").focus();
+  });
   const node = el("li", { className: "card" }, [
     el("div", { className: "card-head" }, [
       el("code", { className: "id", textContent: id, title: id }),
@@ -108,10 +139,118 @@ function buildCard(id) {
     el("p", { className: "counts" }),
     el("p", { className: "timing" }),
     el("p", { className: "problem", role: "alert" }),
+    el("p", { className: "cancellation", role: "status" }),
     el("details", { className: "recent" }, [el("summary"), el("ul")]),
-    el("div", { className: "actions" }, [refresh, remove]),
+    buildFailures(id),
+    confirmBox,
+    el("div", { className: "actions" }, [cancel, refresh, remove]),
   ]);
   return node;
+}
+
+// ---- cancel ----------------------------------------------------------------------------
+
+function buildCancelConfirm(id) {
+  const confirm = el("button", { type: "button", className: "confirm danger", textContent: "Cancel batch" });
+  const keep = el("button", { type: "button", className: "keep", textContent: "Keep it running" });
+  const box = el("div", { className: "confirm-cancel", role: "alertdialog", ariaLabel: `Cancel ${id}?`, hidden: true }, [
+    el("p", { className: "what" }),
+    el("p", { className: "cancel-error error", role: "alert", hidden: true }),
+    el("div", { className: "row" }, [confirm, keep]),
+  ]);
+  keep.addEventListener("click", () => { box.hidden = true; });
+  confirm.addEventListener("click", async () => {
+    const error = box.querySelector(".cancel-error");
+    confirm.disabled = true;
+    confirm.textContent = "Cancelling…";
+    error.hidden = true;
+    try {
+      await invoke("cancel_batch", { id });
+      box.hidden = true;
+    } catch (e) {
+      // Never swallowed: the reason stays on the card until the next try.
+      error.textContent = `Not cancelled: ${e && e.message ? e.message : String(e)}`;
+      error.hidden = false;
+    } finally {
+      confirm.disabled = false;
+      confirm.textContent = "Cancel batch";
+    }
+  });
+  return box;
+}
+
+// ---- failed calls ----------------------------------------------------------------------
+
+function buildFailures(id) {
+  const more = el("button", { type: "button", className: "more", textContent: "Load more" });
+  const details = el("details", { className: "failures" }, [
+    el("summary"),
+    el("p", { className: "failures-summary muted", role: "status" }),
+    el("p", { className: "failures-error error", role: "alert", hidden: true }),
+    el("div", { className: "groups" }),
+    more,
+  ]);
+  let loading = false;
+  async function load(moreWanted) {
+    if (loading) return;
+    loading = true;
+    more.disabled = true;
+    const status = details.querySelector(".failures-summary");
+    if (!moreWanted) status.textContent = "Loading failed calls…";
+    const error = details.querySelector(".failures-error");
+    try {
+      const view = await invoke("failed_calls", { id, more: moreWanted });
+      error.hidden = true;
+      renderFailures(details, view);
+    } catch (e) {
+      error.textContent = `Could not load failed calls: ${e && e.message ? e.message : String(e)}`;
+      error.hidden = false;
+      if (!moreWanted) status.textContent = "";
+    } finally {
+      loading = false;
+      more.disabled = false;
+    }
+  }
+  details.addEventListener("toggle", () => {
+    if (details.open) load(false);
+    else {
+      details.querySelector(".groups").replaceChildren();
+      invoke("close_failed_calls", { id }).catch(() => {});
+    }
+  });
+  more.addEventListener("click", () => load(true));
+  // Loaded as the person scrolls: the next page comes when "Load more" comes into view.
+  new IntersectionObserver((entries) => {
+    if (entries.some((e) => e.isIntersecting) && details.open && !more.hidden) load(true);
+  }).observe(more);
+  more.hidden = true;
+  return details;
+}
+
+function renderFailures(details, view) {
+  details.querySelector(".failures-summary").textContent = view.summary;
+  details.querySelector(".more").hidden = !view.hasMore;
+  details.querySelector(".more").textContent = `Load more (${view.total - view.loaded} left)`;
+  details.querySelector(".groups").replaceChildren(...view.groups.map((group) => {
+    const copy = el("button", { type: "button", className: "copy-numbers", textContent: "Copy numbers", ariaLabel: `Copy the numbers of “${group.reason}”` });
+    const list = el("ul", {}, group.calls.map((call) => el("li", {}, [
+      el("span", { className: "number", textContent: call.phoneNumber || call.jobId }),
+      el("span", { className: "muted", textContent: call.endedAtMs ? timeOfDay(call.endedAtMs) : "" }),
+      el("span", { className: "muted", textContent: call.durationText || "" }),
+    ])));
+    copy.addEventListener("click", async () => {
+      try { await navigator.clipboard.writeText(group.numbers); copy.textContent = "Copied"; }
+      catch { window.getSelection().selectAllChildren(list); copy.textContent = "Selected — press Ctrl+C"; }
+      setTimeout(() => { copy.textContent = "Copy numbers"; }, 2000);
+    });
+    return el("section", { className: "group", dataset: { reason: group.reason } }, [
+      el("div", { className: "group-head" }, [
+        el("h3", { textContent: `${group.reason} × ${group.count}` }),
+        copy,
+      ]),
+      list,
+    ]);
+  }));
 }
 
 function fillCard(node, card) {
@@ -136,6 +275,18 @@ function fillCard(node, card) {
   problem.textContent = card.problem ? card.problem.message : "";
   problem.dataset.code = card.problem ? card.problem.code : "";
   node.querySelector(".refresh").hidden = ["completed", "failed", "cancelled"].includes(card.state);
+  node.querySelector(".cancel").hidden = !card.canCancel;
+  const confirmBox = node.querySelector(".confirm-cancel");
+  if (!card.canCancel) confirmBox.hidden = true;
+  confirmBox.querySelector(".what").textContent =
+    `Cancel ${card.id}? Its ${card.waiting} waiting calls are dropped and never made; ` +
+    `the ${card.active} calls in progress finish. This cannot be undone.`;
+  const cancellation = node.querySelector(".cancellation");
+  cancellation.hidden = !card.cancellationText;
+  cancellation.textContent = card.cancellationText || "";
+  const failures = node.querySelector(".failures");
+  failures.hidden = card.failed === 0;
+  failures.querySelector("summary").textContent = `Failed calls (${card.failed})`;
 
   const recent = node.querySelector(".recent");
   recent.hidden = card.recentCalls.length === 0;
@@ -219,6 +370,73 @@ $("forget").addEventListener("click", async () => {
 });
 
 $("refresh-all").addEventListener("click", () => call("refresh", { id: null }));
+
+function settingsForm() {
+  const number = (id) => Number.parseInt($(id).value, 10);
+  return {
+    floorSecs: number("floor-secs"),
+    budget: number("budget"),
+    notifications: $("notifications-on").checked,
+    failureAlertPercent: $("failure-alert-on").checked ? number("failure-alert-percent") : null,
+  };
+}
+
+function invalidNumbers(form) {
+  return [form.floorSecs, form.budget, form.failureAlertPercent ?? 1].some((n) => !Number.isInteger(n) || n < 0);
+}
+
+// Every edit says at once what it would mean ("With 12 batches, each updates every 15 s.")
+// or why it cannot be saved; the words come from the app.
+$("settings-form").addEventListener("input", async () => {
+  settingsDirty = true;
+  $("failure-alert-percent").disabled = !$("failure-alert-on").checked;
+  const line = $("settings-consequence");
+  const form = settingsForm();
+  if (invalidNumbers(form)) {
+    line.textContent = "Enter whole numbers.";
+    line.classList.add("error");
+    return;
+  }
+  try {
+    line.textContent = await invoke("preview_settings", { form });
+    line.classList.remove("error");
+  } catch (e) {
+    line.textContent = e.message || String(e);
+    line.classList.add("error");
+  }
+});
+
+$("settings-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const message = $("settings-message");
+  const form = settingsForm();
+  try {
+    if (invalidNumbers(form)) throw new Error("Enter whole numbers.");
+    await invoke("save_settings", { form });
+    settingsDirty = false;
+    message.textContent = "Saved.";
+    message.classList.remove("error");
+  } catch (e) {
+    message.textContent = e.message || String(e);
+    message.classList.add("error");
+  }
+});
+
+$("pause").addEventListener("click", () => call("pause_notifications", { paused: !$("pause").dataset.paused }));
+
+$("start-at-login").addEventListener("change", async () => {
+  const box = $("start-at-login");
+  const message = $("start-at-login-message");
+  try {
+    box.checked = await invoke("set_start_at_login", { enabled: box.checked });
+    message.textContent = box.checked ? "Batchwatch will start in the tray when you log in." : "";
+    message.classList.remove("error");
+  } catch (e) {
+    box.checked = !box.checked;
+    message.textContent = e.message || String(e);
+    message.classList.add("error");
+  }
+});
 
 // ---- start -----------------------------------------------------------------------------
 
