@@ -128,7 +128,7 @@ function buildCard(id) {
     confirmBox.hidden = false;
     confirmBox.querySelector(".keep").focus();
   });
-  const node = el("li", { className: "card" }, [
+  const node = el("li", { className: "card", dataset: { id } }, [
     el("div", { className: "card-head" }, [
       el("code", { className: "id", textContent: id, title: id }),
       copy,
@@ -198,10 +198,13 @@ function buildFailures(id) {
     const status = details.querySelector(".failures-summary");
     if (!moreWanted) status.textContent = "Loading failed calls…";
     const error = details.querySelector(".failures-error");
+    const started = performance.now();
     try {
       const view = await invoke("failed_calls", { id, more: moreWanted });
       error.hidden = true;
       renderFailures(details, view);
+      // How long the person waited, request to rows on screen (read by the E2E suite).
+      if (!moreWanted) details.dataset.firstPageMs = String(Math.round(performance.now() - started));
     } catch (e) {
       error.textContent = `Could not load failed calls: ${e && e.message ? e.message : String(e)}`;
       error.hidden = false;

@@ -598,3 +598,235 @@ fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// The text of the first element matching `css` inside the card of `id`, if it is shown.
+fn in_card(window: &WebDriver, id: &str, css: &str) -> Option<String> {
+    window
+        .run(
+            "const c = document.querySelector(`.card[data-id='${arguments[0]}']`); const e = c && c.querySelector(arguments[1]); return e && !e.closest('[hidden]') ? e.textContent : null;",
+            json!([id, css]),
+        )
+        .as_str()
+        .map(str::to_owned)
+}
+
+#[test]
+fn failed_calls_open_grouped_and_a_batch_is_cancelled_from_its_card() {
+    use trillet_sim::{Fault, FaultTarget};
+    let mut desktop = Desktop::new("drill_down_cancel");
+    let control = desktop.sim.control();
+    control.add_batch(
+        BatchScript::new(300)
+            .id("batch_failing")
+            .failure_rate(250.0 / 300.0)
+            .concurrency(60)
+            .failure_reasons(vec!["Number busy", "No answer", "Voicemail detected"]),
+    );
+    control.finish_batch("batch_failing");
+    for id in ["batch_running", "batch_stuck"] {
+        control.add_batch(
+            BatchScript::new(2000)
+                .id(id)
+                .concurrency(4)
+                .call_duration(Duration::from_secs(600))
+                .started_ago(Duration::from_secs(700)),
+        );
+    }
+    let window = watching(
+        &mut desktop,
+        &["batch_failing", "batch_running", "batch_stuck"],
+    );
+
+    // The drill-down: grouped by reason, paged in 100 at a time, adding up to the counter.
+    let failed: u64 = eventually("the failed counter", WAIT, || {
+        in_card(&window, "batch_failing", ".failures summary").and_then(|s| {
+            s.strip_prefix("Failed calls (")?
+                .strip_suffix(')')?
+                .parse()
+                .ok()
+        })
+    });
+    assert!(failed > 200, "{failed}");
+    window.click(".card[data-id='batch_failing'] .failures summary");
+    eventually("the first page", WAIT, || {
+        in_card(&window, "batch_failing", ".failures-summary")
+            .filter(|s| s.contains(" of ") || s.starts_with("All"))
+    });
+    let first_page_ms = window.run(
+        "return document.querySelector(`.card[data-id='batch_failing'] .failures`).dataset.firstPageMs;",
+        json!([]),
+    );
+    eprintln!(
+        "drill-down: first page of {failed} failed calls on screen after {} ms (debug build)",
+        first_page_ms.as_str().unwrap_or("?")
+    );
+    let all = format!("All {failed} failed calls");
+    eventually("every page", WAIT, || {
+        let summary = in_card(&window, "batch_failing", ".failures-summary")?;
+        if summary == all {
+            return Some(());
+        }
+        if in_card(&window, "batch_failing", ".failures .more").is_some() {
+            window.click(".card[data-id='batch_failing'] .failures .more");
+        }
+        None
+    });
+    let groups = window.run(
+        "return [...document.querySelectorAll(`.card[data-id='batch_failing'] .group`)].map(g => [g.querySelector('h3').textContent, g.querySelectorAll('li').length]);",
+        json!([]),
+    );
+    let groups = groups.as_array().unwrap();
+    let mut sum = 0;
+    for group in groups {
+        let (title, rows) = (group[0].as_str().unwrap(), group[1].as_u64().unwrap());
+        let count: u64 = title.rsplit(" × ").next().unwrap().parse().unwrap();
+        assert_eq!(count, rows, "{title}: one row a call");
+        sum += count;
+    }
+    assert_eq!(groups.len(), 3, "{groups:?}");
+    assert_eq!(sum, failed, "the groups add up to the card's counter");
+    let pages = control
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/calls"))
+        .count() as u64;
+    assert_eq!(pages, failed.div_ceil(100), "each page asked once");
+
+    // Cancel: the confirmation says what happens, then the card shows Trillet's answer.
+    window.click(".card[data-id='batch_running'] .cancel");
+    let what = in_card(&window, "batch_running", ".confirm-cancel .what").expect("confirmation");
+    assert!(
+        what.contains("waiting calls are dropped") && what.contains("cannot be undone"),
+        "{what}"
+    );
+    window.click(".card[data-id='batch_running'] .confirm-cancel .confirm");
+    eventually("the cancelled card", WAIT, || {
+        (card_state(&window, "batch_running") == "cancelled").then_some(())
+    });
+    let details = eventually("the cancellation details", WAIT, || {
+        in_card(&window, "batch_running", ".cancellation")
+    });
+    assert!(
+        details.starts_with("Cancelled from Batchwatch: ")
+            && details.contains("waiting calls dropped"),
+        "{details}"
+    );
+    assert_eq!(
+        in_card(&window, "batch_running", ".cancel"),
+        None,
+        "no second cancel"
+    );
+
+    // A refused cancel is said on the card, and the batch runs on.
+    control.set_fault(FaultTarget::Batch("batch_stuck".into()), Fault::ServerError);
+    window.click(".card[data-id='batch_stuck'] .cancel");
+    window.click(".card[data-id='batch_stuck'] .confirm-cancel .confirm");
+    let error = eventually("the cancel error", WAIT, || {
+        in_card(&window, "batch_stuck", ".cancel-error")
+    });
+    assert!(
+        error.starts_with("Not cancelled: Trillet had a server error (500)"),
+        "{error}"
+    );
+    control.clear_all_faults();
+    let deletes: Vec<_> = control
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "DELETE")
+        .map(|r| r.batch_id.unwrap_or_default())
+        .collect();
+    assert_eq!(deletes, ["batch_running", "batch_stuck"]);
+    assert_ne!(card_state(&window, "batch_stuck"), "cancelled");
+    assert_eq!(
+        os::notifications()
+            .iter()
+            .filter(|(_, title, _)| title.contains("cancelled"))
+            .count(),
+        0,
+        "the user's own cancel is not notified back"
+    );
+    window.quit();
+}
+
+#[test]
+fn settings_are_kept_and_start_at_login_writes_the_autostart_entry() {
+    let mut desktop = Desktop::new("settings");
+    let window = desktop.open(&[]);
+    window.run(
+        "document.getElementById('settings-panel').open = true;",
+        json!([]),
+    );
+    eventually("the stored settings in the form", WAIT, || {
+        window
+            .text("#settings-consequence")
+            .filter(|t| !t.is_empty())
+    });
+
+    // Each edit says what it would mean before it is saved.
+    window.run(
+        "document.getElementById('floor-secs').value = '';",
+        json!([]),
+    );
+    window.type_into("#floor-secs", "45");
+    eventually("the live consequence", WAIT, || {
+        window
+            .text("#settings-consequence")
+            .filter(|t| t == "A batch updates every 45 s.")
+    });
+    window.run("document.getElementById('budget').value = '';", json!([]));
+    window.type_into("#budget", "70");
+    eventually("the range error", WAIT, || {
+        window
+            .text("#settings-consequence")
+            .filter(|t| t.starts_with("The request budget must be 1–55"))
+    });
+    window.run("document.getElementById('budget').value = '';", json!([]));
+    window.type_into("#budget", "20");
+    window.click("#failure-alert-on");
+    window.click("#save-settings");
+    eventually("the save", WAIT, || {
+        window.text("#settings-message").filter(|t| t == "Saved.")
+    });
+    let stored = eventually("the settings in the state file", WAIT, || {
+        let text = std::fs::read_to_string(desktop.state_file()).ok()?;
+        let state: serde_json::Value = serde_json::from_str(&text).ok()?;
+        Some(state["settings"].clone()).filter(|s| s["poll"]["floor"] == 45_000)
+    });
+    assert_eq!(stored["poll"]["budget"], 20);
+    assert_eq!(stored["failureAlertPercent"], 20);
+
+    // Start at login: the XDG autostart entry appears, starting this binary hidden.
+    let entry = desktop.config_dir().join("autostart/batchwatch.desktop");
+    window.click("#start-at-login");
+    let text = eventually("the autostart entry", WAIT, || {
+        std::fs::read_to_string(&entry).ok()
+    });
+    let exec = text.lines().find_map(|l| l.strip_prefix("Exec=")).unwrap();
+    assert_eq!(
+        exec,
+        format!(
+            "{} --hidden",
+            batchwatch_e2e::desktop::app_binary().display()
+        )
+    );
+    window.click("#start-at-login");
+    eventually("the entry removed", WAIT, || {
+        (!entry.exists()).then_some(())
+    });
+
+    // Pausing from the window shows in the tray's check item, and the tray resumes.
+    window.click("#pause");
+    eventually("the pause", WAIT, || {
+        window
+            .text("#pause-state")
+            .filter(|t| t.starts_with("Notifications paused until"))
+    });
+    let tray = os::tray_service(WAIT);
+    os::click_menu_item(&tray, "Pause notifications for 1 hour");
+    eventually("the resume", WAIT, || {
+        window
+            .text("#pause")
+            .filter(|t| t == "Pause notifications for 1 hour")
+    });
+    window.quit();
+}

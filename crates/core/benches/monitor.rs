@@ -1,7 +1,8 @@
 //! Benchmarks of the monitor's costs, printed as figures (not assertions):
 //! memory per tracked batch with a full snapshot, time to compute the tray and window views
 //! for 1,000 batches, and the requests per minute the monitor sends for 1,000 running
-//! batches against the simulator. Run with `cargo bench -p batchwatch-core --bench monitor`.
+//! batches against the simulator, and the failed-call drill-down of a batch with 250 failures
+//! (time to the first page, memory). Run with `cargo bench -p batchwatch-core --bench monitor`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -142,6 +143,71 @@ fn requests_per_minute() {
     );
 }
 
+/// The drill-down as the app runs it: a page asked through the monitor over loopback HTTP,
+/// added, grouped, and serialized to the JSON the window receives.
+fn drill_down() {
+    use batchwatch_core::failures::FailedCalls;
+
+    let sim = RunningSim::spawn(SimConfig {
+        speed: 1e-9,
+        // Twenty runs of three pages would meet the real limit; this measures the drill-down.
+        rate_limit_per_minute: 1_000_000,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let control = sim.control();
+    control.add_batch(
+        BatchScript::new(300)
+            .id("batch_bench_failures")
+            .failure_rate(250.0 / 300.0)
+            .concurrency(60)
+            .failure_reasons(vec!["Number busy", "No answer", "Voicemail detected"]),
+    );
+    control.finish_batch("batch_bench_failures");
+    let id = BatchId::parse("batch_bench_failures").unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (first, all, json_bytes, loaded) = runtime.block_on(async {
+        let client = TrilletClient::unauthenticated(ApiBase::parse(&sim.base_url()).unwrap());
+        let config = MonitorConfig::new(
+            client,
+            Some(Credentials::new(&sim.api_key(), &sim.workspace_id()).unwrap()),
+        );
+        let (monitor, _events) = Monitor::spawn(config);
+        monitor.track(vec![id.clone()]);
+        let (mut first, mut all) = (Vec::new(), Vec::new());
+        let mut last = (0, FailedCalls::new());
+        for _ in 0..20 {
+            let t = Instant::now();
+            let mut failed = FailedCalls::new();
+            let mut json = String::new();
+            while let Some(query) = failed.next_query() {
+                failed.add_page(monitor.calls(id.clone(), query).await.unwrap());
+                json = serde_json::to_string(&failed.view(id.as_str())).unwrap();
+                if failed.loaded() <= 100 {
+                    first.push(t.elapsed());
+                }
+            }
+            all.push(t.elapsed());
+            last = (json.len(), failed);
+        }
+        first.sort();
+        all.sort();
+        (first[10], all[10], last.0, last.1)
+    });
+    let before = rss_kib();
+    let held: Vec<FailedCalls> = (0..1000).map(|_| loaded.clone()).collect();
+    let per = rss_kib().saturating_sub(before) as f64 * 1024.0 / 1000.0;
+    println!(
+        "drill-down of {} failed calls (median of 20, loopback): first page shown after {:.1} ms, all 3 pages {:.1} ms; {:.0} KiB held while open, {:.0} KiB of JSON to the window",
+        loaded.loaded(),
+        first.as_secs_f64() * 1e3,
+        all.as_secs_f64() * 1e3,
+        per / 1024.0,
+        json_bytes as f64 / 1024.0
+    );
+    drop(held);
+}
+
 fn main() {
     // `cargo test --benches` runs bench targets with no arguments too; only run with --bench.
     if !std::env::args().any(|a| a == "--bench") {
@@ -150,4 +216,5 @@ fn main() {
     memory_per_batch();
     view_time();
     requests_per_minute();
+    drill_down();
 }
