@@ -77,8 +77,11 @@ pub fn refresh(state: State<'_, AppState>, id: Option<String>) -> Result<(), Com
     Ok(())
 }
 
-/// Checks the credentials with Trillet (on a tracked batch, when there is one), stores them in
-/// the keychain and starts polling with them.
+/// The batch asked about to check new credentials when none is tracked yet.
+const CREDENTIALS_PROBE_ID: &str = "batch_batchwatch_credentials_check";
+
+/// Checks the credentials with Trillet, stores them in the keychain and starts polling with
+/// them.
 #[tauri::command]
 pub async fn save_credentials(
     state: State<'_, AppState>,
@@ -93,13 +96,16 @@ pub async fn save_credentials(
     drop(api_key);
 
     // A 401/403 means these are wrong: say so and keep what was stored before. Any other
-    // answer (including "offline") does not disprove them.
-    if let Some(first) = state.monitor.view().batches.first() {
-        let client = TrilletClient::new(state.api_base.clone(), credentials.clone());
-        if let Err(ApiError::Unauthorized { message, .. }) = client.batch_progress(&first.id).await
-        {
-            return Err(CommandError::CredentialsRejected(message));
-        }
+    // answer (including "offline") does not disprove them. Asked about a tracked batch, or —
+    // with none yet — about one that cannot exist: Trillet checks the key before the ID, so a
+    // good key earns a 404 and a bad one a 401.
+    let probe = match state.monitor.view().batches.first() {
+        Some(first) => first.id.clone(),
+        None => BatchId::parse(CREDENTIALS_PROBE_ID).expect("the probe is a valid batch ID"),
+    };
+    let client = TrilletClient::new(state.api_base.clone(), credentials.clone());
+    if let Err(ApiError::Unauthorized { message, .. }) = client.batch_progress(&probe).await {
+        return Err(CommandError::CredentialsRejected(message));
     }
 
     let secrets = state.secrets.clone().ok_or(CommandError::DemoMode)?;

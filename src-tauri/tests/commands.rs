@@ -267,6 +267,23 @@ fn credentials_are_checked_stored_used_and_forgotten_without_ever_coming_back() 
 }
 
 #[test]
+fn a_wrong_key_is_refused_before_any_batch_is_tracked() {
+    let h = harness(None);
+    assert_eq!(
+        h.invoke(
+            "save_credentials",
+            json!({"apiKey": "sk_wrong", "workspaceId": "ws_cmd"})
+        )
+        .unwrap_err()["code"],
+        "credentials_rejected"
+    );
+    assert!(h.keychain.item.lock().unwrap().is_none());
+    // The right one is stored: the probe's 404 does not disprove it.
+    h.sign_in();
+    assert!(h.keychain.item.lock().unwrap().is_some());
+}
+
+#[test]
 fn keychain_failures_reach_the_window_as_their_own_code() {
     let h = harness(Some(KeychainError::Locked));
     assert_eq!(
