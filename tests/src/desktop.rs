@@ -224,9 +224,7 @@ impl Desktop {
     }
 
     fn keep_artifacts(&self) {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../target/e2e")
-            .join(&self.name);
+        let dir = crate::checkout().join("target/e2e").join(&self.name);
         let _ = std::fs::create_dir_all(&dir);
         let _ = Command::new("import")
             .args(["-window", "root"])

@@ -12,7 +12,17 @@ pub mod desktop;
 pub mod os;
 pub mod webdriver;
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+/// The checkout the tests run from, read when they run: a path compiled in would name whichever
+/// checkout last built this crate into the shared target directory (a CI clone, since deleted).
+pub fn checkout() -> PathBuf {
+    let tests = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::current_dir().expect("a working directory"));
+    tests.parent().map(PathBuf::from).unwrap_or(tests)
+}
 
 /// Polls `probe` until it returns `Some`, or panics with `what` after `limit`.
 pub fn eventually<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> T {

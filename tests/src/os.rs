@@ -244,8 +244,7 @@ pub fn close_window(title: &str, owner: &str) {
 }
 
 fn x_window(action: &str, title: &str, owner: &str) -> bool {
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/lib/x-window.py");
+    let script = crate::checkout().join("scripts/lib/x-window.py");
     let pids = Command::new("pgrep")
         .args(["-f", owner])
         .output()
