@@ -88,8 +88,8 @@ pub fn tray_property(service: &str, property: &str) -> String {
     .unwrap_or_default()
 }
 
-/// The tray menu as (id, label, enabled) rows, labels unescaped from dbusmenu's `__`.
-pub fn tray_menu(service: &str) -> Vec<(i64, String, bool)> {
+/// The top-level rows of the tray menu as dbusmenu lays them out: `[id, {property: value}, …]`.
+fn menu_rows(service: &str) -> Vec<Value> {
     let menu_path = format!("{ITEM_PATH}/Menu");
     let layout = busctl(&[
         "call",
@@ -103,19 +103,38 @@ pub fn tray_menu(service: &str) -> Vec<(i64, String, bool)> {
         "0",
     ])
     .expect("the tray menu answers GetLayout");
-    let root = &layout["data"][1];
-    root[2]
+    layout["data"][1][2]
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|child| {
-            let node = &child["data"];
-            let props = &node[1];
-            let label = props["label"]["data"].as_str()?;
-            let enabled = props["enabled"]["data"].as_bool().unwrap_or(true);
-            Some((node[0].as_i64()?, label.replace("__", "_"), enabled))
+        .map(|child| child["data"].clone())
+        .collect()
+}
+
+/// A row's label, unescaped from dbusmenu's `__`.
+fn row_label(row: &Value) -> Option<String> {
+    Some(row[1]["label"]["data"].as_str()?.replace("__", "_"))
+}
+
+/// The tray menu as (id, label, enabled) rows.
+pub fn tray_menu(service: &str) -> Vec<(i64, String, bool)> {
+    menu_rows(service)
+        .iter()
+        .filter_map(|row| {
+            let enabled = row[1]["enabled"]["data"].as_bool().unwrap_or(true);
+            Some((row[0].as_i64()?, row_label(row)?, enabled))
         })
         .collect()
+}
+
+/// Whether the check item labelled `label` is checked (dbusmenu's `toggle-state`).
+pub fn menu_item_checked(service: &str, label: &str) -> bool {
+    menu_rows(service)
+        .iter()
+        .find(|row| row_label(row).as_deref() == Some(label))
+        .unwrap_or_else(|| panic!("no tray menu row {label:?}"))[1]["toggle-state"]["data"]
+        .as_i64()
+        == Some(1)
 }
 
 /// Clicks the menu row labelled `label`, as a panel does when the user picks it.

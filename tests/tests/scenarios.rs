@@ -814,7 +814,32 @@ fn settings_are_kept_and_start_at_login_writes_the_autostart_entry() {
         (!entry.exists()).then_some(())
     });
 
-    // Pausing from the window shows in the tray's check item, and the tray resumes.
+    // The failure-rate alert (20 %, saved above) fires once for a batch failing half its calls.
+    save_credentials(&window, KEY);
+    let flaky = |id: &str| {
+        BatchScript::new(2000)
+            .id(id)
+            .concurrency(20)
+            .failure_rate(0.5)
+            .call_duration(Duration::from_secs(30))
+            .started_ago(Duration::from_secs(300))
+    };
+    desktop.sim.control().add_batch(flaky("batch_flaky"));
+    add_batches(&window, "batch_flaky");
+    let alerts = || {
+        os::notifications()
+            .into_iter()
+            .filter(|(_, title, _)| title.ends_with("of calls are failing"))
+            .collect::<Vec<_>>()
+    };
+    let shown = eventually("the failure-rate alert", WAIT, || {
+        Some(alerts()).filter(|a| !a.is_empty())
+    });
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert!(shown[0].1.starts_with("Batch batch_flaky: "), "{shown:?}");
+    assert!(shown[0].2.contains("(your alert is at 20%)"), "{shown:?}");
+
+    // Pausing from the window checks the tray's item; while paused, nothing is shown.
     window.click("#pause");
     eventually("the pause", WAIT, || {
         window
@@ -822,11 +847,25 @@ fn settings_are_kept_and_start_at_login_writes_the_autostart_entry() {
             .filter(|t| t.starts_with("Notifications paused until"))
     });
     let tray = os::tray_service(WAIT);
-    os::click_menu_item(&tray, "Pause notifications for 1 hour");
-    eventually("the resume", WAIT, || {
-        window
-            .text("#pause")
-            .filter(|t| t == "Pause notifications for 1 hour")
+    let label = "Pause notifications for 1 hour";
+    eventually("the tray's check mark", WAIT, || {
+        os::menu_item_checked(&tray, label).then_some(())
     });
+    desktop.sim.control().add_batch(flaky("batch_flaky_too"));
+    add_batches(&window, "batch_flaky_too");
+    eventually("the second batch's progress", WAIT, || {
+        cards(&window)
+            .into_iter()
+            .find(|(id, percent, _)| id == "batch_flaky_too" && !percent.is_empty())
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(alerts().len(), 1, "no alert while paused");
+
+    // Unchecking the tray item resumes, and the window says so.
+    os::click_menu_item(&tray, label);
+    eventually("the resume", WAIT, || {
+        window.text("#pause").filter(|t| t == label)
+    });
+    assert!(!os::menu_item_checked(&tray, label));
     window.quit();
 }
