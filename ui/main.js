@@ -190,9 +190,13 @@ function buildFailures(id) {
     el("div", { className: "groups" }),
     more,
   ]);
+  // Each opening is a new generation: an answer for an earlier one (closed meanwhile) is
+  // dropped, and "more" waits for the page in flight rather than asking for it twice.
+  let generation = 0;
   let loading = false;
   async function load(moreWanted) {
-    if (loading) return;
+    if (loading && moreWanted) return;
+    const mine = generation;
     loading = true;
     more.disabled = true;
     const status = details.querySelector(".failures-summary");
@@ -201,23 +205,31 @@ function buildFailures(id) {
     const started = performance.now();
     try {
       const view = await invoke("failed_calls", { id, more: moreWanted });
+      if (mine !== generation) return;
       error.hidden = true;
       renderFailures(details, view);
       // How long the person waited, request to rows on screen (read by the E2E suite).
       if (!moreWanted) details.dataset.firstPageMs = String(Math.round(performance.now() - started));
     } catch (e) {
+      if (mine !== generation) return;
       error.textContent = `Could not load failed calls: ${e && e.message ? e.message : String(e)}`;
       error.hidden = false;
       if (!moreWanted) status.textContent = "";
     } finally {
-      loading = false;
-      more.disabled = false;
+      if (mine === generation) {
+        loading = false;
+        more.disabled = false;
+      }
     }
   }
   details.addEventListener("toggle", () => {
+    generation += 1;
+    loading = false;
     if (details.open) load(false);
     else {
+      more.hidden = true;
       details.querySelector(".groups").replaceChildren();
+      details.querySelector(".failures-summary").textContent = "";
       invoke("close_failed_calls", { id }).catch(() => {});
     }
   });
@@ -233,7 +245,7 @@ function buildFailures(id) {
 function renderFailures(details, view) {
   details.querySelector(".failures-summary").textContent = view.summary;
   details.querySelector(".more").hidden = !view.hasMore;
-  details.querySelector(".more").textContent = `Load more (${view.total - view.loaded} left)`;
+  details.querySelector(".more").textContent = `Load more (${view.remaining} left)`;
   details.querySelector(".groups").replaceChildren(...view.groups.map((group) => {
     const copy = el("button", { type: "button", className: "copy-numbers", textContent: "Copy numbers", ariaLabel: `Copy the numbers of “${group.reason}”` });
     const list = el("ul", {}, group.calls.map((call) => el("li", {}, [
@@ -375,7 +387,8 @@ $("forget").addEventListener("click", async () => {
 $("refresh-all").addEventListener("click", () => call("refresh", { id: null }));
 
 function settingsForm() {
-  const number = (id) => Number.parseInt($(id).value, 10);
+  // Number(), not parseInt(): "5.9" must be refused, not quietly read as 5.
+  const number = (id) => ($(id).value.trim() === "" ? Number.NaN : Number($(id).value));
   return {
     floorSecs: number("floor-secs"),
     budget: number("budget"),
@@ -384,9 +397,20 @@ function settingsForm() {
   };
 }
 
+// Range checks are the app's (their words come back from preview_settings); here only what
+// cannot travel as a whole number.
 function invalidNumbers(form) {
-  return [form.floorSecs, form.budget, form.failureAlertPercent ?? 1].some((n) => !Number.isInteger(n) || n < 0);
+  return [form.floorSecs, form.budget, form.failureAlertPercent ?? 1].some((n) => !Number.isSafeInteger(n));
 }
+
+// Closing the panel drops unsaved edits: it shows the stored settings when opened again.
+$("settings-panel").addEventListener("toggle", () => {
+  if (!$("settings-panel").open) {
+    settingsDirty = false;
+    $("settings-message").textContent = "";
+    if (latest) render(latest);
+  }
+});
 
 // Every edit says at once what it would mean ("With 12 batches, each updates every 15 s.")
 // or why it cannot be saved; the words come from the app.
@@ -430,12 +454,13 @@ $("pause").addEventListener("click", () => call("pause_notifications", { paused:
 $("start-at-login").addEventListener("change", async () => {
   const box = $("start-at-login");
   const message = $("start-at-login-message");
+  const wanted = box.checked;
   try {
-    box.checked = await invoke("set_start_at_login", { enabled: box.checked });
+    box.checked = await invoke("set_start_at_login", { enabled: wanted });
     message.textContent = box.checked ? "Batchwatch will start in the tray when you log in." : "";
     message.classList.remove("error");
   } catch (e) {
-    box.checked = !box.checked;
+    box.checked = !wanted;
     message.textContent = e.message || String(e);
     message.classList.add("error");
   }

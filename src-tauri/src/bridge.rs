@@ -31,7 +31,6 @@ impl<R: Runtime> Bridge<R> {
         let mut status = self.status.subscribe();
         self.publish(&status.borrow_and_update().clone());
         loop {
-            let pause_ends = pause_end(&self.views.borrow());
             tokio::select! {
                 changed = self.views.changed() => {
                     if changed.is_err() { break }
@@ -45,8 +44,6 @@ impl<R: Runtime> Bridge<R> {
                     Some(event) => self.on_event(event).await,
                     None => break,
                 },
-                // The hour is over: the tray's check mark and the window say so.
-                () = sleep_or_forever(pause_ends) => self.publish(&status.borrow().clone()),
             }
         }
     }
@@ -128,20 +125,5 @@ impl<R: Runtime> Bridge<R> {
             s.notifications.message = unavailable.clone();
             changed
         });
-    }
-}
-
-/// How long until a notification pause in force ends.
-fn pause_end(view: &MonitorView) -> Option<std::time::Duration> {
-    let until = view.settings.notifications_paused_until_ms?;
-    let now = system_clock()();
-    // A millisecond late, so the pause has surely ended when the tray is redrawn.
-    (until >= now).then(|| std::time::Duration::from_millis(until - now + 1))
-}
-
-async fn sleep_or_forever(wait: Option<std::time::Duration>) {
-    match wait {
-        Some(wait) => tokio::time::sleep(wait).await,
-        None => std::future::pending().await,
     }
 }

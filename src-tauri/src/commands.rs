@@ -176,7 +176,14 @@ pub fn preview_settings(
 /// Writes or removes the autostart entry (Batchwatch starts hidden, in the tray, at login).
 #[tauri::command]
 pub fn set_start_at_login(state: State<'_, AppState>, enabled: bool) -> Result<bool, CommandError> {
-    let autostart = state.autostart.as_ref().ok_or(CommandError::DemoMode)?;
+    if state.is_demo() {
+        return Err(CommandError::DemoMode);
+    }
+    let autostart = state.autostart.as_ref().ok_or_else(|| {
+        CommandError::Autostart(
+            "Batchwatch cannot tell where your desktop keeps autostart entries (neither XDG_CONFIG_HOME nor HOME is an absolute path).".into(),
+        )
+    })?;
     let done = if enabled {
         current_program().and_then(|program| autostart.enable(&program))
     } else {
@@ -201,11 +208,16 @@ pub async fn failed_calls(
     more: bool,
 ) -> Result<FailedCallsView, CommandError> {
     let id = batch_id(&id)?;
-    // One load at a time: two quick "more"s must not both fetch the same page.
-    let mut drilldowns = state.drilldowns.lock().await;
-    let failed = drilldowns
+    let drilldown = state
+        .drilldowns
+        .lock()
+        .await
         .entry(id.clone())
-        .or_insert_with(FailedCalls::new);
+        .or_default()
+        .clone();
+    // One load at a time per batch, so two quick "more"s never fetch the same page; other
+    // batches (and Remove) do not wait for a slow page.
+    let mut failed = drilldown.lock().await;
     if !more {
         *failed = FailedCalls::new();
     }

@@ -26,8 +26,9 @@ pub struct AppState {
     /// end up holding different keys after two quick clicks.
     pub credentials_turn: tokio::sync::Mutex<()>,
     /// The failed calls loaded for each open drill-down; dropped when it closes.
-    pub drilldowns: tokio::sync::Mutex<HashMap<BatchId, FailedCalls>>,
-    /// The "start at login" entry; `None` in demo mode (a login must not start the demo).
+    pub drilldowns: tokio::sync::Mutex<HashMap<BatchId, Arc<tokio::sync::Mutex<FailedCalls>>>>,
+    /// The "start at login" entry; `None` in demo mode (a login must not start the demo) or
+    /// where no config directory is known.
     pub autostart: Option<Autostart>,
 }
 

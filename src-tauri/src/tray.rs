@@ -144,11 +144,12 @@ fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: tauri::menu::MenuEvent) 
         }
         REFRESH => app.state::<AppState>().monitor.refresh(None),
         PAUSE => {
-            // Checked: pause for an hour from now; unchecked: resume. The monitor keeps it.
-            let monitor = &app.state::<AppState>().monitor;
+            // Checked: pause for an hour from now; unchecked: resume. Decided by the monitor
+            // against the settings it holds, so two quick clicks pause and then resume.
             let now = system_clock()();
-            let paused = monitor.view().settings.paused_at(now);
-            monitor.update_settings(move |s| *s = s.with_pause(!paused, now));
+            app.state::<AppState>()
+                .monitor
+                .update_settings(move |s| *s = s.with_pause(!s.paused_at(now), now));
         }
         QUIT => app.exit(0),
         _ => {}

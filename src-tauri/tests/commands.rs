@@ -350,6 +350,16 @@ fn settings_are_checked_previewed_and_stored() {
         h.invoke("save_settings", form(2, 50)).unwrap_err()["code"],
         "invalid_settings"
     );
+    // Whatever a person types arrives and is refused in words, not as a parse error.
+    for wild in [
+        json!({"form": {"floorSecs": -1, "budget": 50, "notifications": true, "failureAlertPercent": null}}),
+        json!({"form": {"floorSecs": 15, "budget": 50, "notifications": true, "failureAlertPercent": 256}}),
+    ] {
+        assert_eq!(
+            h.invoke("save_settings", wild).unwrap_err()["code"],
+            "invalid_settings"
+        );
+    }
     h.invoke("track", json!({"text": "batch_a batch_b batch_c"}))
         .unwrap();
     h.wait_for_state(|s| s["cards"].as_array().is_some_and(|c| c.len() == 3));

@@ -36,7 +36,12 @@ impl Autostart {
         let config = std::env::var_os("XDG_CONFIG_HOME")
             .map(PathBuf::from)
             .filter(|p| p.is_absolute())
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .map(PathBuf::from)
+                    .filter(|h| h.is_absolute())
+                    .map(|h| h.join(".config"))
+            })?;
         Some(Self::in_config_dir(&config))
     }
 
@@ -44,16 +49,24 @@ impl Autostart {
         &self.path
     }
 
+    /// The entry exists and was not switched off elsewhere (a session's startup-applications
+    /// dialog sets `Hidden=true` or `X-GNOME-Autostart-enabled=false` rather than deleting it).
     pub fn is_enabled(&self) -> bool {
-        self.path.is_file()
+        fs::read_to_string(&self.path).is_ok_and(|text| {
+            !text.lines().map(str::trim).any(|line| {
+                line.eq_ignore_ascii_case("Hidden=true")
+                    || line.eq_ignore_ascii_case("X-GNOME-Autostart-enabled=false")
+            })
+        })
     }
 
     /// Writes the entry to start `program` with `--hidden` at login (replacing an older one).
     pub fn enable(&self, program: &Path) -> io::Result<()> {
+        let text = entry(program)?;
         if let Some(dir) = self.path.parent() {
             fs::create_dir_all(dir)?;
         }
-        fs::write(&self.path, entry(program))
+        fs::write(&self.path, text)
     }
 
     /// Removes the entry; an absent entry is already disabled.
@@ -74,10 +87,20 @@ pub fn current_program() -> io::Result<PathBuf> {
     }
 }
 
-/// The desktop entry's text.
-pub fn entry(program: &Path) -> String {
-    let exec = format!("{} {HIDDEN_ARG}", exec_argument(&program.to_string_lossy()));
-    format!(
+/// The desktop entry's text. A desktop entry is UTF-8, so a program path that is not cannot be
+/// written into one.
+pub fn entry(program: &Path) -> io::Result<String> {
+    let program = program.to_str().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "the program's path {} is not UTF-8, which a desktop entry cannot hold",
+                program.display()
+            ),
+        )
+    })?;
+    let exec = format!("{} {HIDDEN_ARG}", exec_argument(program));
+    Ok(format!(
         "[Desktop Entry]\n\
          Type=Application\n\
          Name=Batchwatch\n\
@@ -87,7 +110,7 @@ pub fn entry(program: &Path) -> String {
          StartupNotify=false\n\
          X-GNOME-Autostart-enabled=true\n",
         escape_value(&exec)
-    )
+    ))
 }
 
 /// One `Exec` argument, quoted as the Desktop Entry spec asks when it holds a reserved
@@ -127,6 +150,10 @@ fn escape_value(value: &str) -> String {
 mod tests {
     use super::*;
 
+    fn entry_text(program: &Path) -> String {
+        entry(program).unwrap()
+    }
+
     fn exec_line(text: &str) -> &str {
         text.lines()
             .find_map(|l| l.strip_prefix("Exec="))
@@ -135,7 +162,7 @@ mod tests {
 
     #[test]
     fn a_plain_path_is_written_as_is_with_hidden() {
-        let text = entry(Path::new("/usr/bin/batchwatch"));
+        let text = entry_text(Path::new("/usr/bin/batchwatch"));
         assert!(text.starts_with("[Desktop Entry]\nType=Application\n"));
         assert_eq!(exec_line(&text), "/usr/bin/batchwatch --hidden");
         assert!(text.ends_with('\n'));
@@ -144,16 +171,16 @@ mod tests {
     #[test]
     fn paths_with_reserved_characters_are_quoted_per_the_spec() {
         assert_eq!(
-            exec_line(&entry(Path::new("/opt/My Apps/batchwatch"))),
+            exec_line(&entry_text(Path::new("/opt/My Apps/batchwatch"))),
             "\"/opt/My Apps/batchwatch\" --hidden"
         );
         // `$` escaped inside the quotes; the backslash itself doubled again for the value.
         assert_eq!(
-            exec_line(&entry(Path::new("/home/a$b/batch watch"))),
+            exec_line(&entry_text(Path::new("/home/a$b/batch watch"))),
             "\"/home/a\\\\$b/batch watch\" --hidden"
         );
         assert_eq!(
-            exec_line(&entry(Path::new("/opt/100%/batchwatch"))),
+            exec_line(&entry_text(Path::new("/opt/100%/batchwatch"))),
             "/opt/100%%/batchwatch --hidden"
         );
     }
@@ -175,13 +202,32 @@ mod tests {
         assert!(autostart.is_enabled());
         assert_eq!(
             fs::read_to_string(autostart.path()).unwrap(),
-            entry(Path::new("/usr/bin/batchwatch"))
+            entry_text(Path::new("/usr/bin/batchwatch"))
         );
         autostart.disable().unwrap();
+        assert!(!autostart.is_enabled());
+
+        // Switched off by the desktop's own dialog: not enabled, though the file is there.
+        let mut off = entry_text(Path::new("/usr/bin/batchwatch"));
+        off.push_str("Hidden=true\n");
+        fs::write(autostart.path(), off).unwrap();
         assert!(!autostart.is_enabled());
         assert!(
             dir.path().join("autostart").is_dir(),
             "the directory stays for others' entries"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_path_that_is_not_utf8_is_refused_not_mangled() {
+        use std::os::unix::ffi::OsStrExt;
+        let odd = Path::new(std::ffi::OsStr::from_bytes(b"/opt/bad\xff/batchwatch"));
+        let error = entry(odd).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+        let dir = tempfile::tempdir().unwrap();
+        let autostart = Autostart::in_config_dir(dir.path());
+        assert!(autostart.enable(odd).is_err());
+        assert!(!autostart.path().exists(), "nothing half-written");
     }
 }

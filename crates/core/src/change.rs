@@ -128,14 +128,18 @@ pub fn failure_rate_alert(
     current: &BatchProgress,
     threshold_percent: u8,
 ) -> Option<NotificationContent> {
-    let finished = current.completed + current.failed;
+    // Wide enough that no counter a server sends can overflow.
+    let (failed, finished) = (
+        u128::from(current.failed),
+        u128::from(current.completed) + u128::from(current.failed),
+    );
     if is_final(current)
-        || finished < FAILURE_ALERT_MIN_CALLS
-        || current.failed * 100 < u64::from(threshold_percent) * finished
+        || finished < u128::from(FAILURE_ALERT_MIN_CALLS)
+        || failed * 100 < u128::from(threshold_percent) * finished
     {
         return None;
     }
-    let percent = current.failed * 100 / finished;
+    let percent = failed * 100 / finished;
     Some(NotificationContent {
         title: format!("Batch {id}: {percent}% of calls are failing"),
         body: format!(
@@ -295,5 +299,12 @@ mod tests {
         // A finished batch has its own notification.
         let done = snap(BatchStatus::Completed, 50, 50, 100);
         assert_eq!(failure_rate_alert(&id, &done, 10), None);
+        let mut absurd = running(0, 0);
+        absurd.failed = u64::MAX;
+        absurd.completed = u64::MAX;
+        assert!(
+            failure_rate_alert(&id, &absurd, 50).is_some(),
+            "no overflow"
+        );
     }
 }

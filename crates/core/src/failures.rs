@@ -44,10 +44,13 @@ impl FailureGroup {
 /// What the API says when a failed call has no error text.
 pub const NO_REASON: &str = "No reason given";
 
-/// Failed calls loaded so far, and where the next page starts.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Failed calls loaded so far, and where the next page starts. A new one starts at page 1.
+#[derive(Debug, Clone, PartialEq)]
 pub struct FailedCalls {
     calls: Vec<CallRecord>,
+    /// Job IDs already listed: while a batch runs, new failures shift the pages, and a call
+    /// seen on one page may come again on the next.
+    seen: std::collections::HashSet<String>,
     /// The total the API reported with the last page.
     pub total: u64,
     /// The page to ask for next, or `None` when all are loaded.
@@ -57,8 +60,10 @@ pub struct FailedCalls {
 impl FailedCalls {
     pub fn new() -> Self {
         Self {
+            calls: Vec::new(),
+            seen: std::collections::HashSet::new(),
+            total: 0,
             next_page: Some(1),
-            ..Self::default()
         }
     }
 
@@ -78,7 +83,11 @@ impl FailedCalls {
             .pagination
             .has_next
             .then(|| u32::try_from(page.pagination.page + 1).unwrap_or(u32::MAX));
-        self.calls.extend(page.calls);
+        for call in page.calls {
+            if call.job_id.is_empty() || self.seen.insert(call.job_id.clone()) {
+                self.calls.push(call);
+            }
+        }
     }
 
     pub fn loaded(&self) -> usize {
@@ -99,10 +108,7 @@ impl FailedCalls {
                 job_id: call.job_id.clone(),
                 phone_number: call.phone_number.clone().unwrap_or_default(),
                 ended_at_ms: call.end_time,
-                duration_text: call
-                    .duration
-                    .filter(|d| d.is_finite() && *d >= 0.0)
-                    .map(|d| format::duration(std::time::Duration::from_secs_f64(d))),
+                duration_text: call.duration.and_then(format::seconds),
             };
             match groups.iter_mut().find(|g| g.reason == reason) {
                 Some(group) => {
@@ -133,12 +139,19 @@ impl FailedCalls {
             loaded,
             total: self.total,
             has_more: self.next_page.is_some(),
+            remaining: self.total.saturating_sub(loaded as u64),
             summary: if self.next_page.is_some() {
                 format!("{loaded} of {} failed calls loaded", self.total)
             } else {
                 format!("All {loaded} failed calls")
             },
         }
+    }
+}
+
+impl Default for FailedCalls {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -152,6 +165,8 @@ pub struct FailedCallsView {
     /// As Trillet counted them with the last page.
     pub total: u64,
     pub has_more: bool,
+    /// Failed calls not loaded yet, as far as Trillet's total says.
+    pub remaining: u64,
     /// "200 of 250 failed calls loaded" / "All 250 failed calls"
     pub summary: String,
 }
@@ -238,5 +253,33 @@ mod tests {
         let view = failed.view("batch_x");
         assert_eq!(view.summary, "All 5 failed calls");
         assert!(!view.has_more);
+    }
+
+    #[test]
+    fn a_call_seen_again_on_a_shifted_page_is_listed_once() {
+        let mut failed = FailedCalls::new();
+        failed.add_page(page(
+            1,
+            true,
+            vec![
+                call("c1", "+15550001", Some("No answer")),
+                call("c2", "+15550002", Some("No answer")),
+            ],
+        ));
+        // A new failure arrived meanwhile: c2 slid onto page 2.
+        failed.add_page(page(
+            2,
+            false,
+            vec![
+                call("c2", "+15550002", Some("No answer")),
+                call("c3", "+15550003", Some("No answer")),
+            ],
+        ));
+        assert_eq!(failed.loaded(), 3);
+        assert_eq!(failed.groups()[0].count, 3);
+        let view = failed.view("batch_x");
+        assert_eq!(view.remaining, 2, "the page said 5 in all");
+        failed.total = 1;
+        assert_eq!(failed.view("batch_x").remaining, 0, "never negative");
     }
 }

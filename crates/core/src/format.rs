@@ -25,6 +25,13 @@ pub fn duration(d: Duration) -> String {
     }
 }
 
+/// A duration the API gives in seconds ("duration", "averageCallDuration"), as [`duration`]
+/// words; `None` for what is no duration (negative, NaN, or past what a clock can hold), which
+/// a server may send and must not crash anyone.
+pub fn seconds(secs: f64) -> Option<String> {
+    Duration::try_from_secs_f64(secs.round()).ok().map(duration)
+}
+
 /// A percentage for labels: whole numbers, except that anything short of done stays below
 /// 100 and anything started stays above 0.
 pub fn percent(p: f64) -> String {
@@ -63,6 +70,14 @@ pub fn calls(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seconds_from_the_api_never_panic() {
+        assert_eq!(seconds(41.6).as_deref(), Some("42 s"));
+        assert_eq!(seconds(-1.0), None);
+        assert_eq!(seconds(f64::NAN), None);
+        assert_eq!(seconds(1e300), None);
+    }
 
     #[test]
     fn duration_table() {

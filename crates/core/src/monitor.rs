@@ -403,7 +403,7 @@ impl Monitor {
             rate_limited_until: None,
             in_flight: JoinSet::new(),
             requests: HashMap::new(),
-            cancels: JoinSet::new(),
+            actions: JoinSet::new(),
             save_at: None,
             events: events_tx,
             state_problem,
@@ -507,12 +507,23 @@ struct Answer {
     result: Result<BatchProgress, ApiError>,
 }
 
-/// What a finished cancel reports back to the task, which keeps the answer and then replies.
-struct CancelAnswer {
-    id: BatchId,
-    generation: u64,
-    result: Result<CancelOutcome, ApiError>,
-    reply: Reply<CancelOutcome>,
+/// What a request made for the user reports back to the task, which learns from it (a 429 or a
+/// 401 concerns polling too) and then replies.
+enum ActionAnswer {
+    Cancel {
+        id: BatchId,
+        generation: u64,
+        credentials_generation: u64,
+        /// Whether the batch's end was already announced before the cancel was sent.
+        was_announced: bool,
+        result: Result<CancelOutcome, ApiError>,
+        reply: Reply<CancelOutcome>,
+    },
+    Calls {
+        credentials_generation: u64,
+        result: Result<CallsPage, ApiError>,
+        reply: Reply<CallsPage>,
+    },
 }
 
 struct Task<S> {
@@ -533,8 +544,8 @@ struct Task<S> {
     in_flight: JoinSet<Answer>,
     /// Which batch (and incarnation) each in-flight task asks about.
     requests: HashMap<tokio::task::Id, (BatchId, u64)>,
-    /// Cancels asked for by the user, in flight.
-    cancels: JoinSet<CancelAnswer>,
+    /// Requests made for the user (cancels, pages of calls), in flight.
+    actions: JoinSet<ActionAnswer>,
     save_at: Option<Instant>,
     events: mpsc::UnboundedSender<MonitorEvent>,
     state_problem: Option<String>,
@@ -567,9 +578,9 @@ impl<S: TrilletApi> Task<S> {
                         Err(e) => self.recover_lost_request(e.id()),
                     }
                 }
-                Some(Ok(answer)) = self.cancels.join_next(), if !self.cancels.is_empty() => {
-                    // (A panicked cancel drops its reply, which the caller reads as interrupted.)
-                    self.apply_cancel(answer)
+                Some(Ok(answer)) = self.actions.join_next(), if !self.actions.is_empty() => {
+                    // (A panicked action drops its reply, which the caller reads as interrupted.)
+                    self.apply_action(answer)
                 }
                 () = sleep_or_forever(wake) => self.on_timer(),
             };
@@ -583,11 +594,16 @@ impl<S: TrilletApi> Task<S> {
     /// The earliest moment something is due: a poll (within budget and pauses) or a save.
     fn next_wake(&mut self) -> Option<Instant> {
         let now = Instant::now();
-        let poll = self.next_poll_time(now);
-        match (poll, self.save_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.next_poll_time(now), self.save_at, self.pause_end(now)]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// When a notification pause in force ends, so the view says so at that moment.
+    fn pause_end(&self, now: Instant) -> Option<Instant> {
+        let until = self.settings.notifications_paused_until_ms?;
+        Some(now + Duration::from_millis(until.saturating_sub((self.clock)())))
     }
 
     fn polling_allowed(&self) -> bool {
@@ -617,6 +633,18 @@ impl<S: TrilletApi> Task<S> {
     fn on_timer(&mut self) -> bool {
         let now = Instant::now();
         let mut changed = false;
+        let now_ms = (self.clock)();
+        if self
+            .settings
+            .notifications_paused_until_ms
+            .is_some_and(|until| until <= now_ms)
+        {
+            // The hour is over: forget it, so neither the view nor the file still says "paused".
+            self.settings.notifications_paused_until_ms = None;
+            self.stored_settings.notifications_paused_until_ms = None;
+            self.schedule_save(now);
+            changed = true;
+        }
         if self.save_at.is_some_and(|at| at <= now) {
             changed |= self.save_now();
         }
@@ -771,17 +799,7 @@ impl<S: TrilletApi> Task<S> {
                 }
             }
             Err(ApiError::Unauthorized { status, message }) => {
-                if !matches!(self.connection, Connection::CredentialsRejected { .. }) {
-                    self.connection = Connection::CredentialsRejected {
-                        status,
-                        message: message.clone(),
-                    };
-                    let notification = credentials_rejected_notification(&message);
-                    let _ = self.events.send(MonitorEvent::CredentialsRejected {
-                        message,
-                        notification,
-                    });
-                }
+                self.reject_credentials(status, message);
             }
             Err(error @ ApiError::NotFound { .. }) => {
                 self.batches[index].fetch = FetchStatus::NotFound {
@@ -793,23 +811,7 @@ impl<S: TrilletApi> Task<S> {
                 let ApiError::RateLimited { retry_after, .. } = &error else {
                     unreachable!()
                 };
-                // The server's word, within reason: an absurd Retry-After (or a reset_at in
-                // year 9999) must neither overflow the clock nor stop polling for years.
-                let longest = policy.backoff_cap.max(policy.window);
-                let wait = retry_after
-                    .unwrap_or(policy.window)
-                    .clamp(Duration::from_secs(1).min(longest), longest);
-                let until = now + wait;
-                let until_ms = now_ms + wait.as_millis() as u64;
-                if self.rate_limited_until.is_none_or(|u| until >= u) {
-                    self.rate_limited_until = Some(until);
-                    if matches!(
-                        self.connection,
-                        Connection::Ready | Connection::RateLimited { .. }
-                    ) {
-                        self.connection = Connection::RateLimited { until_ms };
-                    }
-                }
+                let (until, until_ms) = self.pause_for_rate_limit(*retry_after, now, now_ms);
                 let batch = &mut self.batches[index];
                 batch.next_due = until;
                 batch.fetch = FetchStatus::Retrying {
@@ -817,7 +819,6 @@ impl<S: TrilletApi> Task<S> {
                     message: error.to_string(),
                     retry_at_ms: until_ms,
                 };
-                let _ = self.events.send(MonitorEvent::RateLimited { until_ms });
             }
             Err(error) => {
                 let batch = &mut self.batches[index];
@@ -832,6 +833,50 @@ impl<S: TrilletApi> Task<S> {
             }
         }
         true
+    }
+
+    /// 401/403: polling stops until new credentials; said once.
+    fn reject_credentials(&mut self, status: u16, message: String) {
+        if !matches!(self.connection, Connection::CredentialsRejected { .. }) {
+            self.connection = Connection::CredentialsRejected {
+                status,
+                message: message.clone(),
+            };
+            let notification = credentials_rejected_notification(&message);
+            let _ = self.events.send(MonitorEvent::CredentialsRejected {
+                message,
+                notification,
+            });
+        }
+    }
+
+    /// 429: nothing is sent until the wait is over. Returns when that is.
+    fn pause_for_rate_limit(
+        &mut self,
+        retry_after: Option<Duration>,
+        now: Instant,
+        now_ms: u64,
+    ) -> (Instant, u64) {
+        let policy = self.settings.poll;
+        // The server's word, within reason: an absurd Retry-After (or a reset_at in year 9999)
+        // must neither overflow the clock nor stop polling for years.
+        let longest = policy.backoff_cap.max(policy.window);
+        let wait = retry_after
+            .unwrap_or(policy.window)
+            .clamp(Duration::from_secs(1).min(longest), longest);
+        let until = now + wait;
+        let until_ms = now_ms + wait.as_millis() as u64;
+        if self.rate_limited_until.is_none_or(|u| until >= u) {
+            self.rate_limited_until = Some(until);
+            if matches!(
+                self.connection,
+                Connection::Ready | Connection::RateLimited { .. }
+            ) {
+                self.connection = Connection::RateLimited { until_ms };
+            }
+        }
+        let _ = self.events.send(MonitorEvent::RateLimited { until_ms });
+        (until, until_ms)
     }
 
     /// (running or not yet seen, queued) among the batches still polled.
@@ -927,16 +972,21 @@ impl<S: TrilletApi> Task<S> {
                 return;
             }
         };
-        let generation = self
-            .batches
-            .iter()
-            .find(|b| b.id == id)
-            .map_or(0, |b| b.generation);
+        let credentials_generation = self.credentials_generation;
+        let Some(batch) = self.batches.iter_mut().find(|b| b.id == id) else {
+            return; // action_allowed found it
+        };
+        // Marked now, not when the answer comes: a poll that sees "cancelled" before the
+        // DELETE's answer must not announce the user's own doing back to them.
+        let was_announced = std::mem::replace(&mut batch.finish_notified, true);
+        let generation = batch.generation;
         let request = self.source.cancel(&credentials, &id);
-        self.cancels.spawn(async move {
-            CancelAnswer {
+        self.actions.spawn(async move {
+            ActionAnswer::Cancel {
                 id,
                 generation,
+                credentials_generation,
+                was_announced,
                 result: request.await,
                 reply,
             }
@@ -953,9 +1003,13 @@ impl<S: TrilletApi> Task<S> {
         match self.action_allowed(&id, now) {
             Ok(credentials) => {
                 let request = self.source.calls(&credentials, &id, query);
-                // Nothing to remember from a page: the answer goes straight to the caller.
-                tokio::spawn(async move {
-                    let _ = reply.send(request.await.map_err(ActionError::Api));
+                let credentials_generation = self.credentials_generation;
+                self.actions.spawn(async move {
+                    ActionAnswer::Calls {
+                        credentials_generation,
+                        result: request.await,
+                        reply,
+                    }
                 });
             }
             Err(e) => {
@@ -964,32 +1018,86 @@ impl<S: TrilletApi> Task<S> {
         }
     }
 
-    /// Keeps Trillet's answer to a cancel on the batch, then replies. A cancelled batch is polled
-    /// once more at once, so its card shows the final state; being the user's own doing, its
-    /// end is not announced.
-    fn apply_cancel(&mut self, answer: CancelAnswer) -> bool {
+    /// Learns what an action's answer says about the key (a 429 pauses polling too; a 401
+    /// stops it), keeps a cancel's answer on its batch, then replies.
+    fn apply_action(&mut self, answer: ActionAnswer) -> bool {
+        match answer {
+            ActionAnswer::Calls {
+                credentials_generation,
+                result,
+                reply,
+            } => {
+                let changed = self.learn_from(result.as_ref().err(), credentials_generation);
+                let _ = reply.send(result.map_err(ActionError::Api));
+                changed
+            }
+            ActionAnswer::Cancel {
+                id,
+                generation,
+                credentials_generation,
+                was_announced,
+                result,
+                reply,
+            } => {
+                let mut changed = self.learn_from(result.as_ref().err(), credentials_generation);
+                changed |= self.apply_cancel(&id, generation, was_announced, &result);
+                let _ = reply.send(result.map_err(ActionError::Api));
+                changed
+            }
+        }
+    }
+
+    /// What an action's error says about the key, if it was asked with the current one.
+    fn learn_from(&mut self, error: Option<&ApiError>, credentials_generation: u64) -> bool {
+        if credentials_generation != self.credentials_generation {
+            return false;
+        }
+        match error {
+            Some(ApiError::Unauthorized { status, message }) => {
+                self.reject_credentials(*status, message.clone());
+                true
+            }
+            Some(ApiError::RateLimited { retry_after, .. }) => {
+                self.pause_for_rate_limit(*retry_after, Instant::now(), (self.clock)());
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Keeps Trillet's answer to a cancel on the batch. A cancelled batch is polled once more at
+    /// once, so its card shows the final state; a refused one is announced as usual again.
+    fn apply_cancel(
+        &mut self,
+        id: &BatchId,
+        generation: u64,
+        was_announced: bool,
+        result: &Result<CancelOutcome, ApiError>,
+    ) -> bool {
         let now = Instant::now();
-        let batch = self
+        let Some(batch) = self
             .batches
             .iter_mut()
-            .find(|b| b.id == answer.id && b.generation == answer.generation);
-        let changed = match (&answer.result, batch) {
-            (Ok(outcome), Some(batch)) => {
+            .find(|b| &b.id == id && b.generation == generation)
+        else {
+            return false; // untracked meanwhile
+        };
+        match result {
+            Ok(outcome) => {
                 batch.cancellation = Some(Arc::new(outcome.clone()));
-                batch.finish_notified = true;
                 batch.next_due = now;
                 self.save_now();
                 true
             }
-            // "Already finished" (409): the card is behind; bring it up to date.
-            (Err(ApiError::Refused { .. }), Some(batch)) => {
-                batch.next_due = now;
+            Err(error) => {
+                batch.finish_notified = was_announced;
+                if matches!(error, ApiError::Refused { .. }) {
+                    // "Already finished" (409): the card is behind; bring it up to date.
+                    batch.next_due = now;
+                }
                 false
             }
-            _ => false,
-        };
-        let _ = answer.reply.send(answer.result.map_err(ActionError::Api));
-        changed
+        }
     }
 
     fn schedule_save(&mut self, now: Instant) {

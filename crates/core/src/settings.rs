@@ -65,56 +65,89 @@ impl Settings {
     }
 }
 
-/// The panel's editable fields, as the window sends them.
+/// The panel's editable fields, as the window sends them. Wide signed numbers, so whatever a
+/// person types (negative, huge) arrives and is refused in words by [`SettingsForm::validate`]
+/// rather than failing to parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SettingsForm {
-    pub floor_secs: u64,
-    pub budget: u32,
+    pub floor_secs: i64,
+    pub budget: i64,
     pub notifications: bool,
-    pub failure_alert_percent: Option<u8>,
+    pub failure_alert_percent: Option<i64>,
 }
 
 /// A field out of its range, said so the person can fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SettingsError {
     #[error("Poll no more often than every {min}–{max} s (you entered {0} s).", min = FLOOR_SECS.start(), max = FLOOR_SECS.end())]
-    Floor(u64),
+    Floor(i64),
     #[error("The request budget must be {min}–{max} requests a minute (you entered {0}); Trillet allows {TRILLET_LIMIT_PER_MINUTE}.", min = BUDGET.start(), max = BUDGET.end())]
-    Budget(u32),
+    Budget(i64),
     #[error("The failure-rate threshold must be {min}–{max} % (you entered {0} %).", min = FAILURE_ALERT_PERCENT.start(), max = FAILURE_ALERT_PERCENT.end())]
-    FailureAlert(u8),
+    FailureAlert(i64),
 }
 
 impl SettingsForm {
     /// The form as it stands in `settings`.
     pub fn of(settings: &Settings) -> Self {
         Self {
-            floor_secs: settings.poll.floor.as_secs_f64().round() as u64,
-            budget: settings.poll.budget,
+            floor_secs: settings.poll.floor.as_secs_f64().round() as i64,
+            budget: i64::from(settings.poll.budget),
             notifications: settings.notifications,
-            failure_alert_percent: settings.failure_alert_percent,
+            failure_alert_percent: settings.failure_alert_percent.map(i64::from),
         }
     }
 
-    pub fn validate(self) -> Result<Self, SettingsError> {
-        if !FLOOR_SECS.contains(&self.floor_secs) {
-            return Err(SettingsError::Floor(self.floor_secs));
-        }
-        if !BUDGET.contains(&self.budget) {
-            return Err(SettingsError::Budget(self.budget));
-        }
-        if let Some(p) = self.failure_alert_percent {
-            if !FAILURE_ALERT_PERCENT.contains(&p) {
-                return Err(SettingsError::FailureAlert(p));
-            }
-        }
-        Ok(self)
+    /// The form's values in range, or which one is not.
+    pub fn validate(self) -> Result<ValidSettingsForm, SettingsError> {
+        let within = |value: i64, min: u64, max: u64| {
+            u64::try_from(value)
+                .ok()
+                .filter(|v| (min..=max).contains(v))
+        };
+        let floor = within(self.floor_secs, *FLOOR_SECS.start(), *FLOOR_SECS.end())
+            .ok_or(SettingsError::Floor(self.floor_secs))?;
+        let budget = within(
+            self.budget,
+            (*BUDGET.start()).into(),
+            (*BUDGET.end()).into(),
+        )
+        .ok_or(SettingsError::Budget(self.budget))?;
+        let failure_alert_percent = match self.failure_alert_percent {
+            None => None,
+            Some(p) => Some(
+                within(
+                    p,
+                    (*FAILURE_ALERT_PERCENT.start()).into(),
+                    (*FAILURE_ALERT_PERCENT.end()).into(),
+                )
+                .ok_or(SettingsError::FailureAlert(p))?,
+            ),
+        };
+        // In range, so these conversions cannot fail.
+        Ok(ValidSettingsForm {
+            floor: Duration::from_secs(floor),
+            budget: budget as u32,
+            notifications: self.notifications,
+            failure_alert_percent: failure_alert_percent.map(|p| p as u8),
+        })
     }
+}
 
+/// A [`SettingsForm`] whose values are all in range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValidSettingsForm {
+    floor: Duration,
+    budget: u32,
+    notifications: bool,
+    failure_alert_percent: Option<u8>,
+}
+
+impl ValidSettingsForm {
     /// `settings` with this form's fields; the rest (the budget's window, the pause) is kept.
     pub fn applied_to(self, mut settings: Settings) -> Settings {
-        settings.poll.floor = Duration::from_secs(self.floor_secs);
+        settings.poll.floor = self.floor;
         settings.poll.budget = self.budget;
         settings.poll.backoff_cap = settings.poll.backoff_cap.max(settings.poll.floor);
         settings.notifications = self.notifications;
@@ -162,7 +195,7 @@ mod tests {
 
     #[test]
     fn the_form_checks_each_range() {
-        assert_eq!(form().validate(), Ok(form()));
+        assert!(form().validate().is_ok());
         let cases = [
             (
                 SettingsForm {
@@ -199,6 +232,34 @@ mod tests {
                 },
                 SettingsError::FailureAlert(0),
             ),
+            (
+                SettingsForm {
+                    failure_alert_percent: Some(101),
+                    ..form()
+                },
+                SettingsError::FailureAlert(101),
+            ),
+            (
+                SettingsForm {
+                    failure_alert_percent: Some(256),
+                    ..form()
+                },
+                SettingsError::FailureAlert(256),
+            ),
+            (
+                SettingsForm {
+                    floor_secs: -15,
+                    ..form()
+                },
+                SettingsError::Floor(-15),
+            ),
+            (
+                SettingsForm {
+                    budget: i64::MAX,
+                    ..form()
+                },
+                SettingsError::Budget(i64::MAX),
+            ),
         ];
         for (form, error) in cases {
             assert_eq!(form.validate(), Err(error));
@@ -218,6 +279,8 @@ mod tests {
             notifications: false,
             failure_alert_percent: Some(25),
         }
+        .validate()
+        .unwrap()
         .applied_to(before);
         assert_eq!(after.poll.floor, Duration::from_secs(30));
         assert_eq!(after.poll.budget, 20);
@@ -235,11 +298,16 @@ mod tests {
         };
         // 12 batches sharing 4 requests a minute: each every 3 minutes.
         assert_eq!(
-            slow.consequence(&Settings::default(), 12),
+            slow.validate()
+                .unwrap()
+                .consequence(&Settings::default(), 12),
             "With 12 batches, each updates every 3 min."
         );
         assert_eq!(
-            form().consequence(&Settings::default(), 12),
+            form()
+                .validate()
+                .unwrap()
+                .consequence(&Settings::default(), 12),
             "With 12 batches, each updates every 15 s."
         );
     }

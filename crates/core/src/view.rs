@@ -331,12 +331,8 @@ fn card<'a>(row: &Row<'a>, connection: &Connection) -> BatchCard<'a> {
         average_call_text: p
             .and_then(|p| p.average_call_duration)
             .filter(|s| *s > 0.0)
-            .map(|s| {
-                format!(
-                    "{} per call",
-                    format::duration(std::time::Duration::from_secs_f64(s.round()))
-                )
-            }),
+            .and_then(format::seconds)
+            .map(|d| format!("{d} per call")),
         last_updated_ms: row.snapshot.last_updated_ms,
         recent_calls: p.map(recent_calls).unwrap_or_default(),
         stale: problem.is_some() && p.is_some() && !row.state.is_finished(),
@@ -383,9 +379,7 @@ fn recent_calls(p: &BatchProgress) -> Vec<RecentCallRow<'_>> {
             outcome: &c.status,
             detail: match (&c.error, c.duration) {
                 (Some(error), _) => Cow::Borrowed(error.as_str()),
-                (None, Some(secs)) => Cow::Owned(format::duration(
-                    std::time::Duration::from_secs_f64(secs.max(0.0)),
-                )),
+                (None, Some(secs)) => Cow::Owned(format::seconds(secs).unwrap_or_default()),
                 (None, None) => Cow::Borrowed(""),
             },
             ended_at_ms: c.ended_at(),

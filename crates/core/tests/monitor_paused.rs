@@ -29,6 +29,10 @@ struct FakeTrillet {
     latency: Arc<Mutex<Duration>>,
     /// The next request's task dies instead of answering.
     panic_next: Arc<std::sync::atomic::AtomicBool>,
+    /// What a cancel answers, after how long; unscripted when `None`.
+    cancel: Arc<Mutex<Option<(Duration, Result<CancelOutcome, ApiError>)>>>,
+    /// What a page of calls answers; unscripted when `None`.
+    calls: Arc<Mutex<Option<Result<CallsPage, ApiError>>>>,
 }
 
 impl FakeTrillet {
@@ -57,13 +61,13 @@ impl FakeTrillet {
     }
 }
 
-/// The fake answers only the status endpoint; cancel and the call list are tested against the
-/// simulator (`monitor_sim.rs`).
-fn unscripted<T: Send + 'static>() -> impl Future<Output = Result<T, ApiError>> + Send + 'static {
-    std::future::ready(Err(ApiError::Refused {
+/// What an action answers when the test did not script it. (Cancel and the call list are
+/// tested for their content against the simulator, in `monitor_sim.rs`.)
+fn unscripted<T>() -> Result<T, ApiError> {
+    Err(ApiError::Refused {
         status: 501,
         message: "not scripted in this fake".into(),
-    }))
+    })
 }
 
 impl TrilletApi for FakeTrillet {
@@ -72,7 +76,16 @@ impl TrilletApi for FakeTrillet {
         _: &Credentials,
         _: &BatchId,
     ) -> impl Future<Output = Result<CancelOutcome, ApiError>> + Send + 'static {
-        unscripted()
+        let (latency, answer) = self
+            .cancel
+            .lock()
+            .unwrap()
+            .clone()
+            .unwrap_or((Duration::ZERO, unscripted()));
+        async move {
+            tokio::time::sleep(latency).await;
+            answer
+        }
     }
 
     fn calls(
@@ -81,7 +94,13 @@ impl TrilletApi for FakeTrillet {
         _: &BatchId,
         _: CallsQuery,
     ) -> impl Future<Output = Result<CallsPage, ApiError>> + Send + 'static {
-        unscripted()
+        std::future::ready(
+            self.calls
+                .lock()
+                .unwrap()
+                .clone()
+                .unwrap_or_else(unscripted),
+        )
     }
 
     fn fetch(
@@ -781,4 +800,113 @@ async fn a_failure_rate_alert_is_sent_once_across_restarts() {
     );
     assert_eq!(alerts(&mut events), 0, "not again after a restart");
     drop(monitor);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cancel_seen_by_a_poll_before_its_answer_is_not_announced() {
+    use batchwatch_core::model::{CancelDetails, CancelOutcome};
+    let fake = FakeTrillet::default();
+    fake.set("batch_a", running(10));
+    let outcome = CancelOutcome {
+        batch_id: "batch_a".into(),
+        status: BatchStatus::Cancelled,
+        message: None,
+        details: CancelDetails::default(),
+    };
+    // The DELETE takes 20 s to answer; a poll in between already sees "cancelled".
+    *fake.cancel.lock().unwrap() = Some((Duration::from_secs(20), Ok(outcome)));
+    let (monitor, mut events) = start(&fake, None);
+    monitor.track(vec![id("batch_a")]);
+    run_for(Duration::from_millis(100)).await;
+    let monitor = Arc::new(monitor);
+    let cancel = tokio::spawn({
+        let monitor = monitor.clone();
+        async move { monitor.cancel(id("batch_a")).await }
+    });
+    run_for(Duration::from_secs(1)).await;
+    fake.set("batch_a", Ok(progress(BatchStatus::Cancelled, 10, 100)));
+    run_for(Duration::from_secs(16)).await;
+    assert!(
+        batch(&monitor.view(), "batch_a")
+            .progress
+            .as_ref()
+            .is_some_and(|p| p.status == BatchStatus::Cancelled),
+        "the poll saw it first"
+    );
+    run_for(Duration::from_secs(5)).await;
+    assert!(cancel.await.unwrap().is_ok());
+    let finishes = drain(&mut events)
+        .into_iter()
+        .filter(|e| matches!(e, MonitorEvent::BatchFinished { .. }))
+        .count();
+    assert_eq!(finishes, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_429_on_a_page_of_calls_pauses_polling_too() {
+    let fake = FakeTrillet::default();
+    fake.set("batch_a", running(10));
+    *fake.calls.lock().unwrap() = Some(Err(ApiError::RateLimited {
+        retry_after: Some(Duration::from_secs(40)),
+        message: "Too many requests".into(),
+    }));
+    let (monitor, _events) = start(&fake, None);
+    monitor.track(vec![id("batch_a")]);
+    run_for(Duration::from_millis(100)).await;
+    let error = monitor
+        .calls(id("batch_a"), CallsQuery::default())
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "rate_limited");
+    settle().await;
+    assert!(matches!(
+        monitor.view().connection,
+        Connection::RateLimited { .. }
+    ));
+    let before = fake.requests("batch_a");
+    run_for(Duration::from_secs(39)).await;
+    assert_eq!(fake.requests("batch_a"), before, "no poll during the wait");
+    run_for(Duration::from_secs(2)).await;
+    assert_eq!(
+        fake.requests("batch_a"),
+        before + 1,
+        "polling resumes after it"
+    );
+    // While the wait lasts, a click is refused without a request.
+    *fake.calls.lock().unwrap() = None;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pause_ends_by_itself_after_the_hour_and_the_file_forgets_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let fake = FakeTrillet::default();
+    // A wall clock that moves with tokio's paused one.
+    let start_at = Instant::now();
+    let mut config = MonitorConfig::new(fake.clone(), Some(creds()));
+    config.state_file = Some(StateFile::new(&path));
+    config.clock = Arc::new(move || 1_000_000 + (Instant::now() - start_at).as_millis() as u64);
+    let (monitor, _events) = Monitor::spawn(config);
+    monitor.update_settings(|s| *s = s.with_pause(true, 1_000_000));
+    run_for(Duration::from_secs(1)).await;
+    let until = monitor.view().settings.notifications_paused_until_ms;
+    assert_eq!(until, Some(1_000_000 + 3_600_000));
+    let mut views = monitor.subscribe();
+    views.borrow_and_update();
+
+    run_for(Duration::from_secs(3_600)).await;
+    assert!(
+        views.has_changed().unwrap(),
+        "a view at the end of the pause"
+    );
+    assert_eq!(monitor.view().settings.notifications_paused_until_ms, None);
+    monitor.shutdown().await;
+    assert_eq!(
+        StateFile::new(&path)
+            .load(0)
+            .state
+            .settings
+            .notifications_paused_until_ms,
+        None
+    );
 }
