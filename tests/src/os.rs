@@ -195,6 +195,17 @@ pub fn notifications() -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// The text on the desktop's clipboard (the X11 CLIPBOARD selection), as `xclip` reads it.
+pub fn clipboard() -> Option<String> {
+    let out = Command::new("xclip")
+        .args(["-o", "-selection", "clipboard"])
+        .output()
+        .expect("xclip must be installed (scripts/test installs it)");
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// The secret stored under `service` (Batchwatch's account), as `secret-tool` reads it.
 pub fn keychain_secret(service: &str) -> String {
     let out = Command::new("secret-tool")

@@ -685,6 +685,31 @@ fn failed_calls_open_grouped_and_a_batch_is_cancelled_from_its_card() {
     }
     assert_eq!(groups.len(), 3, "{groups:?}");
     assert_eq!(sum, failed, "the groups add up to the card's counter");
+
+    // "Copy numbers" puts the group's numbers, one a line, on the desktop's clipboard.
+    let shown = window.run(
+        "return [...document.querySelectorAll(`.card[data-id='batch_failing'] .group`)[0].querySelectorAll('.number')].map(n => n.textContent);",
+        json!([]),
+    );
+    window.click(".card[data-id='batch_failing'] .group .copy-numbers");
+    let copied = eventually("the numbers on the clipboard", WAIT, || {
+        os::clipboard().filter(|text| !text.is_empty())
+    });
+    let mut expected: Vec<&str> = shown
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    expected.sort_unstable();
+    expected.dedup();
+    let mut lines: Vec<&str> = copied.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(lines, expected);
+    assert_eq!(
+        in_card(&window, "batch_failing", ".group .copy-numbers").as_deref(),
+        Some("Copied")
+    );
     let pages = control
         .requests()
         .iter()
