@@ -70,6 +70,7 @@ function renderSettings(settings, status) {
   $("pause-state").textContent = paused ? `Notifications paused until ${timeOfDay(paused)}.` : "";
   $("pause").textContent = paused ? "Resume notifications" : "Pause notifications for 1 hour";
   $("pause").dataset.paused = paused ? "1" : "";
+  $("settings-demo").hidden = !status.demo;
   $("start-at-login").checked = status.startAtLogin;
   $("start-at-login").disabled = status.demo;
 }
