@@ -42,6 +42,12 @@ pub fn is_final(p: &BatchProgress) -> bool {
         )
 }
 
+/// Whether a snapshot will never change again. A cancelled batch is final at once, but its
+/// calls in progress still run to their end: until they have, its counters still move.
+pub fn is_settled(p: &BatchProgress) -> bool {
+    is_final(p) && !(p.status == BatchStatus::Cancelled && p.active > 0)
+}
+
 fn has_started(p: &BatchProgress) -> bool {
     !matches!(p.status, BatchStatus::Queued)
         && (p.start_time.is_some()
@@ -279,6 +285,17 @@ mod tests {
         assert_eq!(n.title, "Trillet rejected your API key");
         assert!(n.body.contains("enter valid credentials") && n.body.contains("Invalid API key"));
         assert!(n.urgent);
+    }
+
+    #[test]
+    fn a_cancelled_batch_settles_when_its_last_calls_end() {
+        let mut cancelled = snap(BatchStatus::Cancelled, 30, 2, 100);
+        cancelled.active = 4;
+        assert!(is_final(&cancelled) && !is_settled(&cancelled));
+        cancelled.active = 0;
+        assert!(is_settled(&cancelled));
+        assert!(is_settled(&snap(BatchStatus::Completed, 98, 2, 100)));
+        assert!(!is_settled(&snap(BatchStatus::Processing, 10, 0, 100)));
     }
 
     #[test]

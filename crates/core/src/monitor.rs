@@ -23,8 +23,8 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{ApiError, TrilletClient};
 use crate::batch_id::BatchId;
 use crate::change::{
-    credentials_rejected_notification, detect, failure_rate_alert, is_final, notification_for,
-    Change,
+    credentials_rejected_notification, detect, failure_rate_alert, is_final, is_settled,
+    notification_for, Change,
 };
 use crate::credentials::Credentials;
 use crate::model::{BatchProgress, BatchStatus, CallsPage, CallsQuery, CancelOutcome};
@@ -474,9 +474,10 @@ impl Tracked {
         t
     }
 
-    /// Still worth polling: not finished and not unknown to Trillet.
+    /// Still worth polling: not settled (a cancelled batch's last calls may still be ending)
+    /// and not unknown to Trillet.
     fn pollable(&self) -> bool {
-        !self.last.as_deref().is_some_and(is_final)
+        !self.last.as_deref().is_some_and(is_settled)
             && !matches!(self.fetch, FetchStatus::NotFound { .. })
     }
 

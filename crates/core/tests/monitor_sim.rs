@@ -335,6 +335,21 @@ async fn cancel_succeeds_or_says_why_not_and_the_card_follows() {
         )),
         "{text}"
     );
+    // Its calls in progress run to their end, and the card follows them until they have;
+    // then the batch is left alone.
+    wait_for(&monitor, Duration::from_secs(10), |v| {
+        v.batches.iter().any(|b| {
+            b.id.as_str() == "batch_cancel_me" && b.progress.as_ref().is_some_and(|p| p.active == 0)
+        })
+    })
+    .await;
+    let settled_at = control.request_count("batch_cancel_me");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        control.request_count("batch_cancel_me"),
+        settled_at,
+        "not polled once settled"
+    );
     let deletes = || {
         control
             .requests()
