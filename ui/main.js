@@ -223,15 +223,19 @@ function buildFailures(id) {
       }
     }
   }
-  details.addEventListener("toggle", () => {
+  // Reopening waits for the close to be done, so the close cannot drop the fresh list.
+  let closing = Promise.resolve();
+  details.addEventListener("toggle", async () => {
     generation += 1;
     loading = false;
-    if (details.open) load(false);
-    else {
+    if (details.open) {
+      await closing;
+      if (details.open) load(false);
+    } else {
       more.hidden = true;
       details.querySelector(".groups").replaceChildren();
       details.querySelector(".failures-summary").textContent = "";
-      invoke("close_failed_calls", { id }).catch(() => {});
+      closing = invoke("close_failed_calls", { id }).catch(() => {});
     }
   });
   more.addEventListener("click", () => load(true));
@@ -426,9 +430,12 @@ $("settings-form").addEventListener("input", async () => {
     return;
   }
   try {
-    line.textContent = await invoke("preview_settings", { form });
+    const said = await invoke("preview_settings", { form });
+    if (!settingsDirty) return; // the panel was closed (or saved) meanwhile
+    line.textContent = said;
     line.classList.remove("error");
   } catch (e) {
+    if (!settingsDirty) return;
     line.textContent = e.message || String(e);
     line.classList.add("error");
   }

@@ -53,10 +53,8 @@ impl Autostart {
     /// dialog sets `Hidden=true` or `X-GNOME-Autostart-enabled=false` rather than deleting it).
     pub fn is_enabled(&self) -> bool {
         fs::read_to_string(&self.path).is_ok_and(|text| {
-            !text.lines().map(str::trim).any(|line| {
-                line.eq_ignore_ascii_case("Hidden=true")
-                    || line.eq_ignore_ascii_case("X-GNOME-Autostart-enabled=false")
-            })
+            let key = |name: &str| entry_value(&text, name);
+            key("Hidden") != Some("true") && key("X-GNOME-Autostart-enabled") != Some("false")
         })
     }
 
@@ -111,6 +109,22 @@ pub fn entry(program: &Path) -> io::Result<String> {
          X-GNOME-Autostart-enabled=true\n",
         escape_value(&exec)
     ))
+}
+
+/// The value of `key` in the `[Desktop Entry]` group (spaces around `=` allowed, as the spec
+/// says; other groups, such as actions, ignored).
+fn entry_value<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    let mut in_entry = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_entry = line == "[Desktop Entry]";
+        } else if let Some((k, v)) = line.split_once('=') {
+            if in_entry && k.trim() == key {
+                return Some(v.trim());
+            }
+        }
+    }
+    None
 }
 
 /// One `Exec` argument, quoted as the Desktop Entry spec asks when it holds a reserved
@@ -208,10 +222,22 @@ mod tests {
         assert!(!autostart.is_enabled());
 
         // Switched off by the desktop's own dialog: not enabled, though the file is there.
-        let mut off = entry_text(Path::new("/usr/bin/batchwatch"));
-        off.push_str("Hidden=true\n");
-        fs::write(autostart.path(), off).unwrap();
+        let entry = entry_text(Path::new("/usr/bin/batchwatch"));
+        fs::write(autostart.path(), format!("{entry}Hidden = true\n")).unwrap();
         assert!(!autostart.is_enabled());
+        let gnome_off = entry.replace(
+            "X-GNOME-Autostart-enabled=true",
+            "X-GNOME-Autostart-enabled=false",
+        );
+        fs::write(autostart.path(), gnome_off).unwrap();
+        assert!(!autostart.is_enabled());
+        // A key of another group is not the entry's.
+        fs::write(
+            autostart.path(),
+            format!("{entry}[Desktop Action Quit]\nHidden=true\n"),
+        )
+        .unwrap();
+        assert!(autostart.is_enabled());
         assert!(
             dir.path().join("autostart").is_dir(),
             "the directory stays for others' entries"

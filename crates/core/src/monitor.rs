@@ -246,8 +246,8 @@ impl ActionError {
 
 type Reply<T> = oneshot::Sender<Result<T, ActionError>>;
 
-/// A change to the settings, applied to the settings in force and to the stored ones alike.
-type SettingsChange = Box<dyn Fn(&mut Settings) + Send>;
+/// A change to the settings in force, which the stored ones then follow.
+type SettingsChange = Box<dyn FnOnce(&mut Settings) + Send>;
 
 enum Command {
     Track(Vec<BatchId>),
@@ -298,7 +298,7 @@ impl MonitorHandle {
     }
 
     /// Changes some settings (the rest stay as they are) and stores them.
-    pub fn update_settings(&self, change: impl Fn(&mut Settings) + Send + 'static) {
+    pub fn update_settings(&self, change: impl FnOnce(&mut Settings) + Send + 'static) {
         let _ = self
             .commands
             .send(Command::UpdateSettings(Box::new(change)));
@@ -438,6 +438,9 @@ struct Tracked {
     generation: u64,
     in_flight: bool,
     finish_notified: bool,
+    /// Cancels sent for this batch and not answered yet: a "cancelled" seen meanwhile is the
+    /// user's own doing, not news to announce.
+    cancels_pending: u32,
     failure_alerted: bool,
     cancellation: Option<Arc<CancelOutcome>>,
 }
@@ -454,6 +457,7 @@ impl Tracked {
             generation,
             in_flight: false,
             finish_notified: false,
+            cancels_pending: 0,
             failure_alerted: false,
             cancellation: None,
         }
@@ -516,7 +520,6 @@ enum ActionAnswer {
         generation: u64,
         credentials_generation: u64,
         /// Whether the batch's end was already announced before the cancel was sent.
-        was_announced: bool,
         result: Result<CancelOutcome, ApiError>,
         reply: Reply<CancelOutcome>,
     },
@@ -767,6 +770,10 @@ impl<S: TrilletApi> Task<S> {
                     // Finished before we ever saw it running: nothing to announce, ever.
                     batch.finish_notified = true;
                 }
+                if change == Change::Cancelled && batch.cancels_pending > 0 {
+                    // Seen before the DELETE's own answer: the user's doing, not news.
+                    batch.finish_notified = true;
+                }
                 let announce = change.is_finish() && !batch.finish_notified;
                 if announce {
                     batch.finish_notified = true;
@@ -927,8 +934,19 @@ impl<S: TrilletApi> Task<S> {
                 self.rate_limited_until = None;
             }
             Command::UpdateSettings(change) => {
+                // Decided once, on the settings in force; the stored ones take the result, except
+                // a start-up override of the schedule, which stays unsaved unless this changed it.
+                let before = self.settings.poll;
                 change(&mut self.settings);
-                change(&mut self.stored_settings);
+                let stored_poll = if self.settings.poll == before {
+                    self.stored_settings.poll
+                } else {
+                    self.settings.poll
+                };
+                self.stored_settings = Settings {
+                    poll: stored_poll,
+                    ..self.settings
+                };
                 // A shorter interval takes effect now rather than after the old one runs out.
                 let (running, queued) = self.load();
                 let soonest = now + self.settings.poll.interval(running, queued);
@@ -977,9 +995,9 @@ impl<S: TrilletApi> Task<S> {
         let Some(batch) = self.batches.iter_mut().find(|b| b.id == id) else {
             return; // action_allowed found it
         };
-        // Marked now, not when the answer comes: a poll that sees "cancelled" before the
+        // Counted now, not when the answer comes: a poll that sees "cancelled" before the
         // DELETE's answer must not announce the user's own doing back to them.
-        let was_announced = std::mem::replace(&mut batch.finish_notified, true);
+        batch.cancels_pending += 1;
         let generation = batch.generation;
         let request = self.source.cancel(&credentials, &id);
         self.actions.spawn(async move {
@@ -987,7 +1005,6 @@ impl<S: TrilletApi> Task<S> {
                 id,
                 generation,
                 credentials_generation,
-                was_announced,
                 result: request.await,
                 reply,
             }
@@ -1036,12 +1053,11 @@ impl<S: TrilletApi> Task<S> {
                 id,
                 generation,
                 credentials_generation,
-                was_announced,
                 result,
                 reply,
             } => {
                 let mut changed = self.learn_from(result.as_ref().err(), credentials_generation);
-                changed |= self.apply_cancel(&id, generation, was_announced, &result);
+                changed |= self.apply_cancel(&id, generation, &result);
                 let _ = reply.send(result.map_err(ActionError::Api));
                 changed
             }
@@ -1066,13 +1082,13 @@ impl<S: TrilletApi> Task<S> {
         }
     }
 
-    /// Keeps Trillet's answer to a cancel on the batch. A cancelled batch is polled once more at
-    /// once, so its card shows the final state; a refused one is announced as usual again.
+    /// Keeps Trillet's answer to a cancel on the batch, whose end (the user's own doing) is then
+    /// not announced. A cancelled batch is polled again at once, so its card shows the final
+    /// state; after a refused cancel, its end is announced as any other.
     fn apply_cancel(
         &mut self,
         id: &BatchId,
         generation: u64,
-        was_announced: bool,
         result: &Result<CancelOutcome, ApiError>,
     ) -> bool {
         let now = Instant::now();
@@ -1083,15 +1099,16 @@ impl<S: TrilletApi> Task<S> {
         else {
             return false; // untracked meanwhile
         };
+        batch.cancels_pending = batch.cancels_pending.saturating_sub(1);
         match result {
             Ok(outcome) => {
+                batch.finish_notified = true;
                 batch.cancellation = Some(Arc::new(outcome.clone()));
                 batch.next_due = now;
                 self.save_now();
                 true
             }
             Err(error) => {
-                batch.finish_notified = was_announced;
                 if matches!(error, ApiError::Refused { .. }) {
                     // "Already finished" (409): the card is behind; bring it up to date.
                     batch.next_due = now;

@@ -866,14 +866,88 @@ async fn a_429_on_a_page_of_calls_pauses_polling_too() {
     let before = fake.requests("batch_a");
     run_for(Duration::from_secs(39)).await;
     assert_eq!(fake.requests("batch_a"), before, "no poll during the wait");
+    // While the wait lasts, a click is refused without a request (which would now succeed).
+    *fake.calls.lock().unwrap() = Some(Ok(CallsPage {
+        calls: vec![],
+        pagination: Default::default(),
+    }));
+    let refused = monitor.calls(id("batch_a"), CallsQuery::default()).await;
+    assert_eq!(refused.unwrap_err().code(), "rate_limited");
     run_for(Duration::from_secs(2)).await;
     assert_eq!(
         fake.requests("batch_a"),
         before + 1,
         "polling resumes after it"
     );
-    // While the wait lasts, a click is refused without a request.
-    *fake.calls.lock().unwrap() = None;
+    assert!(monitor
+        .calls(id("batch_a"), CallsQuery::default())
+        .await
+        .is_ok());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_401_on_a_click_stops_polling_like_one_on_a_poll() {
+    let fake = FakeTrillet::default();
+    fake.set("batch_a", running(10));
+    *fake.calls.lock().unwrap() = Some(Err(ApiError::Unauthorized {
+        status: 401,
+        message: "Invalid API key".into(),
+    }));
+    let (monitor, mut events) = start(&fake, None);
+    monitor.track(vec![id("batch_a")]);
+    run_for(Duration::from_millis(100)).await;
+    let before = fake.requests("batch_a");
+    let error = monitor
+        .calls(id("batch_a"), CallsQuery::default())
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "unauthorized");
+    run_for(Duration::from_secs(60)).await;
+    assert!(matches!(
+        monitor.view().connection,
+        Connection::CredentialsRejected { status: 401, .. }
+    ));
+    assert_eq!(
+        fake.requests("batch_a"),
+        before,
+        "no poll with a refused key"
+    );
+    let rejections = drain(&mut events)
+        .into_iter()
+        .filter(|e| matches!(e, MonitorEvent::CredentialsRejected { .. }))
+        .count();
+    assert_eq!(rejections, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_finish_seen_while_a_cancel_fails_is_announced_once() {
+    let fake = FakeTrillet::default();
+    fake.set("batch_a", running(90));
+    // The DELETE takes 20 s and is refused (it had finished); a poll in between sees the finish.
+    *fake.cancel.lock().unwrap() = Some((
+        Duration::from_secs(20),
+        Err(ApiError::Refused {
+            status: 409,
+            message: "Batch already completed".into(),
+        }),
+    ));
+    let (monitor, mut events) = start(&fake, None);
+    monitor.track(vec![id("batch_a")]);
+    run_for(Duration::from_millis(100)).await;
+    let monitor = Arc::new(monitor);
+    let cancel = tokio::spawn({
+        let monitor = monitor.clone();
+        async move { monitor.cancel(id("batch_a")).await }
+    });
+    run_for(Duration::from_secs(1)).await;
+    fake.set("batch_a", Ok(progress(BatchStatus::Completed, 100, 100)));
+    run_for(Duration::from_secs(30)).await;
+    assert_eq!(cancel.await.unwrap().unwrap_err().code(), "refused");
+    let finishes = drain(&mut events)
+        .into_iter()
+        .filter(|e| matches!(e, MonitorEvent::BatchFinished { .. }))
+        .count();
+    assert_eq!(finishes, 1, "a real completion is news, cancel or not");
 }
 
 #[tokio::test(start_paused = true)]
