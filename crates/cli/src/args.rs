@@ -34,6 +34,10 @@ pub enum Command {
     Status(StatusArgs),
     /// Follow batches live until they finish (or Ctrl-C).
     Watch(WatchArgs),
+    /// List a batch's failed calls, grouped by reason (or only their numbers, for a retry).
+    Failed(FailedArgs),
+    /// Cancel a batch: waiting calls are dropped, calls in progress finish. Cannot be undone.
+    Cancel(CancelArgs),
     /// Store, remove or describe the credentials kept in your keychain.
     #[command(subcommand)]
     Credentials(CredentialsCommand),
@@ -48,6 +52,44 @@ pub struct StatusArgs {
     /// One JSON object per batch and line, with the API's fields as received.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FailedArgs {
+    /// The batch ID, or a link ending in /batch-calls/<ID>.
+    #[arg(value_name = "ID")]
+    pub id: String,
+
+    /// Print only the failed numbers, one a line, each once.
+    #[arg(long, conflicts_with = "json")]
+    pub numbers: bool,
+
+    /// Print the groups as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    /// The batch ID, or a link ending in /batch-calls/<ID>.
+    #[arg(value_name = "ID")]
+    pub id: String,
+
+    /// Cancel without asking (needed when not run from a terminal).
+    #[arg(long)]
+    pub yes: bool,
+}
+
+/// Exactly one batch ID, pasted in any form `batch_ids` accepts.
+pub fn one_batch_id(arg: &str) -> Result<BatchId, Failure> {
+    let mut ids = batch_ids(&[arg.to_owned()])?;
+    if ids.len() > 1 {
+        return Err(Failure::Usage(format!(
+            "one batch ID, please (got {})",
+            ids.len()
+        )));
+    }
+    Ok(ids.remove(0))
 }
 
 #[derive(Debug, Args)]

@@ -3,11 +3,11 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success; with `watch --until-done`, every batch completed |
-//! | 1 | `watch --until-done`: a batch failed or was cancelled |
+//! | 1 | `watch --until-done`: a batch failed or was cancelled; `cancel`: Trillet refused (the batch had already finished) |
 //! | 2 | usage or configuration: bad ID, no credentials, insecure API base, keychain unusable |
 //! | 3 | Trillet rejected the credentials (401/403) |
 //! | 4 | a batch is unknown to Trillet (404) |
-//! | 5 | `status`: Trillet could not be reached or answered badly (worth retrying later) |
+//! | 5 | `status`, `failed`, `cancel`: Trillet could not be reached or answered badly (worth retrying later) |
 //! | 130 | `watch` was interrupted with Ctrl-C before every batch finished |
 //!
 //! Without `--until-done`, a watch that sees every batch finish exits 0 whatever the outcome:
@@ -16,7 +16,7 @@
 //!
 //! Messages are plain sentences: `main` prints them as one `batchwatch-cli: …` line.
 
-use batchwatch_core::BatchStatus;
+use batchwatch_core::{ApiError, BatchStatus};
 
 use crate::watch::{Ending, Final};
 
@@ -39,6 +39,17 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// The failure of a one-shot request (`failed`, `cancel`).
+    pub fn from_api(error: ApiError) -> Self {
+        let text = error.to_string();
+        match error {
+            ApiError::Unauthorized { .. } => Self::Rejected(text),
+            ApiError::NotFound { .. } => Self::UnknownBatch(text),
+            ApiError::Refused { .. } => Self::Unsuccessful(text),
+            _ => Self::Unreachable(text),
+        }
+    }
+
     pub fn code(&self) -> u8 {
         match self {
             Self::Unsuccessful(_) => 1,

@@ -6,16 +6,21 @@
 //! - `config`: API base and credential resolution (environment, then keychain).
 //! - `credentials`: `credentials set|clear|show`.
 //! - `status`: `status`, one request per batch.
-//! - `watch`: the polling loop behind `watch` (to be replaced by the core's monitor).
+//! - `watch`: `watch`, on the core's monitor.
+//! - `failed`, `cancel`: a batch's failed calls; cancelling a batch.
+//! - `patience`: waiting out a 429 in one-shot commands.
 //! - `live`: what `watch` shows — progress bars on a terminal, plain lines otherwise.
 //! - `summary`: how one batch's snapshot reads, as text and as JSON.
 //! - `exit`: failures and their exit codes.
 
 mod args;
+mod cancel;
 mod config;
 mod credentials;
 mod exit;
+mod failed;
 mod live;
+mod patience;
 mod status;
 mod summary;
 mod watch;
@@ -48,6 +53,21 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let ids = args::batch_ids(&args.ids)?;
             let client = client(cli.api_base.as_deref())?;
             runtime()?.block_on(status::run(&client, &ids, args.json))
+        }
+        Command::Failed(args) => {
+            let id = args::one_batch_id(&args.id)?;
+            let client = client(cli.api_base.as_deref())?;
+            let output = match (args.numbers, args.json) {
+                (true, _) => failed::Output::Numbers,
+                (_, true) => failed::Output::Json,
+                _ => failed::Output::Text,
+            };
+            runtime()?.block_on(failed::run(&client, &id, output))
+        }
+        Command::Cancel(args) => {
+            let id = args::one_batch_id(&args.id)?;
+            let client = client(cli.api_base.as_deref())?;
+            runtime()?.block_on(cancel::run(&client, &id, args.yes))
         }
         Command::Watch(args) => {
             let ids = args::batch_ids(&args.ids)?;

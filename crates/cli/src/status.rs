@@ -5,18 +5,11 @@
 //! the failures then decide the exit code: rejected credentials stop at once (3), an unknown
 //! batch is 4, and a service that could not answer is 5.
 
-use std::time::Duration;
-
 use batchwatch_core::{ApiError, BatchId, TrilletClient};
 
 use crate::exit::Failure;
+use crate::patience::patiently;
 use crate::summary::{self, JsonLine};
-
-/// How often a 429 is waited out before the batch counts as unreachable. The wait is what
-/// Trillet asks for, so a long list of IDs gets through a full budget instead of failing.
-const RATE_LIMIT_RETRIES: u32 = 3;
-/// The wait after a 429 that does not say how long to wait.
-const RATE_LIMIT_FALLBACK: Duration = Duration::from_secs(30);
 
 pub async fn run(client: &TrilletClient, ids: &[BatchId], json: bool) -> Result<(), Failure> {
     let width = ids.iter().map(|id| id.as_str().len()).max().unwrap_or(0);
@@ -70,20 +63,5 @@ async fn fetch(
     client: &TrilletClient,
     id: &BatchId,
 ) -> Result<batchwatch_core::BatchProgress, ApiError> {
-    let mut retries = 0;
-    loop {
-        match client.batch_progress(id).await {
-            Err(ApiError::RateLimited { retry_after, .. }) if retries < RATE_LIMIT_RETRIES => {
-                retries += 1;
-                let wait = retry_after.unwrap_or(RATE_LIMIT_FALLBACK);
-                // Said on stderr so a silent pause is not mistaken for a hang; stdout stays data.
-                eprintln!(
-                    "batchwatch-cli: Trillet's rate limit was reached; waiting {} before asking about {id} again",
-                    summary::wait_text(wait)
-                );
-                tokio::time::sleep(wait).await;
-            }
-            other => return other,
-        }
-    }
+    patiently(id.as_str(), || client.batch_progress(id)).await
 }

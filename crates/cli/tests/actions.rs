@@ -1,0 +1,119 @@
+//! `batchwatch-cli failed` and `cancel` end to end: the real binary against the simulator.
+
+mod support;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use serde_json::Value;
+use support::{cli_on, run, sim};
+use trillet_sim::{BatchScript, Fault, FaultTarget};
+
+/// Sim speed at which time stands still.
+const FROZEN: f64 = 1e-9;
+
+#[test]
+fn failed_lists_every_page_grouped_or_just_the_numbers() {
+    let sim = sim(FROZEN);
+    let control = sim.control();
+    control.add_batch(
+        BatchScript::new(300)
+            .id("batch_bad")
+            .failure_rate(250.0 / 300.0)
+            .concurrency(60)
+            .failure_reasons(vec!["Number busy", "No answer"]),
+    );
+    control.finish_batch("batch_bad");
+
+    let json = run(cli_on(&sim, &["failed", "--json", "batch_bad"]));
+    json.assert_code(0);
+    let view: Value = serde_json::from_str(json.stdout.trim()).unwrap();
+    let failed = view["total"].as_u64().unwrap();
+    assert!(failed > 200, "{failed}");
+    assert_eq!(view["loaded"], failed, "every page");
+    assert_eq!(view["hasMore"], false);
+    let counted: u64 = view["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(counted, failed);
+    let pages = control
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/calls"))
+        .count() as u64;
+    assert_eq!(pages, failed.div_ceil(100));
+
+    let numbers = run(cli_on(&sim, &["failed", "--numbers", "batch_bad"]));
+    numbers.assert_code(0);
+    let lines: Vec<&str> = numbers.stdout.lines().collect();
+    let unique: HashSet<&str> = lines.iter().copied().collect();
+    assert_eq!(lines.len(), unique.len(), "each number once");
+    assert!(lines.iter().all(|n| n.starts_with('+')), "{lines:?}");
+    assert!(!lines.is_empty());
+
+    let text = run(cli_on(&sim, &["failed", "batch_bad"]));
+    text.assert_code(0);
+    assert!(
+        text.stdout
+            .starts_with(&format!("batch_bad: All {failed} failed calls\n")),
+        "{}",
+        text.stdout
+    );
+    assert!(text.stdout.contains("\nNumber busy × "), "{}", text.stdout);
+
+    run(cli_on(&sim, &["failed", "batch_unknown"]))
+        .assert_code(4)
+        .assert_error_line("no batch with this ID");
+}
+
+#[test]
+fn cancel_asks_to_be_meant_then_says_what_trillet_did() {
+    let sim = sim(FROZEN);
+    let control = sim.control();
+    for id in ["batch_run", "batch_flaky"] {
+        control.add_batch(
+            BatchScript::new(100)
+                .id(id)
+                .concurrency(5)
+                .started_ago(Duration::from_secs(120)),
+        );
+    }
+    let deletes = || {
+        control
+            .requests()
+            .iter()
+            .filter(|r| r.method == "DELETE")
+            .count()
+    };
+
+    // Not from a terminal and no --yes: nothing is done.
+    run(cli_on(&sim, &["cancel", "batch_run"]))
+        .assert_code(2)
+        .assert_error_line("pass --yes");
+    assert_eq!(deletes(), 0);
+
+    let done = run(cli_on(&sim, &["cancel", "--yes", "batch_run"]));
+    done.assert_code(0);
+    assert!(
+        done.stdout.starts_with("batch_run cancelled: ")
+            && done.stdout.contains("waiting calls dropped"),
+        "{done:#?}"
+    );
+    run(cli_on(&sim, &["status", "--json", "batch_run"])).assert_code(0);
+    assert_eq!(deletes(), 1);
+
+    // Again: Trillet refuses (409), which is not success.
+    run(cli_on(&sim, &["cancel", "--yes", "batch_run"]))
+        .assert_code(1)
+        .assert_error_line("refused");
+    run(cli_on(&sim, &["cancel", "--yes", "batch_none"]))
+        .assert_code(4)
+        .assert_error_line("no batch with this ID");
+    control.set_fault(FaultTarget::Batch("batch_flaky".into()), Fault::ServerError);
+    run(cli_on(&sim, &["cancel", "--yes", "batch_flaky"]))
+        .assert_code(5)
+        .assert_error_line("server error (500)");
+}
