@@ -159,7 +159,12 @@ function buildCancelConfirm(id) {
     el("p", { className: "cancel-error error", role: "alert", hidden: true }),
     el("div", { className: "row" }, [confirm, keep]),
   ]);
-  keep.addEventListener("click", () => { box.hidden = true; });
+  const dismiss = () => {
+    box.hidden = true;
+    box.closest(".card").querySelector(".cancel").focus();
+  };
+  keep.addEventListener("click", dismiss);
+  box.addEventListener("keydown", (event) => { if (event.key === "Escape") dismiss(); });
   confirm.addEventListener("click", async () => {
     const error = box.querySelector(".cancel-error");
     confirm.disabled = true;

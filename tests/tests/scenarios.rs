@@ -717,7 +717,19 @@ fn failed_calls_open_grouped_and_a_batch_is_cancelled_from_its_card() {
         .count() as u64;
     assert_eq!(pages, failed.div_ceil(100), "each page asked once");
 
-    // Cancel: the confirmation says what happens, then the card shows Trillet's answer.
+    // Cancel: the confirmation says what happens (Escape dismisses it, nothing sent), then the
+    // card shows Trillet's answer.
+    window.click(".card[data-id='batch_running'] .cancel");
+    assert!(in_card(&window, "batch_running", ".confirm-cancel .what").is_some());
+    window.type_into(
+        ".card[data-id='batch_running'] .confirm-cancel .keep",
+        "\u{E00C}",
+    );
+    eventually("the dismissed confirmation", WAIT, || {
+        in_card(&window, "batch_running", ".confirm-cancel .what")
+            .is_none()
+            .then_some(())
+    });
     window.click(".card[data-id='batch_running'] .cancel");
     let what = in_card(&window, "batch_running", ".confirm-cancel .what").expect("confirmation");
     assert!(
