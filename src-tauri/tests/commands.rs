@@ -407,14 +407,7 @@ fn start_at_login_writes_and_removes_the_autostart_entry() {
 fn failed_calls_load_a_page_at_a_time_and_agree_with_the_counters() {
     let h = harness(None);
     let control = h.sim.control();
-    control.add_batch(
-        BatchScript::new(300)
-            .id("batch_bad")
-            .failure_rate(250.0 / 300.0)
-            .concurrency(60)
-            .failure_reasons(vec!["Number busy", "No answer"]),
-    );
-    control.finish_batch("batch_bad");
+    control.add_batch(trillet_sim::failing_batch("batch_bad"));
     h.sign_in();
     h.invoke("track", json!({"text": "batch_bad"})).unwrap();
     let state = h.wait_for_state(|s| s["cards"][0]["state"] == "completed");

@@ -615,14 +615,7 @@ fn failed_calls_open_grouped_and_a_batch_is_cancelled_from_its_card() {
     use trillet_sim::{Fault, FaultTarget};
     let mut desktop = Desktop::new("drill_down_cancel");
     let control = desktop.sim.control();
-    control.add_batch(
-        BatchScript::new(300)
-            .id("batch_failing")
-            .failure_rate(250.0 / 300.0)
-            .concurrency(60)
-            .failure_reasons(vec!["Number busy", "No answer", "Voicemail detected"]),
-    );
-    control.finish_batch("batch_failing");
+    control.add_batch(trillet_sim::failing_batch("batch_failing"));
     for id in ["batch_running", "batch_stuck"] {
         control.add_batch(
             BatchScript::new(2000)

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use batchwatch_core::{BatchId, TrilletClient};
+use batchwatch_core::{format, BatchId, TrilletClient};
 
 use crate::exit::Failure;
 
@@ -19,10 +19,9 @@ pub async fn run(client: &TrilletClient, id: &BatchId, yes: bool) -> Result<(), 
         return Err(Failure::Usage(format!("{id} was not cancelled")));
     }
     let outcome = client.cancel_batch(id).await.map_err(Failure::from_api)?;
-    let d = &outcome.details;
     println!(
-        "{id} cancelled: {} waiting calls dropped; {} completed and {} failed before that (of {}).",
-        d.cancelled_calls, d.completed_calls, d.failed_calls, d.total_calls
+        "{id} cancelled: {}",
+        format::cancelled_counts(&outcome.details)
     );
     Ok(())
 }

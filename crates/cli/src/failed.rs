@@ -71,7 +71,9 @@ fn text(view: &FailedCallsView) -> String {
                 .map(|ms| format!("{} UTC", format::clock_time(ms, 0)))
                 .unwrap_or_default();
             let duration = call.duration_text.as_deref().unwrap_or_default();
-            out.push_str(&format!("  {number:<16} {ended:<12} {duration}\n").replace("  \n", "\n"));
+            let line = format!("  {number:<16} {ended:<12} {duration}");
+            out.push_str(line.trim_end());
+            out.push('\n');
         }
     }
     out

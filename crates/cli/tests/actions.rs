@@ -16,14 +16,7 @@ const FROZEN: f64 = 1e-9;
 fn failed_lists_every_page_grouped_or_just_the_numbers() {
     let sim = sim(FROZEN);
     let control = sim.control();
-    control.add_batch(
-        BatchScript::new(300)
-            .id("batch_bad")
-            .failure_rate(250.0 / 300.0)
-            .concurrency(60)
-            .failure_reasons(vec!["Number busy", "No answer"]),
-    );
-    control.finish_batch("batch_bad");
+    control.add_batch(trillet_sim::failing_batch("batch_bad"));
 
     let json = run(cli_on(&sim, &["failed", "--json", "batch_bad"]));
     json.assert_code(0);

@@ -156,14 +156,7 @@ fn drill_down() {
     })
     .unwrap();
     let control = sim.control();
-    control.add_batch(
-        BatchScript::new(300)
-            .id("batch_bench_failures")
-            .failure_rate(250.0 / 300.0)
-            .concurrency(60)
-            .failure_reasons(vec!["Number busy", "No answer", "Voicemail detected"]),
-    );
-    control.finish_batch("batch_bench_failures");
+    control.add_batch(trillet_sim::failing_batch("batch_bench_failures"));
     let id = BatchId::parse("batch_bench_failures").unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (first, all, json_bytes, loaded) = runtime.block_on(async {

@@ -66,6 +66,19 @@ pub fn clock_time(epoch_ms: u64, utc_offset_secs: i32) -> String {
     )
 }
 
+/// What a cancel did, from Trillet's counts: "1993 waiting calls dropped; 3 completed and 0
+/// failed before that (of 2000)." — the window's card and the terminal say it alike.
+pub fn cancelled_counts(d: &crate::model::CancelDetails) -> String {
+    let dropped = match d.cancelled_calls {
+        1 => "1 waiting call".to_owned(),
+        n => format!("{n} waiting calls"),
+    };
+    format!(
+        "{dropped} dropped; {} completed and {} failed before that (of {}).",
+        d.completed_calls, d.failed_calls, d.total_calls
+    )
+}
+
 /// "1 call", "2 calls".
 pub fn calls(n: u64) -> String {
     if n == 1 {

@@ -348,16 +348,9 @@ fn card<'a>(row: &Row<'a>, connection: &Connection) -> BatchCard<'a> {
 /// "Cancelled from Batchwatch: 6 waiting calls dropped; 3 completed and 1 failed before that
 /// (of 10). Trillet: Batch call cancelled successfully"
 fn cancellation_text(outcome: &CancelOutcome) -> String {
-    let d = &outcome.details;
-    let dropped = match d.cancelled_calls {
-        1 => "1 waiting call".to_owned(),
-        n => format!("{n} waiting calls"),
-    };
     let mut text = format!(
-        "Cancelled from Batchwatch: {dropped} dropped; {} completed and {} failed before that (of {}).",
-        d.completed_calls,
-        d.failed_calls,
-        d.total_calls
+        "Cancelled from Batchwatch: {}",
+        format::cancelled_counts(&outcome.details)
     );
     if let Some(message) = outcome
         .message
@@ -404,7 +397,8 @@ pub fn window_view(view: &MonitorView) -> WindowView<'_> {
 pub fn polled(view: &MonitorView) -> usize {
     view.batches
         .iter()
-        .filter(|b| !BatchState::of(b).is_finished() && BatchState::of(b) != BatchState::NotFound)
+        .map(BatchState::of)
+        .filter(|state| !state.is_finished() && *state != BatchState::NotFound)
         .count()
 }
 

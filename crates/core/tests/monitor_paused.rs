@@ -802,9 +802,34 @@ async fn a_failure_rate_alert_is_sent_once_across_restarts() {
     drop(monitor);
 }
 
+type CancelAnswer = Result<CancelOutcome, ApiError>;
+
+/// `batch_a` tracked and polled, then cancelled with a DELETE that answers `answer` only after
+/// 20 s; returns a second into that wait, for the test to change what polls see meanwhile.
+async fn cancel_in_flight(
+    fake: &FakeTrillet,
+    answer: CancelAnswer,
+) -> (
+    Arc<MonitorHandle>,
+    UnboundedReceiver<MonitorEvent>,
+    tokio::task::JoinHandle<Result<CancelOutcome, batchwatch_core::monitor::ActionError>>,
+) {
+    *fake.cancel.lock().unwrap() = Some((Duration::from_secs(20), answer));
+    let (monitor, events) = start(fake, None);
+    monitor.track(vec![id("batch_a")]);
+    run_for(Duration::from_millis(100)).await;
+    let monitor = Arc::new(monitor);
+    let cancel = tokio::spawn({
+        let monitor = monitor.clone();
+        async move { monitor.cancel(id("batch_a")).await }
+    });
+    run_for(Duration::from_secs(1)).await;
+    (monitor, events, cancel)
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_cancel_seen_by_a_poll_before_its_answer_is_not_announced() {
-    use batchwatch_core::model::{CancelDetails, CancelOutcome};
+    use batchwatch_core::model::CancelDetails;
     let fake = FakeTrillet::default();
     fake.set("batch_a", running(10));
     let outcome = CancelOutcome {
@@ -814,16 +839,7 @@ async fn a_cancel_seen_by_a_poll_before_its_answer_is_not_announced() {
         details: CancelDetails::default(),
     };
     // The DELETE takes 20 s to answer; a poll in between already sees "cancelled".
-    *fake.cancel.lock().unwrap() = Some((Duration::from_secs(20), Ok(outcome)));
-    let (monitor, mut events) = start(&fake, None);
-    monitor.track(vec![id("batch_a")]);
-    run_for(Duration::from_millis(100)).await;
-    let monitor = Arc::new(monitor);
-    let cancel = tokio::spawn({
-        let monitor = monitor.clone();
-        async move { monitor.cancel(id("batch_a")).await }
-    });
-    run_for(Duration::from_secs(1)).await;
+    let (monitor, mut events, cancel) = cancel_in_flight(&fake, Ok(outcome)).await;
     fake.set("batch_a", Ok(progress(BatchStatus::Cancelled, 10, 100)));
     run_for(Duration::from_secs(16)).await;
     assert!(
@@ -924,22 +940,11 @@ async fn a_finish_seen_while_a_cancel_fails_is_announced_once() {
     let fake = FakeTrillet::default();
     fake.set("batch_a", running(90));
     // The DELETE takes 20 s and is refused (it had finished); a poll in between sees the finish.
-    *fake.cancel.lock().unwrap() = Some((
-        Duration::from_secs(20),
-        Err(ApiError::Refused {
-            status: 409,
-            message: "Batch already completed".into(),
-        }),
-    ));
-    let (monitor, mut events) = start(&fake, None);
-    monitor.track(vec![id("batch_a")]);
-    run_for(Duration::from_millis(100)).await;
-    let monitor = Arc::new(monitor);
-    let cancel = tokio::spawn({
-        let monitor = monitor.clone();
-        async move { monitor.cancel(id("batch_a")).await }
+    let refused = Err(ApiError::Refused {
+        status: 409,
+        message: "Batch already completed".into(),
     });
-    run_for(Duration::from_secs(1)).await;
+    let (_monitor, mut events, cancel) = cancel_in_flight(&fake, refused).await;
     fake.set("batch_a", Ok(progress(BatchStatus::Completed, 100, 100)));
     run_for(Duration::from_secs(30)).await;
     assert_eq!(cancel.await.unwrap().unwrap_err().code(), "refused");

@@ -411,14 +411,7 @@ async fn failed_calls_page_in_through_the_monitor_and_agree_with_the_counters() 
 
     let sim = sim(SPEED);
     let control = sim.control();
-    control.add_batch(
-        BatchScript::new(300)
-            .id("batch_bad_list")
-            .failure_rate(250.0 / 300.0)
-            .concurrency(50)
-            .failure_reasons(vec!["Number busy", "No answer", "Voicemail detected"]),
-    );
-    control.finish_batch("batch_bad_list");
+    control.add_batch(trillet_sim::failing_batch("batch_bad_list"));
     let (monitor, _events) = start(&sim, compressed_policy());
     monitor.track(vec![id("batch_bad_list")]);
     wait_for(&monitor, Duration::from_secs(5), |v| {

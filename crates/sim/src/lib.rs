@@ -44,7 +44,7 @@ mod wire;
 pub use control::SimControl;
 pub use faults::{Fault, FaultTarget};
 pub use log::RequestRecord;
-pub use scenario::demo_scenario;
+pub use scenario::{demo_scenario, failing_batch, FAILURE_REASONS};
 pub use script::BatchScript;
 pub use server::RunningSim;
 

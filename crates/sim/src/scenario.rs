@@ -39,6 +39,20 @@ pub fn demo_scenario() -> Vec<BatchScript> {
     ]
 }
 
+/// What the calls of [`failing_batch`] fail with.
+pub const FAILURE_REASONS: [&str; 3] = ["Number busy", "No answer", "Voicemail detected"];
+
+/// A finished batch of 300 calls of which about 250 failed, for the three
+/// [`FAILURE_REASONS`]: more than two pages of failed calls, the drill-down's case.
+pub fn failing_batch(id: &str) -> BatchScript {
+    BatchScript::new(300)
+        .id(id)
+        .failure_rate(250.0 / 300.0)
+        .concurrency(60)
+        .failure_reasons(FAILURE_REASONS)
+        .finished()
+}
+
 /// The scripts of scenario `name`, if there is one by that name.
 pub(crate) fn by_name(name: &str) -> Option<Vec<BatchScript>> {
     match name {
