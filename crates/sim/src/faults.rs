@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
+use axum::body::{Body, Bytes};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
@@ -47,6 +48,22 @@ pub enum Fault {
         retry_after_secs: Option<u64>,
         reset_in_secs: Option<u64>,
     },
+    /// A `status` (3xx) answer with `Location: location`, as a hijacked or misconfigured
+    /// front end would send: a client that follows it repeats the request (and its headers)
+    /// wherever that points.
+    Redirect { status: u16, location: String },
+    /// 200 with a body of `bytes` bytes of JSON-looking padding, sent in 64 KiB chunks, with
+    /// a `Content-Length` or (`chunked`) without one.
+    OversizedBody { bytes: u64, chunked: bool },
+    /// 200 whose body starts and then arrives one byte every `every`, without end (until the
+    /// client goes away).
+    TrickleBody { every: Duration },
+    /// Calls endpoint: every page claims another (`hasNext: true`) and no `totalPages`, as a
+    /// broken pager would.
+    EndlessPages,
+    /// Status endpoint: every counter is `u64::MAX`, every time the largest millisecond count,
+    /// `averageCallDuration` 1e308.
+    MaxCounters,
 }
 
 /// Which requests a fault applies to.
@@ -155,13 +172,71 @@ pub(crate) fn replacement(fault: &Fault, rate_limit_per_minute: u32) -> Option<R
             });
             ratelimit::too_many_requests(rate_limit_per_minute, *retry_after_secs, reset_at)
         }
+        Fault::Redirect { status, location } => (
+            StatusCode::from_u16(*status).unwrap_or(StatusCode::FOUND),
+            [(header::LOCATION, location.clone())],
+        )
+            .into_response(),
+        Fault::OversizedBody { bytes, chunked } => {
+            let mut response = (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                Body::from_stream(padding(*bytes)),
+            )
+                .into_response();
+            if !chunked {
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_LENGTH, header::HeaderValue::from(*bytes));
+            }
+            response
+        }
+        Fault::TrickleBody { every } => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            Body::from_stream(trickle(*every)),
+        )
+            .into_response(),
         Fault::TruncatedBody
         | Fault::Delay(_)
         | Fault::UnknownStatus(_)
         | Fault::NullOptionalFields
-        | Fault::MissingOptionalFields => return None,
+        | Fault::MissingOptionalFields
+        | Fault::EndlessPages
+        | Fault::MaxCounters => return None,
     };
     Some(response)
+}
+
+type Chunk = Result<Bytes, std::convert::Infallible>;
+
+/// `{"pad":"xxx…` for `bytes` bytes in all, never closed: it is meant to be refused.
+fn padding(bytes: u64) -> impl futures_util::Stream<Item = Chunk> {
+    const CHUNK: u64 = 64 * 1024;
+    futures_util::stream::unfold(0u64, move |sent| async move {
+        if sent >= bytes {
+            return None;
+        }
+        let n = CHUNK.min(bytes - sent);
+        let mut chunk = vec![b'x'; n as usize];
+        if sent == 0 {
+            let head = br#"{"pad":""#;
+            let len = head.len().min(chunk.len());
+            chunk[..len].copy_from_slice(&head[..len]);
+        }
+        Some((Ok(Bytes::from(chunk)), sent + n))
+    })
+}
+
+/// `{` and then a space every `every`, for as long as the client listens.
+fn trickle(every: Duration) -> impl futures_util::Stream<Item = Chunk> {
+    futures_util::stream::unfold(true, move |first| async move {
+        if first {
+            return Some((Ok(Bytes::from_static(b"{")), false));
+        }
+        tokio::time::sleep(every).await;
+        Some((Ok(Bytes::from_static(b" ")), false))
+    })
 }
 
 /// A successful body of `endpoint`, edited as `fault` asks (unchanged if it asks nothing of
@@ -171,9 +246,10 @@ pub(crate) fn edit_body(fault: &Fault, endpoint: Endpoint, body: Vec<u8>) -> Vec
         (fault, endpoint),
         (Fault::UnknownStatus(_), Endpoint::Status | Endpoint::Detail)
             | (
-                Fault::NullOptionalFields | Fault::MissingOptionalFields,
+                Fault::NullOptionalFields | Fault::MissingOptionalFields | Fault::MaxCounters,
                 Endpoint::Status
             )
+            | (Fault::EndlessPages, Endpoint::Calls)
     );
     if !edits {
         return body;
@@ -207,6 +283,21 @@ fn edit_value(fault: &Fault, endpoint: Endpoint, body: &mut Value) {
         (Fault::MissingOptionalFields, Endpoint::Status) => {
             for key in OPTIONAL.into_iter().chain(["recent_calls"]) {
                 fields.remove(key);
+            }
+        }
+        (Fault::MaxCounters, Endpoint::Status) => {
+            for key in ["waiting", "active", "completed", "failed", "total"] {
+                fields.insert(key.into(), Value::from(u64::MAX));
+            }
+            for key in ["startTime", "lastCompletedTime", "completedTime"] {
+                fields.insert(key.into(), Value::from(u64::MAX));
+            }
+            fields.insert("averageCallDuration".into(), Value::from(1e308));
+        }
+        (Fault::EndlessPages, Endpoint::Calls) => {
+            if let Some(Value::Object(pagination)) = fields.get_mut("pagination") {
+                pagination.insert("hasNext".into(), Value::Bool(true));
+                pagination.remove("totalPages");
             }
         }
         _ => {}

@@ -32,12 +32,7 @@ pub enum InsecureApiBase {
 impl ApiBase {
     pub fn parse(text: &str) -> Result<Self, InsecureApiBase> {
         let url = Url::parse(text.trim()).map_err(|_| InsecureApiBase::NotAUrl(text.into()))?;
-        let plain_ok = match url.host() {
-            Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-            Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-            Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-            None => false,
-        };
+        let plain_ok = is_loopback(&url);
         if !url.username().is_empty()
             || url.password().is_some()
             || url.query().is_some()
@@ -62,6 +57,13 @@ impl ApiBase {
         }
     }
 
+    /// Whether requests stay on this machine: an IP literal in 127.0.0.0/8, `[::1]`, or
+    /// `localhost` (which the client pins to 127.0.0.1 rather than asking DNS). Only such a base
+    /// may be plain `http`, and it is never sent through a proxy.
+    pub fn is_loopback(&self) -> bool {
+        is_loopback(&self.0)
+    }
+
     pub fn is_default(&self) -> bool {
         *self == Self::default()
     }
@@ -78,6 +80,24 @@ impl ApiBase {
             path.extend(segments);
         }
         url
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+/// `host[:port]` of a URL, as a person would recognise it.
+pub(crate) fn authority(url: &Url) -> String {
+    let host = url.host_str().unwrap_or("?");
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
     }
 }
 
@@ -110,6 +130,13 @@ mod tests {
         for base in ok {
             assert!(ApiBase::parse(base).is_ok(), "{base}");
         }
+        let loopback = |b: &str| ApiBase::parse(b).unwrap().is_loopback();
+        assert!(
+            loopback("http://127.5.0.1:1")
+                && loopback("https://[::1]")
+                && loopback("http://LOCALHOST")
+        );
+        assert!(!loopback("https://api.trillet.ai") && !loopback("https://localhost.example.com"));
         assert!(matches!(
             ApiBase::parse("http://api.trillet.ai"),
             Err(InsecureApiBase::PlainHttp(_))

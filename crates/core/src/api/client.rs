@@ -3,11 +3,18 @@
 //! The client reads the whole body, then decodes it, so a 200 with broken JSON becomes
 //! [`ApiError::BadResponse`] with an excerpt rather than an opaque decoding error, and a
 //! connection dropped mid-answer becomes [`ApiError::Network`].
+//!
+//! Where the key may go is decided here, once: no redirect is ever followed (reqwest strips
+//! only `Authorization` across hosts, so `x-api-key` would travel to whatever a `Location`
+//! names); every base but loopback is `https` only; a loopback base never goes through a proxy
+//! (an `HTTP_PROXY` would see the key in clear), while `HTTPS_PROXY`/`NO_PROXY` work as usual
+//! for the real service. Every body is read against a size limit, so a giant or endless answer
+//! costs at most that much memory and the request timeout bounds a trickling one.
 
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
-use reqwest::Method;
+use reqwest::header::{HeaderMap, HeaderValue, LOCATION, RETRY_AFTER};
+use reqwest::{Method, Response};
 use serde::de::DeserializeOwned;
 
 use super::base::ApiBase;
@@ -20,8 +27,13 @@ use crate::model::{
 
 /// How long to wait for a TCP/TLS connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a whole request may take, answer included.
+/// How long a whole request may take, answer included: also how long a body trickling in a
+/// byte at a time can hold a request.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// The largest answer read from the status, detail and cancel endpoints (theirs are a few KiB).
+pub const MAX_BODY_BYTES: u64 = 1024 * 1024;
+/// The largest page of calls read (100 calls with their metadata are well under 1 MiB).
+pub const MAX_CALLS_PAGE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// A Trillet API client bound to one set of credentials. Cloning shares the connection pool.
 #[derive(Debug, Clone)]
@@ -44,10 +56,21 @@ impl TrilletClient {
         connect_timeout: Duration,
         request_timeout: Duration,
     ) -> Self {
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!("Batchwatch/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(connect_timeout)
             .timeout(request_timeout)
+            .redirect(reqwest::redirect::Policy::none());
+        builder = if base.is_loopback() {
+            // `localhost` is pinned to the loopback address rather than asked of DNS (the
+            // port in the address is ignored; the URL's is used).
+            builder
+                .no_proxy()
+                .resolve("localhost", std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        } else {
+            builder.https_only(true)
+        };
+        let http = builder
             .build()
             // Only fails when the TLS backend cannot initialise, which is a broken build.
             .expect("the HTTP client must build with rustls");
@@ -91,12 +114,14 @@ impl TrilletClient {
 
     /// `GET /v1/api/batch-calls/{id}/status`.
     pub async fn batch_progress(&self, id: &BatchId) -> Result<BatchProgress, ApiError> {
-        self.call(Method::GET, &[id.as_str(), "status"], &[]).await
+        self.call(Method::GET, &[id.as_str(), "status"], &[], MAX_BODY_BYTES)
+            .await
     }
 
     /// `GET /v1/api/batch-calls/{id}`.
     pub async fn batch_detail(&self, id: &BatchId) -> Result<BatchDetail, ApiError> {
-        self.call(Method::GET, &[id.as_str()], &[]).await
+        self.call(Method::GET, &[id.as_str()], &[], MAX_BODY_BYTES)
+            .await
     }
 
     /// `GET /v1/api/batch-calls/{id}/calls?page=&limit=&status=`.
@@ -112,13 +137,19 @@ impl TrilletClient {
             ("limit", limit.as_str()),
             ("status", query.status.as_str()),
         ];
-        self.call(Method::GET, &[id.as_str(), "calls"], &params)
-            .await
+        self.call(
+            Method::GET,
+            &[id.as_str(), "calls"],
+            &params,
+            MAX_CALLS_PAGE_BYTES,
+        )
+        .await
     }
 
     /// `DELETE /v1/api/batch-calls/{id}`: drops waiting calls, lets active ones finish. Irreversible.
     pub async fn cancel_batch(&self, id: &BatchId) -> Result<CancelOutcome, ApiError> {
-        self.call(Method::DELETE, &[id.as_str()], &[]).await
+        self.call(Method::DELETE, &[id.as_str()], &[], MAX_BODY_BYTES)
+            .await
     }
 
     async fn call<T: DeserializeOwned>(
@@ -126,8 +157,9 @@ impl TrilletClient {
         method: Method,
         tail: &[&str],
         query: &[(&str, &str)],
+        max_body: u64,
     ) -> Result<T, ApiError> {
-        self.exchange(method, tail, query)
+        self.exchange(method, tail, query, max_body)
             .await
             .map_err(|e| e.redact(self.credentials.api_key.expose_for_header()))
     }
@@ -137,6 +169,7 @@ impl TrilletClient {
         method: Method,
         tail: &[&str],
         query: &[(&str, &str)],
+        max_body: u64,
     ) -> Result<T, ApiError> {
         let mut segments = vec!["v1", "api", "batch-calls"];
         segments.extend_from_slice(tail);
@@ -153,29 +186,54 @@ impl TrilletClient {
             .await
             .map_err(|e| self.transport_error(e))?;
         let status = response.status().as_u16();
+        if (300..400).contains(&status) {
+            return Err(ApiError::Redirected {
+                status,
+                target: redirect_target(&response),
+            });
+        }
         let retry_after = response
             .headers()
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(e))?;
+        let body = self.read_body(response, max_body).await?;
+        let secret = self.credentials.api_key.expose_for_header();
 
         if !(200..300).contains(&status) {
             return Err(ApiError::from_status(
                 status,
                 retry_after.as_deref(),
                 &body,
+                secret,
                 SystemTime::now(),
             ));
         }
         serde_json::from_slice(&body).map_err(|e| ApiError::BadResponse {
             status,
             reason: decode_reason(&e),
-            excerpt: excerpt(&body),
+            excerpt: excerpt(&body, secret),
         })
+    }
+
+    /// The body, refused by its `Content-Length` or as soon as what arrived passes `limit`.
+    async fn read_body(&self, mut response: Response, limit: u64) -> Result<Vec<u8>, ApiError> {
+        let too_large = ApiError::TooLarge { limit_bytes: limit };
+        if response.content_length().is_some_and(|len| len > limit) {
+            return Err(too_large);
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.transport_error(e))?
+        {
+            if body.len() as u64 + chunk.len() as u64 > limit {
+                return Err(too_large);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 
     fn auth_headers(&self) -> HeaderMap {
@@ -210,6 +268,18 @@ impl TrilletClient {
         };
         ApiError::Network(format!("{what} ({cause})"))
     }
+}
+
+/// Where a redirect pointed, as `host[:port]` (never the path or query, which could carry
+/// anything), or a phrase when it named nowhere usable.
+fn redirect_target(response: &Response) -> String {
+    response
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|location| response.url().join(location).ok())
+        .map(|url| super::base::authority(&url))
+        .unwrap_or_else(|| "an address it did not name".to_owned())
 }
 
 fn decode_reason(e: &serde_json::Error) -> String {

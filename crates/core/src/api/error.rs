@@ -32,6 +32,13 @@ pub enum ApiError {
     /// No connection, or the connection dropped before a full answer arrived.
     #[error("could not reach Trillet: {0}")]
     Network(String),
+    /// A 3xx. Trillet has no reason to redirect, and following one would hand the key to
+    /// whatever host the `Location` names, so no redirect is ever followed.
+    #[error("Trillet answered with a redirect ({status}) to {target}; Batchwatch follows no redirects, so the API key was not sent there")]
+    Redirected { status: u16, target: String },
+    /// The answer passed its size limit (by `Content-Length`, or while it was being read).
+    #[error("Trillet's answer too large (over {} KiB); Batchwatch stopped reading it", .limit_bytes / 1024)]
+    TooLarge { limit_bytes: u64 },
     /// An answer arrived but is not the documented JSON.
     #[error("Trillet sent an answer Batchwatch cannot read (HTTP {status}, {reason}): {excerpt}")]
     BadResponse {
@@ -59,6 +66,8 @@ impl ApiError {
             Self::Refused { .. } => "refused",
             Self::Timeout(_) => "timeout",
             Self::Network(_) => "network",
+            Self::Redirected { .. } => "redirected",
+            Self::TooLarge { .. } => "too_large",
             Self::BadResponse { .. } => "bad_response",
         }
     }
@@ -69,7 +78,7 @@ impl ApiError {
         if secret.is_empty() {
             return self;
         }
-        let clean = |text: String| text.replace(secret, "<redacted>");
+        let clean = |text: String| redact_text(&text, secret);
         match self {
             Self::Unauthorized { status, message } => Self::Unauthorized {
                 status,
@@ -95,6 +104,11 @@ impl ApiError {
             },
             Self::Timeout(d) => Self::Timeout(d),
             Self::Network(text) => Self::Network(clean(text)),
+            Self::Redirected { status, target } => Self::Redirected {
+                status,
+                target: clean(target),
+            },
+            Self::TooLarge { limit_bytes } => Self::TooLarge { limit_bytes },
             Self::BadResponse {
                 status,
                 reason,
@@ -107,6 +121,17 @@ impl ApiError {
         }
     }
 
+    /// A 429 restated with the wait actually used; any other error as it is.
+    pub fn with_retry_after(self, used: Duration) -> Self {
+        match self {
+            Self::RateLimited { message, .. } => Self::RateLimited {
+                retry_after: Some(used),
+                message,
+            },
+            other => other,
+        }
+    }
+
     /// Whether the same request may succeed later without the user doing anything.
     pub fn is_transient(&self) -> bool {
         matches!(
@@ -115,22 +140,26 @@ impl ApiError {
                 | Self::Server { .. }
                 | Self::Timeout(_)
                 | Self::Network(_)
+                | Self::Redirected { .. }
+                | Self::TooLarge { .. }
                 | Self::BadResponse { .. }
         )
     }
 
-    /// Maps a non-2xx answer to its error. `now` turns a `reset_at` instant into a wait.
+    /// Maps a non-2xx answer to its error. `now` turns a `reset_at` instant into a wait;
+    /// `secret` (the key sent) is blanked out of every text taken from the body.
     pub(crate) fn from_status(
         status: u16,
         retry_after_header: Option<&str>,
         body: &[u8],
+        secret: &str,
         now: SystemTime,
     ) -> Self {
         let parsed = ErrorBody::parse(body);
         let message = parsed
             .as_ref()
-            .map(ErrorBody::text)
-            .unwrap_or_else(|| fallback_message(status, body));
+            .map(|b| shorten(&redact_text(&b.text(), secret), MAX_MESSAGE_CHARS))
+            .unwrap_or_else(|| fallback_message(status, body, secret));
         match status {
             401 | 403 => Self::Unauthorized { status, message },
             404 => Self::NotFound { message },
@@ -146,6 +175,20 @@ impl ApiError {
             _ => Self::Refused { status, message },
         }
     }
+}
+
+/// The longest a one-shot request (the terminal companion's `status`, `failed`, `cancel`)
+/// waits out a 429 before giving up and saying when to try again.
+pub const ONE_SHOT_MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// The wait actually used after a 429: the server's word (`asked`, else `fallback`), within
+/// 1 s and `longest`. The one clamp for the app and the terminal companion alike, so an absurd
+/// `Retry-After` (ten years, or a `reset_at` in year 9999) neither overflows a clock nor stops
+/// anything for longer than `longest`.
+pub fn rate_limit_wait(asked: Option<Duration>, fallback: Duration, longest: Duration) -> Duration {
+    asked
+        .unwrap_or(fallback)
+        .clamp(Duration::from_secs(1).min(longest), longest)
 }
 
 /// How long a 429 asks us to wait: the `Retry-After` header (seconds or an HTTP date) and the
@@ -228,7 +271,7 @@ impl ErrorBody {
     }
 }
 
-fn fallback_message(status: u16, body: &[u8]) -> String {
+fn fallback_message(status: u16, body: &[u8], secret: &str) -> String {
     let reason = reqwest::StatusCode::from_u16(status)
         .ok()
         .and_then(|s| s.canonical_reason())
@@ -236,21 +279,60 @@ fn fallback_message(status: u16, body: &[u8]) -> String {
     if body.is_empty() {
         reason.to_owned()
     } else {
-        format!("{reason}; the answer was not JSON: {}", excerpt(body))
+        format!(
+            "{reason}; the answer was not JSON: {}",
+            excerpt(body, secret)
+        )
     }
 }
 
-/// The start of a body, on one line, short enough for an error message.
-pub(crate) fn excerpt(body: &[u8]) -> String {
-    const MAX: usize = 80;
-    let text = String::from_utf8_lossy(body);
-    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() > MAX {
-        format!("{}…", one_line.chars().take(MAX).collect::<String>())
-    } else if one_line.is_empty() {
+/// How much of a body an excerpt is taken from: an error line needs its start, not megabytes.
+const EXCERPT_SOURCE_BYTES: usize = 1024;
+/// How long an excerpt of a body may be, in characters.
+const EXCERPT_CHARS: usize = 80;
+/// How long a message taken from an error body may be, in characters.
+const MAX_MESSAGE_CHARS: usize = 300;
+const REDACTED: &str = "<redacted>";
+
+/// The start of a body, on one line, short enough for an error message, with `secret` blanked.
+///
+/// The key is blanked in the raw bytes *before* anything is cut, and an echo that starts inside
+/// the first KiB is blanked whole even where it runs past it, so no cut can leave part of it.
+pub(crate) fn excerpt(body: &[u8], secret: &str) -> String {
+    let secret = secret.as_bytes();
+    let mut clean = Vec::with_capacity(body.len().min(EXCERPT_SOURCE_BYTES));
+    let mut i = 0;
+    while i < body.len().min(EXCERPT_SOURCE_BYTES) {
+        if !secret.is_empty() && body[i..].starts_with(secret) {
+            clean.extend_from_slice(REDACTED.as_bytes());
+            i += secret.len();
+        } else {
+            clean.push(body[i]);
+            i += 1;
+        }
+    }
+    let text = String::from_utf8_lossy(&clean);
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.is_empty() {
         "(empty body)".to_owned()
     } else {
-        one_line
+        shorten(&one_line, EXCERPT_CHARS)
+    }
+}
+
+fn redact_text(text: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        text.to_owned()
+    } else {
+        text.replace(secret, REDACTED)
+    }
+}
+
+/// At most `max` characters, with "…" where it was cut.
+fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
     }
 }
 
@@ -269,6 +351,7 @@ mod tests {
             404,
             None,
             br#"{"error":"Batch not found","id":"b1"}"#,
+            "",
             now(),
         );
         assert_eq!(
@@ -281,6 +364,7 @@ mod tests {
             500,
             None,
             br#"{"error":"Failed to get batch progress","message":"Internal server error"}"#,
+            "",
             now(),
         );
         assert_eq!(e.to_string(), "Trillet had a server error (500): Failed to get batch progress (Internal server error)");
@@ -288,6 +372,7 @@ mod tests {
             429,
             None,
             br#"{"error":{"code":"rate_limit_exceeded","message":"Rate limit exceeded","reset_at":"2026-11-29T16:00:42Z"}}"#,
+            "",
             now(),
         );
         assert_eq!(
@@ -309,6 +394,7 @@ mod tests {
             401,
             None,
             br#"{"error":"Invalid API key sk_live_abc123"}"#,
+            "",
             now(),
         );
         let e = e.redact("sk_live_abc123");
@@ -324,6 +410,7 @@ mod tests {
             502,
             None,
             b"<html><body><h1>502 Bad Gateway</h1></body></html>",
+            "",
             now(),
         );
         assert_eq!(e.code(), "server_error");
@@ -332,7 +419,7 @@ mod tests {
                 .contains("Bad Gateway; the answer was not JSON: <html>"),
             "{e}"
         );
-        let e = ApiError::from_status(403, None, b"", now());
+        let e = ApiError::from_status(403, None, b"", "", now());
         assert_eq!(
             e,
             ApiError::Unauthorized {
@@ -340,6 +427,25 @@ mod tests {
                 message: "Forbidden".into()
             }
         );
+    }
+
+    #[test]
+    fn rate_limit_waits_are_clamped() {
+        let (fallback, longest) = (Duration::from_secs(30), Duration::from_secs(300));
+        let cases = [
+            (Some(315_360_000), 300),
+            (Some(u64::MAX), 300),
+            (Some(0), 1),
+            (Some(42), 42),
+            (None, 30),
+        ];
+        for (asked, used) in cases {
+            assert_eq!(
+                rate_limit_wait(asked.map(Duration::from_secs), fallback, longest),
+                Duration::from_secs(used),
+                "{asked:?}"
+            );
+        }
     }
 
     #[test]
@@ -366,8 +472,42 @@ mod tests {
 
     #[test]
     fn excerpt_is_short_and_one_line() {
-        assert_eq!(excerpt(b"{\n  \"a\":\n 1"), "{ \"a\": 1");
-        assert_eq!(excerpt(&[b'x'; 200]).chars().count(), 81);
-        assert_eq!(excerpt(b""), "(empty body)");
+        assert_eq!(excerpt(b"{\n  \"a\":\n 1", ""), "{ \"a\": 1");
+        assert_eq!(excerpt(&[b'x'; 200], "").chars().count(), 81);
+        assert_eq!(excerpt(b"", ""), "(empty body)");
+    }
+
+    #[test]
+    fn a_key_straddling_any_cut_is_blanked_whole() {
+        let key = "sk_live_0123456789abcdef";
+        // The echo placed so it crosses the 80-character cut, and (after whitespace that the
+        // one-line form collapses) so it crosses the 1 KiB the excerpt is taken from.
+        for lead in [70, 75, 79] {
+            let body = format!("{}{key} tail", "x".repeat(lead));
+            let e = excerpt(body.as_bytes(), key);
+            assert!(!e.contains("sk_live_0"), "{lead}: {e}");
+            assert!(e.contains("<redacted>") || e.ends_with('…'), "{lead}: {e}");
+        }
+        for lead in [1000, 1010, 1023] {
+            let body = format!("a{}{key}", " ".repeat(lead - 1));
+            let e = excerpt(body.as_bytes(), key);
+            assert_eq!(e, "a <redacted>", "{lead}");
+        }
+        // A 401 whose long message echoes the key is cut after it is blanked.
+        let body = format!(
+            r#"{{"error":"{} {key} {}"}}"#,
+            "m".repeat(295),
+            "z".repeat(50)
+        );
+        let e = ApiError::from_status(401, None, body.as_bytes(), key, now());
+        assert!(!e.to_string().contains("sk_live"), "{e}");
+    }
+
+    #[test]
+    fn only_the_first_kib_is_read_for_an_excerpt() {
+        let mut body = vec![b'a'; 5];
+        body.extend(std::iter::repeat_n(b' ', 2000));
+        body.extend_from_slice(b"late");
+        assert_eq!(excerpt(&body, ""), "aaaaa");
     }
 }

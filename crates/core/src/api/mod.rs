@@ -6,5 +6,7 @@ mod client;
 mod error;
 
 pub use base::{ApiBase, InsecureApiBase, API_BASE_ENV, DEFAULT_API_BASE};
-pub use client::{TrilletClient, CONNECT_TIMEOUT, REQUEST_TIMEOUT};
-pub use error::{retry_wait, ApiError};
+pub use client::{
+    TrilletClient, CONNECT_TIMEOUT, MAX_BODY_BYTES, MAX_CALLS_PAGE_BYTES, REQUEST_TIMEOUT,
+};
+pub use error::{rate_limit_wait, retry_wait, ApiError, ONE_SHOT_MAX_WAIT};
