@@ -16,7 +16,7 @@
 //!
 //! Messages are plain sentences: `main` prints them as one `batchwatch-cli: …` line.
 
-use batchwatch_core::{ApiError, BatchStatus};
+use batchwatch_core::{format, ApiError, BatchStatus};
 
 use crate::watch::{Ending, Final};
 
@@ -39,13 +39,22 @@ pub enum Failure {
 }
 
 impl Failure {
-    /// The failure of a one-shot request (`failed`, `cancel`).
+    /// The failure of a one-shot request (`status`, `failed`, `cancel`).
     pub fn from_api(error: ApiError) -> Self {
         let text = error.to_string();
         match error {
             ApiError::Unauthorized { .. } => Self::Rejected(text),
             ApiError::NotFound { .. } => Self::UnknownBatch(text),
             ApiError::Refused { .. } => Self::Unsuccessful(text),
+            ApiError::RateLimited { retry_after, .. } => {
+                let now = crate::summary::now_ms();
+                let wait = retry_after.unwrap_or(crate::patience::RATE_LIMIT_FALLBACK);
+                let again = now.saturating_add(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
+                Self::Unreachable(format!(
+                    "rate-limited by Trillet; try again after {}",
+                    format::local_moment(again, now)
+                ))
+            }
             _ => Self::Unreachable(text),
         }
     }

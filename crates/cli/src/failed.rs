@@ -29,6 +29,10 @@ pub async fn run(client: &TrilletClient, id: &BatchId, output: Output) -> Result
             .map_err(Failure::from_api)?;
         failed.add_page(page);
     }
+    if let Some(stop) = failed.stopped_early {
+        // Said on stderr too, so `--numbers > retry.txt` does not hide an incomplete list.
+        eprintln!("batchwatch-cli: {id}: {}", stop.sentence());
+    }
     let view = failed.view(id.as_str());
     match output {
         Output::Json => println!(
@@ -40,7 +44,7 @@ pub async fn run(client: &TrilletClient, id: &BatchId, output: Output) -> Result
                 println!("{number}");
             }
         }
-        Output::Text => print!("{}", text(&view)),
+        Output::Text => print!("{}", text(&view, &format::TimeZone::system())),
     }
     Ok(())
 }
@@ -55,8 +59,8 @@ fn numbers(view: &FailedCallsView) -> Vec<&str> {
         .collect()
 }
 
-/// "batch_x: All 3 failed calls", then each group and its calls.
-fn text(view: &FailedCallsView) -> String {
+/// "batch_x: All 3 failed calls", then each group and its calls, their times in `zone`.
+fn text(view: &FailedCallsView, zone: &format::TimeZone) -> String {
     let mut out = format!("{}: {}\n", view.batch_id, view.summary);
     for group in &view.groups {
         out.push_str(&format!("\n{} × {}\n", group.reason, group.count));
@@ -68,7 +72,7 @@ fn text(view: &FailedCallsView) -> String {
             };
             let ended = call
                 .ended_at_ms
-                .map(|ms| format!("{} UTC", format::clock_time(ms, 0)))
+                .map(|ms| format::clock_time_in(ms, zone))
                 .unwrap_or_default();
             let duration = call.duration_text.as_deref().unwrap_or_default();
             let line = format!("  {number:<16} {ended:<12} {duration}");
@@ -121,11 +125,13 @@ mod tests {
 
     #[test]
     fn text_reads_group_by_group() {
+        // A zone with a half-hour offset: 19:40 UTC is 01:10 the next morning in Kolkata.
+        let kolkata = format::TimeZone::get("Asia/Kolkata").unwrap();
         assert_eq!(
-            text(&view()),
+            text(&view(), &kolkata),
             "batch_x: All 3 failed calls\n\
-             \nNumber busy × 2\n  +15550001        19:40:00 UTC 0 s\n  +15550002        19:40:00 UTC 0 s\n\
-             \nNo answer × 1\n  +15550002        19:40:00 UTC 0 s\n"
+             \nNumber busy × 2\n  +15550001        01:10 IST    0 s\n  +15550002        01:10 IST    0 s\n\
+             \nNo answer × 1\n  +15550002        01:10 IST    0 s\n"
         );
     }
 }

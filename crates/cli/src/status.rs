@@ -26,6 +26,8 @@ pub async fn run(client: &TrilletClient, ids: &[BatchId], json: bool) -> Result<
                 }
             }
             Err(e @ ApiError::Unauthorized { .. }) => return Err(Failure::Rejected(e.to_string())),
+            // A wait too long to sit out: asking about the next batch would only earn another.
+            Err(e @ ApiError::RateLimited { .. }) => return Err(Failure::from_api(e)),
             Err(e) => {
                 if json {
                     let line = serde_json::json!({

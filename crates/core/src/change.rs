@@ -51,7 +51,9 @@ pub fn is_settled(p: &BatchProgress) -> bool {
 fn has_started(p: &BatchProgress) -> bool {
     !matches!(p.status, BatchStatus::Queued)
         && (p.start_time.is_some()
-            || p.active + p.completed + p.failed > 0
+            || p.active > 0
+            || p.completed > 0
+            || p.failed > 0
             || matches!(p.status, BatchStatus::Processing))
 }
 

@@ -1,6 +1,10 @@
 //! A batch's failed calls, explained: pages of `GET …/calls?status=failed` gathered as they
 //! are loaded, grouped by reason ("Number busy × 12"), each call with its number, time and
 //! duration — and the numbers of a group, ready to copy for a retry campaign.
+//!
+//! Paging is bounded whatever the server says: it ends at `totalPages`, stops early at a page
+//! that repeats the previous one (or brings nothing while claiming more), and never goes past
+//! [`MAX_PAGES`] — and the view says when it stopped early.
 
 use serde::Serialize;
 
@@ -44,6 +48,31 @@ impl FailureGroup {
 /// What the API says when a failed call has no error text.
 pub const NO_REASON: &str = "No reason given";
 
+/// The most pages one drill-down asks for: 20,000 failed calls at 100 a page.
+pub const MAX_PAGES: u32 = 200;
+
+/// Why paging ended before the server said it was done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoppedEarly {
+    /// The page was the previous one again, or empty while claiming more: asking on would loop.
+    Repeated { page: u32 },
+    /// [`MAX_PAGES`] were loaded and the server still claims more.
+    PageLimit,
+}
+
+impl StoppedEarly {
+    pub fn sentence(self) -> String {
+        match self {
+            Self::Repeated { page } => format!(
+                "stopped early: Trillet's page {page} brought no new calls although it said more were coming"
+            ),
+            Self::PageLimit => {
+                format!("stopped early: Batchwatch loads at most {MAX_PAGES} pages")
+            }
+        }
+    }
+}
+
 /// Failed calls loaded so far, and where the next page starts. A new one starts at page 1.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FailedCalls {
@@ -53,8 +82,14 @@ pub struct FailedCalls {
     seen: std::collections::HashSet<String>,
     /// The total the API reported with the last page.
     pub total: u64,
-    /// The page to ask for next, or `None` when all are loaded.
+    /// The page to ask for next, or `None` when all are loaded (or paging stopped early).
     pub next_page: Option<u32>,
+    /// Pages added so far.
+    pages: u32,
+    /// The job IDs of the last page added, to see a page repeated.
+    last_page_jobs: Vec<String>,
+    /// Set when paging ended before the server said it was done.
+    pub stopped_early: Option<StoppedEarly>,
 }
 
 impl FailedCalls {
@@ -64,6 +99,9 @@ impl FailedCalls {
             seen: std::collections::HashSet::new(),
             total: 0,
             next_page: Some(1),
+            pages: 0,
+            last_page_jobs: Vec::new(),
+            stopped_early: None,
         }
     }
 
@@ -76,18 +114,32 @@ impl FailedCalls {
         })
     }
 
-    /// Adds a page as it arrives.
+    /// Adds a page as it arrives (the answer to [`Self::next_query`]) and decides whether
+    /// another is asked for.
     pub fn add_page(&mut self, page: CallsPage) {
+        let asked = self.next_page.unwrap_or(1);
+        self.pages = self.pages.saturating_add(1);
         self.total = page.pagination.total;
-        self.next_page = page
-            .pagination
-            .has_next
-            .then(|| u32::try_from(page.pagination.page + 1).unwrap_or(u32::MAX));
+        let jobs: Vec<String> = page.calls.iter().map(|c| c.job_id.clone()).collect();
+        let repeated = self.pages > 1 && jobs == self.last_page_jobs;
+        let claims_more = page.pagination.has_next
+            && (page.pagination.total_pages == 0 || u64::from(asked) < page.pagination.total_pages);
+        self.next_page = None;
+        if claims_more {
+            if repeated || jobs.is_empty() {
+                self.stopped_early = Some(StoppedEarly::Repeated { page: asked });
+            } else if self.pages >= MAX_PAGES || asked == u32::MAX {
+                self.stopped_early = Some(StoppedEarly::PageLimit);
+            } else {
+                self.next_page = Some(asked + 1);
+            }
+        }
         for call in page.calls {
             if call.job_id.is_empty() || self.seen.insert(call.job_id.clone()) {
                 self.calls.push(call);
             }
         }
+        self.last_page_jobs = jobs;
     }
 
     pub fn loaded(&self) -> usize {
@@ -97,6 +149,7 @@ impl FailedCalls {
     /// The loaded calls grouped by reason, largest group first (then by reason).
     pub fn groups(&self) -> Vec<FailureGroup> {
         let mut groups: Vec<FailureGroup> = Vec::new();
+        let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         for call in &self.calls {
             let reason = call
                 .error
@@ -110,17 +163,20 @@ impl FailedCalls {
                 ended_at_ms: call.end_time,
                 duration_text: call.duration.and_then(format::seconds),
             };
-            match groups.iter_mut().find(|g| g.reason == reason) {
-                Some(group) => {
-                    group.count += 1;
-                    group.calls.push(row);
+            match index.get(reason) {
+                Some(&i) => {
+                    groups[i].count += 1;
+                    groups[i].calls.push(row);
                 }
-                None => groups.push(FailureGroup {
-                    reason: reason.to_owned(),
-                    count: 1,
-                    calls: vec![row],
-                    numbers: String::new(),
-                }),
+                None => {
+                    index.insert(reason, groups.len());
+                    groups.push(FailureGroup {
+                        reason: reason.to_owned(),
+                        count: 1,
+                        calls: vec![row],
+                        numbers: String::new(),
+                    });
+                }
             }
         }
         for group in &mut groups {
@@ -140,10 +196,14 @@ impl FailedCalls {
             total: self.total,
             has_more: self.next_page.is_some(),
             remaining: self.total.saturating_sub(loaded as u64),
-            summary: if self.next_page.is_some() {
-                format!("{loaded} of {} failed calls loaded", self.total)
-            } else {
-                format!("All {loaded} failed calls")
+            summary: match (self.next_page, self.stopped_early) {
+                (_, Some(stop)) => format!(
+                    "{loaded} of {} failed calls loaded; {}",
+                    self.total,
+                    stop.sentence()
+                ),
+                (Some(_), None) => format!("{loaded} of {} failed calls loaded", self.total),
+                (None, None) => format!("All {loaded} failed calls"),
             },
         }
     }
@@ -281,5 +341,68 @@ mod tests {
         assert_eq!(view.remaining, 2, "the page said 5 in all");
         failed.total = 1;
         assert_eq!(failed.view("batch_x").remaining, 0, "never negative");
+    }
+
+    fn numbered(from: usize, n: usize) -> Vec<CallRecord> {
+        (from..from + n)
+            .map(|i| call(&format!("c{i}"), &format!("+1555{i:07}"), Some("No answer")))
+            .collect()
+    }
+
+    #[test]
+    fn paging_ends_at_total_pages_whatever_has_next_says() {
+        let mut failed = FailedCalls::new();
+        failed.add_page(page(1, true, numbered(0, 3)));
+        assert_eq!(failed.next_page, Some(2));
+        // totalPages is 2: a second page claiming more is still the last.
+        failed.add_page(page(2, true, numbered(3, 2)));
+        assert_eq!(failed.next_page, None);
+        assert_eq!(failed.stopped_early, None);
+        assert_eq!(failed.view("b").summary, "All 5 failed calls");
+    }
+
+    fn endless(p: u64, calls: Vec<CallRecord>) -> CallsPage {
+        let mut page = page(p, true, calls);
+        page.pagination.total_pages = 0;
+        page.pagination.total = 1_000_000;
+        page
+    }
+
+    #[test]
+    fn a_repeated_or_empty_page_that_claims_more_stops_paging() {
+        let mut failed = FailedCalls::new();
+        failed.add_page(endless(1, numbered(0, 2)));
+        failed.add_page(endless(2, numbered(0, 2)));
+        assert_eq!(failed.next_page, None);
+        assert_eq!(
+            failed.stopped_early,
+            Some(StoppedEarly::Repeated { page: 2 })
+        );
+        let view = failed.view("b");
+        assert!(!view.has_more);
+        assert_eq!(
+            view.summary,
+            "2 of 1000000 failed calls loaded; stopped early: Trillet's page 2 brought no new calls although it said more were coming"
+        );
+
+        let mut failed = FailedCalls::new();
+        failed.add_page(endless(1, vec![]));
+        assert_eq!(failed.next_query(), None);
+        assert!(failed.stopped_early.is_some());
+    }
+
+    #[test]
+    fn paging_never_passes_the_page_limit() {
+        let mut failed = FailedCalls::new();
+        let mut asked = 0;
+        while let Some(q) = failed.next_query() {
+            asked += 1;
+            assert!(asked <= MAX_PAGES, "asked for page {}", q.page);
+            let from = (q.page as usize - 1) * 2;
+            failed.add_page(endless(u64::from(q.page), numbered(from, 2)));
+        }
+        assert_eq!(asked, MAX_PAGES);
+        assert_eq!(failed.stopped_early, Some(StoppedEarly::PageLimit));
+        assert_eq!(failed.loaded(), 2 * MAX_PAGES as usize);
     }
 }

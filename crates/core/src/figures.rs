@@ -34,8 +34,11 @@ pub struct Figures {
 
 /// Computes [`Figures`] for `progress` as seen at `now_ms`.
 pub fn figures(progress: &BatchProgress, now_ms: EpochMillis) -> Figures {
-    let finished = progress.completed + progress.failed;
-    let counted = finished + progress.active + progress.waiting;
+    // Saturating: the counters are the server's word, and any u64 must give figures.
+    let finished = progress.completed.saturating_add(progress.failed);
+    let counted = finished
+        .saturating_add(progress.active)
+        .saturating_add(progress.waiting);
     let size = progress.total.max(counted);
     let remaining = if progress.is_complete {
         0

@@ -66,6 +66,45 @@ pub fn clock_time(epoch_ms: u64, utc_offset_secs: i32) -> String {
     )
 }
 
+pub use jiff::tz::TimeZone;
+
+/// A moment as the person's own clock shows it, "HH:MM" in their zone (`TZ`, else the
+/// system's), with the zone's abbreviation when it has one: "22:32 IST".
+pub fn local_clock_time(epoch_ms: u64) -> String {
+    clock_time_in(epoch_ms, &TimeZone::system())
+}
+
+/// [`local_clock_time`] in a given zone; a moment past what a calendar holds is shown in UTC.
+pub fn clock_time_in(epoch_ms: u64, zone: &TimeZone) -> String {
+    zoned_text(epoch_ms, zone, "%H:%M %Z")
+}
+
+/// A moment in the person's zone, with its date when it is not within the next 20 hours of
+/// `now_ms` (a wait of ten years should not read as "at 17:02").
+pub fn local_moment(epoch_ms: u64, now_ms: u64) -> String {
+    moment_in(epoch_ms, now_ms, &TimeZone::system())
+}
+
+pub fn moment_in(epoch_ms: u64, now_ms: u64, zone: &TimeZone) -> String {
+    const SOON_MS: u64 = 20 * 3600 * 1000;
+    if epoch_ms.saturating_sub(now_ms) < SOON_MS {
+        clock_time_in(epoch_ms, zone)
+    } else {
+        zoned_text(epoch_ms, zone, "%Y-%m-%d %H:%M %Z")
+    }
+}
+
+fn zoned_text(epoch_ms: u64, zone: &TimeZone, pattern: &str) -> String {
+    let zoned = i64::try_from(epoch_ms)
+        .ok()
+        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+        .map(|at| at.to_zoned(zone.clone()));
+    match zoned {
+        Some(at) => at.strftime(pattern).to_string().trim_end().to_owned(),
+        None => "a time past the calendar's end".to_owned(),
+    }
+}
+
 /// What a cancel did, from Trillet's counts: "1993 waiting calls dropped; 3 completed and 0
 /// failed before that (of 2000)." — the window's card and the terminal say it alike.
 pub fn cancelled_counts(d: &crate::model::CancelDetails) -> String {
@@ -81,10 +120,15 @@ pub fn cancelled_counts(d: &crate::model::CancelDetails) -> String {
 
 /// "1 call", "2 calls".
 pub fn calls(n: u64) -> String {
+    count(n, "call", "calls")
+}
+
+/// "1 batch", "3 batches".
+pub fn count(n: u64, one: &str, many: &str) -> String {
     if n == 1 {
-        "1 call".to_owned()
+        format!("1 {one}")
     } else {
-        format!("{n} calls")
+        format!("{n} {many}")
     }
 }
 
@@ -146,6 +190,25 @@ mod tests {
         for (p, text) in cases {
             assert_eq!(percent(p), text, "{p}");
         }
+    }
+
+    #[test]
+    fn local_times_follow_the_zone_including_half_hours() {
+        use jiff::tz::TimeZone;
+        let at = 1_795_968_000_000 + 3_723_000; // 17:02:03 UTC
+        let kolkata = TimeZone::get("Asia/Kolkata").unwrap();
+        assert_eq!(clock_time_in(at, &kolkata), "22:32 IST");
+        assert_eq!(clock_time_in(at, &TimeZone::UTC), "17:02 UTC");
+        assert_eq!(
+            clock_time_in(u64::MAX, &kolkata),
+            "a time past the calendar's end"
+        );
+        assert_eq!(moment_in(at, at - 60_000, &kolkata), "22:32 IST");
+        let ten_years = 315_360_000_000;
+        assert_eq!(
+            moment_in(at + ten_years, at, &kolkata),
+            "2036-11-26 22:32 IST"
+        );
     }
 
     #[test]

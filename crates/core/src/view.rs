@@ -476,7 +476,10 @@ pub fn tray_view(view: &MonitorView) -> TrayView {
     let (finished, size) = counted
         .iter()
         .filter_map(|r| r.figures.as_ref())
-        .fold((0u64, 0u64), |(a, b), f| (a + f.finished, b + f.size));
+        // Widened: 2,000 batches of u64::MAX calls each still add up.
+        .fold((0u128, 0u128), |(a, b), f| {
+            (a + u128::from(f.finished), b + u128::from(f.size))
+        });
     let percent_f = if size == 0 {
         if running.is_empty() {
             100.0
