@@ -89,6 +89,8 @@ function renderCredentials(credentials, demo) {
     message.classList.toggle("error", credentials.state === "unavailable");
   }
   for (const id of ["api-key", "workspace-id", "forget"]) $(id).disabled = demo;
+  // A locked or absent keychain is read again when it starts; this asks at once.
+  $("keychain-retry").hidden = credentials.state !== "unavailable";
   if (credentials.workspaceId && document.activeElement !== $("workspace-id") && !$("workspace-id").value) {
     $("workspace-id").value = credentials.workspaceId;
   }
@@ -352,9 +354,17 @@ $("add-form").addEventListener("submit", async (event) => {
   if (outcome.added.length) lines.push({ text: `Watching ${outcome.added.join(", ")}.` });
   if (outcome.already.length) lines.push({ text: `Already watching ${outcome.already.join(", ")}.` });
   for (const rejected of outcome.rejected) lines.push({ error: `“${rejected.token}” was not added: ${rejected.reason}.` });
+  if (outcome.overLimitMessage) lines.push({ error: outcome.overLimitMessage });
   showAddFeedback(lines);
-  // Keep only what was refused in the box, so it can be corrected.
-  input.value = outcome.rejected.map((r) => r.token).join(" ");
+  // Keep only what was refused in the box, so it can be corrected (or added later).
+  input.value = [...outcome.rejected.map((r) => r.token), ...outcome.overLimit].join(" ");
+});
+
+$("keychain-retry").addEventListener("click", async () => {
+  const message = $("credentials-message");
+  message.textContent = "Reading your keychain…";
+  delete message.dataset.sticky;
+  await call("retry_keychain", {});
 });
 
 $("credentials-form").addEventListener("submit", async (event) => {

@@ -11,7 +11,7 @@ use batchwatch_core::settings::SettingsForm;
 use batchwatch_core::view::polled;
 use batchwatch_core::{parse_pasted, ApiError, BatchId, Credentials, TrilletClient};
 use serde::Serialize;
-use tauri::State;
+use tauri::{Manager, State};
 
 use crate::error::CommandError;
 use crate::payload::window_payload;
@@ -26,6 +26,10 @@ pub struct TrackOutcome {
     /// Already tracked; ignored.
     pub already: Vec<String>,
     pub rejected: Vec<RejectedToken>,
+    /// Valid IDs not added because the monitor tracks its most already.
+    pub over_limit: Vec<String>,
+    /// The sentence for `over_limit`, when there is one.
+    pub over_limit_message: Option<String>,
 }
 
 /// The whole window payload, for a window that has just opened.
@@ -36,24 +40,26 @@ pub fn get_state(state: State<'_, AppState>) -> serde_json::Value {
     serde_json::to_value(window_payload(&view, &status)).unwrap_or_default()
 }
 
-/// Starts watching every batch ID (or link) in `text`.
+/// Starts watching every batch ID (or link) in `text`; the monitor says which were added.
 #[tauri::command]
-pub fn track(state: State<'_, AppState>, text: String) -> TrackOutcome {
-    let pasted = parse_pasted(&text);
-    let view = state.monitor.view();
-    let (already, added): (Vec<BatchId>, Vec<BatchId>) = pasted
-        .accepted
-        .into_iter()
-        .partition(|id| view.batches.iter().any(|b| &b.id == id));
-    if !added.is_empty() {
-        log::info!("tracking {} new batch(es)", added.len());
-        state.monitor.track(added.clone());
+pub async fn track(state: State<'_, AppState>, text: String) -> Result<TrackOutcome, CommandError> {
+    let pasted = parse_pasted(&text)?;
+    let tracking = if pasted.accepted.is_empty() {
+        Default::default()
+    } else {
+        state.monitor.track(pasted.accepted).answer().await
+    };
+    if !tracking.added.is_empty() {
+        log::info!("tracking {} new batch(es)", tracking.added.len());
     }
-    TrackOutcome {
-        added: added.iter().map(ToString::to_string).collect(),
-        already: already.iter().map(ToString::to_string).collect(),
+    let names = |ids: &[BatchId]| ids.iter().map(ToString::to_string).collect();
+    Ok(TrackOutcome {
+        added: names(&tracking.added),
+        already: names(&tracking.already),
         rejected: pasted.rejected,
-    }
+        over_limit: names(&tracking.over_limit),
+        over_limit_message: tracking.over_limit_sentence(),
+    })
 }
 
 fn batch_id(id: &str) -> Result<BatchId, CommandError> {
@@ -75,6 +81,18 @@ pub fn refresh(state: State<'_, AppState>, id: Option<String>) -> Result<(), Com
     let id = id.as_deref().map(batch_id).transpose()?;
     state.monitor.refresh(id);
     Ok(())
+}
+
+/// Reads the keychain again ("Try again" when it was locked or not running).
+#[tauri::command]
+pub async fn retry_keychain<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
+) -> Result<CredentialsStatus, CommandError> {
+    if app.state::<AppState>().is_demo() {
+        return Err(CommandError::DemoMode);
+    }
+    crate::keychain::read(&app).await;
+    Ok(app.state::<AppState>().status.borrow().credentials.clone())
 }
 
 /// The batch asked about to check new credentials when none is tracked yet.

@@ -1,6 +1,7 @@
 //! The error every command returns, serialized as `{code, message}` so the window switches on
 //! `code` and shows `message`, never parsing text.
 
+use batchwatch_core::batch_id::PasteTooLarge;
 use batchwatch_core::credentials::InvalidCredential;
 use batchwatch_core::monitor::ActionError;
 use batchwatch_core::secret_store::KeychainError;
@@ -12,6 +13,8 @@ use serde::{Serialize, Serializer};
 pub enum CommandError {
     #[error("{0}")]
     InvalidBatchId(String),
+    #[error(transparent)]
+    PasteTooLarge(#[from] PasteTooLarge),
     #[error("Check your credentials: {0}.")]
     InvalidCredentials(#[from] InvalidCredential),
     #[error(transparent)]
@@ -33,6 +36,7 @@ impl CommandError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidBatchId(_) => "invalid_batch_id",
+            Self::PasteTooLarge(_) => "paste_too_large",
             Self::InvalidCredentials(_) => "invalid_credentials",
             Self::Keychain(e) => e.code(),
             Self::CredentialsRejected(_) => "credentials_rejected",

@@ -162,7 +162,9 @@ fn track_reports_added_duplicate_and_rejected_tokens() {
         json!({
             "added": ["batch_a", "batch_b"],
             "already": [],
-            "rejected": [{"token": "junk!", "reason": "not a batch ID: it contains '!'; a batch ID has only letters, digits, '_' and '-'"}]
+            "rejected": [{"token": "junk!", "reason": "not a batch ID: it contains '!'; a batch ID has only letters, digits, '_' and '-'"}],
+            "overLimit": [],
+            "overLimitMessage": null,
         })
     );
     let state = h.wait_for_state(|s| s["cards"].as_array().is_some_and(|c| c.len() == 2));
@@ -172,8 +174,42 @@ fn track_reports_added_duplicate_and_rejected_tokens() {
     let again = h.invoke("track", json!({"text": "batch_a"})).unwrap();
     assert_eq!(
         again,
-        json!({"added": [], "already": ["batch_a"], "rejected": []})
+        json!({"added": [], "already": ["batch_a"], "rejected": [], "overLimit": [], "overLimitMessage": null})
     );
+}
+
+#[test]
+fn a_huge_paste_is_refused_whole_and_the_tracked_list_has_a_ceiling_that_says_so() {
+    let h = harness(None);
+    let e = h
+        .invoke("track", json!({"text": "b".repeat(70 * 1024)}))
+        .unwrap_err();
+    assert_eq!(e["code"], "paste_too_large");
+    assert_eq!(e["message"], "That paste is 70 KiB; Batchwatch reads at most 64 KiB at a time. Nothing was added: paste it in parts.");
+
+    let ids = |from: usize, n: usize| {
+        (from..from + n)
+            .map(|i| format!("batch_{i}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    for from in [0, 1000] {
+        let outcome = h.invoke("track", json!({"text": ids(from, 1000)})).unwrap();
+        assert_eq!(outcome["added"].as_array().unwrap().len(), 1000);
+    }
+    // The list is full (2,000): a further paste adds nothing and names every ID left out.
+    let outcome = h.invoke("track", json!({"text": ids(1995, 8)})).unwrap();
+    assert_eq!(outcome["added"], json!([]));
+    assert_eq!(outcome["already"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        outcome["overLimit"],
+        json!(["batch_2000", "batch_2001", "batch_2002"])
+    );
+    assert_eq!(
+        outcome["overLimitMessage"],
+        "3 batches not added: Batchwatch watches at most 2000 batches at once. Remove finished ones, then add these again."
+    );
+    h.wait_for_state(|s| s["cards"].as_array().is_some_and(|c| c.len() == 2000));
 }
 
 #[test]

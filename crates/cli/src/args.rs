@@ -151,7 +151,7 @@ pub enum CredentialsCommand {
 /// Reads the ID arguments as the app's "add batches" box reads a paste: any rejected token
 /// refuses the whole command, so a typo is never silently skipped.
 pub fn batch_ids(args: &[String]) -> Result<Vec<BatchId>, Failure> {
-    let parsed = parse_pasted(&args.join("\n"));
+    let parsed = parse_pasted(&args.join("\n")).map_err(|e| Failure::Usage(e.to_string()))?;
     if !parsed.rejected.is_empty() {
         let reasons: Vec<String> = parsed
             .rejected

@@ -3,6 +3,7 @@
 //! A batch ID ends up as a URL path segment, so it is validated once, here, against
 //! `[A-Za-z0-9_-]{1,128}`; nothing else in Batchwatch builds a request from an unchecked string.
 
+use std::collections::HashSet;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -89,13 +90,32 @@ pub struct PastedIds {
     pub rejected: Vec<RejectedToken>,
 }
 
+/// The longest paste read at once: 1,000 links of 60 characters fit with room to spare.
+pub const MAX_PASTE_BYTES: usize = 64 * 1024;
+/// The most IDs (or refused tokens) read from one paste.
+pub const MAX_PASTE_IDS: usize = 1000;
+
+/// A paste refused whole: nothing in it is added, so nothing is dropped without a word.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PasteTooLarge {
+    #[error("That paste is {} KiB; Batchwatch reads at most {} KiB at a time. Nothing was added: paste it in parts.", .0.div_ceil(1024), MAX_PASTE_BYTES / 1024)]
+    Bytes(usize),
+    #[error("That paste holds more than {MAX_PASTE_IDS} IDs; Batchwatch reads at most {MAX_PASTE_IDS} at a time. Nothing was added: paste it in parts.")]
+    Ids,
+}
+
 /// Reads whatever a user pasted into the "add batches" box.
 ///
 /// Tokens are separated by whitespace, commas or semicolons; each may be wrapped in quotes or
 /// brackets, and may be a dashboard or API URL whose path ends in `/batch-calls/<id>` or
-/// `/batch-calls/<id>/status` (any query or fragment is ignored).
-pub fn parse_pasted(input: &str) -> PastedIds {
+/// `/batch-calls/<id>/status` (any query or fragment is ignored). A paste over
+/// [`MAX_PASTE_BYTES`] or with more than [`MAX_PASTE_IDS`] tokens is refused whole.
+pub fn parse_pasted(input: &str) -> Result<PastedIds, PasteTooLarge> {
+    if input.len() > MAX_PASTE_BYTES {
+        return Err(PasteTooLarge::Bytes(input.len()));
+    }
     let mut out = PastedIds::default();
+    let mut seen = HashSet::new();
     for raw in input.split(|c: char| c.is_whitespace() || c == ',' || c == ';') {
         let token = raw.trim_matches(|c: char| {
             matches!(
@@ -106,9 +126,12 @@ pub fn parse_pasted(input: &str) -> PastedIds {
         if token.is_empty() {
             continue;
         }
+        if out.accepted.len() + out.rejected.len() == MAX_PASTE_IDS {
+            return Err(PasteTooLarge::Ids);
+        }
         match id_from_token(token) {
             Ok(id) => {
-                if !out.accepted.contains(&id) {
+                if seen.insert(id.clone()) {
                     out.accepted.push(id);
                 }
             }
@@ -118,7 +141,7 @@ pub fn parse_pasted(input: &str) -> PastedIds {
             }),
         }
     }
-    out
+    Ok(out)
 }
 
 fn id_from_token(token: &str) -> Result<BatchId, String> {
@@ -259,7 +282,7 @@ mod tests {
             ),
         ];
         for (input, accepted, rejected) in cases {
-            let parsed = parse_pasted(&input);
+            let parsed = parse_pasted(&input).unwrap();
             assert_eq!(ids(&parsed), accepted, "accepted for {input:?}");
             assert_eq!(
                 parsed.rejected.len(),
@@ -282,5 +305,33 @@ mod tests {
         let id: BatchId = serde_json::from_str("\"batch_1\"").unwrap();
         assert_eq!(serde_json::to_string(&id).unwrap(), "\"batch_1\"");
         assert!(serde_json::from_str::<BatchId>("\"../x\"").is_err());
+    }
+
+    #[test]
+    fn a_paste_too_large_is_refused_whole_with_a_sentence() {
+        let ok = "b ".repeat(MAX_PASTE_BYTES / 2);
+        assert_eq!(ids(&parse_pasted(&ok).unwrap()), vec!["b"]);
+        let big = "b".repeat(MAX_PASTE_BYTES + 1);
+        let e = parse_pasted(&big).unwrap_err();
+        assert_eq!(e, PasteTooLarge::Bytes(MAX_PASTE_BYTES + 1));
+        assert_eq!(e.to_string(), "That paste is 65 KiB; Batchwatch reads at most 64 KiB at a time. Nothing was added: paste it in parts.");
+
+        let many = |n: usize| {
+            (0..n)
+                .map(|i| format!("b{i}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        assert_eq!(
+            parse_pasted(&many(MAX_PASTE_IDS)).unwrap().accepted.len(),
+            MAX_PASTE_IDS
+        );
+        assert_eq!(
+            parse_pasted(&many(MAX_PASTE_IDS + 1)),
+            Err(PasteTooLarge::Ids)
+        );
+        // Refused tokens count too: a paste of 1,001 words is not quietly half-read.
+        let words = "x/y ".repeat(MAX_PASTE_IDS + 1);
+        assert_eq!(parse_pasted(&words), Err(PasteTooLarge::Ids));
     }
 }

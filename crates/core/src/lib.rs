@@ -12,13 +12,15 @@
 //! - [`figures`] — percent, remaining, elapsed, throughput, ETA from one snapshot.
 //! - [`failures`] — a batch's failed calls, paged in and grouped by reason.
 //! - [`secret_store`] — the keychain port and its platform implementation.
-//! - [`notifier`] — the desktop-notification port and its platform implementation.
+//! - [`notifier`] — the desktop-notification port and its platform implementation;
+//!   [`announcer`] the one thread that sends them, queued and coalesced.
 //! - [`autostart`] — the XDG autostart entry behind "Start at login".
 //! - [`monitor`] — the task that owns the tracked batches and polls them; [`schedule`] its policy;
 //!   [`change`] what happened and what to say; [`state_file`] what survives a restart;
 //!   [`settings`] what the user chose.
 //! - [`view`] — what the window and tray show; [`tray_icon`] the tray icon, drawn; [`format`] the words.
 
+pub mod announcer;
 pub mod api;
 pub mod autostart;
 pub mod batch_id;
@@ -38,7 +40,7 @@ pub mod tray_icon;
 pub mod view;
 
 pub use api::{ApiBase, ApiError, TrilletClient};
-pub use batch_id::{parse_pasted, BatchId, PastedIds};
+pub use batch_id::{parse_pasted, BatchId, PasteTooLarge, PastedIds};
 pub use credentials::{ApiKey, Credentials, WorkspaceId};
 pub use figures::{figures, Figures};
 pub use model::{BatchProgress, BatchStatus};

@@ -20,7 +20,7 @@ use tokio::task::JoinSet;
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{ApiError, TrilletClient};
+use crate::api::{rate_limit_wait, ApiError, TrilletClient};
 use crate::batch_id::BatchId;
 use crate::change::{
     credentials_rejected_notification, detect, failure_rate_alert, is_final, is_settled,
@@ -249,8 +249,46 @@ type Reply<T> = oneshot::Sender<Result<T, ActionError>>;
 /// A change to the settings in force, which the stored ones then follow.
 type SettingsChange = Box<dyn FnOnce(&mut Settings) + Send>;
 
+/// The most batches one monitor tracks: a paste of 1,000 twice over. Past it, a `track` says
+/// which were not added rather than dropping them.
+pub const MAX_TRACKED: usize = 2000;
+
+/// What a `track` did with each ID, decided by the monitor (the one owner of the list).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tracking {
+    pub added: Vec<BatchId>,
+    /// Already tracked; left as they were.
+    pub already: Vec<BatchId>,
+    /// Not added: [`MAX_TRACKED`] batches are tracked already.
+    pub over_limit: Vec<BatchId>,
+}
+
+impl Tracking {
+    /// The sentence for [`Self::over_limit`], when there is one.
+    pub fn over_limit_sentence(&self) -> Option<String> {
+        (!self.over_limit.is_empty()).then(|| {
+            format!(
+                "{} not added: Batchwatch watches at most {MAX_TRACKED} batches at once. Remove finished ones, then add these again.",
+                crate::format::count(self.over_limit.len() as u64, "batch", "batches")
+            )
+        })
+    }
+}
+
+/// The monitor's answer to a `track`, for the callers that want it; dropping it is fine.
+#[derive(Debug)]
+pub struct TrackReceipt(oneshot::Receiver<Tracking>);
+
+impl TrackReceipt {
+    /// What was added; empty if the monitor stopped first.
+    pub async fn answer(self) -> Tracking {
+        self.0.await.unwrap_or_default()
+    }
+}
+
 enum Command {
-    Track(Vec<BatchId>),
+    Track(Vec<BatchId>, oneshot::Sender<Tracking>),
     Untrack(BatchId),
     Refresh(Option<BatchId>),
     SetCredentials(Option<Credentials>),
@@ -274,9 +312,12 @@ impl std::fmt::Debug for MonitorHandle {
 }
 
 impl MonitorHandle {
-    /// Starts watching these batches (already tracked ones are ignored); each is polled soon.
-    pub fn track(&self, ids: Vec<BatchId>) {
-        let _ = self.commands.send(Command::Track(ids));
+    /// Starts watching these batches (already tracked ones are ignored, and none past
+    /// [`MAX_TRACKED`] is added); each is polled soon. The receipt tells which were added.
+    pub fn track(&self, ids: Vec<BatchId>) -> TrackReceipt {
+        let (reply, answer) = oneshot::channel();
+        let _ = self.commands.send(Command::Track(ids, reply));
+        TrackReceipt(answer)
     }
 
     pub fn untrack(&self, id: BatchId) {
@@ -376,7 +417,7 @@ impl Monitor {
                 message: message.clone(),
             });
         }
-        let stored_settings = saved.settings;
+        let stored_settings = saved.settings.within_ranges();
         let settings = config.settings.unwrap_or(stored_settings);
         let now = Instant::now();
         let batches = saved
@@ -407,6 +448,7 @@ impl Monitor {
             save_at: None,
             events: events_tx,
             state_problem,
+            save_problem: None,
             view_tx: None,
         };
         let (view_tx, view_rx) = watch::channel(Arc::new(task.view()));
@@ -552,7 +594,10 @@ struct Task<S> {
     actions: JoinSet<ActionAnswer>,
     save_at: Option<Instant>,
     events: mpsc::UnboundedSender<MonitorEvent>,
+    /// What was wrong with the state file at start (set aside, unreadable); said until restart.
     state_problem: Option<String>,
+    /// Why the last save failed; gone once a save succeeds again.
+    save_problem: Option<String>,
     view_tx: Option<watch::Sender<Arc<MonitorView>>>,
 }
 
@@ -820,6 +865,8 @@ impl<S: TrilletApi> Task<S> {
                     unreachable!()
                 };
                 let (until, until_ms) = self.pause_for_rate_limit(*retry_after, now, now_ms);
+                // Said with the wait actually used, not the server's (perhaps absurd) one.
+                let error = error.with_retry_after(until.saturating_duration_since(now));
                 let batch = &mut self.batches[index];
                 batch.next_due = until;
                 batch.fetch = FetchStatus::Retrying {
@@ -869,11 +916,9 @@ impl<S: TrilletApi> Task<S> {
         // The server's word, within reason: an absurd Retry-After (or a reset_at in year 9999)
         // must neither overflow the clock nor stop polling for years.
         let longest = policy.backoff_cap.max(policy.window);
-        let wait = retry_after
-            .unwrap_or(policy.window)
-            .clamp(Duration::from_secs(1).min(longest), longest);
+        let wait = rate_limit_wait(retry_after, policy.window, longest);
         let until = now + wait;
-        let until_ms = now_ms + wait.as_millis() as u64;
+        let until_ms = now_ms.saturating_add(wait.as_millis() as u64);
         if self.rate_limited_until.is_none_or(|u| until >= u) {
             self.rate_limited_until = Some(until);
             if matches!(
@@ -897,13 +942,24 @@ impl<S: TrilletApi> Task<S> {
     fn handle(&mut self, command: Command, next_generation: &mut u64) -> bool {
         let now = Instant::now();
         match command {
-            Command::Track(ids) => {
+            Command::Track(ids, reply) => {
+                let mut tracking = Tracking::default();
+                let mut known: std::collections::HashSet<BatchId> =
+                    self.batches.iter().map(|b| b.id.clone()).collect();
                 for id in ids {
-                    if self.batches.iter().all(|b| b.id != id) {
-                        self.batches.push(Tracked::new(id, now, *next_generation));
+                    if known.contains(&id) {
+                        tracking.already.push(id);
+                    } else if self.batches.len() >= MAX_TRACKED {
+                        tracking.over_limit.push(id);
+                    } else {
+                        known.insert(id.clone());
+                        self.batches
+                            .push(Tracked::new(id.clone(), now, *next_generation));
                         *next_generation += 1;
+                        tracking.added.push(id);
                     }
                 }
+                let _ = reply.send(tracking);
             }
             Command::Untrack(id) => self.batches.retain(|b| b.id != id),
             Command::Refresh(target) => {
@@ -1136,17 +1192,18 @@ impl<S: TrilletApi> Task<S> {
             settings: self.stored_settings,
         };
         match file.save(&state) {
-            Ok(()) => false,
+            // A save that works again clears the banner of the one that did not.
+            Ok(()) => self.save_problem.take().is_some(),
             Err(e) => {
                 let message = format!(
                     "Batchwatch could not save its list of batches to {}: {e}. Finished batches may be announced again after a restart.",
                     file.path().display()
                 );
                 // Shown in the window until it is fixed; announced once, not once per save.
-                if self.state_problem.as_deref() == Some(message.as_str()) {
+                if self.save_problem.as_deref() == Some(message.as_str()) {
                     return false;
                 }
-                self.state_problem = Some(message.clone());
+                self.save_problem = Some(message.clone());
                 let _ = self.events.send(MonitorEvent::StateFileProblem { message });
                 true
             }
@@ -1169,7 +1226,10 @@ impl<S: TrilletApi> Task<S> {
                 .collect(),
             connection: self.connection.clone(),
             settings: self.settings,
-            state_problem: self.state_problem.clone(),
+            state_problem: self
+                .save_problem
+                .clone()
+                .or_else(|| self.state_problem.clone()),
         }
     }
 

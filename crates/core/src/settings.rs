@@ -57,6 +57,38 @@ impl Settings {
         self.notifications && !self.paused_at(now_ms)
     }
 
+    /// Settings read back from the state file, held to the ranges the panel allows: a file
+    /// edited by hand (or by anything else) cannot make Batchwatch poll faster than a person
+    /// could choose. A value out of range takes its default; the budget's window is not a
+    /// person's choice (only the start-up test hooks compress it), so it is always the minute.
+    pub fn within_ranges(self) -> Self {
+        let default = PollPolicy::default();
+        let floor_secs = self.poll.floor.as_secs();
+        let floor = if FLOOR_SECS.contains(&floor_secs) && self.poll.floor.subsec_nanos() == 0 {
+            self.poll.floor
+        } else {
+            default.floor
+        };
+        let budget = if BUDGET.contains(&self.poll.budget) {
+            self.poll.budget
+        } else {
+            default.budget
+        };
+        let longest_backoff = default.backoff_cap.max(floor);
+        Self {
+            poll: PollPolicy {
+                budget,
+                window: default.window,
+                floor,
+                backoff_cap: self.poll.backoff_cap.clamp(floor, longest_backoff),
+            },
+            failure_alert_percent: self
+                .failure_alert_percent
+                .filter(|p| FAILURE_ALERT_PERCENT.contains(p)),
+            ..self
+        }
+    }
+
     /// The same settings, paused for [`PAUSE_FOR`] from `now_ms` (or resumed).
     pub fn with_pause(mut self, paused: bool, now_ms: u64) -> Self {
         self.notifications_paused_until_ms =
@@ -191,6 +223,40 @@ mod tests {
 
     fn form() -> SettingsForm {
         SettingsForm::of(&Settings::default())
+    }
+
+    #[test]
+    fn stored_settings_are_held_to_the_panels_ranges() {
+        let ok = Settings {
+            poll: PollPolicy {
+                budget: 30,
+                floor: Duration::from_secs(60),
+                ..PollPolicy::default()
+            },
+            failure_alert_percent: Some(40),
+            ..Settings::default()
+        };
+        assert_eq!(ok.within_ranges(), ok, "in range: kept as stored");
+
+        let hostile = Settings {
+            poll: PollPolicy {
+                budget: 55_000,
+                window: Duration::from_millis(10),
+                floor: Duration::from_millis(10),
+                backoff_cap: Duration::from_secs(86_400 * 365),
+            },
+            notifications: false,
+            notifications_paused_until_ms: Some(5),
+            failure_alert_percent: Some(0),
+        };
+        let held = hostile.within_ranges();
+        assert_eq!(held.poll, PollPolicy::default());
+        assert_eq!(held.failure_alert_percent, None);
+        assert!(
+            !held.notifications,
+            "choices that cannot be out of range are kept"
+        );
+        assert_eq!(held.notifications_paused_until_ms, Some(5));
     }
 
     #[test]

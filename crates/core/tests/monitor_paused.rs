@@ -592,6 +592,36 @@ async fn a_corrupt_state_file_is_set_aside_and_reported() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_failed_save_is_shown_until_a_later_save_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    // The state's folder does not exist yet; a plain file in its place makes saves fail.
+    let folder = dir.path().join("batchwatch");
+    let path = folder.join("state.json");
+    let fake = FakeTrillet::default();
+    fake.set("batch_a", running(1));
+    let (monitor, _events) = start(&fake, Some(StateFile::new(&path)));
+    std::fs::write(&folder, b"in the way").unwrap();
+    monitor.track(vec![id("batch_a")]);
+    let mut views = monitor.subscribe();
+    let failed = views
+        .wait_for(|v| v.state_problem.is_some())
+        .await
+        .unwrap()
+        .state_problem
+        .clone()
+        .unwrap();
+    assert!(failed.contains("could not save"), "{failed}");
+
+    // The obstacle goes; the next change is saved and the banner with it.
+    std::fs::remove_file(&folder).unwrap();
+    fake.set("batch_a", running(2));
+    monitor.refresh(Some(id("batch_a")));
+    views.wait_for(|v| v.state_problem.is_none()).await.unwrap();
+    assert_eq!(StateFile::new(&path).load(0).state.batches.len(), 1);
+    drop(monitor);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_burst_of_changes_is_saved_once_the_debounce_ends() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.json");
