@@ -1,10 +1,13 @@
 //! The one place where the monitor meets the desktop: each new view becomes one window event
-//! (`batchwatch://view`) and one tray update; each finish or rejection becomes a notification.
+//! (`batchwatch://view`) and one tray update; each finish or rejection becomes a notification,
+//! handed to the announcer's thread without waiting (a hung notification daemon never holds up
+//! the tray or the window).
 
 use std::sync::Arc;
 
+use batchwatch_core::announcer::{Announcement, Announcer};
 use batchwatch_core::monitor::{system_clock, MonitorEvent, MonitorView};
-use batchwatch_core::notifier::{NotificationContent, Notifier};
+use batchwatch_core::notifier::{NotificationContent, NotifyError};
 use tauri::{AppHandle, Emitter, Runtime};
 use tokio::sync::{mpsc, watch};
 
@@ -22,7 +25,9 @@ pub struct Bridge<R: Runtime> {
     pub status: watch::Sender<AppStatus>,
     pub events: mpsc::UnboundedReceiver<MonitorEvent>,
     pub tray: Option<Tray<R>>,
-    pub notifier: Option<Arc<dyn Notifier>>,
+    pub announcer: Announcer,
+    /// How the announcer's last send went.
+    pub notified: watch::Receiver<Option<NotifyError>>,
 }
 
 impl<R: Runtime> Bridge<R> {
@@ -41,9 +46,21 @@ impl<R: Runtime> Bridge<R> {
                     self.publish(&status.borrow_and_update().clone());
                 }
                 event = self.events.recv() => match event {
-                    Some(event) => self.on_event(event).await,
+                    Some(event) => self.on_event(event),
                     None => break,
                 },
+                changed = self.notified.changed() => {
+                    if changed.is_err() { break }
+                    let unavailable = self.notified.borrow_and_update().as_ref().map(ToString::to_string);
+                    self.status.send_if_modified(|s| {
+                        let available = unavailable.is_none();
+                        let changed = s.notifications.available != available
+                            || s.notifications.message != unavailable;
+                        s.notifications.available = available;
+                        s.notifications.message = unavailable;
+                        changed
+                    });
+                }
             }
         }
     }
@@ -68,36 +85,39 @@ impl<R: Runtime> Bridge<R> {
         }
     }
 
-    async fn on_event(&mut self, event: MonitorEvent) {
-        let notification = match event {
+    fn on_event(&mut self, event: MonitorEvent) {
+        let (notification, finish) = match event {
             MonitorEvent::BatchFinished {
                 id, notification, ..
             } => {
                 log::info!("batch {id} finished: {}", notification.body);
-                self.allowed(notification)
+                (self.allowed(notification), true)
             }
             MonitorEvent::FailureRateHigh { id, notification } => {
                 log::warn!("batch {id}: {}", notification.body);
-                self.allowed(notification)
+                (self.allowed(notification), false)
             }
             MonitorEvent::CredentialsRejected {
                 message,
                 notification,
             } => {
                 log::warn!("Trillet rejected the credentials: {message}");
-                Some(notification)
+                (Some(notification), false)
             }
             MonitorEvent::RateLimited { until_ms } => {
                 log::warn!("rate-limited until {until_ms}");
-                None
+                (None, false)
             }
             MonitorEvent::StateFileProblem { message } => {
                 log::error!("{message}");
-                None
+                (None, false)
             }
         };
         if let Some(content) = notification {
-            self.notify(content).await;
+            if let Err(e) = self.announcer.announce(Announcement { content, finish }) {
+                // The window and the tray show it all the same.
+                log::warn!("a notification was not queued: {e}");
+            }
         }
     }
 
@@ -105,25 +125,5 @@ impl<R: Runtime> Bridge<R> {
     fn allowed(&self, notification: NotificationContent) -> Option<NotificationContent> {
         let settings = self.views.borrow().settings;
         settings.notify_at(system_clock()()).then_some(notification)
-    }
-
-    async fn notify(&self, content: NotificationContent) {
-        let Some(notifier) = self.notifier.clone() else {
-            return;
-        };
-        let sent = tauri::async_runtime::spawn_blocking(move || notifier.notify(&content)).await;
-        let unavailable = match sent {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(e) => Some(e.to_string()),
-        };
-        self.status.send_if_modified(|s| {
-            let available = unavailable.is_none();
-            let changed =
-                s.notifications.available != available || s.notifications.message != unavailable;
-            s.notifications.available = available;
-            s.notifications.message = unavailable.clone();
-            changed
-        });
     }
 }

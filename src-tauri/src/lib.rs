@@ -5,6 +5,7 @@
 //! - [`state`] — the managed state (monitor handle, keychain port, app status).
 //! - [`status`] — what the window shows besides the monitor: credentials, notifications, demo.
 //! - [`commands`] — what the window calls; [`error`] — their `{code, message}` errors.
+//! - [`keychain`] — reading the stored credentials, again when a keychain starts.
 //! - [`payload`] — what the window receives.
 //! - [`bridge`] — the one place monitor views and events reach the window, tray and notifications.
 //! - [`tray`], [`window`] — the tray icon and the one window.
@@ -14,6 +15,7 @@ pub mod bridge;
 pub mod commands;
 pub mod demo;
 pub mod error;
+pub mod keychain;
 pub mod launch;
 pub mod payload;
 pub mod state;
@@ -23,6 +25,7 @@ pub mod window;
 
 use std::sync::Arc;
 
+use batchwatch_core::announcer::Announcer;
 use batchwatch_core::autostart::Autostart;
 use batchwatch_core::monitor::{Monitor, MonitorConfig};
 use batchwatch_core::notifier::{DesktopNotifier, Notifier};
@@ -47,6 +50,7 @@ pub fn with_commands<R: Runtime>(builder: Builder<R>) -> Builder<R> {
         commands::refresh,
         commands::save_credentials,
         commands::forget_credentials,
+        commands::retry_keychain,
         commands::pause_notifications,
         commands::save_settings,
         commands::preview_settings,
@@ -59,6 +63,7 @@ pub fn with_commands<R: Runtime>(builder: Builder<R>) -> Builder<R> {
 
 /// Starts Batchwatch. Returns when the user quits from the tray.
 pub fn run() {
+    batchwatch_core::credentials::protect_process();
     let launch = Launch::from_args(std::env::args());
     let builder = Builder::default()
         // First, so a second launch is caught before anything else starts.
@@ -68,7 +73,9 @@ pub fn run() {
             }
         }))
         .plugin(
+            // Its default targets are replaced, not added to (each line was written twice).
             tauri_plugin_log::Builder::new()
+                .clear_targets()
                 .target(tauri_plugin_log::Target::new(
                     tauri_plugin_log::TargetKind::LogDir {
                         file_name: Some("batchwatch".into()),
@@ -157,15 +164,17 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> Result<(), Box<dyn std
         start_at_login: autostart.as_ref().is_some_and(Autostart::is_enabled),
     });
 
+    let (announcer, notified) = Announcer::spawn(Arc::new(notifier.clone()) as Arc<dyn Notifier>)?;
     let bridge = Bridge {
         app: handle.clone(),
         views: monitor.subscribe(),
         status: status.clone(),
         events,
         tray: Some(tray::Tray::build(&handle)?),
-        notifier: Some(Arc::new(notifier.clone()) as Arc<dyn Notifier>),
+        announcer,
+        notified,
     };
-    let looking = look_around(handle.clone(), secrets.clone(), notifier, status.clone());
+    let looking = look_around(handle.clone(), notifier, status.clone());
     app.manage(AppState {
         monitor,
         secrets,
@@ -190,29 +199,12 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> Result<(), Box<dyn std
 /// window appear at once: what the keychain holds, and whether a notification daemon answers.
 async fn look_around<R: Runtime>(
     app: tauri::AppHandle<R>,
-    secrets: Option<Arc<dyn SecretStore>>,
     notifier: DesktopNotifier,
     status: watch::Sender<AppStatus>,
 ) {
-    if let Some(store) = secrets {
-        let state = app.state::<AppState>();
-        // Taking turns with the credential commands: what a person saved meanwhile wins.
-        let _turn = state.credentials_turn.lock().await;
-        let loaded = tauri::async_runtime::spawn_blocking(move || store.load()).await;
-        let credentials = match loaded {
-            Ok(Ok(Some(c))) => {
-                let workspace = c.workspace_id.clone();
-                state.monitor.set_credentials(Some(c));
-                CredentialsStatus::stored(workspace.as_str())
-            }
-            Ok(Ok(None)) => CredentialsStatus::missing(),
-            Ok(Err(e)) => {
-                log::error!("keychain: {e}");
-                CredentialsStatus::unavailable(e.code(), e.to_string())
-            }
-            Err(e) => CredentialsStatus::unavailable("keychain_error", e.to_string()),
-        };
-        status.send_modify(|s| s.credentials = credentials);
+    if app.state::<AppState>().secrets.is_some() {
+        keychain::reread_when_it_starts(&app);
+        keychain::read(&app).await;
     }
     let probe = tauri::async_runtime::spawn_blocking(move || notifier.probe()).await;
     let unavailable = match probe {

@@ -247,12 +247,12 @@ impl Drop for Desktop {
         }
         // Whatever the app left behind (a session ended by a failure) must not outlive the
         // test: a surviving instance would swallow the next test's launch (single instance).
-        let _ = Command::new("pkill")
-            .args(["-f", &self.wrapper().to_string_lossy()])
-            .status();
-        let _ = Command::new("pkill").args(["-x", "batchwatch"]).status();
+        // Only this test's processes: its launch wrapper (in its own throw-away directory)
+        // and everything below it.
+        let own = self.wrapper().to_string_lossy().into_owned();
+        crate::os::kill_process_tree_of(&own);
         crate::eventually("the app to be gone", Duration::from_secs(10), || {
-            (crate::os::processes_matching(&app_binary().to_string_lossy()) == 0).then_some(())
+            crate::os::process_tree_of(&own).is_empty().then_some(())
         });
         let _ = Command::new("secret-tool")
             .args([

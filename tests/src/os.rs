@@ -225,6 +225,77 @@ pub fn keychain_has_item(service: &str) -> bool {
         || String::from_utf8_lossy(&out.stderr).contains("attribute.username = trillet")
 }
 
+/// The processes whose command line contains `pattern`, and every process below them: with a
+/// pattern naming a test's own throw-away path (its launch wrapper), what that test started,
+/// never a person's own keyring, notification daemon or Batchwatch. Read from `/proc/*/cmdline`
+/// and `/proc/*/stat`, which stay readable for processes that turned off dumping.
+pub fn process_tree_of(pattern: &str) -> Vec<u32> {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    let mut roots = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    for pid in entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+    {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if pid != std::process::id() && cmdline.contains(pattern) {
+            roots.push(pid);
+        }
+        // The parent is the 4th field, after the command name in parentheses.
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if let Some(ppid) = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse().ok())
+        {
+            parents.push((pid, ppid));
+        }
+    }
+    let mut tree = roots;
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        for (pid, ppid) in &parents {
+            if *ppid == parent && !tree.contains(pid) {
+                tree.push(*pid);
+            }
+        }
+        i += 1;
+    }
+    tree
+}
+
+/// Stops (SIGKILL) the [`process_tree_of`] `pattern`, children before their parents; returns
+/// how many.
+pub fn kill_process_tree_of(pattern: &str) -> usize {
+    let tree = process_tree_of(pattern);
+    for pid in tree.iter().rev() {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+    tree.len()
+}
+
+/// The PID of the process that owns `name` on this session's bus — the private bus
+/// `scripts/desktop-session` made, so the owner is a daemon it started.
+pub fn bus_name_owner_pid(name: &str) -> Option<u32> {
+    busctl(&[
+        "call",
+        "org.freedesktop.DBus",
+        "/org/freedesktop/DBus",
+        "org.freedesktop.DBus",
+        "GetConnectionUnixProcessID",
+        "s",
+        name,
+    ])
+    .and_then(|v| v["data"][0].as_u64())
+    .and_then(|pid| u32::try_from(pid).ok())
+}
+
 /// How many processes run whose command line contains `pattern`.
 pub fn processes_matching(pattern: &str) -> usize {
     let out = Command::new("pgrep")
@@ -315,13 +386,13 @@ pub struct WithoutKeychainAndNotifications;
 
 impl WithoutKeychainAndNotifications {
     pub fn start() -> Self {
-        let dunstrc = session_setting("BATCHWATCH_SESSION_DUNSTRC");
-        let _ = Command::new("pkill")
-            .args(["-f", &format!("dunst -config {dunstrc}")])
-            .status();
-        let _ = Command::new("pkill")
-            .args(["-f", "gnome-keyring-daemon.*--components=secrets"])
-            .status();
+        // Stopped by the PID that owns each name on this session's own bus: never a
+        // person's keyring or notification daemon, which live on their bus.
+        for name in ["org.freedesktop.secrets", "org.freedesktop.Notifications"] {
+            if let Some(pid) = bus_name_owner_pid(name) {
+                let _ = Command::new("kill").arg(pid.to_string()).status();
+            }
+        }
         crate::eventually(
             "the keychain and dunst to leave the bus",
             Duration::from_secs(10),

@@ -586,6 +586,65 @@ fn without_keychain_or_notification_daemon_the_window_explains_and_nothing_leaks
     drop(window);
 }
 
+#[test]
+fn a_keychain_that_starts_after_the_app_is_read_then_and_polling_begins() {
+    let mut desktop = Desktop::new("keychain_later");
+    let control = desktop.sim.control();
+    control.add_batch(BatchScript::new(3000).id("batch_later"));
+    let window = watching(&mut desktop, &["batch_later"]);
+    let service = os::tray_service(WAIT);
+    os::click_menu_item(&service, "Quit Batchwatch");
+    assert_eq!(
+        eventually("the app to exit", WAIT, || desktop.exit_status()),
+        0
+    );
+    drop(window);
+
+    // Started as autostart can start it: before the login keyring is up.
+    let absent = os::WithoutKeychainAndNotifications::start();
+    let window = desktop.open(&[]);
+    eventually("the keychain explanation", WAIT, || {
+        window
+            .text("#credentials-message")
+            .filter(|m| m.contains("No keychain service is running"))
+    });
+    assert_eq!(
+        window
+            .run(
+                "return document.getElementById('keychain-retry').hidden;",
+                json!([])
+            )
+            .as_bool(),
+        Some(false),
+        "the window offers to try again"
+    );
+    // Without credentials nothing is asked of Trillet.
+    let asked_before = control.requests().len();
+
+    // The keyring starts: the app reads it by itself, and polling resumes with the key.
+    drop(absent);
+    eventually("the stored credentials", WAIT, || {
+        window
+            .text("#credentials-message")
+            .filter(|m| m == "Stored in your keychain.")
+    });
+    eventually("a poll with the stored key", WAIT, || {
+        control.requests().into_iter().skip(asked_before).find(|r| {
+            r.batch_id.as_deref() == Some("batch_later") && r.api_key.as_deref() == Some(KEY)
+        })
+    });
+    assert_eq!(
+        window
+            .run(
+                "return document.getElementById('keychain-retry').hidden;",
+                json!([])
+            )
+            .as_bool(),
+        Some(true)
+    );
+    window.quit();
+}
+
 fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = vec![];
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {

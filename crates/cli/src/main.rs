@@ -34,6 +34,7 @@ use crate::args::{Cli, Command};
 use crate::exit::Failure;
 
 fn main() -> ExitCode {
+    batchwatch_core::credentials::protect_process();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,14 +4,21 @@
 //! reach a log line, a file or the webview by accident. The one way out is
 //! [`ApiKey::expose_for_header`], used only where the `x-api-key` header is built, and by the
 //! keychain adapter that stores it.
+//!
+//! In memory the key is held once, behind an `Arc` (cloning credentials for a request copies a
+//! pointer, not the key), in a buffer wiped when the last holder drops it; and
+//! [`protect_process`] keeps it out of core dumps.
 
 use std::fmt;
+use std::sync::Arc;
+
+use zeroize::Zeroizing;
 
 use serde::{Deserialize, Serialize};
 
 /// A Trillet API key. Never printed, never serialized.
 #[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey(String);
+pub struct ApiKey(Arc<Zeroizing<String>>);
 
 /// Why a typed-in credential was refused before any request was made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,7 +44,7 @@ impl ApiKey {
         if !key.chars().all(|c| c.is_ascii_graphic()) {
             return Err(InvalidCredential::KeyHasInvalidCharacters);
         }
-        Ok(Self(key.to_owned()))
+        Ok(Self(Arc::new(Zeroizing::new(key.to_owned()))))
     }
 
     /// The key itself, for the `x-api-key` header and the keychain — nowhere else.
@@ -55,6 +62,20 @@ impl fmt::Debug for ApiKey {
 impl fmt::Display for ApiKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<redacted>")
+    }
+}
+
+/// Marks this process as not dumpable (Linux `PR_SET_DUMPABLE` 0): a crash writes no core
+/// file holding the key, and other processes of the same user cannot attach to read it.
+/// Called first thing by the tray app and the terminal companion.
+pub fn protect_process() {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::process::{set_dumpable_behavior, DumpableBehavior};
+        if let Err(e) = set_dumpable_behavior(DumpableBehavior::NotDumpable) {
+            // Not fatal: the key still never reaches a file or a log.
+            eprintln!("batchwatch: could not turn off core dumps ({e})");
+        }
     }
 }
 
@@ -97,7 +118,7 @@ impl Credentials {
     /// Empty credentials for a client that is always given real ones per request.
     pub(crate) fn placeholder() -> Self {
         Self {
-            api_key: ApiKey(String::new()),
+            api_key: ApiKey(Arc::default()),
             workspace_id: WorkspaceId(String::new()),
         }
     }
@@ -122,6 +143,24 @@ mod tests {
         assert!(!debug.contains("supersecret"), "{debug}");
         assert!(debug.contains("<redacted>"));
         assert!(debug.contains("ws_1"));
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_protected_process_is_not_dumpable() {
+        use rustix::process::{dumpable_behavior, DumpableBehavior};
+        protect_process();
+        assert_eq!(dumpable_behavior().unwrap(), DumpableBehavior::NotDumpable);
+    }
+
+    #[test]
+    fn cloned_credentials_share_one_copy_of_the_key() {
+        let creds = Credentials::new("sk_live_once", "ws_1").unwrap();
+        let copy = creds.clone();
+        assert!(std::ptr::eq(
+            creds.api_key.expose_for_header(),
+            copy.api_key.expose_for_header()
+        ));
     }
 
     #[test]

@@ -49,12 +49,19 @@ pub const OPEN_ACTION: &str = "default";
 
 type OpenCallback = Arc<dyn Fn() + Send + Sync>;
 
+/// Notifications whose "Open" click is waited for at once, each on a thread of its own until
+/// the notification closes. A daemon that never closes them must not collect threads: past
+/// this many, a notification is shown without the action.
+pub const MAX_OPEN_WAITERS: usize = 8;
+
 /// [`Notifier`] through the platform notification service (notify-rust).
 #[derive(Clone)]
 pub struct DesktopNotifier {
     app_name: String,
     icon: Option<String>,
     on_open: Option<OpenCallback>,
+    /// Threads waiting for a click right now.
+    waiting_for_open: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl std::fmt::Debug for DesktopNotifier {
@@ -74,6 +81,7 @@ impl DesktopNotifier {
             app_name: app_name.to_owned(),
             icon,
             on_open: None,
+            waiting_for_open: Default::default(),
         }
     }
 
@@ -98,7 +106,7 @@ impl Notifier for DesktopNotifier {
         let mut n = notify_rust::Notification::new();
         n.appname(&self.app_name)
             .summary(&content.title)
-            .body(&content.body);
+            .body(&body_text(&content.body));
         if let Some(icon) = &self.icon {
             n.icon(icon);
         }
@@ -112,27 +120,52 @@ impl Notifier for DesktopNotifier {
             });
             let capabilities =
                 notify_rust::get_capabilities().map_err(|e| classify(&e.to_string()))?;
+            use std::sync::atomic::Ordering;
+            let waiting = self.waiting_for_open.clone();
             let callback = self
                 .on_open
                 .clone()
-                .filter(|_| capabilities.iter().any(|c| c == "actions"));
+                .filter(|_| capabilities.iter().any(|c| c == "actions"))
+                .filter(|_| {
+                    waiting
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                            (n < MAX_OPEN_WAITERS).then_some(n + 1)
+                        })
+                        .is_ok()
+                });
             if callback.is_some() {
                 n.action(OPEN_ACTION, "Open");
             }
-            let handle = n.show().map_err(|e| classify(&e.to_string()))?;
+            let release = |waiting: &std::sync::atomic::AtomicUsize| {
+                waiting.fetch_sub(1, Ordering::SeqCst);
+            };
+            let handle = match n.show() {
+                Ok(handle) => handle,
+                Err(e) => {
+                    if callback.is_some() {
+                        release(&waiting);
+                    }
+                    return Err(classify(&e.to_string()));
+                }
+            };
             if let Some(callback) = callback {
                 // Waiting for the click blocks, so it gets a thread that ends when the
                 // notification is closed or acted on.
-                std::thread::Builder::new()
+                let done = waiting.clone();
+                let spawned = std::thread::Builder::new()
                     .name("notification-action".into())
                     .spawn(move || {
                         handle.wait_for_action(|action| {
                             if action == OPEN_ACTION {
                                 callback();
                             }
-                        })
-                    })
-                    .map_err(|e| NotifyError::Other(e.to_string()))?;
+                        });
+                        release(&done);
+                    });
+                if let Err(e) = spawned {
+                    release(&waiting);
+                    return Err(NotifyError::Other(e.to_string()));
+                }
             }
         }
         #[cfg(not(all(unix, not(target_os = "macos"))))]
@@ -140,6 +173,19 @@ impl Notifier for DesktopNotifier {
             n.show().map_err(|e| classify(&e.to_string()))?;
         }
         Ok(())
+    }
+}
+
+/// The body as the platform reads it. Freedesktop notification bodies are markup, and a body
+/// can carry a server's error text, which is not ours to render: `&`, `<` and `>` are escaped
+/// so it shows as written. Other platforms show bodies as plain text.
+fn body_text(body: &str) -> String {
+    if cfg!(all(unix, not(target_os = "macos"))) {
+        body.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    } else {
+        body.to_owned()
     }
 }
 
@@ -161,6 +207,16 @@ fn classify(text: &str) -> NotifyError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[cfg(all(unix, not(target_os = "macos")))]
+    fn bodies_are_escaped_as_freedesktop_markup() {
+        assert_eq!(
+            body_text("Trillet: <b>busy</b> & <a href='x'>retry</a>"),
+            "Trillet: &lt;b&gt;busy&lt;/b&gt; &amp; &lt;a href='x'&gt;retry&lt;/a&gt;"
+        );
+        assert_eq!(body_text("&amp;"), "&amp;amp;", "escaped once, as given");
+    }
 
     #[test]
     fn daemon_and_bus_failures_are_told_apart() {

@@ -57,6 +57,68 @@ impl KeychainError {
     }
 }
 
+impl KeychainError {
+    /// Whether a keychain that starts (or unlocks) later could answer: worth asking again then.
+    pub fn may_pass(&self) -> bool {
+        matches!(
+            self,
+            Self::NoSecretService | Self::Locked | Self::PromptDismissed | Self::Other(_)
+        )
+    }
+}
+
+/// The bus name a Secret Service (GNOME Keyring, KWallet) owns while it runs.
+pub const SECRET_SERVICE_NAME: &str = "org.freedesktop.secrets";
+
+/// Calls `appeared` each time a Secret Service takes its name on the session bus — a keyring
+/// that starts after Batchwatch (autostart can run before the login keyring is up) or comes
+/// back after a restart. One thread, asleep on the bus connection between signals.
+#[cfg(all(unix, not(target_os = "macos")))]
+pub fn on_secret_service_start(appeared: impl Fn() + Send + 'static) -> Result<(), String> {
+    use dbus::blocking::Connection;
+    use dbus::message::MatchRule;
+
+    let (ready_tx, ready) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("keychain-watch".into())
+        .spawn(move || {
+            let watching = Connection::new_session().and_then(|bus| {
+                let rule = MatchRule::new_signal("org.freedesktop.DBus", "NameOwnerChanged");
+                bus.add_match(
+                    rule,
+                    move |(name, _old, new): (String, String, String), _, _| {
+                        if name == SECRET_SERVICE_NAME && !new.is_empty() {
+                            appeared();
+                        }
+                        true
+                    },
+                )?;
+                Ok(bus)
+            });
+            let bus = match watching {
+                Ok(bus) => {
+                    let _ = ready_tx.send(Ok(()));
+                    bus
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            while bus.process(std::time::Duration::from_secs(3600)).is_ok() {}
+        })
+        .map_err(|e| e.to_string())?;
+    ready
+        .recv()
+        .unwrap_or_else(|_| Err("the keychain watch did not start".into()))
+}
+
+/// Elsewhere the platform store is always there: nothing to wait for.
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+pub fn on_secret_service_start(_appeared: impl Fn() + Send + 'static) -> Result<(), String> {
+    Ok(())
+}
+
 /// The stored form: one secret holding both values, so they are saved and removed together.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

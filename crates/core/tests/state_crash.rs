@@ -1,9 +1,14 @@
 //! A save interrupted at any moment leaves the old file or the new one, never a torn one:
 //! a child process saves through the real write path in a loop and is killed (SIGKILL) at
 //! varying moments; every time, the file loads cleanly as one of the states written.
+//!
+//! The kills are timed from the child's own word that its first save completed (a line on
+//! its stdout), not from its start, so a loaded machine cannot make every kill land before
+//! the first write (which would prove nothing) — each round kills a child in its write loop.
 
 mod support;
 
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,15 +58,19 @@ fn killing_a_save_midway_never_tears_the_file() {
                 "--exact",
                 "child_saves_forever",
                 "--test-threads=1",
+                "--nocapture",
             ])
             .env("BATCHWATCH_CHILD_TEST", "1")
             .env("STATE_PATH", &path)
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        // Spread the kill over the start-up and the write loop.
-        std::thread::sleep(Duration::from_millis(5 + (round * 37) % 120));
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first_save = lines.find(|l| l.as_ref().is_ok_and(|l| l.ends_with(FIRST_SAVE_DONE)));
+        assert!(first_save.is_some(), "round {round}: the child never saved");
+        // Spread the kill over the write loop: a save of 2,000 batches takes milliseconds.
+        std::thread::sleep(Duration::from_micros((round * 1_733) % 25_000));
         child.kill().unwrap();
         child.wait().unwrap();
 
@@ -76,9 +85,12 @@ fn killing_a_save_midway_never_tears_the_file() {
             which.unwrap_or_else(|| panic!("round {round}: a state that was never written"));
         seen[which] += 1;
     }
-    // The kills landed at different points of the loop, not always before the first write.
-    assert!(seen[1] + seen[2] > 0, "{seen:?}");
+    // Every kill came after a completed save, so the original is never what is left.
+    assert_eq!(seen[0], 0, "{seen:?}");
 }
+
+/// What the child prints once its first save has completed (after libtest's "test … ").
+const FIRST_SAVE_DONE: &str = "first save done";
 
 #[test]
 #[ignore = "run by killing_a_save_midway_never_tears_the_file, which kills it"]
@@ -88,8 +100,10 @@ fn child_saves_forever() {
     // Serialized once, so the loop spends its time in the write itself, where a kill hurts.
     let b = serde_json::to_vec_pretty(&state(2000, 2)).unwrap();
     let c = serde_json::to_vec_pretty(&state(1500, 3)).unwrap();
+    file.save_bytes(&b).unwrap();
+    println!("{FIRST_SAVE_DONE}");
     loop {
-        file.save_bytes(&b).unwrap();
         file.save_bytes(&c).unwrap();
+        file.save_bytes(&b).unwrap();
     }
 }
