@@ -34,6 +34,7 @@ impl<R: Runtime> Bridge<R> {
     /// Runs until the monitor stops.
     pub async fn run(mut self) {
         let mut status = self.status.subscribe();
+        let mut notifying = true;
         self.publish(&status.borrow_and_update().clone());
         loop {
             tokio::select! {
@@ -49,8 +50,13 @@ impl<R: Runtime> Bridge<R> {
                     Some(event) => self.on_event(event),
                     None => break,
                 },
-                changed = self.notified.changed() => {
-                    if changed.is_err() { break }
+                changed = self.notified.changed(), if notifying => {
+                    if changed.is_err() {
+                        // The notification thread is gone; the window and tray go on.
+                        log::error!("the notification thread stopped");
+                        notifying = false;
+                        continue;
+                    }
                     let unavailable = self.notified.borrow_and_update().as_ref().map(ToString::to_string);
                     self.status.send_if_modified(|s| {
                         let available = unavailable.is_none();

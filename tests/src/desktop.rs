@@ -94,8 +94,9 @@ impl Desktop {
         std::fs::write(
             desktop.wrapper(),
             format!(
-                "#!/bin/sh\n\"{}\" \"$@\"\necho $? > \"{}\"\n",
+                "#!/bin/sh\n\"{}\" \"$@\" \"{}\"\necho $? > \"{}\"\n",
                 app_binary().display(),
+                desktop.marker(),
                 desktop.exit_file().display()
             ),
         )
@@ -106,6 +107,13 @@ impl Desktop {
             .status()
             .unwrap();
         desktop
+    }
+
+    /// An argument every app this test starts carries (the app ignores it): it names the
+    /// test's own throw-away directory, so the app is found by its command line even after
+    /// its parent is gone, and nothing else is.
+    fn marker(&self) -> String {
+        format!("--e2e-home={}", self.home.path().display())
     }
 
     fn wrapper(&self) -> PathBuf {
@@ -201,7 +209,11 @@ impl Desktop {
         )
         .unwrap();
         let mut command = Command::new(app_binary());
-        command.args(args).stdout(Stdio::null()).stderr(log);
+        command
+            .args(args)
+            .arg(self.marker())
+            .stdout(Stdio::null())
+            .stderr(log);
         self.env(&mut command);
         self.direct.push(command.spawn().unwrap());
         self.direct.last_mut().unwrap()
@@ -247,9 +259,9 @@ impl Drop for Desktop {
         }
         // Whatever the app left behind (a session ended by a failure) must not outlive the
         // test: a surviving instance would swallow the next test's launch (single instance).
-        // Only this test's processes: its launch wrapper (in its own throw-away directory)
-        // and everything below it.
-        let own = self.wrapper().to_string_lossy().into_owned();
+        // Only this test's processes: those whose command line names its own throw-away
+        // directory (its wrapper, its apps, even orphaned), and everything below them.
+        let own = self.home.path().to_string_lossy().into_owned();
         crate::os::kill_process_tree_of(&own);
         crate::eventually("the app to be gone", Duration::from_secs(10), || {
             crate::os::process_tree_of(&own).is_empty().then_some(())

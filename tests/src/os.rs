@@ -386,8 +386,10 @@ pub struct WithoutKeychainAndNotifications;
 
 impl WithoutKeychainAndNotifications {
     pub fn start() -> Self {
-        // Stopped by the PID that owns each name on this session's own bus: never a
-        // person's keyring or notification daemon, which live on their bus.
+        // Only inside the private session scripts/test makes (this panics elsewhere): the
+        // names below are then owned by its own daemons, stopped by the PID that owns each on
+        // that bus — never a person's keyring or notification daemon, which live on theirs.
+        session_setting("BATCHWATCH_SESSION_DUNSTRC");
         for name in ["org.freedesktop.secrets", "org.freedesktop.Notifications"] {
             if let Some(pid) = bus_name_owner_pid(name) {
                 let _ = Command::new("kill").arg(pid.to_string()).status();

@@ -6,6 +6,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use batchwatch_core::{format, BatchId, TrilletClient};
 
 use crate::exit::Failure;
+use crate::patience::patiently;
 
 /// What happens, said before it is done.
 pub fn warning(id: &BatchId) -> String {
@@ -18,7 +19,10 @@ pub async fn run(client: &TrilletClient, id: &BatchId, yes: bool) -> Result<(), 
     if !yes && !confirmed(id)? {
         return Err(Failure::Usage(format!("{id} was not cancelled")));
     }
-    let outcome = client.cancel_batch(id).await.map_err(Failure::from_api)?;
+    // A 429 means nothing was cancelled, so a short one is waited out and asked again.
+    let outcome = patiently(id.as_str(), || client.cancel_batch(id))
+        .await
+        .map_err(Failure::from_api)?;
     println!(
         "{id} cancelled: {}",
         format::cancelled_counts(&outcome.details)

@@ -17,7 +17,8 @@ const RATE_LIMIT_RETRIES: u32 = 3;
 pub const RATE_LIMIT_FALLBACK: Duration = Duration::from_secs(30);
 
 /// Runs `call` until it answers something other than a 429 (at most a few times); `what`
-/// completes "before asking about …" in the line said while waiting.
+/// completes "before asking about …" in the line said while waiting. Only for requests that
+/// a 429 left undone (Trillet refuses them whole), so asking again never repeats an action.
 pub async fn patiently<T, F, Fut>(what: &str, mut call: F) -> Result<T, ApiError>
 where
     F: FnMut() -> Fut,

@@ -193,3 +193,36 @@ fn pages_that_always_claim_more_end_and_say_so() {
     // The real pages, then the first page past them (empty, yet "more"), then no more.
     assert!(pages <= 5, "{pages} pages asked");
 }
+
+#[test]
+fn a_cancel_refused_with_a_short_rate_limit_is_asked_again_once_the_wait_is_over() {
+    let sim = sim(FROZEN);
+    let control = sim.control();
+    control.add_batch(BatchScript::new(2000).id("batch_busy"));
+    let target = FaultTarget::Batch("batch_busy".into());
+    control.set_fault(
+        target.clone(),
+        Fault::TooManyRequests {
+            retry_after_secs: Some(1),
+            reset_in_secs: None,
+        },
+    );
+    let running = support::start_with(cli_on(&sim, &["cancel", "--yes", "batch_busy"]), "");
+    support::wait_until("the first cancel refused", || {
+        control.requests().first().is_some_and(|r| r.status == 429)
+    });
+    control.clear_fault(target);
+    let out = running.finish(Duration::from_secs(20));
+    out.assert_code(0);
+    assert!(out.stdout.contains("batch_busy cancelled"), "{out:#?}");
+    assert!(
+        out.stderr.contains("waiting"),
+        "said while it waited: {out:#?}"
+    );
+    let statuses: Vec<u16> = control.requests().iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        vec![429, 200],
+        "refused once, then cancelled once"
+    );
+}

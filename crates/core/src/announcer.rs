@@ -19,6 +19,9 @@ use crate::notifier::{NotificationContent, Notifier, NotifyError};
 pub const QUEUE: usize = 256;
 /// The most finishes named in a combined notification's body.
 const NAMED_IN_BURST: usize = 5;
+/// How long the first of a burst waits for the rest: polls answer one after another, so
+/// finishes seen "together" arrive a few milliseconds apart.
+pub const GATHER: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// Something to tell the person, and whether it is a batch's finish (finishes that arrive
 /// together are told together).
@@ -49,6 +52,13 @@ impl Announcer {
     pub fn spawn(
         notifier: Arc<dyn Notifier>,
     ) -> std::io::Result<(Self, watch::Receiver<Option<NotifyError>>)> {
+        Self::spawn_gathering(notifier, GATHER)
+    }
+
+    fn spawn_gathering(
+        notifier: Arc<dyn Notifier>,
+        gather: std::time::Duration,
+    ) -> std::io::Result<(Self, watch::Receiver<Option<NotifyError>>)> {
         let (queue, mut waiting) = mpsc::channel(QUEUE);
         let (outcome_tx, outcome) = watch::channel(None);
         std::thread::Builder::new()
@@ -56,8 +66,18 @@ impl Announcer {
             .spawn(move || {
                 while let Some(first) = waiting.blocking_recv() {
                     let mut burst = vec![first];
-                    while let Ok(more) = waiting.try_recv() {
-                        burst.push(more);
+                    // Whatever else arrives within GATHER is told with it (bounded by QUEUE).
+                    let until = std::time::Instant::now() + gather;
+                    loop {
+                        match waiting.try_recv() {
+                            Ok(more) => burst.push(more),
+                            Err(mpsc::error::TryRecvError::Empty)
+                                if std::time::Instant::now() < until && burst.len() < QUEUE =>
+                            {
+                                std::thread::sleep(std::time::Duration::from_millis(20));
+                            }
+                            Err(_) => break,
+                        }
                     }
                     for content in coalesce(burst) {
                         let result = notifier.notify(&content).err();
@@ -238,6 +258,26 @@ mod tests {
         // The thread ends with the last handle; by then the outcome was published.
         assert!(ends.seen.recv_timeout(WAIT).is_err());
         assert_eq!(*outcome.borrow(), Some(NotifyError::NoDaemon));
+    }
+
+    #[test]
+    fn finishes_announced_one_after_another_are_gathered_into_one() {
+        let (gate, ends) = gate();
+        // A generous gather, so three calls in a row fall inside it on any machine.
+        let (announcer, _outcome) =
+            Announcer::spawn_gathering(gate, std::time::Duration::from_secs(2)).unwrap();
+        ends.release.send(()).unwrap();
+        for id in ["a", "b", "c"] {
+            announcer
+                .announce(said(&format!("Batch {id} completed"), false, true))
+                .unwrap();
+        }
+        let sent = ends.seen.recv_timeout(WAIT).unwrap();
+        assert_eq!(sent.title, "3 batches finished");
+        assert_eq!(
+            sent.body,
+            "Batch a completed; Batch b completed; Batch c completed"
+        );
     }
 
     #[test]

@@ -64,7 +64,7 @@ impl StoppedEarly {
     pub fn sentence(self) -> String {
         match self {
             Self::Repeated { page } => format!(
-                "stopped early: Trillet's page {page} brought no new calls although it said more were coming"
+                "stopped early: Trillet's page {page} brought no call not seen before, although it said more were coming"
             ),
             Self::PageLimit => {
                 format!("stopped early: Batchwatch loads at most {MAX_PAGES} pages")
@@ -86,8 +86,6 @@ pub struct FailedCalls {
     pub next_page: Option<u32>,
     /// Pages added so far.
     pages: u32,
-    /// The job IDs of the last page added, to see a page repeated.
-    last_page_jobs: Vec<String>,
     /// Set when paging ended before the server said it was done.
     pub stopped_early: Option<StoppedEarly>,
 }
@@ -100,7 +98,6 @@ impl FailedCalls {
             total: 0,
             next_page: Some(1),
             pages: 0,
-            last_page_jobs: Vec::new(),
             stopped_early: None,
         }
     }
@@ -120,13 +117,19 @@ impl FailedCalls {
         let asked = self.next_page.unwrap_or(1);
         self.pages = self.pages.saturating_add(1);
         self.total = page.pagination.total;
-        let jobs: Vec<String> = page.calls.iter().map(|c| c.job_id.clone()).collect();
-        let repeated = self.pages > 1 && jobs == self.last_page_jobs;
+        let before = self.calls.len();
+        for call in page.calls {
+            if call.job_id.is_empty() || self.seen.insert(call.job_id.clone()) {
+                self.calls.push(call);
+            }
+        }
         let claims_more = page.pagination.has_next
             && (page.pagination.total_pages == 0 || u64::from(asked) < page.pagination.total_pages);
         self.next_page = None;
         if claims_more {
-            if repeated || jobs.is_empty() {
+            // A page with no call not seen before (a repeat, a reshuffle, an empty page):
+            // asking on could go round for ever.
+            if self.calls.len() == before {
                 self.stopped_early = Some(StoppedEarly::Repeated { page: asked });
             } else if self.pages >= MAX_PAGES || asked == u32::MAX {
                 self.stopped_early = Some(StoppedEarly::PageLimit);
@@ -134,12 +137,6 @@ impl FailedCalls {
                 self.next_page = Some(asked + 1);
             }
         }
-        for call in page.calls {
-            if call.job_id.is_empty() || self.seen.insert(call.job_id.clone()) {
-                self.calls.push(call);
-            }
-        }
-        self.last_page_jobs = jobs;
     }
 
     pub fn loaded(&self) -> usize {
@@ -382,13 +379,25 @@ mod tests {
         assert!(!view.has_more);
         assert_eq!(
             view.summary,
-            "2 of 1000000 failed calls loaded; stopped early: Trillet's page 2 brought no new calls although it said more were coming"
+            "2 of 1000000 failed calls loaded; stopped early: Trillet's page 2 brought no call not seen before, although it said more were coming"
         );
 
         let mut failed = FailedCalls::new();
         failed.add_page(endless(1, vec![]));
         assert_eq!(failed.next_query(), None);
         assert!(failed.stopped_early.is_some());
+
+        // Two pages served in turn, reshuffled: the third asked brings nothing new.
+        let mut failed = FailedCalls::new();
+        failed.add_page(endless(1, numbered(0, 2)));
+        failed.add_page(endless(2, numbered(2, 2)));
+        let mut again = numbered(0, 2);
+        again.reverse();
+        failed.add_page(endless(3, again));
+        assert_eq!(
+            failed.stopped_early,
+            Some(StoppedEarly::Repeated { page: 3 })
+        );
     }
 
     #[test]

@@ -420,9 +420,26 @@ impl Monitor {
         let stored_settings = saved.settings.within_ranges();
         let settings = config.settings.unwrap_or(stored_settings);
         let now = Instant::now();
+        // A state file holding more than the monitor tracks (edited, or from elsewhere) keeps
+        // its first batches, and says how many it left out.
+        let left_out = saved.batches.len().saturating_sub(MAX_TRACKED);
+        let state_problem = match (state_problem, left_out) {
+            (problem, 0) => problem,
+            (problem, n) => Some(
+                problem
+                    .into_iter()
+                    .chain([format!(
+                        "The saved list holds {} more than the {MAX_TRACKED} Batchwatch watches at once; the first {MAX_TRACKED} are watched.",
+                        crate::format::count(n as u64, "batch", "batches")
+                    )])
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+        };
         let batches = saved
             .batches
             .into_iter()
+            .take(MAX_TRACKED)
             .map(|b| Tracked::restored(b, now))
             .collect();
 
@@ -1102,7 +1119,7 @@ impl<S: TrilletApi> Task<S> {
                 reply,
             } => {
                 let changed = self.learn_from(result.as_ref().err(), credentials_generation);
-                let _ = reply.send(result.map_err(ActionError::Api));
+                let _ = reply.send(result.map_err(|e| self.action_error(e)));
                 changed
             }
             ActionAnswer::Cancel {
@@ -1114,9 +1131,22 @@ impl<S: TrilletApi> Task<S> {
             } => {
                 let mut changed = self.learn_from(result.as_ref().err(), credentials_generation);
                 changed |= self.apply_cancel(&id, generation, &result);
-                let _ = reply.send(result.map_err(ActionError::Api));
+                let _ = reply.send(result.map_err(|e| self.action_error(e)));
                 changed
             }
+        }
+    }
+
+    /// An action's error as the person reads it: a 429 says the wait actually used (the
+    /// one clamp), not the server's word, which may be years.
+    fn action_error(&self, error: ApiError) -> ActionError {
+        match error {
+            ApiError::RateLimited { retry_after, .. } => {
+                let policy = self.settings.poll;
+                let longest = policy.backoff_cap.max(policy.window);
+                ActionError::RateLimited(rate_limit_wait(retry_after, policy.window, longest))
+            }
+            other => ActionError::Api(other),
         }
     }
 

@@ -104,6 +104,21 @@ async fn a_redirect_is_never_followed_and_names_where_it_pointed() {
         assert_eq!(sent, vec![method.to_owned()], "asked once, never repeated");
     }
 
+    // A host that spells the key (URLs lowercase hosts, so the echo may differ in case) is
+    // not named.
+    control.set_fault(
+        FaultTarget::Batch("batch_moved".into()),
+        Fault::Redirect {
+            status: 302,
+            location: format!("http://{}.example/", sim.api_key().to_uppercase()),
+        },
+    );
+    let e = client.batch_progress(&id("batch_moved")).await.unwrap_err();
+    assert!(
+        matches!(&e, ApiError::Redirected { target, .. } if target == "an address that held the API key"),
+        "{e:?}"
+    );
+
     // A relative Location names the API's own host, still not followed.
     control.set_fault(
         FaultTarget::Batch("batch_moved".into()),
@@ -147,6 +162,22 @@ async fn answers_past_the_size_limit_are_refused_by_length_or_while_read() {
         assert!(e.to_string().contains("answer too large"), "{e}");
         assert!(e.is_transient());
     }
+
+    // The length alone decides: a body that claims 60 MiB is refused at once (read, it would
+    // stall until the request timeout).
+    control.set_fault(
+        target.clone(),
+        Fault::ClaimedLength {
+            claimed: 60 * 1024 * 1024,
+        },
+    );
+    let e = client.batch_progress(&id("batch_big")).await.unwrap_err();
+    assert_eq!(
+        e,
+        ApiError::TooLarge {
+            limit_bytes: MAX_BODY_BYTES
+        }
+    );
 
     // Just under a limit is read (and then found not to be the documented JSON).
     control.set_fault(

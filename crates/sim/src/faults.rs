@@ -55,6 +55,9 @@ pub enum Fault {
     /// 200 with a body of `bytes` bytes of JSON-looking padding, sent in 64 KiB chunks, with
     /// a `Content-Length` or (`chunked`) without one.
     OversizedBody { bytes: u64, chunked: bool },
+    /// 200 with `Content-Length: claimed`, two bytes of body, and then nothing more: a client
+    /// that heeds the length refuses it at once; one that reads waits until its timeout.
+    ClaimedLength { claimed: u64 },
     /// 200 whose body starts and then arrives one byte every `every`, without end (until the
     /// client goes away).
     TrickleBody { every: Duration },
@@ -189,6 +192,21 @@ pub(crate) fn replacement(fault: &Fault, rate_limit_per_minute: u32) -> Option<R
                     .headers_mut()
                     .insert(header::CONTENT_LENGTH, header::HeaderValue::from(*bytes));
             }
+            response
+        }
+        Fault::ClaimedLength { claimed } => {
+            let mut response = (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                Body::from_stream(futures_util::StreamExt::chain(
+                    padding(2),
+                    futures_util::stream::pending(),
+                )),
+            )
+                .into_response();
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, header::HeaderValue::from(*claimed));
             response
         }
         Fault::TrickleBody { every } => (

@@ -189,7 +189,7 @@ impl TrilletClient {
         if (300..400).contains(&status) {
             return Err(ApiError::Redirected {
                 status,
-                target: redirect_target(&response),
+                target: redirect_target(&response, self.credentials.api_key.expose_for_header()),
             });
         }
         let retry_after = response
@@ -271,15 +271,24 @@ impl TrilletClient {
 }
 
 /// Where a redirect pointed, as `host[:port]` (never the path or query, which could carry
-/// anything), or a phrase when it named nowhere usable.
-fn redirect_target(response: &Response) -> String {
-    response
+/// anything), or a phrase when it named nowhere usable. A host that spells the key in any
+/// case (URLs lowercase hosts, so exact redaction would miss it) is not named at all.
+fn redirect_target(response: &Response, secret: &str) -> String {
+    let location = response
         .headers()
         .get(LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|location| response.url().join(location).ok())
-        .map(|url| super::base::authority(&url))
-        .unwrap_or_else(|| "an address it did not name".to_owned())
+        .and_then(|v| v.to_str().ok());
+    let holds_secret = |text: &str| {
+        !secret.is_empty()
+            && text
+                .to_ascii_lowercase()
+                .contains(&secret.to_ascii_lowercase())
+    };
+    match location.and_then(|l| response.url().join(l).ok()) {
+        _ if location.is_some_and(holds_secret) => "an address that held the API key".to_owned(),
+        Some(url) => super::base::authority(&url),
+        None => "an address it did not name".to_owned(),
+    }
 }
 
 fn decode_reason(e: &serde_json::Error) -> String {
