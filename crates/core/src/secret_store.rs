@@ -7,6 +7,7 @@
 //! a sentence saying what to do: there is no plaintext fallback, ever.
 
 use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::credentials::{ApiKey, Credentials, WorkspaceId};
 
@@ -127,6 +128,13 @@ struct StoredItem {
     workspace_id: String,
 }
 
+impl Zeroize for StoredItem {
+    fn zeroize(&mut self) {
+        self.api_key.zeroize();
+        self.workspace_id.zeroize();
+    }
+}
+
 /// [`SecretStore`] on the platform keychain, through the `keyring` crate.
 #[derive(Debug, Clone)]
 pub struct KeyringStore {
@@ -156,12 +164,14 @@ impl KeyringStore {
 
 impl SecretStore for KeyringStore {
     fn load(&self) -> Result<Option<Credentials>, KeychainError> {
+        // Every copy of the key made on the way in is wiped when dropped.
         let secret = match self.entry()?.get_password() {
-            Ok(secret) => secret,
+            Ok(secret) => Zeroizing::new(secret),
             Err(keyring::Error::NoEntry) => return Ok(None),
             Err(e) => return Err(classify(e)),
         };
         let item: StoredItem = serde_json::from_str(&secret).map_err(|_| KeychainError::Corrupt)?;
+        let item = Zeroizing::new(item);
         let credentials = Credentials {
             api_key: ApiKey::new(&item.api_key).map_err(|_| KeychainError::Corrupt)?,
             workspace_id: WorkspaceId::new(&item.workspace_id)
@@ -171,11 +181,12 @@ impl SecretStore for KeyringStore {
     }
 
     fn save(&self, credentials: &Credentials) -> Result<(), KeychainError> {
-        let item = StoredItem {
+        let item = Zeroizing::new(StoredItem {
             api_key: credentials.api_key.expose_for_header().to_owned(),
             workspace_id: credentials.workspace_id.as_str().to_owned(),
-        };
-        let secret = serde_json::to_string(&item).expect("two strings always serialize");
+        });
+        let secret =
+            Zeroizing::new(serde_json::to_string(&*item).expect("two strings always serialize"));
         self.entry()?.set_password(&secret).map_err(classify)
     }
 
