@@ -1,0 +1,190 @@
+//! The caller's side: [`MonitorHandle`] sends commands to the task and reads its view;
+//! dropping it stops the task. A `track` is answered with what was added ([`Tracking`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::api::ApiError;
+use crate::batch_id::BatchId;
+use crate::credentials::Credentials;
+use crate::model::{CallsPage, CallsQuery, CancelOutcome};
+use crate::state_file::Settings;
+
+use super::*;
+
+/// Why a request made on the user's behalf (cancel, failed calls) has no answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ActionError {
+    #[error("Enter your Trillet credentials first.")]
+    NoCredentials,
+    #[error("Batchwatch is not watching {0}.")]
+    NotTracked(BatchId),
+    #[error("Trillet's rate limit was reached; try again in {} s.", .0.as_secs().max(1))]
+    RateLimited(Duration),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error("The request was interrupted (Batchwatch is stopping); try again.")]
+    Interrupted,
+}
+
+impl ActionError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NoCredentials => "no_credentials",
+            Self::NotTracked(_) => "not_tracked",
+            Self::RateLimited(_) => "rate_limited",
+            Self::Api(e) => e.code(),
+            Self::Interrupted => "interrupted",
+        }
+    }
+}
+
+pub(super) type Reply<T> = oneshot::Sender<Result<T, ActionError>>;
+
+/// A change to the settings in force, which the stored ones then follow.
+pub(super) type SettingsChange = Box<dyn FnOnce(&mut Settings) + Send>;
+
+/// The most batches one monitor tracks: a paste of 1,000 twice over. Past it, a `track` says
+/// which were not added rather than dropping them.
+pub const MAX_TRACKED: usize = 2000;
+
+/// What a `track` did with each ID, decided by the monitor (the one owner of the list).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tracking {
+    pub added: Vec<BatchId>,
+    /// Already tracked; left as they were.
+    pub already: Vec<BatchId>,
+    /// Not added: [`MAX_TRACKED`] batches are tracked already.
+    pub over_limit: Vec<BatchId>,
+}
+
+impl Tracking {
+    /// The sentence for [`Self::over_limit`], when there is one.
+    pub fn over_limit_sentence(&self) -> Option<String> {
+        (!self.over_limit.is_empty()).then(|| {
+            format!(
+                "{} not added: Batchwatch watches at most {MAX_TRACKED} batches at once. Remove finished ones, then add these again.",
+                crate::format::count(self.over_limit.len() as u64, "batch", "batches")
+            )
+        })
+    }
+}
+
+/// The monitor's answer to a `track`, for the callers that want it; dropping it is fine.
+#[derive(Debug)]
+pub struct TrackReceipt(oneshot::Receiver<Tracking>);
+
+impl TrackReceipt {
+    /// What was added; empty if the monitor stopped first.
+    pub async fn answer(self) -> Tracking {
+        self.0.await.unwrap_or_default()
+    }
+}
+
+pub(super) enum Command {
+    Track(Vec<BatchId>, oneshot::Sender<Tracking>),
+    Untrack(BatchId),
+    Refresh(Option<BatchId>),
+    SetCredentials(Option<Credentials>),
+    UpdateSettings(SettingsChange),
+    Cancel(BatchId, Reply<CancelOutcome>),
+    Calls(BatchId, CallsQuery, Reply<CallsPage>),
+}
+
+/// The caller's side of a running monitor. Dropping it stops the task.
+pub struct MonitorHandle {
+    pub(super) commands: mpsc::UnboundedSender<Command>,
+    pub(super) view: watch::Receiver<Arc<MonitorView>>,
+    pub(super) cancel: CancellationToken,
+    pub(super) task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for MonitorHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MonitorHandle").finish_non_exhaustive()
+    }
+}
+
+impl MonitorHandle {
+    /// Starts watching these batches (already tracked ones are ignored, and none past
+    /// [`MAX_TRACKED`] is added); each is polled soon. The receipt tells which were added.
+    pub fn track(&self, ids: Vec<BatchId>) -> TrackReceipt {
+        let (reply, answer) = oneshot::channel();
+        let _ = self.commands.send(Command::Track(ids, reply));
+        TrackReceipt(answer)
+    }
+
+    pub fn untrack(&self, id: BatchId) {
+        let _ = self.commands.send(Command::Untrack(id));
+    }
+
+    /// Polls one batch (or all unfinished ones) as soon as the budget allows.
+    pub fn refresh(&self, id: Option<BatchId>) {
+        let _ = self.commands.send(Command::Refresh(id));
+    }
+
+    /// New credentials resume polling after a rejection; `None` stops it.
+    pub fn set_credentials(&self, credentials: Option<Credentials>) {
+        let _ = self.commands.send(Command::SetCredentials(credentials));
+    }
+
+    pub fn set_settings(&self, settings: Settings) {
+        self.update_settings(move |s| *s = settings);
+    }
+
+    /// Changes some settings (the rest stay as they are) and stores them.
+    pub fn update_settings(&self, change: impl FnOnce(&mut Settings) + Send + 'static) {
+        let _ = self
+            .commands
+            .send(Command::UpdateSettings(Box::new(change)));
+    }
+
+    /// Cancels a tracked batch at Trillet (`DELETE`): waiting calls are dropped, active ones
+    /// finish. On success the batch keeps Trillet's answer and is polled once more at once.
+    pub async fn cancel(&self, id: BatchId) -> Result<CancelOutcome, ActionError> {
+        self.ask(|reply| Command::Cancel(id, reply)).await
+    }
+
+    /// One page of a tracked batch's calls, asked with the monitor's credentials and counted
+    /// against the same request budget as polling.
+    pub async fn calls(&self, id: BatchId, query: CallsQuery) -> Result<CallsPage, ActionError> {
+        self.ask(|reply| Command::Calls(id, query, reply)).await
+    }
+
+    async fn ask<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Result<T, ActionError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(command(reply))
+            .map_err(|_| ActionError::Interrupted)?;
+        answer.await.unwrap_or(Err(ActionError::Interrupted))
+    }
+
+    /// The current view, and every later one.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<MonitorView>> {
+        self.view.clone()
+    }
+
+    pub fn view(&self) -> Arc<MonitorView> {
+        self.view.borrow().clone()
+    }
+
+    /// Stops the task and waits until it has saved. Later calls return at once.
+    pub async fn shutdown(&self) {
+        self.cancel.cancel();
+        let task = self.task.lock().map(|mut t| t.take()).unwrap_or(None);
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for MonitorHandle {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}

@@ -1,0 +1,209 @@
+//! The monitor: one task that owns the tracked batches, polls them within the key's request
+//! budget, remembers them in the state file, and says what happened.
+//!
+//! Nothing else holds the live state. Callers talk to the task through a [`MonitorHandle`]
+//! (commands in; a `watch` of the whole [`MonitorView`] out) and read discrete
+//! [`MonitorEvent`]s from the receiver [`Monitor::spawn`] returns. Dropping the handle stops the
+//! task (a cancellation token), which saves one last time on its way out.
+//!
+//! Time is tokio's clock (so tests run with a paused clock) plus an injected wall clock for
+//! the epoch-millisecond figures the API speaks in.
+//!
+//! # Layout
+//! The flow runs one way: a command comes in through the `handle`, the task's loop (`run`)
+//! takes it; `polling` and `requests` ask Trillet through the `port` and apply the
+//! answers to the `tracked` batches; `persistence` writes what a restart needs; and
+//! `publishing` sends the `snapshot` the views and notifications are made from.
+//! - `config` — how a monitor starts (source, credentials, state file, clocks).
+//! - `port` — [`TrilletApi`], what the monitor asks of Trillet.
+//! - `handle` — [`MonitorHandle`], the commands, and what a `track` answers.
+//! - `snapshot` — [`MonitorView`] and [`MonitorEvent`], what the monitor publishes.
+//! - `tracked` — one batch inside the task.
+//! - `run` — the loop and the commands it takes; `polling` — polls and their answers;
+//!   `requests` — cancels and pages of calls made for the user; `persistence`,
+//!   `publishing`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::ApiError;
+use crate::batch_id::BatchId;
+use crate::credentials::Credentials;
+use crate::model::{BatchProgress, CallsPage, CancelOutcome};
+use crate::schedule::RequestBudget;
+use crate::state_file::{SavedState, Settings, StateFile};
+
+mod config;
+mod handle;
+mod persistence;
+mod polling;
+mod port;
+mod publishing;
+mod requests;
+mod run;
+mod snapshot;
+mod tracked;
+
+pub use config::{system_clock, MonitorConfig, WallClock};
+pub use handle::{ActionError, MonitorHandle, TrackReceipt, Tracking, MAX_TRACKED};
+pub use port::TrilletApi;
+pub use snapshot::{BatchSnapshot, Connection, FetchStatus, MonitorEvent, MonitorView};
+
+use handle::{Command, Reply};
+use tracked::Tracked;
+
+/// Starts monitors.
+#[derive(Debug)]
+pub struct Monitor;
+
+impl Monitor {
+    /// Loads the state file (if any), publishes the restored view at once, and starts the
+    /// task on the current tokio runtime.
+    pub fn spawn<S: TrilletApi>(
+        config: MonitorConfig<S>,
+    ) -> (MonitorHandle, mpsc::UnboundedReceiver<MonitorEvent>) {
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (commands_tx, commands_rx) = mpsc::unbounded_channel();
+        let now_ms = (config.clock)();
+
+        let (saved, state_problem, writable) = match &config.state_file {
+            Some(file) => {
+                let loaded = file.load(now_ms);
+                let problem = loaded.problem.map(|p| p.message);
+                (loaded.state, problem, loaded.writable)
+            }
+            None => (SavedState::default(), None, false),
+        };
+        if let Some(message) = &state_problem {
+            let _ = events_tx.send(MonitorEvent::StateFileProblem {
+                message: message.clone(),
+            });
+        }
+        let stored_settings = saved.settings.within_ranges();
+        let settings = config.settings.unwrap_or(stored_settings);
+        let now = Instant::now();
+        // A state file holding more than the monitor tracks (edited, or from elsewhere) keeps
+        // its first batches, and says how many it left out.
+        let left_out = saved.batches.len().saturating_sub(MAX_TRACKED);
+        let state_problem = match (state_problem, left_out) {
+            (problem, 0) => problem,
+            (problem, n) => Some(
+                problem
+                    .into_iter()
+                    .chain([format!(
+                        "The saved list holds {} more than the {MAX_TRACKED} Batchwatch watches at once; the first {MAX_TRACKED} are watched.",
+                        crate::format::count(n as u64, "batch", "batches")
+                    )])
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+        };
+        let batches = saved
+            .batches
+            .into_iter()
+            .take(MAX_TRACKED)
+            .map(|b| Tracked::restored(b, now))
+            .collect();
+
+        let mut task = Task {
+            source: Arc::new(config.source),
+            connection: match config.credentials {
+                Some(_) => Connection::Ready,
+                None => Connection::NoCredentials,
+            },
+            credentials: config.credentials,
+            credentials_generation: 0,
+            state_file: config.state_file.filter(|_| writable),
+            settings,
+            stored_settings,
+            clock: config.clock,
+            save_debounce: config.save_debounce,
+            batches,
+            budget: RequestBudget::default(),
+            rate_limited_until: None,
+            in_flight: JoinSet::new(),
+            requests: HashMap::new(),
+            actions: JoinSet::new(),
+            save_at: None,
+            events: events_tx,
+            state_problem,
+            save_problem: None,
+            view_tx: None,
+        };
+        let (view_tx, view_rx) = watch::channel(Arc::new(task.view()));
+        task.view_tx = Some(view_tx);
+
+        let cancel = CancellationToken::new();
+        let handle = tokio::spawn(task.run(commands_rx, cancel.clone()));
+        (
+            MonitorHandle {
+                commands: commands_tx,
+                view: view_rx,
+                cancel,
+                task: std::sync::Mutex::new(Some(handle)),
+            },
+            events_rx,
+        )
+    }
+}
+
+/// What a finished request reports back to the task.
+struct Answer {
+    id: BatchId,
+    generation: u64,
+    credentials_generation: u64,
+    result: Result<BatchProgress, ApiError>,
+}
+
+/// What a request made for the user reports back to the task, which learns from it (a 429 or a
+/// 401 concerns polling too) and then replies.
+enum ActionAnswer {
+    Cancel {
+        id: BatchId,
+        generation: u64,
+        credentials_generation: u64,
+        /// Whether the batch's end was already announced before the cancel was sent.
+        result: Result<CancelOutcome, ApiError>,
+        reply: Reply<CancelOutcome>,
+    },
+    Calls {
+        credentials_generation: u64,
+        result: Result<CallsPage, ApiError>,
+        reply: Reply<CallsPage>,
+    },
+}
+
+struct Task<S> {
+    source: Arc<S>,
+    credentials: Option<Credentials>,
+    /// Bumped on every credential change, so a 401 for old credentials is ignored.
+    credentials_generation: u64,
+    connection: Connection,
+    state_file: Option<StateFile>,
+    settings: Settings,
+    /// The settings the file keeps: the user's, not an override given at start.
+    stored_settings: Settings,
+    clock: WallClock,
+    save_debounce: Duration,
+    batches: Vec<Tracked>,
+    budget: RequestBudget<Instant>,
+    rate_limited_until: Option<Instant>,
+    in_flight: JoinSet<Answer>,
+    /// Which batch (and incarnation) each in-flight task asks about.
+    requests: HashMap<tokio::task::Id, (BatchId, u64)>,
+    /// Requests made for the user (cancels, pages of calls), in flight.
+    actions: JoinSet<ActionAnswer>,
+    save_at: Option<Instant>,
+    events: mpsc::UnboundedSender<MonitorEvent>,
+    /// What was wrong with the state file at start (set aside, unreadable); said until restart.
+    state_problem: Option<String>,
+    /// Why the last save failed; gone once a save succeeds again.
+    save_problem: Option<String>,
+    view_tx: Option<watch::Sender<Arc<MonitorView>>>,
+}

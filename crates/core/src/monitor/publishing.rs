@@ -1,0 +1,36 @@
+//! The snapshot the task publishes: one immutable [`MonitorView`] per change, on a `watch`.
+
+use std::sync::Arc;
+
+use super::*;
+
+impl<S: TrilletApi> Task<S> {
+    pub(super) fn view(&self) -> MonitorView {
+        MonitorView {
+            now_ms: (self.clock)(),
+            batches: self
+                .batches
+                .iter()
+                .map(|b| BatchSnapshot {
+                    id: b.id.clone(),
+                    progress: b.last.clone(),
+                    last_updated_ms: b.last_updated_ms,
+                    fetch: b.fetch.clone(),
+                    cancellation: b.cancellation.clone(),
+                })
+                .collect(),
+            connection: self.connection.clone(),
+            settings: self.settings,
+            state_problem: self
+                .save_problem
+                .clone()
+                .or_else(|| self.state_problem.clone()),
+        }
+    }
+
+    pub(super) fn publish(&self) {
+        if let Some(tx) = &self.view_tx {
+            tx.send_replace(Arc::new(self.view()));
+        }
+    }
+}

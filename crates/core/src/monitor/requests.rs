@@ -1,0 +1,188 @@
+//! Requests made for the user — a cancel, a page of failed calls — sent with the monitor's own
+//! credentials and budget; their answers teach the monitor too (a 429 pauses polling, a 401
+//! stops it) before the caller gets its reply.
+
+use std::sync::Arc;
+
+use tokio::time::Instant;
+
+use crate::api::{rate_limit_wait, ApiError};
+use crate::batch_id::BatchId;
+use crate::credentials::Credentials;
+use crate::model::{CallsPage, CallsQuery, CancelOutcome};
+
+use super::*;
+
+impl<S: TrilletApi> Task<S> {
+    /// What a request on the user's behalf needs: a tracked batch, credentials, and no 429
+    /// pause in force (asking during one would only earn another). It counts in the budget.
+    pub(super) fn action_allowed(
+        &mut self,
+        id: &BatchId,
+        now: Instant,
+    ) -> Result<Credentials, ActionError> {
+        if self.batches.iter().all(|b| &b.id != id) {
+            return Err(ActionError::NotTracked(id.clone()));
+        }
+        let credentials = self.credentials.clone().ok_or(ActionError::NoCredentials)?;
+        if let Some(until) = self.rate_limited_until.filter(|u| *u > now) {
+            return Err(ActionError::RateLimited(until - now));
+        }
+        // Not held back by the budget: the budget leaves room under Trillet's limit for
+        // clicks, and recording them makes the polling that follows give way.
+        self.budget.record(now);
+        Ok(credentials)
+    }
+
+    pub(super) fn send_cancel(&mut self, id: BatchId, reply: Reply<CancelOutcome>, now: Instant) {
+        let credentials = match self.action_allowed(&id, now) {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = reply.send(Err(e));
+                return;
+            }
+        };
+        let credentials_generation = self.credentials_generation;
+        let Some(batch) = self.batches.iter_mut().find(|b| b.id == id) else {
+            return; // action_allowed found it
+        };
+        // Counted now, not when the answer comes: a poll that sees "cancelled" before the
+        // DELETE's answer must not announce the user's own doing back to them.
+        batch.cancels_pending += 1;
+        let generation = batch.generation;
+        let request = self.source.cancel(&credentials, &id);
+        self.actions.spawn(async move {
+            ActionAnswer::Cancel {
+                id,
+                generation,
+                credentials_generation,
+                result: request.await,
+                reply,
+            }
+        });
+    }
+
+    pub(super) fn send_calls(
+        &mut self,
+        id: BatchId,
+        query: CallsQuery,
+        reply: Reply<CallsPage>,
+        now: Instant,
+    ) {
+        match self.action_allowed(&id, now) {
+            Ok(credentials) => {
+                let request = self.source.calls(&credentials, &id, query);
+                let credentials_generation = self.credentials_generation;
+                self.actions.spawn(async move {
+                    ActionAnswer::Calls {
+                        credentials_generation,
+                        result: request.await,
+                        reply,
+                    }
+                });
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+
+    /// Learns what an action's answer says about the key (a 429 pauses polling too; a 401
+    /// stops it), keeps a cancel's answer on its batch, then replies.
+    pub(super) fn apply_action(&mut self, answer: ActionAnswer) -> bool {
+        match answer {
+            ActionAnswer::Calls {
+                credentials_generation,
+                result,
+                reply,
+            } => {
+                let changed = self.learn_from(result.as_ref().err(), credentials_generation);
+                let _ = reply.send(result.map_err(|e| self.action_error(e)));
+                changed
+            }
+            ActionAnswer::Cancel {
+                id,
+                generation,
+                credentials_generation,
+                result,
+                reply,
+            } => {
+                let mut changed = self.learn_from(result.as_ref().err(), credentials_generation);
+                changed |= self.apply_cancel(&id, generation, &result);
+                let _ = reply.send(result.map_err(|e| self.action_error(e)));
+                changed
+            }
+        }
+    }
+
+    /// An action's error as the person reads it: a 429 says the wait actually used (the
+    /// one clamp), not the server's word, which may be years.
+    pub(super) fn action_error(&self, error: ApiError) -> ActionError {
+        match error {
+            ApiError::RateLimited { retry_after, .. } => {
+                let policy = self.settings.poll;
+                let longest = policy.backoff_cap.max(policy.window);
+                ActionError::RateLimited(rate_limit_wait(retry_after, policy.window, longest))
+            }
+            other => ActionError::Api(other),
+        }
+    }
+
+    /// What an action's error says about the key, if it was asked with the current one.
+    pub(super) fn learn_from(
+        &mut self,
+        error: Option<&ApiError>,
+        credentials_generation: u64,
+    ) -> bool {
+        if credentials_generation != self.credentials_generation {
+            return false;
+        }
+        match error {
+            Some(ApiError::Unauthorized { status, message }) => {
+                self.reject_credentials(*status, message.clone());
+                true
+            }
+            Some(ApiError::RateLimited { retry_after, .. }) => {
+                self.pause_for_rate_limit(*retry_after, Instant::now(), (self.clock)());
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Keeps Trillet's answer to a cancel on the batch, whose end (the user's own doing) is then
+    /// not announced. A cancelled batch is polled again at once, so its card shows the final
+    /// state; after a refused cancel, its end is announced as any other.
+    pub(super) fn apply_cancel(
+        &mut self,
+        id: &BatchId,
+        generation: u64,
+        result: &Result<CancelOutcome, ApiError>,
+    ) -> bool {
+        let now = Instant::now();
+        let Some(batch) = self
+            .batches
+            .iter_mut()
+            .find(|b| &b.id == id && b.generation == generation)
+        else {
+            return false; // untracked meanwhile
+        };
+        batch.cancels_pending = batch.cancels_pending.saturating_sub(1);
+        match result {
+            Ok(outcome) => {
+                batch.finish_notified = true;
+                batch.cancellation = Some(Arc::new(outcome.clone()));
+                batch.next_due = now;
+                self.save_now();
+                true
+            }
+            Err(error) => {
+                if matches!(error, ApiError::Refused { .. }) {
+                    // "Already finished" (409): the card is behind; bring it up to date.
+                    batch.next_due = now;
+                }
+                false
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! What the monitor publishes: the immutable [`MonitorView`] of every batch and the key, and
+//! the discrete [`MonitorEvent`]s worth telling once.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::batch_id::BatchId;
+use crate::change::Change;
+use crate::model::{BatchProgress, CancelOutcome};
+use crate::notifier::NotificationContent;
+use crate::state_file::Settings;
+
+/// How the last attempt to fetch a batch went.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum FetchStatus {
+    /// Not fetched yet in this run.
+    Pending,
+    /// The last fetch succeeded.
+    Live,
+    /// The last fetch failed for a reason that passes; the next try is at `retry_at_ms`.
+    #[serde(rename_all = "camelCase")]
+    Retrying {
+        code: String,
+        message: String,
+        retry_at_ms: u64,
+    },
+    /// Trillet does not know this batch (404). Not polled again unless refreshed.
+    NotFound { message: String },
+}
+
+/// The key's state, shared by every batch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Connection {
+    Ready,
+    /// No credentials were given: nothing is polled.
+    NoCredentials,
+    /// 401/403: nothing is polled until new credentials arrive.
+    CredentialsRejected {
+        status: u16,
+        message: String,
+    },
+    /// 429: nothing is polled until then.
+    #[serde(rename_all = "camelCase")]
+    RateLimited {
+        until_ms: u64,
+    },
+}
+
+/// One batch as the monitor knows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchSnapshot {
+    pub id: BatchId,
+    pub progress: Option<Arc<BatchProgress>>,
+    pub last_updated_ms: Option<u64>,
+    pub fetch: FetchStatus,
+    /// Trillet's answer when the user cancelled the batch from Batchwatch.
+    pub cancellation: Option<Arc<CancelOutcome>>,
+}
+
+/// Everything the monitor knows, as an immutable snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonitorView {
+    pub now_ms: u64,
+    pub batches: Vec<BatchSnapshot>,
+    pub connection: Connection,
+    pub settings: Settings,
+    /// The state file could not be read at start (see [`MonitorEvent::StateFileProblem`]).
+    pub state_problem: Option<String>,
+}
+
+/// Something worth telling the user once.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MonitorEvent {
+    /// A batch completed, failed or was cancelled while watched (or while Batchwatch was not
+    /// running). Sent exactly once per batch, across restarts.
+    BatchFinished {
+        id: BatchId,
+        change: Change,
+        progress: Arc<BatchProgress>,
+        notification: NotificationContent,
+    },
+    /// A running batch's failure rate reached the user's threshold. Sent once per batch.
+    FailureRateHigh {
+        id: BatchId,
+        notification: NotificationContent,
+    },
+    /// The key was refused; polling stopped until new credentials.
+    CredentialsRejected {
+        message: String,
+        notification: NotificationContent,
+    },
+    /// Trillet's rate limit was hit; polling waits until then.
+    RateLimited { until_ms: u64 },
+    /// The state file was unreadable and set aside, or could not be written.
+    StateFileProblem { message: String },
+}
