@@ -7,8 +7,10 @@
 //!   app (through WebDriver or directly), and artifacts on failure.
 //! - [`webdriver`] — the few W3C WebDriver calls the tests use.
 //! - [`os`] — reading the desktop from outside: tray over D-Bus, dunst, the keychain.
+//! - [`net`] — a loopback listener that counts connections (a redirect target, a proxy).
 
 pub mod desktop;
+pub mod net;
 pub mod os;
 pub mod webdriver;
 

@@ -4,37 +4,21 @@
 
 mod support;
 
-use std::net::TcpListener;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
+use batchwatch_e2e::net::CountingListener;
 use support::{cli_on, run, run_with, sim};
 use trillet_sim::{BatchScript, Fault, FaultTarget};
 
 const FROZEN: f64 = 1e-9;
-
-/// Accepts connections, counts them, never answers.
-fn counting_listener() -> (u16, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let connections = Arc::new(AtomicUsize::new(0));
-    let counted = connections.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            counted.fetch_add(1, Ordering::SeqCst);
-            std::mem::forget(stream);
-        }
-    });
-    (port, connections)
-}
 
 #[test]
 fn status_and_cancel_never_follow_a_redirect_with_the_key() {
     let sim = sim(FROZEN);
     let control = sim.control();
     control.add_batch(BatchScript::new(10).id("batch_moved"));
-    let (port, other) = counting_listener();
+    let other = CountingListener::start();
+    let port = other.port;
     for status in [302, 307] {
         control.set_fault(
             FaultTarget::Batch("batch_moved".into()),
@@ -57,11 +41,7 @@ fn status_and_cancel_never_follow_a_redirect_with_the_key() {
                 && said.contains("the API key was not sent there"),
             "{out:#?}"
         );
-        assert_eq!(
-            other.load(Ordering::SeqCst),
-            0,
-            "nothing went to the other host"
-        );
+        assert_eq!(other.connections(), 0, "nothing went to the other host");
         let methods: Vec<String> = control
             .requests()
             .iter()
@@ -81,8 +61,8 @@ fn a_loopback_base_never_goes_through_a_proxy() {
     let sim = sim(FROZEN);
     sim.control()
         .add_batch(BatchScript::new(10).id("batch_direct"));
-    let (port, proxied) = counting_listener();
-    let proxy = format!("http://127.0.0.1:{port}");
+    let proxied = CountingListener::start();
+    let proxy = format!("http://127.0.0.1:{}", proxied.port);
     let mut command = cli_on(&sim, &["status", "batch_direct"]);
     for name in [
         "HTTP_PROXY",
@@ -100,7 +80,7 @@ fn a_loopback_base_never_goes_through_a_proxy() {
         1,
         "answered directly"
     );
-    assert_eq!(proxied.load(Ordering::SeqCst), 0, "the proxy saw nothing");
+    assert_eq!(proxied.connections(), 0, "the proxy saw nothing");
 }
 
 #[test]

@@ -3,14 +3,12 @@
 //! the server over real loopback HTTP; a bare listener plays "the other host" a redirect names
 //! and counts every connection made to it.
 
-use std::net::TcpListener;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use batchwatch_core::api::{MAX_BODY_BYTES, MAX_CALLS_PAGE_BYTES};
 use batchwatch_core::model::{CallFilter, CallsQuery};
 use batchwatch_core::{ApiBase, ApiError, BatchId, Credentials, TrilletClient};
+use batchwatch_e2e::net::CountingListener;
 use trillet_sim::{BatchScript, Fault, FaultTarget, RunningSim, SimConfig};
 
 fn frozen_sim() -> RunningSim {
@@ -34,35 +32,12 @@ fn id(s: &str) -> BatchId {
     BatchId::parse(s).unwrap()
 }
 
-/// A host that accepts connections, counts them, and never answers.
-struct OtherHost {
-    port: u16,
-    connections: Arc<AtomicUsize>,
-}
-
-impl OtherHost {
-    fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let connections = Arc::new(AtomicUsize::new(0));
-        let counted = connections.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                counted.fetch_add(1, Ordering::SeqCst);
-                // Held open (never answered) until the test process ends.
-                std::mem::forget(stream);
-            }
-        });
-        Self { port, connections }
-    }
-}
-
 #[tokio::test]
 async fn a_redirect_is_never_followed_and_names_where_it_pointed() {
     let sim = frozen_sim();
     let control = sim.control();
     control.add_batch(BatchScript::new(10).id("batch_moved"));
-    let other = OtherHost::start();
+    let other = CountingListener::start();
     let client = client_for(&sim, Duration::from_secs(5));
 
     for (status, method) in [(302, "GET"), (307, "DELETE"), (308, "GET"), (301, "GET")] {
@@ -95,7 +70,7 @@ async fn a_redirect_is_never_followed_and_names_where_it_pointed() {
             format!("Trillet answered with a redirect ({status}) to 127.0.0.1:{}; Batchwatch follows no redirects, so the API key was not sent there", other.port)
         );
         // The answer was read (the error names its Location) and nothing went there.
-        assert_eq!(other.connections.load(Ordering::SeqCst), 0, "{status}");
+        assert_eq!(other.connections(), 0, "{status}");
         let sent: Vec<String> = control
             .requests()
             .iter()
