@@ -27,11 +27,20 @@ function timeOfDay(ms) {
 let latest = null;
 const cards = new Map(); // batch ID → its <li>, kept so open details survive updates
 
+// The label's parts ("62%", "2 running", "ETA 1 h 22 min") wrap between each other, never
+// inside one: a narrow window must not leave "min" alone on a line.
+function renderSummary(label) {
+  $("summary").replaceChildren(...label.split(" · ").flatMap((part, i) => [
+    ...(i ? [document.createTextNode(" · ")] : []),
+    el("span", { className: "nowrap", textContent: part }),
+  ]));
+}
+
 function render(payload) {
   latest = payload;
   const { status, tray } = payload;
   $("demo-badge").hidden = !status.demo;
-  $("summary").textContent = tray.label || "No batches tracked";
+  renderSummary(tray.label || "No batches tracked");
 
   // "No credentials" is already said, with the form, in the open credentials panel.
   const banner = payload.banner && payload.banner.code !== "no_credentials" ? payload.banner : null;

@@ -1,6 +1,7 @@
 //! What the window receives — on load (`get_state`) and on every change (the
 //! `batchwatch://view` event): the core's window and tray views plus the app status.
 
+use batchwatch_core::format::TimeZone;
 use batchwatch_core::monitor::MonitorView;
 use batchwatch_core::view::{tray_view, window_view, TrayView, WindowView};
 use serde::Serialize;
@@ -20,7 +21,7 @@ pub struct WindowPayload<'a> {
 
 pub fn window_payload<'a>(view: &'a MonitorView, status: &'a AppStatus) -> WindowPayload<'a> {
     WindowPayload {
-        view: window_view(view),
+        view: window_view(view, &TimeZone::system()),
         status,
         tray: tray_label_view(view, status),
         now_ms: view.now_ms,
@@ -29,7 +30,7 @@ pub fn window_payload<'a>(view: &'a MonitorView, status: &'a AppStatus) -> Windo
 
 /// The tray view, marked "Demo" in demo mode so nobody mistakes simulated progress for theirs.
 pub fn tray_label_view(view: &MonitorView, status: &AppStatus) -> TrayView {
-    let mut tray = tray_view(view);
+    let mut tray = tray_view(view, &TimeZone::system());
     if status.demo {
         tray.label = if tray.label.is_empty() {
             "Demo".into()

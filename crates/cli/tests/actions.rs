@@ -110,3 +110,22 @@ fn cancel_asks_to_be_meant_then_says_what_trillet_did() {
         .assert_code(5)
         .assert_error_line("server error (500)");
 }
+
+#[test]
+fn failed_calls_are_listed_in_the_local_zone() {
+    let sim = sim(FROZEN);
+    sim.control()
+        .add_batch(trillet_sim::failing_batch("batch_zone"));
+    // A zone with a half-hour offset, as TZ sets it for one command.
+    let mut command = cli_on(&sim, &["failed", "batch_zone"]);
+    command.env("TZ", "Asia/Kolkata");
+    let out = run(command);
+    out.assert_code(0);
+    let times: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("  +"))
+        .collect();
+    assert!(!times.is_empty(), "{out:#?}");
+    assert!(times.iter().all(|l| l.contains(" IST")), "{times:?}");
+}

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use batchwatch_core::format::TimeZone;
 use batchwatch_core::monitor::{
     BatchSnapshot, Connection, FetchStatus, Monitor, MonitorConfig, MonitorView,
 };
@@ -78,10 +79,10 @@ fn view_time() {
     let mut window = Vec::new();
     for _ in 0..200 {
         let t = Instant::now();
-        std::hint::black_box(tray_view(&view));
+        std::hint::black_box(tray_view(&view, &TimeZone::UTC));
         tray.push(t.elapsed());
         let t = Instant::now();
-        std::hint::black_box(window_view(&view));
+        std::hint::black_box(window_view(&view, &TimeZone::UTC));
         window.push(t.elapsed());
     }
     tray.sort();

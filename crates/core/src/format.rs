@@ -54,29 +54,19 @@ pub fn percent(p: f64) -> String {
     format!("{shown:.0}%")
 }
 
-/// A time of day (UTC offset applied by the caller) as "HH:MM:SS" from epoch milliseconds.
-pub fn clock_time(epoch_ms: u64, utc_offset_secs: i32) -> String {
-    let secs = (epoch_ms / 1000) as i64 + i64::from(utc_offset_secs);
-    let day_secs = secs.rem_euclid(86_400);
-    format!(
-        "{:02}:{:02}:{:02}",
-        day_secs / 3600,
-        day_secs % 3600 / 60,
-        day_secs % 60
-    )
-}
-
+/// The zone times are shown in: `TimeZone::system()` (it reads `TZ`, else the system's zone
+/// database) in the programs, a fixed one in tests.
 pub use jiff::tz::TimeZone;
 
-/// A moment as the person's own clock shows it, "HH:MM" in their zone (`TZ`, else the
-/// system's), with the zone's abbreviation when it has one: "22:32 IST".
-pub fn local_clock_time(epoch_ms: u64) -> String {
-    clock_time_in(epoch_ms, &TimeZone::system())
-}
-
-/// [`local_clock_time`] in a given zone; a moment past what a calendar holds is shown in UTC.
+/// A moment as a clock in `zone` shows it, "HH:MM" with the zone's abbreviation when it has
+/// one: "22:32 IST".
 pub fn clock_time_in(epoch_ms: u64, zone: &TimeZone) -> String {
     zoned_text(epoch_ms, zone, "%H:%M %Z")
+}
+
+/// [`clock_time_in`] to the second, for a retry a few seconds away: "22:32:03 IST".
+pub fn clock_seconds_in(epoch_ms: u64, zone: &TimeZone) -> String {
+    zoned_text(epoch_ms, zone, "%H:%M:%S %Z")
 }
 
 /// A moment in the person's zone, with its date when it is not within the next 20 hours of
@@ -213,8 +203,6 @@ mod tests {
 
     #[test]
     fn clock_time_and_calls() {
-        assert_eq!(clock_time(1_795_968_000_000 + 3_723_000, 0), "17:02:03");
-        assert_eq!(clock_time(1_795_968_000_000, 3600), "17:00:00");
         assert_eq!(calls(1), "1 call");
         assert_eq!(calls(0), "0 calls");
     }

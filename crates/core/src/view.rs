@@ -1,6 +1,9 @@
 //! What the window and the tray show, computed from a [`MonitorView`] by pure functions —
 //! formatted here, once, so the window, the tray and the terminal agree.
 //!
+//! Times are shown in the person's zone, passed in (`TimeZone::system()` in the programs, a
+//! fixed zone in tests), so the views stay pure functions of their inputs.
+//!
 //! The tray view carries the same summary three ways because Linux trays (libayatana) have no
 //! tooltip: an icon state with the aggregate percent, a short label, and one menu row per batch.
 
@@ -9,7 +12,7 @@ use std::borrow::Cow;
 use serde::Serialize;
 
 use crate::figures::{figures, Figures};
-use crate::format;
+use crate::format::{self, TimeZone};
 use crate::model::{BatchProgress, BatchStatus, CancelOutcome};
 use crate::monitor::{BatchSnapshot, Connection, FetchStatus, MonitorView};
 use crate::settings::{settings_view, SettingsView};
@@ -181,7 +184,7 @@ fn rows(view: &MonitorView) -> Vec<Row<'_>> {
         .collect()
 }
 
-fn banner(view: &MonitorView) -> Option<Problem> {
+fn banner(view: &MonitorView, zone: &TimeZone) -> Option<Problem> {
     let problem = |code: &str, message: String| {
         Some(Problem {
             code: code.into(),
@@ -201,14 +204,14 @@ fn banner(view: &MonitorView) -> Option<Problem> {
         Connection::RateLimited { until_ms } => problem(
             "rate_limited",
             format!(
-                "Trillet's rate limit was reached. Polling resumes at {} (UTC).",
-                format::clock_time(*until_ms, 0)
+                "Trillet's rate limit was reached. Polling resumes at {}.",
+                format::clock_seconds_in(*until_ms, zone)
             ),
         ),
     }
 }
 
-fn card_problem(row: &Row<'_>, connection: &Connection) -> Option<Problem> {
+fn card_problem(row: &Row<'_>, connection: &Connection, zone: &TimeZone) -> Option<Problem> {
     match &row.snapshot.fetch {
         FetchStatus::NotFound { message } => Some(Problem {
             code: "not_found".into(),
@@ -228,8 +231,8 @@ fn card_problem(row: &Row<'_>, connection: &Connection) -> Option<Problem> {
             Some(Problem {
                 code: code.clone(),
                 message: format!(
-                    "{what}; retrying at {} (UTC). {message}",
-                    format::clock_time(*retry_at_ms, 0)
+                    "{what}; retrying at {}. {message}",
+                    format::clock_seconds_in(*retry_at_ms, zone)
                 ),
             })
         }
@@ -289,8 +292,8 @@ fn eta_text(state: BatchState, f: &Figures) -> Option<String> {
     }
 }
 
-fn card<'a>(row: &Row<'a>, connection: &Connection) -> BatchCard<'a> {
-    let problem = card_problem(row, connection);
+fn card<'a>(row: &Row<'a>, connection: &Connection, zone: &TimeZone) -> BatchCard<'a> {
+    let problem = card_problem(row, connection, zone);
     let empty = Segments {
         completed: 0.0,
         failed: 0.0,
@@ -380,14 +383,14 @@ fn recent_calls(p: &BatchProgress) -> Vec<RecentCallRow<'_>> {
         .collect()
 }
 
-/// The window's view model.
-pub fn window_view(view: &MonitorView) -> WindowView<'_> {
+/// The window's view model, its times in `zone`.
+pub fn window_view<'a>(view: &'a MonitorView, zone: &TimeZone) -> WindowView<'a> {
     WindowView {
         cards: rows(view)
             .iter()
-            .map(|r| card(r, &view.connection))
+            .map(|r| card(r, &view.connection, zone))
             .collect(),
-        banner: banner(view),
+        banner: banner(view, zone),
         state_file_problem: view.state_problem.clone(),
         settings: settings_view(&view.settings, view.now_ms, polled(view)),
     }
@@ -436,8 +439,8 @@ fn tray_row(row: &Row<'_>) -> String {
     }
 }
 
-/// The tray's view: icon state, label, tooltip and menu rows.
-pub fn tray_view(view: &MonitorView) -> TrayView {
+/// The tray's view: icon state, label, tooltip and menu rows, its times in `zone`.
+pub fn tray_view(view: &MonitorView, zone: &TimeZone) -> TrayView {
     let rows = rows(view);
     if rows.is_empty() {
         return TrayView {
@@ -523,7 +526,10 @@ pub fn tray_view(view: &MonitorView) -> TrayView {
         }
     }
     if let Connection::RateLimited { until_ms } = view.connection {
-        parts.push(format!("paused until {}", format::clock_time(until_ms, 0)));
+        parts.push(format!(
+            "paused until {}",
+            format::clock_time_in(until_ms, zone)
+        ));
     }
     let label = parts.join(" · ");
 
@@ -597,6 +603,11 @@ mod tests {
             recent_calls: vec![],
             status,
         }
+    }
+
+    /// A zone with a half-hour offset: 16:00 UTC is 21:30 there.
+    fn zone() -> TimeZone {
+        TimeZone::get("Asia/Kolkata").unwrap()
     }
 
     fn snap(id: &str, p: Option<BatchProgress>, fetch: FetchStatus) -> BatchSnapshot {
@@ -673,6 +684,17 @@ mod tests {
                 TrayState::Running,
                 Some(62),
                 "62% · ETA 6 min",
+                vec!["batch_123 — 62% (93/150), ETA 6 min"],
+            ),
+            // A 429 pause until 17:02:03 UTC, said in the person's zone.
+            (
+                vec![running("batch_123", 93, 150)],
+                Connection::RateLimited {
+                    until_ms: START + 3_723_000,
+                },
+                TrayState::Running,
+                Some(62),
+                "62% · ETA 6 min · paused until 22:32 IST",
                 vec!["batch_123 — 62% (93/150), ETA 6 min"],
             ),
             (
@@ -763,7 +785,7 @@ mod tests {
         ];
         for (i, (batches, connection, state, percent, label, menu)) in cases.into_iter().enumerate()
         {
-            let t = tray_view(&view(batches, connection));
+            let t = tray_view(&view(batches, connection), &zone());
             assert_eq!(
                 (t.state, t.percent, t.label.as_str()),
                 (state, percent, label),
@@ -779,7 +801,7 @@ mod tests {
         let batches = (0..200)
             .map(|i| running(&format!("batch_{i}"), 10, 100))
             .collect();
-        let t = tray_view(&view(batches, Connection::Ready));
+        let t = tray_view(&view(batches, Connection::Ready), &zone());
         assert_eq!(t.rows.len(), MAX_TRAY_ROWS + 1);
         assert_eq!(t.rows.last().unwrap(), "and 190 more");
         assert_eq!(t.label, "10% · 200 running · ETA 1 h 30 min");
@@ -803,7 +825,7 @@ mod tests {
             settings: Settings::default(),
             state_problem: None,
         };
-        let w = window_view(&v);
+        let w = window_view(&v, &zone());
         assert_eq!(w.banner, None);
         let c = &w.cards[0];
         assert_eq!(c.state, BatchState::Running);
@@ -873,7 +895,7 @@ mod tests {
                 ),
                 Connection::Ready,
                 Some("network"),
-                "Offline; retrying at 17:02:03",
+                "Offline; retrying at 22:32:03 IST",
                 true,
             ),
             (
@@ -917,7 +939,7 @@ mod tests {
         ];
         for (i, (s, connection, code, phrase, stale)) in cases.into_iter().enumerate() {
             let v = view(vec![s], connection);
-            let w = window_view(&v);
+            let w = window_view(&v, &zone());
             let c = &w.cards[0];
             assert_eq!(
                 c.problem.as_ref().map(|p| p.code.as_str()),
@@ -933,7 +955,11 @@ mod tests {
             );
             assert_eq!(c.stale, stale, "case {i}");
         }
-        let banner = |c: Connection| window_view(&view(vec![], c)).banner.map(|b| b.code);
+        let banner = |c: Connection| {
+            window_view(&view(vec![], c), &zone())
+                .banner
+                .map(|b| b.code)
+        };
         assert_eq!(
             banner(Connection::NoCredentials).as_deref(),
             Some("no_credentials")
@@ -969,7 +995,7 @@ mod tests {
             },
         }));
         let v = view(vec![running, cancelled], Connection::Ready);
-        let w = window_view(&v);
+        let w = window_view(&v, &zone());
         assert!(w.cards[0].can_cancel);
         assert_eq!(w.cards[0].cancellation_text, None);
         assert!(!w.cards[1].can_cancel);

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use batchwatch_core::format::TimeZone;
 use batchwatch_core::monitor::{
     Connection, FetchStatus, Monitor, MonitorConfig, MonitorEvent, MonitorHandle, MonitorView,
 };
@@ -321,7 +322,7 @@ async fn cancel_succeeds_or_says_why_not_and_the_card_follows() {
     })
     .await;
     let view = monitor.view();
-    let window = window_view(&view);
+    let window = window_view(&view, &TimeZone::UTC);
     let cancelled = card(&window, "batch_cancel_me");
     assert!(!cancelled.can_cancel);
     let text = cancelled
@@ -387,7 +388,7 @@ async fn cancel_succeeds_or_says_why_not_and_the_card_follows() {
     })
     .await;
     let view = monitor.view();
-    let window = window_view(&view);
+    let window = window_view(&view, &TimeZone::UTC);
     let faulty = card(&window, "batch_faulty");
     assert!(
         faulty.can_cancel,

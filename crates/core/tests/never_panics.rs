@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use batchwatch_core::change::{detect, failure_rate_alert, notification_for, Change};
+use batchwatch_core::format::TimeZone;
 use batchwatch_core::model::{BatchProgress, BatchStatus, RecentCall};
 use batchwatch_core::monitor::{BatchSnapshot, Connection, FetchStatus, MonitorView};
 use batchwatch_core::settings::Settings;
@@ -141,9 +142,9 @@ proptest! {
             settings: Settings::default(),
             state_problem: None,
         };
-        let window = window_view(&view);
+        let window = window_view(&view, &TimeZone::UTC);
         prop_assert_eq!(window.cards.len(), 2);
-        let tray = tray_view(&view);
+        let tray = tray_view(&view, &TimeZone::UTC);
         prop_assert!(!tray.label.is_empty());
         serde_json::to_string(&window).unwrap();
     }
