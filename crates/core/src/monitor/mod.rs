@@ -13,7 +13,9 @@
 //! The flow runs one way: a command comes in through the `handle`, the task's loop (`run`)
 //! takes it; `polling` and `requests` ask Trillet through the `port` and apply the
 //! answers to the `tracked` batches; `persistence` writes what a restart needs; and
-//! `publishing` sends the `snapshot` the views and notifications are made from.
+//! `publishing` sends the `snapshot` the views are made from; the
+//! `MonitorEvent`s (a finish, an alert, rejected credentials) go out from `polling`,
+//! `requests` and `persistence` as they happen.
 //! - `config` — how a monitor starts (source, credentials, state file, clocks).
 //! - `port` — [`TrilletApi`], what the monitor asks of Trillet.
 //! - `handle` — [`MonitorHandle`], the commands, and what a `track` answers.
@@ -168,7 +170,7 @@ enum ActionAnswer {
         id: BatchId,
         generation: u64,
         credentials_generation: u64,
-        /// Whether the batch's end was already announced before the cancel was sent.
+        /// Trillet's answer to the DELETE.
         result: Result<CancelOutcome, ApiError>,
         reply: Reply<CancelOutcome>,
     },
