@@ -6,19 +6,26 @@
 //! keychain adapter that stores it.
 //!
 //! In memory the key is held once, behind an `Arc` (cloning credentials for a request copies a
-//! pointer, not the key), in a buffer wiped when the last holder drops it; and
-//! [`protect_process`] keeps it out of core dumps.
+//! pointer, not the key), in a buffer wiped when the last holder drops it, beside its header
+//! value built once (whose bytes `http` does not wipe); and [`protect_process`] keeps it out
+//! of core dumps.
 
 use std::fmt;
 use std::sync::Arc;
 
+use reqwest::header::HeaderValue;
 use zeroize::Zeroizing;
 
 use serde::{Deserialize, Serialize};
 
 /// A Trillet API key. Never printed, never serialized.
 #[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey(Arc<Zeroizing<String>>);
+pub struct ApiKey {
+    secret: Arc<Zeroizing<String>>,
+    /// The `x-api-key` header, built once and marked sensitive: cloning it for a request
+    /// shares its bytes rather than copying the key again.
+    header: HeaderValue,
+}
 
 /// Why a typed-in credential was refused before any request was made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,12 +51,23 @@ impl ApiKey {
         if !key.chars().all(|c| c.is_ascii_graphic()) {
             return Err(InvalidCredential::KeyHasInvalidCharacters);
         }
-        Ok(Self(Arc::new(Zeroizing::new(key.to_owned()))))
+        let mut header = HeaderValue::from_str(key).expect("visible ASCII is a valid header value");
+        // Keeps the key out of reqwest's and hyper's debug output.
+        header.set_sensitive(true);
+        Ok(Self {
+            secret: Arc::new(Zeroizing::new(key.to_owned())),
+            header,
+        })
     }
 
-    /// The key itself, for the `x-api-key` header and the keychain — nowhere else.
+    /// The `x-api-key` header value (a shared handle on the bytes built once).
+    pub(crate) fn header(&self) -> HeaderValue {
+        self.header.clone()
+    }
+
+    /// The key itself, for the keychain and for blanking echoes of it — nowhere else.
     pub fn expose_for_header(&self) -> &str {
-        &self.0
+        &self.secret
     }
 }
 
@@ -118,7 +136,10 @@ impl Credentials {
     /// Empty credentials for a client that is always given real ones per request.
     pub(crate) fn placeholder() -> Self {
         Self {
-            api_key: ApiKey(Arc::default()),
+            api_key: ApiKey {
+                secret: Arc::default(),
+                header: HeaderValue::from_static(""),
+            },
             workspace_id: WorkspaceId(String::new()),
         }
     }

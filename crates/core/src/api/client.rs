@@ -237,11 +237,9 @@ impl TrilletClient {
     }
 
     fn auth_headers(&self) -> HeaderMap {
-        // Both values were checked to be visible ASCII when the credentials were made.
-        let mut key = HeaderValue::from_str(self.credentials.api_key.expose_for_header())
-            .expect("ApiKey holds only visible ASCII");
-        // Keeps the key out of reqwest's and hyper's debug output.
-        key.set_sensitive(true);
+        // The key's header was built (and marked sensitive) once, with the key; the workspace
+        // ID was checked to be visible ASCII when the credentials were made.
+        let key = self.credentials.api_key.header();
         let workspace = HeaderValue::from_str(self.credentials.workspace_id.as_str())
             .expect("WorkspaceId holds only visible ASCII");
         let mut headers = HeaderMap::new();
