@@ -44,7 +44,12 @@ pub struct Bars {
     // Kept so the bars stay drawn together until the watch ends.
     _multi: MultiProgress,
     bars: HashMap<BatchId, ProgressBar>,
+    /// What each line spends before its message: the ID column, the bar, the gaps.
+    fixed_width: usize,
 }
+
+/// The bar's own width in the template below.
+const BAR_WIDTH: usize = 24;
 
 impl Bars {
     fn new(ids: &[BatchId]) -> Self {
@@ -53,6 +58,7 @@ impl Bars {
             .expect("the template is valid")
             .progress_chars("█▉▊▋▌▍▎▏ ");
         let width = id_width(ids);
+        let fixed_width = width + 2 + BAR_WIDTH + 2;
         let bars = ids
             .iter()
             .map(|id| {
@@ -66,6 +72,30 @@ impl Bars {
         Self {
             _multi: multi,
             bars,
+            fixed_width,
+        }
+    }
+
+    /// Room for a message on the terminal as it is now (it may have been resized), so a line
+    /// never wraps: a wrapped line breaks the redraw of every bar below it.
+    fn message_width(&self) -> usize {
+        let columns = console::Term::stderr()
+            .size_checked()
+            .map_or(120, |(_, cols)| usize::from(cols));
+        // One column spare: some terminals wrap a line that fills the last one.
+        columns.saturating_sub(self.fixed_width + 1)
+    }
+
+    /// `text` cut to the room there is (what matters most is said first).
+    fn fit(&self, text: String) -> String {
+        let room = self.message_width();
+        if text.chars().count() <= room {
+            text
+        } else {
+            text.chars()
+                .take(room.saturating_sub(1))
+                .chain(['…'])
+                .collect()
         }
     }
 
@@ -76,7 +106,8 @@ impl Bars {
                 let f = batchwatch_core::figures(progress, summary::now_ms());
                 bar.set_length(f.size.max(1));
                 bar.set_position(f.finished);
-                let text = summary::state_text(progress, summary::now_ms());
+                let text =
+                    summary::state_text_within(progress, summary::now_ms(), self.message_width());
                 if summary::is_finished(progress) {
                     bar.finish_with_message(text);
                 } else {
@@ -85,15 +116,14 @@ impl Bars {
             }
             Event::Retrying { id, error, wait } => {
                 if let Some(bar) = self.bars.get(id) {
-                    bar.set_message(format!(
-                        "{error} — retrying in {}",
-                        summary::wait_text(wait)
-                    ));
+                    let text = format!("retrying in {} — {error}", summary::wait_text(wait));
+                    bar.set_message(self.fit(text));
                 }
             }
             Event::NotFound { id, error } => {
                 if let Some(bar) = self.bars.get(id) {
-                    bar.abandon_with_message(format!("{error} — no longer polled"));
+                    let text = format!("no longer polled — {error}");
+                    bar.abandon_with_message(self.fit(text));
                 }
             }
         }

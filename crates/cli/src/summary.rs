@@ -39,6 +39,29 @@ pub fn state_text(p: &BatchProgress, now_ms: u64) -> String {
     )
 }
 
+/// [`state_text`] in at most `width` characters, for a progress bar on a narrow terminal:
+/// the counts shorten first, then go; the status, percent and the time (ETA or "took") stay
+/// as long as they fit, and only then is the end cut.
+pub fn state_text_within(p: &BatchProgress, now_ms: u64, width: usize) -> String {
+    let f = figures(p, now_ms);
+    let timing = timing_text(p, &f);
+    let status = p.status.as_str();
+    let candidates = [
+        state_text(p, now_ms),
+        format!(
+            "{status}  {:.1}%  ({}+{} of {})  {timing}",
+            f.percent, p.completed, p.failed, p.total
+        ),
+        format!("{status}  {:.1}%  {timing}", f.percent),
+        format!("{:.1}%  {timing}", f.percent),
+    ];
+    let fits = |text: &str| text.chars().count() <= width;
+    match candidates.iter().find(|c| fits(c)) {
+        Some(text) => text.clone(),
+        None => candidates[3].chars().take(width).collect(),
+    }
+}
+
 fn timing_text(p: &BatchProgress, f: &Figures) -> String {
     if is_finished(p) {
         return match f.elapsed {
@@ -93,6 +116,35 @@ impl<'a> JsonLine<'a> {
 
     pub fn to_line(&self) -> String {
         serde_json::to_string(self).expect("a progress snapshot always serializes")
+    }
+}
+
+#[cfg(test)]
+mod narrow_tests {
+    use super::*;
+
+    #[test]
+    fn a_narrow_terminal_keeps_the_time_and_drops_the_counts_first() {
+        let p: BatchProgress = serde_json::from_value(serde_json::json!({
+            "status": "completed", "isComplete": true, "waiting": 0, "active": 0,
+            "completed": 1450, "failed": 50, "total": 1500, "startTime": 1_000_000u64,
+            "lastCompletedTime": 1_240_000u64, "completedTime": 1_240_000u64,
+        }))
+        .unwrap();
+        let now = 1_300_000;
+        let full = state_text(&p, now);
+        assert_eq!(state_text_within(&p, now, 200), full);
+        for width in [90, 60, 40, 20, 8, 0] {
+            let text = state_text_within(&p, now, width);
+            assert!(text.chars().count() <= width, "{width}: {text:?}");
+            if width >= 20 {
+                assert!(text.ends_with("took 4 min"), "{width}: {text:?}");
+            }
+        }
+        assert_eq!(
+            state_text_within(&p, now, 60),
+            "completed  100.0%  (1450+50 of 1500)  took 4 min"
+        );
     }
 }
 
