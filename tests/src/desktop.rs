@@ -60,12 +60,14 @@ fn tauri_driver() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("tauri-driver"))
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Two loopback ports free now, and different: both are held until both are known (picked
+/// one after the other, the second could be the first again, and tauri-driver and
+/// WebKitWebDriver would then fight over one port).
+fn two_free_ports() -> (u16, u16) {
+    let first = TcpListener::bind("127.0.0.1:0").unwrap();
+    let second = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = |l: &TcpListener| l.local_addr().unwrap().port();
+    (port(&first), port(&second))
 }
 
 impl Desktop {
@@ -172,7 +174,7 @@ impl Desktop {
     pub fn open(&mut self, args: &[&str]) -> WebDriver {
         self.close_driver();
         let _ = std::fs::remove_file(self.exit_file());
-        let port = free_port();
+        let (port, native_port) = two_free_ports();
         let log =
             std::fs::File::create(self.home.path().join(format!("driver-{port}.log"))).unwrap();
         let mut command = Command::new(tauri_driver());
@@ -181,7 +183,7 @@ impl Desktop {
                 "--port",
                 &port.to_string(),
                 "--native-port",
-                &free_port().to_string(),
+                &native_port.to_string(),
             ])
             .args(["--native-driver", "/usr/bin/WebKitWebDriver"])
             .stdout(log.try_clone().unwrap())
