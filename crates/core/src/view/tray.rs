@@ -1,0 +1,198 @@
+//! The tray's model: the icon's state and aggregate percent, the short label (the only text a
+//! Linux tray shows), the tooltip, and one menu row per batch, capped.
+
+use serde::Serialize;
+
+use crate::format::{self, TimeZone};
+use crate::monitor::{Connection, FetchStatus, MonitorView};
+
+use super::*;
+
+/// The menu shows at most this many batch rows, then "and N more".
+pub const MAX_TRAY_ROWS: usize = 10;
+
+/// The tray icon's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TrayState {
+    /// Nothing tracked.
+    Idle,
+    Running,
+    /// Something needs the user: rejected key, unknown batch, a failure, errors.
+    Attention,
+    /// Everything tracked has finished.
+    AllDone,
+}
+
+/// The tray, for every platform.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrayView {
+    pub state: TrayState,
+    /// Aggregate percent of the running batches (of all, when none runs); `None` when idle.
+    pub percent: Option<u8>,
+    /// Beside the icon on Linux.
+    pub label: String,
+    /// On platforms with tooltips.
+    pub tooltip: String,
+    /// Disabled menu rows, one per batch, capped with "and N more".
+    pub rows: Vec<String>,
+}
+
+pub(super) fn needs_attention(row: &Row<'_>) -> bool {
+    matches!(row.state, BatchState::NotFound | BatchState::Failed)
+        || (matches!(row.snapshot.fetch, FetchStatus::Retrying { .. }) && !row.state.is_finished())
+}
+
+pub(super) fn tray_row(row: &Row<'_>) -> String {
+    let id = &row.snapshot.id;
+    let f = row.figures.as_ref();
+    match row.state {
+        BatchState::Completed => format!("✓ {id} done"),
+        BatchState::Failed => format!("✗ {id} failed"),
+        BatchState::Cancelled => format!("⊘ {id} cancelled"),
+        BatchState::NotFound => format!("⚠ {id} not found"),
+        BatchState::Pending => format!("{id} — checking…"),
+        BatchState::Queued => format!("{id} — queued"),
+        BatchState::Running | BatchState::Unknown => {
+            let f = f.expect("a running batch has figures");
+            let mut text = format!(
+                "{id} — {} ({}/{})",
+                format::percent(f.percent),
+                f.finished,
+                f.size
+            );
+            if let Some(eta) = f.eta {
+                text.push_str(&format!(", ETA {}", format::duration(eta)));
+            }
+            if let FetchStatus::Retrying { .. } = row.snapshot.fetch {
+                text = format!("⚠ {text}, retrying");
+            }
+            text
+        }
+    }
+}
+
+/// The tray's view: icon state, label, tooltip and menu rows, its times in `zone`.
+pub fn tray_view(view: &MonitorView, zone: &TimeZone) -> TrayView {
+    let rows = rows(view);
+    if rows.is_empty() {
+        return TrayView {
+            state: TrayState::Idle,
+            percent: None,
+            label: String::new(),
+            tooltip: "Batchwatch — no batches tracked".into(),
+            rows: vec!["No batches tracked".into()],
+        };
+    }
+
+    let running: Vec<&Row> = rows
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.state,
+                BatchState::Running
+                    | BatchState::Unknown
+                    | BatchState::Queued
+                    | BatchState::Pending
+            )
+        })
+        .collect();
+    let problems = rows.iter().filter(|r| needs_attention(r)).count();
+    let key_problem = match view.connection {
+        Connection::CredentialsRejected { .. } => Some("key rejected"),
+        Connection::NoCredentials => Some("no API key"),
+        _ => None,
+    };
+
+    let counted: Vec<&Row> = if running.is_empty() {
+        rows.iter().collect()
+    } else {
+        running.clone()
+    };
+    let (finished, size) = counted
+        .iter()
+        .filter_map(|r| r.figures.as_ref())
+        // Widened: 2,000 batches of u64::MAX calls each still add up.
+        .fold((0u128, 0u128), |(a, b), f| {
+            (a + u128::from(f.finished), b + u128::from(f.size))
+        });
+    let percent_f = if size == 0 {
+        if running.is_empty() {
+            100.0
+        } else {
+            0.0
+        }
+    } else {
+        finished as f64 * 100.0 / size as f64
+    };
+    let percent = percent_f.round().clamp(0.0, 100.0) as u8;
+
+    let state = if key_problem.is_some() || problems > 0 {
+        TrayState::Attention
+    } else if !running.is_empty() {
+        TrayState::Running
+    } else {
+        TrayState::AllDone
+    };
+
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(what) = key_problem {
+        parts.push(format!("⚠ {what}"));
+    } else if problems > 0 {
+        parts.push(format!(
+            "⚠ {problems} {}",
+            if problems == 1 { "problem" } else { "problems" }
+        ));
+    }
+    if running.is_empty() {
+        if key_problem.is_none() {
+            parts.push(format!("✓ {} done", rows.len()));
+        }
+    } else {
+        parts.push(format::percent(percent_f));
+        if running.len() > 1 {
+            parts.push(format!("{} running", running.len()));
+        }
+        // The batch that will take longest decides when everything is done.
+        if let Some(eta) = running.iter().filter_map(|r| r.figures.as_ref()?.eta).max() {
+            parts.push(format!("ETA {}", format::duration(eta)));
+        }
+    }
+    if let Connection::RateLimited { until_ms } = view.connection {
+        parts.push(format!(
+            "paused until {}",
+            format::clock_time_in(until_ms, zone)
+        ));
+    }
+    let label = parts.join(" · ");
+
+    // Problems first, then running, then finished; tracked order within each.
+    let mut ordered: Vec<&Row> = rows.iter().collect();
+    ordered.sort_by_key(|r| {
+        if needs_attention(r) {
+            0
+        } else if r.state.is_finished() {
+            2
+        } else {
+            1
+        }
+    });
+    let mut menu: Vec<String> = ordered
+        .iter()
+        .take(MAX_TRAY_ROWS)
+        .map(|r| tray_row(r))
+        .collect();
+    if ordered.len() > MAX_TRAY_ROWS {
+        menu.push(format!("and {} more", ordered.len() - MAX_TRAY_ROWS));
+    }
+    let tooltip = format!("Batchwatch — {label}\n{}", menu.join("\n"));
+
+    TrayView {
+        state,
+        percent: Some(percent),
+        label,
+        tooltip,
+        rows: menu,
+    }
+}

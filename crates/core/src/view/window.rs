@@ -1,0 +1,298 @@
+//! The window's model: one card per batch (bar segments, counts, times, recent calls, the
+//! problem line, a cancel's outcome), the banner across the window, and the settings panel.
+
+use std::borrow::Cow;
+
+use serde::Serialize;
+
+use crate::figures::Figures;
+use crate::format::{self, TimeZone};
+use crate::model::{BatchProgress, CancelOutcome};
+use crate::monitor::{Connection, FetchStatus, MonitorView};
+use crate::settings::{settings_view, SettingsView};
+
+use super::*;
+
+/// Widths of the progress bar's parts, in percent of the batch size.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Segments {
+    pub completed: f64,
+    pub failed: f64,
+    pub active: f64,
+    pub waiting: f64,
+}
+
+/// One row of a card's recent calls. Borrows from the snapshot: the view is built to be
+/// serialized at once, and 1,000 batches × 10 calls of copied strings would dominate its cost.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecentCallRow<'a> {
+    pub job_id: &'a str,
+    pub phone_number: &'a str,
+    /// "completed", "failed", or what the API said.
+    pub outcome: &'a str,
+    /// "42 s" for a completed call, the error for a failed one.
+    pub detail: Cow<'a, str>,
+    pub ended_at_ms: Option<u64>,
+}
+
+/// One batch's card in the window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchCard<'a> {
+    pub id: &'a str,
+    pub state: BatchState,
+    /// The status as a person reads it: "processing", "completed", "not found", …
+    pub status_text: &'a str,
+    /// 0–100, one decimal.
+    pub percent: f64,
+    pub percent_text: String,
+    pub segments: Segments,
+    pub completed: u64,
+    pub failed: u64,
+    pub active: u64,
+    pub waiting: u64,
+    pub total: u64,
+    /// "95 completed · 5 failed · 5 active · 45 waiting"
+    pub counts_text: String,
+    pub elapsed_text: Option<String>,
+    pub eta_text: Option<String>,
+    pub average_call_text: Option<String>,
+    pub last_updated_ms: Option<u64>,
+    pub recent_calls: Vec<RecentCallRow<'a>>,
+    /// Why the figures may be out of date, or why the batch is not polled.
+    pub problem: Option<Problem>,
+    /// The figures are from an earlier fetch than the last attempt.
+    pub stale: bool,
+    /// Still running or queued at Trillet, so "Cancel batch…" is offered.
+    pub can_cancel: bool,
+    /// What Trillet answered when it was cancelled from Batchwatch.
+    pub cancellation_text: Option<String>,
+}
+
+/// The whole window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WindowView<'a> {
+    pub cards: Vec<BatchCard<'a>>,
+    /// A problem that concerns every batch (credentials, rate limit, state file).
+    pub banner: Option<Problem>,
+    pub state_file_problem: Option<String>,
+    pub settings: SettingsView,
+}
+
+pub(super) fn banner(view: &MonitorView, zone: &TimeZone) -> Option<Problem> {
+    let problem = |code: &str, message: String| {
+        Some(Problem {
+            code: code.into(),
+            message,
+        })
+    };
+    match &view.connection {
+        Connection::Ready => None,
+        Connection::NoCredentials => problem(
+            "no_credentials",
+            "Enter your Trillet API key and workspace ID to start watching.".into(),
+        ),
+        Connection::CredentialsRejected { message, .. } => problem(
+            "credentials_rejected",
+            format!("Trillet rejected your credentials ({message}). Polling has stopped; enter a valid API key and workspace ID."),
+        ),
+        Connection::RateLimited { until_ms } => problem(
+            "rate_limited",
+            format!(
+                "Trillet's rate limit was reached. Polling resumes at {}.",
+                format::clock_seconds_in(*until_ms, zone)
+            ),
+        ),
+    }
+}
+
+pub(super) fn card_problem(
+    row: &Row<'_>,
+    connection: &Connection,
+    zone: &TimeZone,
+) -> Option<Problem> {
+    match &row.snapshot.fetch {
+        FetchStatus::NotFound { message } => Some(Problem {
+            code: "not_found".into(),
+            message: message.clone(),
+        }),
+        FetchStatus::Retrying {
+            code,
+            message,
+            retry_at_ms,
+        } if !row.state.is_finished() => {
+            let what = match code.as_str() {
+                "rate_limited" => "Rate-limited",
+                "network" | "timeout" => "Offline",
+                "server_error" => "Trillet is having trouble",
+                _ => "Could not update",
+            };
+            Some(Problem {
+                code: code.clone(),
+                message: format!(
+                    "{what}; retrying at {}. {message}",
+                    format::clock_seconds_in(*retry_at_ms, zone)
+                ),
+            })
+        }
+        _ if !row.state.is_finished() => match connection {
+            Connection::CredentialsRejected { .. } => Some(Problem {
+                code: "credentials_rejected".into(),
+                message: "Credentials rejected: not updating until you enter valid ones.".into(),
+            }),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+pub(super) fn status_text<'a>(row: &Row<'a>) -> &'a str {
+    match (row.state, row.snapshot.progress.as_deref()) {
+        (BatchState::NotFound, _) => "not found",
+        (BatchState::Pending, _) => "checking…",
+        (_, Some(p)) => p.status.as_str(),
+        (_, None) => "checking…",
+    }
+}
+
+pub(super) fn one_decimal(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+pub(super) fn segments(p: &BatchProgress, f: &Figures) -> Segments {
+    let part = |n: u64| {
+        if f.size == 0 {
+            0.0
+        } else {
+            one_decimal(n as f64 * 100.0 / f.size as f64)
+        }
+    };
+    Segments {
+        completed: part(p.completed),
+        failed: part(p.failed),
+        active: part(p.active),
+        waiting: part(p.waiting),
+    }
+}
+
+pub(super) fn counts_text(p: &BatchProgress) -> String {
+    format!(
+        "{} completed · {} failed · {} active · {} waiting",
+        p.completed, p.failed, p.active, p.waiting
+    )
+}
+
+pub(super) fn eta_text(state: BatchState, f: &Figures) -> Option<String> {
+    match state {
+        BatchState::Running | BatchState::Unknown => {
+            f.eta.map(|d| format!("ETA {}", format::duration(d)))
+        }
+        _ => None,
+    }
+}
+
+pub(super) fn card<'a>(row: &Row<'a>, connection: &Connection, zone: &TimeZone) -> BatchCard<'a> {
+    let problem = card_problem(row, connection, zone);
+    let empty = Segments {
+        completed: 0.0,
+        failed: 0.0,
+        active: 0.0,
+        waiting: 0.0,
+    };
+    let p = row.snapshot.progress.as_deref();
+    let f = row.figures.as_ref();
+    let (percent, segs, counts) = match (p, f) {
+        (Some(p), Some(f)) => (one_decimal(f.percent), segments(p, f), counts_text(p)),
+        _ => (0.0, empty, String::new()),
+    };
+    BatchCard {
+        id: row.snapshot.id.as_str(),
+        state: row.state,
+        status_text: status_text(row),
+        percent,
+        percent_text: if p.is_some() {
+            format::percent(percent)
+        } else {
+            String::new()
+        },
+        segments: segs,
+        completed: p.map_or(0, |p| p.completed),
+        failed: p.map_or(0, |p| p.failed),
+        active: p.map_or(0, |p| p.active),
+        waiting: p.map_or(0, |p| p.waiting),
+        total: p.map_or(0, |p| p.total),
+        counts_text: counts,
+        elapsed_text: f.and_then(|f| f.elapsed).map(|d| {
+            if row.state.is_finished() {
+                format!("took {}", format::duration(d))
+            } else {
+                format!("running {}", format::duration(d))
+            }
+        }),
+        eta_text: f.and_then(|f| eta_text(row.state, f)),
+        average_call_text: p
+            .and_then(|p| p.average_call_duration)
+            .filter(|s| *s > 0.0)
+            .and_then(format::seconds)
+            .map(|d| format!("{d} per call")),
+        last_updated_ms: row.snapshot.last_updated_ms,
+        recent_calls: p.map(recent_calls).unwrap_or_default(),
+        stale: problem.is_some() && p.is_some() && !row.state.is_finished(),
+        can_cancel: matches!(
+            row.state,
+            BatchState::Queued | BatchState::Running | BatchState::Unknown
+        ) && row.snapshot.cancellation.is_none(),
+        cancellation_text: row.snapshot.cancellation.as_deref().map(cancellation_text),
+        problem,
+    }
+}
+
+/// "Cancelled from Batchwatch: 6 waiting calls dropped; 3 completed and 1 failed before that
+/// (of 10). Trillet: Batch call cancelled successfully"
+pub(super) fn cancellation_text(outcome: &CancelOutcome) -> String {
+    let mut text = format!(
+        "Cancelled from Batchwatch: {}",
+        format::cancelled_counts(&outcome.details)
+    );
+    if let Some(message) = outcome
+        .message
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+    {
+        text.push_str(&format!(" Trillet: {message}"));
+    }
+    text
+}
+
+pub(super) fn recent_calls(p: &BatchProgress) -> Vec<RecentCallRow<'_>> {
+    p.recent_calls
+        .iter()
+        .map(|c| RecentCallRow {
+            job_id: &c.job_id,
+            phone_number: c.phone_number.as_deref().unwrap_or_default(),
+            outcome: &c.status,
+            detail: match (&c.error, c.duration) {
+                (Some(error), _) => Cow::Borrowed(error.as_str()),
+                (None, Some(secs)) => Cow::Owned(format::seconds(secs).unwrap_or_default()),
+                (None, None) => Cow::Borrowed(""),
+            },
+            ended_at_ms: c.ended_at(),
+        })
+        .collect()
+}
+
+/// The window's view model, its times in `zone`.
+pub fn window_view<'a>(view: &'a MonitorView, zone: &TimeZone) -> WindowView<'a> {
+    WindowView {
+        cards: rows(view)
+            .iter()
+            .map(|r| card(r, &view.connection, zone))
+            .collect(),
+        banner: banner(view, zone),
+        state_file_problem: view.state_problem.clone(),
+        settings: settings_view(&view.settings, view.now_ms, polled(view)),
+    }
+}
