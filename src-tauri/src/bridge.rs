@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use batchwatch_core::announcer::{Announcement, Announcer};
-use batchwatch_core::monitor::{system_clock, MonitorEvent, MonitorView};
-use batchwatch_core::notifier::{NotificationContent, NotifyError};
-use tauri::{AppHandle, Emitter, Runtime};
+use batchwatch_core::monitor::{MonitorEvent, MonitorSnapshot};
+use batchwatch_core::notifier::NotifyError;
+use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tokio::sync::{mpsc, watch};
 
 use crate::payload::{tray_label_view, window_payload};
@@ -21,7 +21,7 @@ pub const VIEW_EVENT: &str = "batchwatch://view";
 
 pub struct Bridge<R: Runtime> {
     pub app: AppHandle<R>,
-    pub views: watch::Receiver<Arc<MonitorView>>,
+    pub views: watch::Receiver<Arc<MonitorSnapshot>>,
     pub status: watch::Sender<AppStatus>,
     pub events: mpsc::UnboundedReceiver<MonitorEvent>,
     pub tray: Option<Tray<R>>,
@@ -73,17 +73,21 @@ impl<R: Runtime> Bridge<R> {
 
     fn publish(&mut self, status: &AppStatus) {
         let view = self.views.borrow_and_update().clone();
+        let tray_view = tray_label_view(&view, status);
         if let Some(tray) = &mut self.tray {
-            let tray_view = tray_label_view(&view, status);
             if let Err(e) = tray
                 .apply(&tray_view)
-                .and_then(|()| tray.set_paused(view.settings.paused_at(system_clock()())))
+                .and_then(|()| tray.set_paused(view.settings.paused_at(view.now_ms)))
             {
                 log::warn!("could not update the tray: {e}");
             }
         }
+        if self.app.get_webview_window(MAIN).is_none() {
+            // No window to tell: it asks for the whole payload when it opens (`get_state`).
+            return;
+        }
         // Serialized once here; the event system wants an owned, clonable payload.
-        match serde_json::to_value(window_payload(&view, status)) {
+        match serde_json::to_value(window_payload(&view, status, tray_view)) {
             Ok(payload) => {
                 let _ = self.app.emit_to(MAIN, VIEW_EVENT, payload);
             }
@@ -94,14 +98,20 @@ impl<R: Runtime> Bridge<R> {
     fn on_event(&mut self, event: MonitorEvent) {
         let (notification, finish) = match event {
             MonitorEvent::BatchFinished {
-                id, notification, ..
+                id,
+                notification,
+                show,
             } => {
                 log::info!("batch {id} finished: {}", notification.body);
-                (self.allowed(notification), true)
+                (show.then_some(notification), true)
             }
-            MonitorEvent::FailureRateHigh { id, notification } => {
+            MonitorEvent::FailureRateHigh {
+                id,
+                notification,
+                show,
+            } => {
                 log::warn!("batch {id}: {}", notification.body);
-                (self.allowed(notification), false)
+                (show.then_some(notification), false)
             }
             MonitorEvent::CredentialsRejected {
                 message,
@@ -110,14 +120,6 @@ impl<R: Runtime> Bridge<R> {
                 log::warn!("Trillet rejected the credentials: {message}");
                 (Some(notification), false)
             }
-            MonitorEvent::RateLimited { until_ms } => {
-                log::warn!("rate-limited until {until_ms}");
-                (None, false)
-            }
-            MonitorEvent::StateFileProblem { message } => {
-                log::error!("{message}");
-                (None, false)
-            }
         };
         if let Some(content) = notification {
             if let Err(e) = self.announcer.announce(Announcement { content, finish }) {
@@ -125,11 +127,5 @@ impl<R: Runtime> Bridge<R> {
                 log::warn!("a notification was not queued: {e}");
             }
         }
-    }
-
-    /// The notification, unless the user turned notifications off or paused them.
-    fn allowed(&self, notification: NotificationContent) -> Option<NotificationContent> {
-        let settings = self.views.borrow().settings;
-        settings.notify_at(system_clock()()).then_some(notification)
     }
 }

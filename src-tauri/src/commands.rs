@@ -5,16 +5,15 @@ use std::sync::Arc;
 
 use batchwatch_core::autostart::current_program;
 use batchwatch_core::batch_id::RejectedToken;
-use batchwatch_core::failures::{FailedCalls, FailedCallsView};
-use batchwatch_core::monitor::system_clock;
+use batchwatch_core::failures::FailedCallsView;
+use batchwatch_core::monitor::ActionError;
 use batchwatch_core::settings::SettingsForm;
-use batchwatch_core::view::polled;
-use batchwatch_core::{parse_pasted, ApiError, BatchId, Credentials, TrilletClient};
+use batchwatch_core::{parse_pasted, ApiError, BatchId, Credentials};
 use serde::Serialize;
 use tauri::{Manager, State};
 
 use crate::error::CommandError;
-use crate::payload::window_payload;
+use crate::payload::{tray_label_view, window_payload};
 use crate::state::AppState;
 use crate::status::CredentialsStatus;
 
@@ -35,9 +34,10 @@ pub struct TrackOutcome {
 /// The whole window payload, for a window that has just opened.
 #[tauri::command]
 pub fn get_state(state: State<'_, AppState>) -> serde_json::Value {
-    let view = state.monitor.view();
+    let view = state.monitor.snapshot();
     let status = state.status.borrow().clone();
-    serde_json::to_value(window_payload(&view, &status)).unwrap_or_default()
+    let tray = tray_label_view(&view, &status);
+    serde_json::to_value(window_payload(&view, &status, tray)).unwrap_or_default()
 }
 
 /// Starts watching every batch ID (or link) in `text`; the monitor says which were added.
@@ -69,9 +69,7 @@ fn batch_id(id: &str) -> Result<BatchId, CommandError> {
 
 #[tauri::command]
 pub async fn untrack(state: State<'_, AppState>, id: String) -> Result<(), CommandError> {
-    let id = batch_id(&id)?;
-    state.drilldowns.lock().await.remove(&id);
-    state.monitor.untrack(id);
+    state.monitor.untrack(batch_id(&id)?);
     Ok(())
 }
 
@@ -95,9 +93,6 @@ pub async fn retry_keychain<R: tauri::Runtime>(
     Ok(app.state::<AppState>().status.borrow().credentials.clone())
 }
 
-/// The batch asked about to check new credentials when none is tracked yet.
-const CREDENTIALS_PROBE_ID: &str = "batch_batchwatch_credentials_check";
-
 /// Checks the credentials with Trillet, stores them in the keychain and starts polling with
 /// them.
 #[tauri::command]
@@ -114,16 +109,14 @@ pub async fn save_credentials(
     drop(api_key);
 
     // A 401/403 means these are wrong: say so and keep what was stored before. Any other
-    // answer (including "offline") does not disprove them. Asked about a tracked batch, or —
-    // with none yet — about one that cannot exist: Trillet checks the key before the ID, so a
-    // good key earns a 404 and a bad one a 401.
-    let probe = match state.monitor.view().batches.first() {
-        Some(first) => first.id.clone(),
-        None => BatchId::parse(CREDENTIALS_PROBE_ID).expect("the probe is a valid batch ID"),
-    };
-    let client = TrilletClient::new(state.api_base.clone(), credentials.clone());
-    if let Err(ApiError::Unauthorized { message, .. }) = client.batch_progress(&probe).await {
-        return Err(CommandError::CredentialsRejected(message));
+    // answer (including "offline") does not disprove them. Asked by the monitor, within the
+    // key's budget.
+    match state.monitor.check_credentials(credentials.clone()).await {
+        Err(ActionError::Api(ApiError::Unauthorized { message, .. })) => {
+            return Err(CommandError::CredentialsRejected(message));
+        }
+        Err(e) => log::warn!("the new credentials could not be checked: {e}"),
+        Ok(()) => {}
     }
 
     let secrets = state.secrets.clone().ok_or(CommandError::DemoMode)?;
@@ -163,10 +156,7 @@ pub async fn forget_credentials(
 /// same. Kept in the settings, so a restart inside the hour stays quiet.
 #[tauri::command]
 pub fn pause_notifications(state: State<'_, AppState>, paused: bool) {
-    let now = system_clock()();
-    state
-        .monitor
-        .update_settings(move |s| *s = s.with_pause(paused, now));
+    state.monitor.pause_notifications(paused);
 }
 
 /// Checks the settings panel's fields and stores them; the schedule follows at once.
@@ -187,8 +177,8 @@ pub fn preview_settings(
     form: SettingsForm,
 ) -> Result<String, CommandError> {
     let form = form.validate()?;
-    let view = state.monitor.view();
-    Ok(form.consequence(&view.settings, polled(&view)))
+    let view = state.monitor.snapshot();
+    Ok(form.consequence(&view.settings, view.sharing_budget))
 }
 
 /// Writes or removes the autostart entry (Batchwatch starts hidden, in the tray, at login).
@@ -225,25 +215,7 @@ pub async fn failed_calls(
     id: String,
     more: bool,
 ) -> Result<FailedCallsView, CommandError> {
-    let id = batch_id(&id)?;
-    let drilldown = state
-        .drilldowns
-        .lock()
-        .await
-        .entry(id.clone())
-        .or_default()
-        .clone();
-    // One load at a time per batch, so two quick "more"s never fetch the same page; other
-    // batches (and Remove) do not wait for a slow page.
-    let mut failed = drilldown.lock().await;
-    if !more {
-        *failed = FailedCalls::new();
-    }
-    if let Some(query) = failed.next_query() {
-        let page = state.monitor.calls(id.clone(), query).await?;
-        failed.add_page(page);
-    }
-    Ok(failed.view(id.as_str()))
+    Ok(state.monitor.failed_calls(batch_id(&id)?, more).await?)
 }
 
 /// Forgets a closed drill-down's calls.
@@ -252,7 +224,7 @@ pub async fn close_failed_calls(
     state: State<'_, AppState>,
     id: String,
 ) -> Result<(), CommandError> {
-    state.drilldowns.lock().await.remove(&batch_id(&id)?);
+    state.monitor.close_failed_calls(batch_id(&id)?);
     Ok(())
 }
 

@@ -31,7 +31,7 @@ use batchwatch_core::monitor::{Monitor, MonitorConfig};
 use batchwatch_core::notifier::{DesktopNotifier, Notifier};
 use batchwatch_core::schedule::PollPolicy;
 use batchwatch_core::secret_store::{KeyringStore, SecretStore};
-use batchwatch_core::state_file::{Settings, StateFile};
+use batchwatch_core::state_file::StateFile;
 use batchwatch_core::{ApiBase, TrilletClient};
 use tauri::{App, Builder, Manager, RunEvent, Runtime};
 use tokio::sync::watch;
@@ -130,7 +130,7 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> Result<(), Box<dyn std
                     .as_deref(),
             )?;
             // Read after start-up, off the main thread: a locked keychain may prompt and wait.
-            let store: Arc<dyn SecretStore> = Arc::new(keychain());
+            let store: Arc<dyn SecretStore> = Arc::new(KeyringStore::from_env());
             (base, None, Some(store), CredentialsStatus::checking())
         }
     };
@@ -140,7 +140,7 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> Result<(), Box<dyn std
         client = client.with_request_timeout(timeout);
     }
     let mut config = MonitorConfig::new(client, credentials);
-    config.settings = compressed_schedule();
+    config.poll = compressed_schedule();
     // The demo keeps nothing: each start shows the scenario afresh.
     if demo.is_none() {
         config.state_file = StateFile::default_path().map(StateFile::new);
@@ -178,11 +178,9 @@ fn setup<R: Runtime>(app: &mut App<R>, launch: Launch) -> Result<(), Box<dyn std
     app.manage(AppState {
         monitor,
         secrets,
-        api_base,
         status,
         demo: demo.map(|d| d.sim),
         credentials_turn: Default::default(),
-        drilldowns: Default::default(),
         autostart,
     });
     // After `manage`: it hands what it finds to the managed monitor.
@@ -220,18 +218,11 @@ async fn look_around<R: Runtime>(
 
 /// Tests compress the polling schedule (the floor and the budget window shrink together, so it
 /// keeps its shape), as the terminal companion's hidden options do.
-fn compressed_schedule() -> Option<Settings> {
-    let floor = env_millis("BATCHWATCH_POLL_FLOOR_MS")?;
-    let window = env_millis("BATCHWATCH_BUDGET_WINDOW_MS")?;
-    Some(Settings {
-        poll: PollPolicy {
-            floor,
-            window,
-            backoff_cap: window * 5,
-            ..PollPolicy::default()
-        },
-        ..Settings::default()
-    })
+fn compressed_schedule() -> Option<PollPolicy> {
+    Some(PollPolicy::paced(
+        env_millis("BATCHWATCH_POLL_FLOOR_MS")?,
+        env_millis("BATCHWATCH_BUDGET_WINDOW_MS")?,
+    ))
 }
 
 fn env_millis(name: &str) -> Option<std::time::Duration> {
@@ -239,16 +230,6 @@ fn env_millis(name: &str) -> Option<std::time::Duration> {
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
         .map(std::time::Duration::from_millis)
-}
-
-/// The keychain item; tests give it a service name of their own.
-fn keychain() -> KeyringStore {
-    match std::env::var("BATCHWATCH_KEYCHAIN_SERVICE") {
-        Ok(service) if !service.is_empty() => {
-            KeyringStore::new(&service, batchwatch_core::secret_store::KEYCHAIN_ACCOUNT)
-        }
-        _ => KeyringStore::default(),
-    }
 }
 
 /// Notifications carry the app icon (written where the daemon can read it) and an "Open"

@@ -2,7 +2,7 @@
 //! `batchwatch://view` event): the core's window and tray views plus the app status.
 
 use batchwatch_core::format::TimeZone;
-use batchwatch_core::monitor::MonitorView;
+use batchwatch_core::monitor::MonitorSnapshot;
 use batchwatch_core::view::{tray_view, window_view, TrayView, WindowView};
 use serde::Serialize;
 
@@ -19,17 +19,22 @@ pub struct WindowPayload<'a> {
     pub now_ms: u64,
 }
 
-pub fn window_payload<'a>(view: &'a MonitorView, status: &'a AppStatus) -> WindowPayload<'a> {
+/// The payload for `view`, carrying the tray view already built for the tray itself.
+pub fn window_payload<'a>(
+    view: &'a MonitorSnapshot,
+    status: &'a AppStatus,
+    tray: TrayView,
+) -> WindowPayload<'a> {
     WindowPayload {
         view: window_view(view, &TimeZone::system()),
         status,
-        tray: tray_label_view(view, status),
+        tray,
         now_ms: view.now_ms,
     }
 }
 
 /// The tray view, marked "Demo" in demo mode so nobody mistakes simulated progress for theirs.
-pub fn tray_label_view(view: &MonitorView, status: &AppStatus) -> TrayView {
+pub fn tray_label_view(view: &MonitorSnapshot, status: &AppStatus) -> TrayView {
     let mut tray = tray_view(view, &TimeZone::system());
     if status.demo {
         tray.label = if tray.label.is_empty() {

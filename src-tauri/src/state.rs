@@ -1,14 +1,11 @@
 //! The managed state every command reaches: the monitor's handle, the keychain port, the
 //! app status, and (in demo mode) the simulator that must live as long as the app.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use batchwatch_core::autostart::Autostart;
-use batchwatch_core::failures::FailedCalls;
 use batchwatch_core::monitor::MonitorHandle;
 use batchwatch_core::secret_store::SecretStore;
-use batchwatch_core::{ApiBase, BatchId};
 use tokio::sync::watch;
 
 use crate::status::AppStatus;
@@ -17,16 +14,12 @@ pub struct AppState {
     pub monitor: MonitorHandle,
     /// `None` in demo mode: demo credentials never touch the keychain.
     pub secrets: Option<Arc<dyn SecretStore>>,
-    /// Where Trillet is, for checking new credentials before they are stored.
-    pub api_base: ApiBase,
     pub status: watch::Sender<AppStatus>,
     /// The demo's simulator; dropping it stops it.
     pub demo: Option<trillet_sim::RunningSim>,
     /// Saving and forgetting credentials take turns, so the keychain and the monitor never
     /// end up holding different keys after two quick clicks.
     pub credentials_turn: tokio::sync::Mutex<()>,
-    /// The failed calls loaded for each open drill-down; dropped when it closes.
-    pub drilldowns: tokio::sync::Mutex<HashMap<BatchId, Arc<tokio::sync::Mutex<FailedCalls>>>>,
     /// The "start at login" entry; `None` in demo mode (a login must not start the demo) or
     /// where no config directory is known.
     pub autostart: Option<Autostart>,

@@ -10,7 +10,6 @@ use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem}
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Manager, Runtime};
 
-use batchwatch_core::monitor::system_clock;
 use batchwatch_core::tray_icon;
 use batchwatch_core::view::{TrayState, TrayView, MAX_TRAY_ROWS};
 
@@ -146,10 +145,7 @@ fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: tauri::menu::MenuEvent) 
         PAUSE => {
             // Checked: pause for an hour from now; unchecked: resume. Decided by the monitor
             // against the settings it holds, so two quick clicks pause and then resume.
-            let now = system_clock()();
-            app.state::<AppState>()
-                .monitor
-                .update_settings(move |s| *s = s.with_pause(!s.paused_at(now), now));
+            app.state::<AppState>().monitor.toggle_notification_pause();
         }
         QUIT => app.exit(0),
         _ => {}

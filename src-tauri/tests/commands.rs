@@ -98,11 +98,9 @@ fn harness(failure: Option<KeychainError>) -> Harness {
     app.manage(AppState {
         monitor,
         secrets: Some(keychain.clone() as Arc<dyn SecretStore>),
-        api_base,
         status,
         demo: None,
         credentials_turn: Default::default(),
-        drilldowns: Default::default(),
         autostart: Some(Autostart::in_config_dir(config_home.path())),
     });
     let webview = WebviewWindowBuilder::new(&app, "main", Default::default())

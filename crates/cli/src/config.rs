@@ -4,34 +4,19 @@
 //!
 //! Environment values are never echoed: a message names the variable, not what it holds.
 
-use batchwatch_core::secret_store::{
-    KeychainError, KeyringStore, SecretStore, KEYCHAIN_ACCOUNT, KEYCHAIN_SERVICE,
-};
+use batchwatch_core::secret_store::{KeychainError, SecretStore};
 use batchwatch_core::{ApiBase, ApiKey, Credentials, WorkspaceId};
 
 use crate::exit::Failure;
 
 pub const API_KEY_ENV: &str = "TRILLET_API_KEY";
 pub const WORKSPACE_ENV: &str = "TRILLET_WORKSPACE_ID";
-/// Hidden: lets tests use a keychain item of their own instead of a real user's.
-pub const KEYCHAIN_SERVICE_ENV: &str = "BATCHWATCH_KEYCHAIN_SERVICE";
 
 pub const NO_CREDENTIALS: &str = "no credentials: run 'batchwatch-cli credentials set --workspace <ID>' or set TRILLET_API_KEY and TRILLET_WORKSPACE_ID";
 
 /// `--api-base` (clap has already folded `BATCHWATCH_API_BASE` into it), else the real service.
 pub fn api_base(value: Option<&str>) -> Result<ApiBase, Failure> {
     ApiBase::from_override(value).map_err(|e| Failure::Usage(e.to_string()))
-}
-
-/// The keychain item shared with the tray app, unless a test named another service.
-pub fn keychain() -> KeyringStore {
-    let service = std::env::var(KEYCHAIN_SERVICE_ENV)
-        .ok()
-        .filter(|s| !s.trim().is_empty());
-    KeyringStore::new(
-        service.as_deref().unwrap_or(KEYCHAIN_SERVICE),
-        KEYCHAIN_ACCOUNT,
-    )
 }
 
 /// A keychain failure as the CLI reports it: the core's sentence already says what to do.

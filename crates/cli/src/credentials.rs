@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use batchwatch_core::secret_store::SecretStore;
+use batchwatch_core::secret_store::{KeyringStore, SecretStore};
 use batchwatch_core::Credentials;
 
 use crate::args::CredentialsCommand;
@@ -13,7 +13,7 @@ use crate::config::{self, API_KEY_ENV, WORKSPACE_ENV};
 use crate::exit::Failure;
 
 pub fn run(command: CredentialsCommand) -> Result<(), Failure> {
-    let store = config::keychain();
+    let store = KeyringStore::from_env();
     match command {
         CredentialsCommand::Set { workspace } => set(&store, workspace),
         CredentialsCommand::Clear => {

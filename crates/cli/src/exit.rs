@@ -47,7 +47,7 @@ impl Failure {
             ApiError::NotFound { .. } => Self::UnknownBatch(text),
             ApiError::Refused { .. } => Self::Unsuccessful(text),
             ApiError::RateLimited { retry_after, .. } => {
-                let now = crate::summary::now_ms();
+                let now = batchwatch_core::monitor::wall_clock_ms();
                 let wait = retry_after.unwrap_or(crate::patience::RATE_LIMIT_FALLBACK);
                 let again = now.saturating_add(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
                 Self::Unreachable(format!(

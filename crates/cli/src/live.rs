@@ -101,14 +101,17 @@ impl Bars {
 
     fn show(&mut self, event: Event<'_>) {
         match event {
-            Event::Progress { id, progress } => {
+            Event::Progress {
+                id,
+                progress,
+                now_ms,
+            } => {
                 let Some(bar) = self.bars.get(id) else { return };
-                let f = batchwatch_core::figures(progress, summary::now_ms());
+                let f = batchwatch_core::figures(progress, now_ms);
                 bar.set_length(f.size.max(1));
                 bar.set_position(f.finished);
-                let text =
-                    summary::state_text_within(progress, summary::now_ms(), self.message_width());
-                if summary::is_finished(progress) {
+                let text = summary::state_text_within(progress, now_ms, self.message_width());
+                if progress.has_ended() {
                     bar.finish_with_message(text);
                 } else {
                     bar.set_message(text);
@@ -154,14 +157,18 @@ impl Plain {
     fn line_for(&mut self, event: Event<'_>) -> Option<String> {
         let width = self.width;
         match event {
-            Event::Progress { id, progress } => {
+            Event::Progress {
+                id,
+                progress,
+                now_ms,
+            } => {
                 // The ETA moves on every poll; only status and counters make a new line.
                 let key = change_key(progress);
                 if self.last.get(id) == Some(&key) {
                     return None;
                 }
                 self.last.insert(id.clone(), key);
-                Some(summary::human_line(id, progress, summary::now_ms(), width))
+                Some(summary::human_line(id, progress, now_ms, width))
             }
             Event::Retrying { id, error, wait } => {
                 // Forgotten so the first answer after the trouble is printed again.
@@ -212,12 +219,13 @@ mod tests {
             plain.line_for(Event::Progress {
                 id: &a,
                 progress: p,
+                now_ms: 1_000_000,
             })
         };
 
         let first = shown(&mut plain, &p1).expect("the first snapshot is shown");
         assert!(
-            first.starts_with("a          processing  10.0%"),
+            first.starts_with("a          processing   10%"),
             "{first:?}"
         );
         // Same counters, different start (hence timing): nothing new to say.

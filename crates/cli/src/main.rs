@@ -27,6 +27,7 @@ mod watch;
 
 use std::process::ExitCode;
 
+use batchwatch_core::secret_store::KeyringStore;
 use batchwatch_core::TrilletClient;
 use clap::Parser;
 
@@ -89,7 +90,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
 /// reported without touching the keychain.
 fn client(api_base: Option<&str>) -> Result<TrilletClient, Failure> {
     let base = config::api_base(api_base)?;
-    let store = config::keychain();
+    let store = KeyringStore::from_env();
     let credentials = config::resolve_credentials(&store)?;
     Ok(TrilletClient::new(base, credentials))
 }

@@ -18,7 +18,7 @@ pub async fn run(client: &TrilletClient, ids: &[BatchId], json: bool) -> Result<
     for id in ids {
         match fetch(client, id).await {
             Ok(progress) => {
-                let now = summary::now_ms();
+                let now = batchwatch_core::monitor::wall_clock_ms();
                 if json {
                     println!("{}", JsonLine::new(id, &progress, now).to_line());
                 } else {

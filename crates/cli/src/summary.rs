@@ -1,23 +1,14 @@
-//! How one batch's snapshot reads: the one-line text for people, the JSON object for scripts,
-//! and whether the batch is finished. Shared by `status` and `watch` so both say the same thing.
+//! How one batch's snapshot reads: the one-line text for people and the JSON object for
+//! scripts. Shared by `status` and `watch` so both say the same thing, in the words (counts,
+//! percent, times) of the core that the window and the tray use.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use batchwatch_core::{figures, BatchId, BatchProgress, Figures};
+use batchwatch_core::format;
+use batchwatch_core::{figures, BatchId, BatchProgress};
 use serde::Serialize;
 
-/// Wall-clock now in epoch milliseconds. The CLI is the edge of the program, so reading the
-/// system clock here keeps `figures` itself pure.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-/// Finished batches are never polled again: complete, or in a status that cannot change.
-pub use batchwatch_core::change::is_final as is_finished;
-
-/// `processing  66.7%  (95 completed, 5 failed, 5 active, 45 waiting of 150)  ETA 30 min`,
+/// `processing  67%  95 completed · 5 failed · 5 active · 45 waiting of 150  ETA 30 min`,
 /// after the ID padded to `id_width` so several batches line up.
 pub fn human_line(id: &BatchId, p: &BatchProgress, now_ms: u64, id_width: usize) -> String {
     format!("{:<id_width$}  {}", id.as_str(), state_text(p, now_ms))
@@ -27,15 +18,12 @@ pub fn human_line(id: &BatchId, p: &BatchProgress, now_ms: u64, id_width: usize)
 pub fn state_text(p: &BatchProgress, now_ms: u64) -> String {
     let f = figures(p, now_ms);
     format!(
-        "{:<10}  {:.1}%  ({} completed, {} failed, {} active, {} waiting of {})  {}",
+        "{:<10}  {:>4}  {} of {}  {}",
         p.status.as_str(),
-        f.percent,
-        p.completed,
-        p.failed,
-        p.active,
-        p.waiting,
+        format::percent(f.percent),
+        format::counts(p),
         p.total,
-        timing_text(p, &f)
+        format::timing(p, &f)
     )
 }
 
@@ -44,16 +32,17 @@ pub fn state_text(p: &BatchProgress, now_ms: u64) -> String {
 /// as long as they fit, and only then is the end cut.
 pub fn state_text_within(p: &BatchProgress, now_ms: u64, width: usize) -> String {
     let f = figures(p, now_ms);
-    let timing = timing_text(p, &f);
+    let timing = format::timing(p, &f);
     let status = p.status.as_str();
+    let percent = format::percent(f.percent);
     let candidates = [
         state_text(p, now_ms),
         format!(
-            "{status}  {:.1}%  ({}+{} of {})  {timing}",
-            f.percent, p.completed, p.failed, p.total
+            "{status}  {percent}  ({}+{} of {})  {timing}",
+            p.completed, p.failed, p.total
         ),
-        format!("{status}  {:.1}%  {timing}", f.percent),
-        format!("{:.1}%  {timing}", f.percent),
+        format!("{status}  {percent}  {timing}"),
+        format!("{percent}  {timing}"),
     ];
     let fits = |text: &str| text.chars().count() <= width;
     match candidates.iter().find(|c| fits(c)) {
@@ -62,31 +51,12 @@ pub fn state_text_within(p: &BatchProgress, now_ms: u64, width: usize) -> String
     }
 }
 
-fn timing_text(p: &BatchProgress, f: &Figures) -> String {
-    if is_finished(p) {
-        return match f.elapsed {
-            Some(elapsed) => format!("took {}", duration_text(elapsed)),
-            None => "never started".to_owned(),
-        };
-    }
-    if p.start_time.is_none() {
-        return "not started yet".to_owned();
-    }
-    match f.eta {
-        Some(eta) => format!("ETA {}", duration_text(eta)),
-        None => "ETA unknown".to_owned(),
-    }
-}
-
-/// `45 s`, `30 min`, `1 h 2 min`: the same words the app uses.
-pub use batchwatch_core::format::duration as duration_text;
-
 /// A wait before the next request; tenths of a second under 10 s, where they make a difference.
 pub fn wait_text(d: Duration) -> String {
     if d < Duration::from_secs(10) {
         format!("{:.1} s", d.as_secs_f64())
     } else {
-        duration_text(d)
+        format::duration(d)
     }
 }
 
@@ -143,7 +113,7 @@ mod narrow_tests {
         }
         assert_eq!(
             state_text_within(&p, now, 60),
-            "completed  100.0%  (1450+50 of 1500)  took 4 min"
+            "completed  100%  (1450+50 of 1500)  took 4 min"
         );
     }
 }
@@ -177,7 +147,7 @@ mod tests {
     fn the_reference_example_reads_as_documented() {
         assert_eq!(
             human_line(&id("batch_123"), &reference(), START + 60 * MIN, 9),
-            "batch_123  processing  66.7%  (95 completed, 5 failed, 5 active, 45 waiting of 150)  ETA 30 min"
+            "batch_123  processing   67%  95 completed · 5 failed · 5 active · 45 waiting of 150  ETA 30 min"
         );
     }
 

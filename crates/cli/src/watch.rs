@@ -10,12 +10,10 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use batchwatch_core::change::is_final;
 use batchwatch_core::monitor::{
-    BatchSnapshot, Connection, FetchStatus, Monitor, MonitorConfig, MonitorView,
+    BatchSnapshot, Connection, FetchStatus, Monitor, MonitorConfig, MonitorSnapshot,
 };
 use batchwatch_core::schedule::PollPolicy;
-use batchwatch_core::state_file::Settings;
 use batchwatch_core::{ApiError, BatchId, BatchProgress, TrilletClient};
 
 /// How fast to poll. Every wait is derived from these two, so shrinking both (as tests do)
@@ -31,12 +29,7 @@ pub struct Pacing {
 impl Pacing {
     /// The monitor's policy at this pace: the default budget, back-off capped at five windows.
     pub fn policy(&self) -> PollPolicy {
-        PollPolicy {
-            floor: self.floor,
-            window: self.window,
-            backoff_cap: self.window * 5,
-            ..PollPolicy::default()
-        }
+        PollPolicy::paced(self.floor, self.window)
     }
 }
 
@@ -47,6 +40,8 @@ pub enum Event<'a> {
     Progress {
         id: &'a BatchId,
         progress: &'a BatchProgress,
+        /// The snapshot's time, which the figures (ETA, "took") are reckoned at.
+        now_ms: u64,
     },
     /// The poll failed for a reason that may pass; the next try is in `wait`.
     Retrying {
@@ -92,16 +87,12 @@ pub async fn follow(
 ) -> Ending {
     let credentials = client.credentials().clone();
     let mut config = MonitorConfig::new(client, Some(credentials));
-    config.settings = Some(Settings {
-        poll: pacing.policy(),
-        notifications: false,
-        ..Settings::default()
-    });
+    config.poll = Some(pacing.policy());
     let (monitor, _events) = Monitor::spawn(config);
     monitor.track(ids.to_vec());
     let mut views = monitor.subscribe();
     let mut stop = pin!(stop);
-    let mut previous: Option<Arc<MonitorView>> = None;
+    let mut previous: Option<Arc<MonitorSnapshot>> = None;
     loop {
         let current = views.borrow_and_update().clone();
         for event in changes(previous.as_deref(), &current) {
@@ -120,7 +111,10 @@ pub async fn follow(
 }
 
 /// What is new in `current` compared with `previous`, as events.
-pub fn changes<'a>(previous: Option<&MonitorView>, current: &'a MonitorView) -> Vec<Event<'a>> {
+pub fn changes<'a>(
+    previous: Option<&MonitorSnapshot>,
+    current: &'a MonitorSnapshot,
+) -> Vec<Event<'a>> {
     let before: HashMap<&BatchId, &BatchSnapshot> = previous
         .map(|p| p.batches.iter().map(|b| (&b.id, b)).collect())
         .unwrap_or_default();
@@ -141,6 +135,7 @@ pub fn changes<'a>(previous: Option<&MonitorView>, current: &'a MonitorView) -> 
                     events.push(Event::Progress {
                         id: &batch.id,
                         progress,
+                        now_ms: current.now_ms,
                     });
                 }
             }
@@ -168,7 +163,7 @@ pub fn changes<'a>(previous: Option<&MonitorView>, current: &'a MonitorView) -> 
 }
 
 /// The watch's end, once every one of the `expected` batches is settled or the key is refused.
-pub fn ending(view: &MonitorView, expected: usize) -> Option<Ending> {
+pub fn ending(view: &MonitorSnapshot, expected: usize) -> Option<Ending> {
     if let Connection::CredentialsRejected { status, message } = &view.connection {
         return Some(Ending::Rejected(ApiError::Unauthorized {
             status: *status,
@@ -182,7 +177,7 @@ pub fn ending(view: &MonitorView, expected: usize) -> Option<Ending> {
         .iter()
         .map(|b| match (&b.fetch, b.progress.as_deref()) {
             (FetchStatus::NotFound { .. }, _) => Some((b.id.clone(), Final::NotFound)),
-            (_, Some(p)) if is_final(p) => Some((b.id.clone(), Final::Ended(p.clone()))),
+            (_, Some(p)) if p.has_ended() => Some((b.id.clone(), Final::Ended(p.clone()))),
             _ => None,
         })
         .collect::<Option<Vec<_>>>()
@@ -219,12 +214,13 @@ mod tests {
         }
     }
 
-    fn view(batches: Vec<BatchSnapshot>, connection: Connection) -> MonitorView {
-        MonitorView {
+    fn view(batches: Vec<BatchSnapshot>, connection: Connection) -> MonitorSnapshot {
+        MonitorSnapshot {
             now_ms: 10_000,
             batches,
             connection,
-            settings: Settings::default(),
+            settings: batchwatch_core::state_file::Settings::default(),
+            sharing_budget: 0,
             state_problem: None,
         }
     }

@@ -98,10 +98,9 @@ fn human_lines_name_each_batch_with_its_percent() {
     control.add_batch(BatchScript::new(20).id("b2").finished());
     control.advance(Duration::from_secs(150));
     let one = direct(&sim, "batch_one");
-    let percent_one = format!(
-        "{:.1}%",
-        100.0 * (one.completed + one.failed) as f64 / 150.0
-    );
+    // The window's words for a percent: whole numbers.
+    let percent_one =
+        batchwatch_core::format::percent(100.0 * (one.completed + one.failed) as f64 / 150.0);
 
     // Links and comma lists are accepted like the app's paste box accepts them.
     let link = format!("{}/v1/api/batch-calls/batch_one/status", sim.base_url());
@@ -112,13 +111,13 @@ fn human_lines_name_each_batch_with_its_percent() {
     assert!(lines[0].starts_with("batch_one  processing  "), "{out:#?}");
     assert!(lines[0].contains(&percent_one), "{percent_one} in {out:#?}");
     assert!(
-        lines[0].contains(&format!("({} completed, ", one.completed)),
+        lines[0].contains(&format!("  {} completed · ", one.completed)),
         "{out:#?}"
     );
     assert!(lines[0].contains("ETA "), "{out:#?}");
     // IDs are padded so the columns line up.
     assert!(
-        lines[1].starts_with("b2         completed   100.0%"),
+        lines[1].starts_with("b2         completed   100%"),
         "{out:#?}"
     );
     assert!(lines[1].contains("took "), "{out:#?}");

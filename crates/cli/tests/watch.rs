@@ -47,11 +47,11 @@ fn completed_batches_exit_0_after_showing_progress_lines() {
     // Plain lines (no terminal here): a first look and the completion of each batch.
     assert!(out.stdout.contains("batch_a   processing"), "{out:#?}");
     assert!(
-        out.stdout.contains("batch_a   completed   100.0%"),
+        out.stdout.contains("batch_a   completed   100%"),
         "{out:#?}"
     );
     assert!(
-        out.stdout.contains("batch_bb  completed   100.0%"),
+        out.stdout.contains("batch_bb  completed   100%"),
         "{out:#?}"
     );
     // Finished batches are not polled again, and polling kept to the compressed budget.
@@ -207,7 +207,7 @@ fn server_errors_are_shown_and_outlived() {
     assert!(waits.len() >= 2, "{out:#?}");
     assert!(waits[1] > waits[0], "backs off: {waits:?}");
     assert!(
-        out.stdout.contains("batch_flaky  completed   100.0%"),
+        out.stdout.contains("batch_flaky  completed   100%"),
         "{out:#?}"
     );
 }

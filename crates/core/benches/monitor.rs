@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use batchwatch_core::format::TimeZone;
 use batchwatch_core::monitor::{
-    BatchSnapshot, Connection, FetchStatus, Monitor, MonitorConfig, MonitorView,
+    BatchSnapshot, Connection, FetchStatus, Monitor, MonitorConfig, MonitorSnapshot,
 };
 use batchwatch_core::schedule::PollPolicy;
 use batchwatch_core::state_file::Settings;
@@ -68,11 +68,12 @@ fn memory_per_batch() {
 }
 
 fn view_time() {
-    let view = MonitorView {
+    let view = MonitorSnapshot {
         now_ms: 1_703_101_260_000,
         batches: snapshots(1000),
         connection: Connection::Ready,
         settings: Settings::default(),
+        sharing_budget: 0,
         state_problem: None,
     };
     let mut tray = Vec::new();
@@ -120,16 +121,10 @@ fn requests_per_minute() {
             client,
             Some(Credentials::new(&sim.api_key(), &sim.workspace_id()).unwrap()),
         );
-        let p = PollPolicy::default();
-        config.settings = Some(Settings {
-            poll: PollPolicy {
-                window: p.window.div_f64(SPEED),
-                floor: p.floor.div_f64(SPEED),
-                backoff_cap: p.backoff_cap.div_f64(SPEED),
-                ..p
-            },
-            ..Settings::default()
-        });
+        config.poll = Some(PollPolicy::paced(
+            Duration::from_secs(15).div_f64(SPEED),
+            Duration::from_secs(60).div_f64(SPEED),
+        ));
         let (monitor, _events) = Monitor::spawn(config);
         monitor.track(ids);
         tokio::time::sleep(Duration::from_secs_f64(600.0 / SPEED)).await;

@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
 
-use crate::notifier::{NotificationContent, Notifier, NotifyError};
+use crate::change::NotificationContent;
+use crate::notifier::{Notifier, NotifyError};
 
 /// Notifications waiting while one is being sent. Each batch finishes once, so only a daemon
 /// that hangs through a great many finishes fills it; past it a notification is not queued (the

@@ -6,7 +6,16 @@ use crate::batch_id::BatchId;
 use crate::figures::figures;
 use crate::format;
 use crate::model::{BatchProgress, BatchStatus};
-use crate::notifier::NotificationContent;
+
+/// What a notification says. Built by the pure functions here, sent by a
+/// [`Notifier`](crate::notifier::Notifier).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationContent {
+    pub title: String,
+    pub body: String,
+    /// Failures and rejected credentials stay on screen until seen.
+    pub urgent: bool,
+}
 
 /// The difference between the last known snapshot of a batch and a new one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,24 +37,9 @@ pub enum Change {
 
 impl Change {
     /// The batch's run ended with this change: worth exactly one notification.
-    pub fn is_finish(self) -> bool {
+    pub fn ends_run(self) -> bool {
         matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
     }
-}
-
-/// Whether a snapshot is final: complete, or in a status that never changes again.
-pub fn is_final(p: &BatchProgress) -> bool {
-    p.is_complete
-        || matches!(
-            p.status,
-            BatchStatus::Completed | BatchStatus::Cancelled | BatchStatus::Failed
-        )
-}
-
-/// Whether a snapshot will never change again. A cancelled batch is final at once, but its
-/// calls in progress still run to their end: until they have, its counters still move.
-pub fn is_settled(p: &BatchProgress) -> bool {
-    is_final(p) && !(p.status == BatchStatus::Cancelled && p.active > 0)
 }
 
 fn has_started(p: &BatchProgress) -> bool {
@@ -62,10 +56,10 @@ pub fn detect(previous: Option<&BatchProgress>, current: &BatchProgress) -> Chan
     let Some(previous) = previous else {
         return Change::FirstSeen;
     };
-    if is_final(previous) {
+    if previous.has_ended() {
         return Change::Unchanged;
     }
-    if is_final(current) {
+    if current.has_ended() {
         return match current.status {
             BatchStatus::Failed => Change::Failed,
             BatchStatus::Cancelled => Change::Cancelled,
@@ -141,7 +135,7 @@ pub fn failure_rate_alert(
         u128::from(current.failed),
         u128::from(current.completed) + u128::from(current.failed),
     );
-    if is_final(current)
+    if current.has_ended()
         || finished < u128::from(FAILURE_ALERT_MIN_CALLS)
         || failed * 100 < u128::from(threshold_percent) * finished
     {
@@ -293,11 +287,11 @@ mod tests {
     fn a_cancelled_batch_settles_when_its_last_calls_end() {
         let mut cancelled = snap(BatchStatus::Cancelled, 30, 2, 100);
         cancelled.active = 4;
-        assert!(is_final(&cancelled) && !is_settled(&cancelled));
+        assert!(cancelled.has_ended() && !cancelled.is_settled());
         cancelled.active = 0;
-        assert!(is_settled(&cancelled));
-        assert!(is_settled(&snap(BatchStatus::Completed, 98, 2, 100)));
-        assert!(!is_settled(&snap(BatchStatus::Processing, 10, 0, 100)));
+        assert!(cancelled.is_settled());
+        assert!(snap(BatchStatus::Completed, 98, 2, 100).is_settled());
+        assert!(!snap(BatchStatus::Processing, 10, 0, 100).is_settled());
     }
 
     #[test]

@@ -28,20 +28,25 @@ pub struct FailureGroup {
     pub reason: String,
     pub count: usize,
     pub calls: Vec<FailedCall>,
-    /// What "Copy numbers" copies: see [`FailureGroup::numbers`].
+    /// What "Copy numbers" copies: the group's phone numbers, one a line, each once.
     pub numbers: String,
 }
 
 impl FailureGroup {
-    /// The group's phone numbers, one a line, each once — for "Copy numbers".
-    pub fn numbers(&self) -> String {
+    fn new(reason: &str, calls: Vec<FailedCall>) -> Self {
         let mut seen = std::collections::BTreeSet::new();
-        self.calls
+        let numbers = calls
             .iter()
             .map(|c| c.phone_number.as_str())
             .filter(|n| !n.is_empty() && seen.insert(*n))
             .collect::<Vec<_>>()
-            .join("\n")
+            .join("\n");
+        Self {
+            reason: reason.to_owned(),
+            count: calls.len(),
+            calls,
+            numbers,
+        }
     }
 }
 
@@ -145,7 +150,7 @@ impl FailedCalls {
 
     /// The loaded calls grouped by reason, largest group first (then by reason).
     pub fn groups(&self) -> Vec<FailureGroup> {
-        let mut groups: Vec<FailureGroup> = Vec::new();
+        let mut by_reason: Vec<(&str, Vec<FailedCall>)> = Vec::new();
         let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         for call in &self.calls {
             let reason = call
@@ -161,24 +166,17 @@ impl FailedCalls {
                 duration_text: call.duration.and_then(format::seconds),
             };
             match index.get(reason) {
-                Some(&i) => {
-                    groups[i].count += 1;
-                    groups[i].calls.push(row);
-                }
+                Some(&i) => by_reason[i].1.push(row),
                 None => {
-                    index.insert(reason, groups.len());
-                    groups.push(FailureGroup {
-                        reason: reason.to_owned(),
-                        count: 1,
-                        calls: vec![row],
-                        numbers: String::new(),
-                    });
+                    index.insert(reason, by_reason.len());
+                    by_reason.push((reason, vec![row]));
                 }
             }
         }
-        for group in &mut groups {
-            group.numbers = group.numbers();
-        }
+        let mut groups: Vec<FailureGroup> = by_reason
+            .into_iter()
+            .map(|(reason, calls)| FailureGroup::new(reason, calls))
+            .collect();
         groups.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.reason.cmp(&b.reason)));
         groups
     }
@@ -300,12 +298,10 @@ mod tests {
             vec![("Number busy", 3), ("No answer", 1), (NO_REASON, 1)]
         );
         assert_eq!(
-            groups[0].numbers(),
-            "+15550002\n+15550003",
+            groups[0].numbers, "+15550002\n+15550003",
             "each number once"
         );
         assert_eq!(groups[0].calls[0].duration_text.as_deref(), Some("42 s"));
-        assert_eq!(groups[0].numbers, groups[0].numbers());
         assert_eq!(failed.next_query(), None);
         let view = failed.view("batch_x");
         assert_eq!(view.summary, "All 5 failed calls");

@@ -40,6 +40,33 @@ pub fn seconds(secs: f64) -> Option<String> {
     Duration::try_from_secs_f64(secs.round()).ok().map(duration)
 }
 
+/// A batch's counters as the window, the tray and the terminal say them:
+/// `95 completed · 5 failed · 5 active · 45 waiting`.
+pub fn counts(p: &crate::model::BatchProgress) -> String {
+    format!(
+        "{} completed · {} failed · {} active · {} waiting",
+        p.completed, p.failed, p.active, p.waiting
+    )
+}
+
+/// How long a batch took, or how long it has to go: `took 4 min`, `ETA 30 min`, `ETA unknown`,
+/// `not started yet`, `never started`.
+pub fn timing(p: &crate::model::BatchProgress, f: &crate::figures::Figures) -> String {
+    if p.has_ended() {
+        return match f.elapsed {
+            Some(elapsed) => format!("took {}", duration(elapsed)),
+            None => "never started".to_owned(),
+        };
+    }
+    if p.start_time.is_none() {
+        return "not started yet".to_owned();
+    }
+    match f.eta {
+        Some(eta) => format!("ETA {}", duration(eta)),
+        None => "ETA unknown".to_owned(),
+    }
+}
+
 /// A percentage for labels: whole numbers, except that anything short of done stays below
 /// 100 and anything started stays above 0.
 pub fn percent(p: f64) -> String {

@@ -94,6 +94,25 @@ pub struct BatchProgress {
     pub recent_calls: Vec<RecentCall>,
 }
 
+impl BatchProgress {
+    /// The run has ended: complete, or in a status that never changes again. A finish is
+    /// announced when a batch is first seen this way.
+    pub fn has_ended(&self) -> bool {
+        self.is_complete
+            || matches!(
+                self.status,
+                BatchStatus::Completed | BatchStatus::Cancelled | BatchStatus::Failed
+            )
+    }
+
+    /// Nothing about the batch will change again, so it is no longer polled. A cancelled
+    /// batch has ended at once, but its calls in progress still run to their end: until
+    /// they have, its counters still move.
+    pub fn is_settled(&self) -> bool {
+        self.has_ended() && !(self.status == BatchStatus::Cancelled && self.active > 0)
+    }
+}
+
 /// One entry of `recent_calls`: a completed call carries `completedAt` and `duration`, a failed
 /// one `failedAt` and `error`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -5,16 +5,8 @@
 //! advertises `actions`, a notification carries an "Open" action whose click runs the
 //! callback given to [`DesktopNotifier::on_open`].
 
+use crate::change::NotificationContent;
 use std::sync::Arc;
-
-/// What to show. Built by the pure content functions, sent by a [`Notifier`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotificationContent {
-    pub title: String,
-    pub body: String,
-    /// Failures and rejected credentials stay on screen until seen.
-    pub urgent: bool,
-}
 
 /// Why a notification could not be shown.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -44,6 +44,19 @@ impl Default for PollPolicy {
 pub const TRILLET_LIMIT_PER_MINUTE: u32 = 60;
 
 impl PollPolicy {
+    /// The default budget at another pace: `floor` between two polls of a batch, the budget
+    /// counted over `window`, back-off capped at five windows. The default policy is
+    /// `paced(15 s, 60 s)`; tests and the terminal companion's hidden options shrink both
+    /// together, which compresses time and keeps the schedule's shape.
+    pub fn paced(floor: Duration, window: Duration) -> Self {
+        Self {
+            floor,
+            window,
+            backoff_cap: window.saturating_mul(5),
+            ..Self::default()
+        }
+    }
+
     /// The policy with its values brought into their safe ranges.
     pub fn sanitized(self) -> Self {
         Self {
@@ -269,6 +282,14 @@ mod tests {
         .sanitized();
         assert_eq!(p.budget, 55);
         assert!(p.floor > Duration::ZERO);
+    }
+
+    #[test]
+    fn the_default_policy_is_the_default_pace() {
+        assert_eq!(PollPolicy::paced(S(15), S(60)), PollPolicy::default());
+        let fast = PollPolicy::paced(Duration::from_millis(250), S(1));
+        assert_eq!(fast.backoff_cap, S(5));
+        assert_eq!(fast.budget, PollPolicy::default().budget);
     }
 
     #[test]

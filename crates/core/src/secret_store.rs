@@ -148,6 +148,22 @@ impl Default for KeyringStore {
     }
 }
 
+/// Hidden: lets tests use a keychain item of their own instead of a real user's.
+pub const KEYCHAIN_SERVICE_ENV: &str = "BATCHWATCH_KEYCHAIN_SERVICE";
+
+impl KeyringStore {
+    /// The item the tray app and the terminal companion share, unless the environment names
+    /// another service ([`KEYCHAIN_SERVICE_ENV`], for tests; blank means unset).
+    pub fn from_env() -> Self {
+        match std::env::var(KEYCHAIN_SERVICE_ENV) {
+            Ok(service) if !service.trim().is_empty() => {
+                Self::new(service.trim(), KEYCHAIN_ACCOUNT)
+            }
+            _ => Self::default(),
+        }
+    }
+}
+
 impl KeyringStore {
     /// A store under another service name — tests use one of their own.
     pub fn new(service: &str, account: &str) -> Self {

@@ -410,7 +410,7 @@ async fn two_hundred_fifty_failures_page_in_and_group_by_reason() {
         "largest group first"
     );
     assert_eq!(
-        groups[0].numbers().lines().count(),
+        groups[0].numbers.lines().count(),
         groups[0].count,
         "one number a failed call"
     );

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use batchwatch_core::model::{CallsPage, CallsQuery, CancelOutcome};
 use batchwatch_core::monitor::{
-    Connection, FetchStatus, Monitor, MonitorConfig, MonitorEvent, MonitorHandle, MonitorView,
+    Connection, FetchStatus, Monitor, MonitorConfig, MonitorEvent, MonitorHandle, MonitorSnapshot,
     TrilletApi,
 };
 use batchwatch_core::settings::SettingsForm;
@@ -197,7 +197,7 @@ fn drain(events: &mut UnboundedReceiver<MonitorEvent>) -> Vec<MonitorEvent> {
     out
 }
 
-fn batch<'a>(view: &'a MonitorView, name: &str) -> &'a batchwatch_core::monitor::BatchSnapshot {
+fn batch<'a>(view: &'a MonitorSnapshot, name: &str) -> &'a batchwatch_core::monitor::BatchSnapshot {
     view.batches.iter().find(|b| b.id.as_str() == name).unwrap()
 }
 
@@ -214,9 +214,9 @@ async fn a_new_batch_is_polled_at_once_then_every_floor_interval() {
         1,
         "first poll right away, duplicates ignored"
     );
-    assert_eq!(monitor.view().batches.len(), 1);
+    assert_eq!(monitor.snapshot().batches.len(), 1);
     assert_eq!(
-        batch(&monitor.view(), "batch_a")
+        batch(&monitor.snapshot(), "batch_a")
             .progress
             .as_ref()
             .unwrap()
@@ -287,7 +287,7 @@ async fn finished_and_unknown_batches_are_not_polled_again() {
     run_for(Duration::from_secs(5)).await;
     assert_eq!(fake.requests("batch_ghost"), 1);
     assert!(matches!(
-        batch(&monitor.view(), "batch_ghost").fetch,
+        batch(&monitor.snapshot(), "batch_ghost").fetch,
         FetchStatus::NotFound { .. }
     ));
 
@@ -365,7 +365,7 @@ async fn server_errors_back_off_keep_the_last_progress_and_recover() {
         );
     }
     assert!(gaps.iter().all(|&g| g <= 300), "capped at 5 min: {gaps:?}");
-    let view = monitor.view();
+    let view = monitor.snapshot();
     let b = batch(&view, "batch_a");
     assert_eq!(
         b.progress.as_ref().unwrap().completed,
@@ -380,7 +380,7 @@ async fn server_errors_back_off_keep_the_last_progress_and_recover() {
 
     fake.set("batch_a", running(50));
     run_for(Duration::from_secs(6 * 60)).await;
-    let view = monitor.view();
+    let view = monitor.snapshot();
     let b = batch(&view, "batch_a");
     assert_eq!(b.fetch, FetchStatus::Live);
     assert_eq!(b.progress.as_ref().unwrap().completed, 50);
@@ -391,7 +391,7 @@ async fn a_429_pauses_every_batch_until_the_wait_is_over() {
     let fake = FakeTrillet::default();
     fake.set("batch_a", running(1));
     fake.set("batch_b", running(1));
-    let (monitor, mut events) = start(&fake, None);
+    let (monitor, _events) = start(&fake, None);
     monitor.track(vec![id("batch_a"), id("batch_b")]);
     run_for(Duration::from_secs(3)).await;
     fake.set(
@@ -404,18 +404,15 @@ async fn a_429_pauses_every_batch_until_the_wait_is_over() {
     run_for(Duration::from_secs(16)).await;
     let total = fake.total();
     assert!(matches!(
-        monitor.view().connection,
+        monitor.snapshot().connection,
         Connection::RateLimited { .. }
     ));
-    assert!(drain(&mut events)
-        .iter()
-        .any(|e| matches!(e, MonitorEvent::RateLimited { .. })));
     fake.set("batch_a", running(2));
     run_for(Duration::from_secs(80)).await;
     assert_eq!(fake.total(), total, "nothing sent during the wait");
     run_for(Duration::from_secs(15)).await;
     assert!(fake.total() > total, "polling resumed");
-    assert_eq!(monitor.view().connection, Connection::Ready);
+    assert_eq!(monitor.snapshot().connection, Connection::Ready);
 }
 
 #[tokio::test(start_paused = true)]
@@ -440,7 +437,7 @@ async fn a_rejected_key_stops_everything_until_new_credentials() {
         .collect();
     assert_eq!(rejected.len(), 1, "one notification");
     assert!(matches!(
-        monitor.view().connection,
+        monitor.snapshot().connection,
         Connection::CredentialsRejected { .. }
     ));
 
@@ -457,7 +454,7 @@ async fn a_rejected_key_stops_everything_until_new_credentials() {
         .iter()
         .skip(1)
         .all(|(_, _, ws)| ws == "ws_new"));
-    assert_eq!(monitor.view().connection, Connection::Ready);
+    assert_eq!(monitor.snapshot().connection, Connection::Ready);
 }
 
 #[tokio::test(start_paused = true)]
@@ -465,12 +462,9 @@ async fn refresh_now_is_honoured_within_the_budget() {
     let fake = FakeTrillet::default();
     fake.set("batch_a", running(1));
     let mut config = MonitorConfig::new(fake.clone(), Some(creds()));
-    config.settings = Some(Settings {
-        poll: batchwatch_core::schedule::PollPolicy {
-            budget: 2,
-            ..Default::default()
-        },
-        ..Settings::default()
+    config.poll = Some(batchwatch_core::schedule::PollPolicy {
+        budget: 2,
+        ..Default::default()
     });
     let (monitor, _events) = Monitor::spawn(config);
     monitor.track(vec![id("batch_a")]);
@@ -532,7 +526,7 @@ async fn finishes_are_announced_exactly_once_across_restarts() {
 
     // Run 2: the saved snapshots show at once; the batch that finished while away is announced.
     let (monitor, mut events) = start(&fake, Some(StateFile::new(&path)));
-    let view = monitor.view();
+    let view = monitor.snapshot();
     assert_eq!(view.batches.len(), 3, "restored before any request");
     assert_eq!(
         batch(&view, "batch_while_away")
@@ -566,18 +560,11 @@ async fn a_corrupt_state_file_is_set_aside_and_reported() {
     let path = dir.path().join("state.json");
     std::fs::write(&path, b"{\"schema\": 1, \"batches\": [").unwrap();
     let fake = FakeTrillet::default();
-    let (monitor, mut events) = start(&fake, Some(StateFile::new(&path)));
-    let problem = match events.try_recv() {
-        Ok(MonitorEvent::StateFileProblem { message }) => message,
-        other => panic!("{other:?}"),
-    };
+    let (monitor, _events) = start(&fake, Some(StateFile::new(&path)));
+    let problem = monitor.snapshot().state_problem.clone().unwrap_or_default();
     assert!(
         problem.contains("is damaged") && problem.contains("state.json.corrupt-3800000"),
         "{problem}"
-    );
-    assert_eq!(
-        monitor.view().state_problem.as_deref(),
-        Some(problem.as_str())
     );
     assert!(dir.path().join("state.json.corrupt-3800000").exists());
 
@@ -658,7 +645,10 @@ async fn an_absurd_retry_after_is_capped_not_fatal() {
     // The default cap is five minutes: polling resumes then, and the task is alive to do it.
     run_for(Duration::from_secs(5 * 60 + 1)).await;
     assert_eq!(fake.requests("batch_a"), 2);
-    assert_eq!(batch(&monitor.view(), "batch_a").fetch, FetchStatus::Live);
+    assert_eq!(
+        batch(&monitor.snapshot(), "batch_a").fetch,
+        FetchStatus::Live
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -669,12 +659,9 @@ async fn settings_given_at_start_are_not_written_over_the_users() {
     fake.set("batch_a", running(1));
     let mut config = MonitorConfig::new(fake.clone(), Some(creds()));
     config.state_file = Some(StateFile::new(&path));
-    config.settings = Some(Settings {
-        poll: batchwatch_core::schedule::PollPolicy {
-            window: Duration::from_secs(1),
-            ..Default::default()
-        },
-        ..Settings::default()
+    config.poll = Some(batchwatch_core::schedule::PollPolicy {
+        window: Duration::from_secs(1),
+        ..Default::default()
     });
     let (monitor, _events) = Monitor::spawn(config);
     monitor.track(vec![id("batch_a")]);
@@ -709,7 +696,7 @@ async fn an_answer_to_replaced_credentials_is_not_believed() {
     monitor.set_credentials(Some(Credentials::new("sk_new", "ws_new").unwrap()));
     run_for(Duration::from_secs(3)).await;
     assert_eq!(fake.requests("batch_a"), 2);
-    let view = monitor.view();
+    let view = monitor.snapshot();
     assert_eq!(
         batch(&view, "batch_a").fetch,
         FetchStatus::Live,
@@ -731,13 +718,16 @@ async fn a_request_task_that_dies_is_retried_not_lost() {
     run_for(Duration::from_millis(5_500)).await;
     assert_eq!(fake.requests("batch_b"), 1);
     assert_eq!(
-        batch(&monitor.view(), "batch_a").fetch,
+        batch(&monitor.snapshot(), "batch_a").fetch,
         FetchStatus::Pending
     );
     // Retried after the first back-off (15 s ± 20 %), not stuck "in flight".
     run_for(Duration::from_secs(30)).await;
     assert!(fake.requests("batch_a") >= 2);
-    assert_eq!(batch(&monitor.view(), "batch_a").fetch, FetchStatus::Live);
+    assert_eq!(
+        batch(&monitor.snapshot(), "batch_a").fetch,
+        FetchStatus::Live
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -778,7 +768,7 @@ async fn settings_round_trip_through_the_file_and_steer_the_schedule() {
     let again = FakeTrillet::default();
     again.set("batch_a", running(2));
     let (monitor, _events) = start(&again, Some(StateFile::new(&path)));
-    assert_eq!(monitor.view().settings, stored);
+    assert_eq!(monitor.snapshot().settings, stored);
     run_for(Duration::from_secs(121)).await;
     let times = again.times("batch_a");
     assert_eq!(
@@ -873,7 +863,7 @@ async fn a_cancel_seen_by_a_poll_before_its_answer_is_not_announced() {
     fake.set("batch_a", Ok(progress(BatchStatus::Cancelled, 10, 100)));
     run_for(Duration::from_secs(16)).await;
     assert!(
-        batch(&monitor.view(), "batch_a")
+        batch(&monitor.snapshot(), "batch_a")
             .progress
             .as_ref()
             .is_some_and(|p| p.status == BatchStatus::Cancelled),
@@ -906,7 +896,7 @@ async fn a_429_on_a_page_of_calls_pauses_polling_too() {
     assert_eq!(error.code(), "rate_limited");
     settle().await;
     assert!(matches!(
-        monitor.view().connection,
+        monitor.snapshot().connection,
         Connection::RateLimited { .. }
     ));
     let before = fake.requests("batch_a");
@@ -950,7 +940,7 @@ async fn a_401_on_a_click_stops_polling_like_one_on_a_poll() {
     assert_eq!(error.code(), "unauthorized");
     run_for(Duration::from_secs(60)).await;
     assert!(matches!(
-        monitor.view().connection,
+        monitor.snapshot().connection,
         Connection::CredentialsRejected { status: 401, .. }
     ));
     assert_eq!(
@@ -998,7 +988,7 @@ async fn a_pause_ends_by_itself_after_the_hour_and_the_file_forgets_it() {
     let (monitor, _events) = Monitor::spawn(config);
     monitor.update_settings(|s| *s = s.with_pause(true, 1_000_000));
     run_for(Duration::from_secs(1)).await;
-    let until = monitor.view().settings.notifications_paused_until_ms;
+    let until = monitor.snapshot().settings.notifications_paused_until_ms;
     assert_eq!(until, Some(1_000_000 + 3_600_000));
     let mut views = monitor.subscribe();
     views.borrow_and_update();
@@ -1008,7 +998,10 @@ async fn a_pause_ends_by_itself_after_the_hour_and_the_file_forgets_it() {
         views.has_changed().unwrap(),
         "a view at the end of the pause"
     );
-    assert_eq!(monitor.view().settings.notifications_paused_until_ms, None);
+    assert_eq!(
+        monitor.snapshot().settings.notifications_paused_until_ms,
+        None
+    );
     monitor.shutdown().await;
     assert_eq!(
         StateFile::new(&path)

@@ -8,10 +8,9 @@ use std::time::{Duration, Instant};
 
 use batchwatch_core::format::TimeZone;
 use batchwatch_core::monitor::{
-    Connection, FetchStatus, Monitor, MonitorConfig, MonitorEvent, MonitorHandle, MonitorView,
+    Connection, FetchStatus, Monitor, MonitorConfig, MonitorEvent, MonitorHandle, MonitorSnapshot,
 };
 use batchwatch_core::schedule::PollPolicy;
-use batchwatch_core::state_file::Settings;
 use batchwatch_core::{ApiBase, BatchId, Credentials, TrilletClient};
 use tokio::sync::mpsc::UnboundedReceiver;
 use trillet_sim::{BatchScript, Fault, FaultTarget, RunningSim, SimConfig};
@@ -21,14 +20,10 @@ const SPEED: f64 = 60.0;
 
 /// The default policy (50 a minute, 15 s floor, 5 min cap) in compressed time.
 fn compressed_policy() -> PollPolicy {
-    let scale = |d: Duration| d.div_f64(SPEED);
-    let p = PollPolicy::default();
-    PollPolicy {
-        window: scale(p.window),
-        floor: scale(p.floor),
-        backoff_cap: scale(p.backoff_cap),
-        ..p
-    }
+    PollPolicy::paced(
+        Duration::from_secs(15).div_f64(SPEED),
+        Duration::from_secs(60).div_f64(SPEED),
+    )
 }
 
 fn sim(speed: f64) -> RunningSim {
@@ -48,10 +43,7 @@ fn start(sim: &RunningSim, policy: PollPolicy) -> (MonitorHandle, UnboundedRecei
         client,
         Some(Credentials::new(&sim.api_key(), &sim.workspace_id()).unwrap()),
     );
-    config.settings = Some(Settings {
-        poll: policy,
-        ..Settings::default()
-    });
+    config.poll = Some(policy);
     let control = sim.control();
     config.clock = Arc::new(move || control.now_ms());
     Monitor::spawn(config)
@@ -65,7 +57,7 @@ fn id(s: &str) -> BatchId {
 async fn wait_for(
     monitor: &MonitorHandle,
     limit: Duration,
-    ok: impl Fn(&MonitorView) -> bool,
+    ok: impl Fn(&MonitorSnapshot) -> bool,
 ) -> Duration {
     let started = Instant::now();
     let mut rx = monitor.subscribe();
@@ -81,19 +73,19 @@ async fn wait_for(
 }
 
 /// A batch's fetch status; `Pending` also before the monitor has taken the track command.
-fn fetch_of(view: &MonitorView, name: &str) -> FetchStatus {
+fn fetch_of(view: &MonitorSnapshot, name: &str) -> FetchStatus {
     view.batches
         .iter()
         .find(|b| b.id.as_str() == name)
         .map_or(FetchStatus::Pending, |b| b.fetch.clone())
 }
 
-fn is_final(view: &MonitorView, name: &str) -> bool {
+fn has_ended(view: &MonitorSnapshot, name: &str) -> bool {
     view.batches
         .iter()
         .find(|b| b.id.as_str() == name)
         .and_then(|b| b.progress.as_ref())
-        .is_some_and(|p| p.is_complete)
+        .is_some_and(|p| p.has_ended())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,7 +148,7 @@ async fn finished_batches_get_no_request_after_they_finish() {
     let (monitor, mut events) = start(&sim, compressed_policy());
     monitor.track(vec![id("batch_short"), id("batch_long")]);
     wait_for(&monitor, Duration::from_secs(10), |v| {
-        is_final(v, "batch_short")
+        has_ended(v, "batch_short")
     })
     .await;
     let finished_at = control.request_count("batch_short");
@@ -201,7 +193,7 @@ async fn a_burst_of_500s_recovers_by_itself() {
         control.request_count("batch_steady") > steady,
         "other batches keep updating"
     );
-    let view = monitor.view();
+    let view = monitor.snapshot();
     let flaky = view
         .batches
         .iter()
@@ -278,7 +270,7 @@ fn card<'a>(
     view.cards.iter().find(|c| c.id == name).unwrap()
 }
 
-fn live(view: &MonitorView, name: &str) -> bool {
+fn live(view: &MonitorSnapshot, name: &str) -> bool {
     fetch_of(view, name) == FetchStatus::Live
 }
 
@@ -321,7 +313,7 @@ async fn cancel_succeeds_or_says_why_not_and_the_card_follows() {
         })
     })
     .await;
-    let view = monitor.view();
+    let view = monitor.snapshot();
     let window = window_view(&view, &TimeZone::UTC);
     let cancelled = card(&window, "batch_cancel_me");
     assert!(!cancelled.can_cancel);
@@ -387,7 +379,7 @@ async fn cancel_succeeds_or_says_why_not_and_the_card_follows() {
         live(v, "batch_faulty")
     })
     .await;
-    let view = monitor.view();
+    let view = monitor.snapshot();
     let window = window_view(&view, &TimeZone::UTC);
     let faulty = card(&window, "batch_faulty");
     assert!(
@@ -416,10 +408,14 @@ async fn failed_calls_page_in_through_the_monitor_and_agree_with_the_counters() 
     let (monitor, _events) = start(&sim, compressed_policy());
     monitor.track(vec![id("batch_bad_list")]);
     wait_for(&monitor, Duration::from_secs(5), |v| {
-        is_final(v, "batch_bad_list")
+        has_ended(v, "batch_bad_list")
     })
     .await;
-    let counted = monitor.view().batches[0].progress.as_ref().unwrap().failed;
+    let counted = monitor.snapshot().batches[0]
+        .progress
+        .as_ref()
+        .unwrap()
+        .failed;
 
     let before = control.request_count("batch_bad_list");
     let mut failed = FailedCalls::new();

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use batchwatch_core::change::{detect, failure_rate_alert, notification_for, Change};
 use batchwatch_core::format::TimeZone;
 use batchwatch_core::model::{BatchProgress, BatchStatus, RecentCall};
-use batchwatch_core::monitor::{BatchSnapshot, Connection, FetchStatus, MonitorView};
+use batchwatch_core::monitor::{BatchSnapshot, Connection, FetchStatus, MonitorSnapshot};
 use batchwatch_core::settings::Settings;
 use batchwatch_core::view::{tray_view, window_view};
 use batchwatch_core::{figures, parse_pasted, BatchId};
@@ -135,11 +135,12 @@ proptest! {
         now_ms in count(),
         until_ms in count(),
     ) {
-        let view = MonitorView {
+        let view = MonitorSnapshot {
             now_ms,
             batches: vec![snapshot("batch_a", a, until_ms), snapshot("batch_b", b, now_ms)],
             connection: Connection::RateLimited { until_ms },
             settings: Settings::default(),
+            sharing_budget: 0,
             state_problem: None,
         };
         let window = window_view(&view, &TimeZone::UTC);

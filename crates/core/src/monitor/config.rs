@@ -1,22 +1,26 @@
-//! How a monitor starts: its source, credentials, state file, settings override and clocks.
+//! How a monitor starts: its source, credentials, state file, schedule override and clocks.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::credentials::Credentials;
-use crate::state_file::{Settings, StateFile};
+use crate::schedule::PollPolicy;
+use crate::state_file::StateFile;
 
 /// The wall clock, in epoch milliseconds. Injected so tests can agree with the simulator's.
 pub type WallClock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
 /// The system's wall clock.
 pub fn system_clock() -> WallClock {
-    Arc::new(|| {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0)
-    })
+    Arc::new(wall_clock_ms)
+}
+
+/// The system's wall clock now, in epoch milliseconds: the one place a program without a
+/// monitor (a one-shot command) reads it. With a monitor, its snapshot's `now_ms` is the time.
+pub fn wall_clock_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// How the monitor starts.
@@ -25,8 +29,9 @@ pub struct MonitorConfig<S> {
     pub credentials: Option<Credentials>,
     /// `None` keeps nothing across runs (the terminal companion, demo mode).
     pub state_file: Option<StateFile>,
-    /// Replaces the settings found in the state file (e.g. command-line options).
-    pub settings: Option<Settings>,
+    /// Replaces the user's polling schedule until they change it, and is never saved (tests
+    /// compress time with it; so do the terminal companion's hidden options).
+    pub poll: Option<PollPolicy>,
     pub clock: WallClock,
     /// How long a burst of changes may gather before one write.
     pub save_debounce: Duration,
@@ -38,7 +43,7 @@ impl<S> MonitorConfig<S> {
             source,
             credentials,
             state_file: None,
-            settings: None,
+            poll: None,
             clock: system_clock(),
             save_debounce: Duration::from_millis(500),
         }

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::ApiError;
 use crate::batch_id::BatchId;
 use crate::credentials::Credentials;
+use crate::failures::{FailedCalls, FailedCallsView};
 use crate::model::{CallsPage, CallsQuery, CancelOutcome};
 use crate::state_file::Settings;
 
@@ -92,14 +93,19 @@ pub(super) enum Command {
     Refresh(Option<BatchId>),
     SetCredentials(Option<Credentials>),
     UpdateSettings(SettingsChange),
+    /// Pause notifications for an hour (`Some(true)`), resume them, or (`None`) toggle.
+    PauseNotifications(Option<bool>),
     Cancel(BatchId, Reply<CancelOutcome>),
     Calls(BatchId, CallsQuery, Reply<CallsPage>),
+    CheckCredentials(Credentials, Reply<()>),
+    DrillDown(BatchId, Reply<Arc<tokio::sync::Mutex<FailedCalls>>>),
+    CloseDrillDown(BatchId),
 }
 
 /// The caller's side of a running monitor. Dropping it stops the task.
 pub struct MonitorHandle {
     pub(super) commands: mpsc::UnboundedSender<Command>,
-    pub(super) view: watch::Receiver<Arc<MonitorView>>,
+    pub(super) snapshots: watch::Receiver<Arc<MonitorSnapshot>>,
     pub(super) cancel: CancellationToken,
     pub(super) task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -144,6 +150,20 @@ impl MonitorHandle {
             .send(Command::UpdateSettings(Box::new(change)));
     }
 
+    /// Pauses desktop notifications for an hour from now, or resumes them; kept in the
+    /// settings, so a restart inside the hour stays quiet.
+    pub fn pause_notifications(&self, paused: bool) {
+        let _ = self
+            .commands
+            .send(Command::PauseNotifications(Some(paused)));
+    }
+
+    /// Pauses notifications if they are not paused, else resumes them — decided by the monitor
+    /// on the settings it holds, so two quick clicks pause and then resume.
+    pub fn toggle_notification_pause(&self) {
+        let _ = self.commands.send(Command::PauseNotifications(None));
+    }
+
     /// Cancels a tracked batch at Trillet (`DELETE`): waiting calls are dropped, active ones
     /// finish. On success the batch keeps Trillet's answer and is polled once more at once.
     pub async fn cancel(&self, id: BatchId) -> Result<CancelOutcome, ActionError> {
@@ -156,6 +176,49 @@ impl MonitorHandle {
         self.ask(|reply| Command::Calls(id, query, reply)).await
     }
 
+    /// Asks Trillet whether these credentials are good, within the monitor's budget, before
+    /// they are stored. Only a refusal (401/403) says they are not: any other answer, or none,
+    /// does not disprove them.
+    pub async fn check_credentials(&self, candidate: Credentials) -> Result<(), ActionError> {
+        match self
+            .ask(|reply| Command::CheckCredentials(candidate, reply))
+            .await
+        {
+            Err(ActionError::Interrupted) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// The drill-down of a tracked batch's failed calls: the first page (`more: false`, which
+    /// starts over) or the next one, grouped by reason with every page loaded so far. Pages
+    /// come through [`Self::calls`]; what was loaded stays with the batch until
+    /// [`Self::close_failed_calls`] or untrack.
+    pub async fn failed_calls(
+        &self,
+        id: BatchId,
+        more: bool,
+    ) -> Result<FailedCallsView, ActionError> {
+        let drilldown = self
+            .ask(|reply| Command::DrillDown(id.clone(), reply))
+            .await?;
+        // One load at a time per batch, so two quick "more"s never fetch the same page; other
+        // batches (and Remove) do not wait for a slow page.
+        let mut failed = drilldown.lock().await;
+        if !more {
+            *failed = FailedCalls::new();
+        }
+        if let Some(query) = failed.next_query() {
+            let page = self.calls(id.clone(), query).await?;
+            failed.add_page(page);
+        }
+        Ok(failed.view(id.as_str()))
+    }
+
+    /// Forgets a closed drill-down's calls.
+    pub fn close_failed_calls(&self, id: BatchId) {
+        let _ = self.commands.send(Command::CloseDrillDown(id));
+    }
+
     async fn ask<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Result<T, ActionError> {
         let (reply, answer) = oneshot::channel();
         self.commands
@@ -164,13 +227,13 @@ impl MonitorHandle {
         answer.await.unwrap_or(Err(ActionError::Interrupted))
     }
 
-    /// The current view, and every later one.
-    pub fn subscribe(&self) -> watch::Receiver<Arc<MonitorView>> {
-        self.view.clone()
+    /// The current snapshot, and every later one.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<MonitorSnapshot>> {
+        self.snapshots.clone()
     }
 
-    pub fn view(&self) -> Arc<MonitorView> {
-        self.view.borrow().clone()
+    pub fn snapshot(&self) -> Arc<MonitorSnapshot> {
+        self.snapshots.borrow().clone()
     }
 
     /// Stops the task and waits until it has saved. Later calls return at once.

@@ -2,7 +2,7 @@
 //! budget, remembers them in the state file, and says what happened.
 //!
 //! Nothing else holds the live state. Callers talk to the task through a [`MonitorHandle`]
-//! (commands in; a `watch` of the whole [`MonitorView`] out) and read discrete
+//! (commands in; a `watch` of the whole [`MonitorSnapshot`] out) and read discrete
 //! [`MonitorEvent`]s from the receiver [`Monitor::spawn`] returns. Dropping the handle stops the
 //! task (a cancellation token), which saves one last time on its way out.
 //!
@@ -19,13 +19,12 @@
 //! - `config` — how a monitor starts (source, credentials, state file, clocks).
 //! - `port` — [`TrilletApi`], what the monitor asks of Trillet.
 //! - `handle` — [`MonitorHandle`], the commands, and what a `track` answers.
-//! - `snapshot` — [`MonitorView`] and [`MonitorEvent`], what the monitor publishes.
+//! - `snapshot` — [`MonitorSnapshot`] and [`MonitorEvent`], what the monitor publishes.
 //! - `tracked` — one batch inside the task.
 //! - `run` — the loop and the commands it takes; `polling` — polls and their answers;
 //!   `requests` — cancels and pages of calls made for the user; `persistence`,
 //!   `publishing`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,7 +37,7 @@ use crate::api::ApiError;
 use crate::batch_id::BatchId;
 use crate::credentials::Credentials;
 use crate::model::{BatchProgress, CallsPage, CancelOutcome};
-use crate::schedule::RequestBudget;
+use crate::schedule::{PollPolicy, RequestBudget};
 use crate::state_file::{SavedState, Settings, StateFile};
 
 mod config;
@@ -52,10 +51,10 @@ mod run;
 mod snapshot;
 mod tracked;
 
-pub use config::{system_clock, MonitorConfig, WallClock};
+pub use config::{system_clock, wall_clock_ms, MonitorConfig, WallClock};
 pub use handle::{ActionError, MonitorHandle, TrackReceipt, Tracking, MAX_TRACKED};
 pub use port::TrilletApi;
-pub use snapshot::{BatchSnapshot, Connection, FetchStatus, MonitorEvent, MonitorView};
+pub use snapshot::{BatchSnapshot, Connection, FetchStatus, MonitorEvent, MonitorSnapshot};
 
 use handle::{Command, Reply};
 use tracked::Tracked;
@@ -83,12 +82,8 @@ impl Monitor {
             None => (SavedState::default(), None, false),
         };
         if let Some(message) = &state_problem {
-            let _ = events_tx.send(MonitorEvent::StateFileProblem {
-                message: message.clone(),
-            });
+            log::error!("{message}");
         }
-        let stored_settings = saved.settings.within_ranges();
-        let settings = config.settings.unwrap_or(stored_settings);
         let now = Instant::now();
         // A state file holding more than the monitor tracks (edited, or from elsewhere) keeps
         // its first batches, and says how many it left out.
@@ -115,38 +110,35 @@ impl Monitor {
 
         let mut task = Task {
             source: Arc::new(config.source),
-            connection: match config.credentials {
-                Some(_) => Connection::Ready,
-                None => Connection::NoCredentials,
-            },
             credentials: config.credentials,
             credentials_generation: 0,
+            rejection: None,
+            rate_limit: None,
             state_file: config.state_file.filter(|_| writable),
-            settings,
-            stored_settings,
+            settings: saved.settings.within_ranges(),
+            poll_override: config.poll,
             clock: config.clock,
             save_debounce: config.save_debounce,
             batches,
+            next_generation: 1,
             budget: RequestBudget::default(),
-            rate_limited_until: None,
-            in_flight: JoinSet::new(),
-            requests: HashMap::new(),
-            actions: JoinSet::new(),
+            polls: JoinSet::new(),
+            user_requests: JoinSet::new(),
             save_at: None,
             events: events_tx,
             state_problem,
             save_problem: None,
-            view_tx: None,
+            snapshots: None,
         };
-        let (view_tx, view_rx) = watch::channel(Arc::new(task.view()));
-        task.view_tx = Some(view_tx);
+        let (snapshots, snapshot_rx) = watch::channel(Arc::new(task.snapshot()));
+        task.snapshots = Some(snapshots);
 
         let cancel = CancellationToken::new();
         let handle = tokio::spawn(task.run(commands_rx, cancel.clone()));
         (
             MonitorHandle {
                 commands: commands_tx,
-                view: view_rx,
+                snapshots: snapshot_rx,
                 cancel,
                 task: std::sync::Mutex::new(Some(handle)),
             },
@@ -155,8 +147,8 @@ impl Monitor {
     }
 }
 
-/// What a finished request reports back to the task.
-struct Answer {
+/// What a poll reports back to the task.
+struct PollAnswer {
     id: BatchId,
     generation: u64,
     credentials_generation: u64,
@@ -165,7 +157,7 @@ struct Answer {
 
 /// What a request made for the user reports back to the task, which learns from it (a 429 or a
 /// 401 concerns polling too) and then replies.
-enum ActionAnswer {
+enum RequestAnswer {
     Cancel {
         id: BatchId,
         generation: u64,
@@ -179,33 +171,86 @@ enum ActionAnswer {
         result: Result<CallsPage, ApiError>,
         reply: Reply<CallsPage>,
     },
+    CredentialsCheck {
+        result: Result<(), ApiError>,
+        reply: Reply<()>,
+    },
 }
 
 struct Task<S> {
     source: Arc<S>,
+    /// `None`: nothing is polled until some are given.
     credentials: Option<Credentials>,
     /// Bumped on every credential change, so a 401 for old credentials is ignored.
     credentials_generation: u64,
-    connection: Connection,
+    /// Trillet refused the current credentials (401/403): nothing is polled until new ones.
+    rejection: Option<Rejection>,
+    /// A 429 in force: nothing is sent until it is over.
+    rate_limit: Option<RateLimit>,
     state_file: Option<StateFile>,
+    /// The user's settings, as the state file keeps them.
     settings: Settings,
-    /// The settings the file keeps: the user's, not an override given at start.
-    stored_settings: Settings,
+    /// A schedule given at start, in force instead of the user's until they change theirs;
+    /// never saved.
+    poll_override: Option<PollPolicy>,
     clock: WallClock,
     save_debounce: Duration,
     batches: Vec<Tracked>,
+    /// The incarnation the next tracked batch gets (see [`Tracked::generation`]).
+    next_generation: u64,
     budget: RequestBudget<Instant>,
-    rate_limited_until: Option<Instant>,
-    in_flight: JoinSet<Answer>,
-    /// Which batch (and incarnation) each in-flight task asks about.
-    requests: HashMap<tokio::task::Id, (BatchId, u64)>,
-    /// Requests made for the user (cancels, pages of calls), in flight.
-    actions: JoinSet<ActionAnswer>,
+    /// Polls in flight; each batch knows its own (see [`Tracked::in_flight`]).
+    polls: JoinSet<PollAnswer>,
+    /// Requests made for the user (cancels, pages of calls, a credentials check), in flight.
+    user_requests: JoinSet<RequestAnswer>,
     save_at: Option<Instant>,
     events: mpsc::UnboundedSender<MonitorEvent>,
     /// What was wrong with the state file at start (set aside, unreadable); said until restart.
     state_problem: Option<String>,
     /// Why the last save failed; gone once a save succeeds again.
     save_problem: Option<String>,
-    view_tx: Option<watch::Sender<Arc<MonitorView>>>,
+    snapshots: Option<watch::Sender<Arc<MonitorSnapshot>>>,
+}
+
+/// Why Trillet refused the credentials.
+struct Rejection {
+    status: u16,
+    message: String,
+}
+
+/// A 429 pause, on both clocks: tokio's to wait on, the wall clock's to show.
+#[derive(Clone, Copy)]
+struct RateLimit {
+    until: Instant,
+    until_ms: u64,
+}
+
+impl<S> Task<S> {
+    /// The schedule in force: a start-up override, else the user's.
+    fn poll_policy(&self) -> PollPolicy {
+        self.poll_override.unwrap_or(self.settings.poll)
+    }
+
+    /// The settings in force, as the snapshot shows them.
+    fn settings_in_force(&self) -> Settings {
+        Settings {
+            poll: self.poll_policy(),
+            ..self.settings
+        }
+    }
+
+    /// The key's state, derived from the credentials, a refusal and a pause.
+    fn connection(&self) -> Connection {
+        match (&self.credentials, &self.rejection, self.rate_limit) {
+            (None, _, _) => Connection::NoCredentials,
+            (Some(_), Some(r), _) => Connection::CredentialsRejected {
+                status: r.status,
+                message: r.message.clone(),
+            },
+            (Some(_), None, Some(pause)) => Connection::RateLimited {
+                until_ms: pause.until_ms,
+            },
+            (Some(_), None, None) => Connection::Ready,
+        }
+    }
 }

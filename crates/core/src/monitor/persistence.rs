@@ -23,7 +23,7 @@ impl<S: TrilletApi> Task<S> {
         let state = SavedState {
             schema: SCHEMA_VERSION,
             batches: self.batches.iter().map(Tracked::saved).collect(),
-            settings: self.stored_settings,
+            settings: self.settings,
         };
         match file.save(&state) {
             // A save that works again clears the banner of the one that did not.
@@ -37,8 +37,8 @@ impl<S: TrilletApi> Task<S> {
                 if self.save_problem.as_deref() == Some(message.as_str()) {
                     return false;
                 }
-                self.save_problem = Some(message.clone());
-                let _ = self.events.send(MonitorEvent::StateFileProblem { message });
+                log::error!("{message}");
+                self.save_problem = Some(message);
                 true
             }
         }

@@ -1,12 +1,12 @@
-//! The snapshot the task publishes: one immutable [`MonitorView`] per change, on a `watch`.
+//! The snapshot the task publishes: one immutable [`MonitorSnapshot`] per change, on a `watch`.
 
 use std::sync::Arc;
 
 use super::*;
 
 impl<S: TrilletApi> Task<S> {
-    pub(super) fn view(&self) -> MonitorView {
-        MonitorView {
+    pub(super) fn snapshot(&self) -> MonitorSnapshot {
+        MonitorSnapshot {
             now_ms: (self.clock)(),
             batches: self
                 .batches
@@ -19,8 +19,12 @@ impl<S: TrilletApi> Task<S> {
                     cancellation: b.cancellation.clone(),
                 })
                 .collect(),
-            connection: self.connection.clone(),
-            settings: self.settings,
+            connection: self.connection(),
+            settings: self.settings_in_force(),
+            sharing_budget: {
+                let (running, queued) = self.budget_shares();
+                running + queued
+            },
             state_problem: self
                 .save_problem
                 .clone()
@@ -29,8 +33,8 @@ impl<S: TrilletApi> Task<S> {
     }
 
     pub(super) fn publish(&self) {
-        if let Some(tx) = &self.view_tx {
-            tx.send_replace(Arc::new(self.view()));
+        if let Some(tx) = &self.snapshots {
+            tx.send_replace(Arc::new(self.snapshot()));
         }
     }
 }

@@ -1,22 +1,25 @@
-//! Requests made for the user — a cancel, a page of failed calls — sent with the monitor's own
-//! credentials and budget; their answers teach the monitor too (a 429 pauses polling, a 401
-//! stops it) before the caller gets its reply.
+//! Requests made for the user — a cancel, a page of failed calls, a check of new credentials —
+//! sent within the monitor's budget (with its own credentials but for the check); their answers
+//! teach the monitor too (a 429 pauses polling, a 401 stops it) before the caller gets its reply.
 
 use std::sync::Arc;
 
 use tokio::time::Instant;
 
-use crate::api::{rate_limit_wait, ApiError};
+use crate::api::ApiError;
 use crate::batch_id::BatchId;
 use crate::credentials::Credentials;
 use crate::model::{CallsPage, CallsQuery, CancelOutcome};
 
 use super::*;
 
+/// The batch asked about to check new credentials when none is tracked yet.
+const CREDENTIALS_PROBE_ID: &str = "batch_batchwatch_credentials_check";
+
 impl<S: TrilletApi> Task<S> {
     /// What a request on the user's behalf needs: a tracked batch, credentials, and no 429
     /// pause in force (asking during one would only earn another). It counts in the budget.
-    pub(super) fn action_allowed(
+    pub(super) fn user_request_allowed(
         &mut self,
         id: &BatchId,
         now: Instant,
@@ -25,8 +28,8 @@ impl<S: TrilletApi> Task<S> {
             return Err(ActionError::NotTracked(id.clone()));
         }
         let credentials = self.credentials.clone().ok_or(ActionError::NoCredentials)?;
-        if let Some(until) = self.rate_limited_until.filter(|u| *u > now) {
-            return Err(ActionError::RateLimited(until - now));
+        if let Some(pause) = self.rate_limit.filter(|p| p.until > now) {
+            return Err(ActionError::RateLimited(pause.until - now));
         }
         // Not held back by the budget: the budget leaves room under Trillet's limit for
         // clicks, and recording them makes the polling that follows give way.
@@ -35,7 +38,7 @@ impl<S: TrilletApi> Task<S> {
     }
 
     pub(super) fn send_cancel(&mut self, id: BatchId, reply: Reply<CancelOutcome>, now: Instant) {
-        let credentials = match self.action_allowed(&id, now) {
+        let credentials = match self.user_request_allowed(&id, now) {
             Ok(c) => c,
             Err(e) => {
                 let _ = reply.send(Err(e));
@@ -44,19 +47,42 @@ impl<S: TrilletApi> Task<S> {
         };
         let credentials_generation = self.credentials_generation;
         let Some(batch) = self.batches.iter_mut().find(|b| b.id == id) else {
-            return; // action_allowed found it
+            return; // user_request_allowed found it
         };
         // Counted now, not when the answer comes: a poll that sees "cancelled" before the
         // DELETE's answer must not announce the user's own doing back to them.
         batch.cancels_pending += 1;
         let generation = batch.generation;
         let request = self.source.cancel(&credentials, &id);
-        self.actions.spawn(async move {
-            ActionAnswer::Cancel {
+        self.user_requests.spawn(async move {
+            RequestAnswer::Cancel {
                 id,
                 generation,
                 credentials_generation,
                 result: request.await,
+                reply,
+            }
+        });
+    }
+
+    /// Asks Trillet whether new credentials are good before they are stored: about a tracked
+    /// batch, or — with none yet — about one that cannot exist (Trillet checks the key before the
+    /// ID, so a good key earns a 404 and a bad one a 401). Counted in the budget.
+    pub(super) fn send_credentials_check(
+        &mut self,
+        candidate: Credentials,
+        reply: Reply<()>,
+        now: Instant,
+    ) {
+        let probe = match self.batches.first() {
+            Some(first) => first.id.clone(),
+            None => BatchId::parse(CREDENTIALS_PROBE_ID).expect("the probe is a valid batch ID"),
+        };
+        self.budget.record(now);
+        let request = self.source.fetch(&candidate, &probe);
+        self.user_requests.spawn(async move {
+            RequestAnswer::CredentialsCheck {
+                result: request.await.map(drop),
                 reply,
             }
         });
@@ -69,12 +95,12 @@ impl<S: TrilletApi> Task<S> {
         reply: Reply<CallsPage>,
         now: Instant,
     ) {
-        match self.action_allowed(&id, now) {
+        match self.user_request_allowed(&id, now) {
             Ok(credentials) => {
                 let request = self.source.calls(&credentials, &id, query);
                 let credentials_generation = self.credentials_generation;
-                self.actions.spawn(async move {
-                    ActionAnswer::Calls {
+                self.user_requests.spawn(async move {
+                    RequestAnswer::Calls {
                         credentials_generation,
                         result: request.await,
                         reply,
@@ -87,11 +113,20 @@ impl<S: TrilletApi> Task<S> {
         }
     }
 
-    /// Learns what an action's answer says about the key (a 429 pauses polling too; a 401
+    /// Learns what a user request's answer says about the key (a 429 pauses polling too; a 401
     /// stops it), keeps a cancel's answer on its batch, then replies.
-    pub(super) fn apply_action(&mut self, answer: ActionAnswer) -> bool {
+    pub(super) fn apply_request_answer(&mut self, answer: RequestAnswer) -> bool {
         match answer {
-            ActionAnswer::Calls {
+            RequestAnswer::CredentialsCheck { result, reply } => {
+                // About other credentials than the monitor's: it learns nothing from the answer.
+                // Only a refusal disproves them ("offline" does not).
+                let _ = reply.send(match result {
+                    Err(error @ ApiError::Unauthorized { .. }) => Err(ActionError::Api(error)),
+                    _ => Ok(()),
+                });
+                false
+            }
+            RequestAnswer::Calls {
                 credentials_generation,
                 result,
                 reply,
@@ -100,7 +135,7 @@ impl<S: TrilletApi> Task<S> {
                 let _ = reply.send(result.map_err(|e| self.action_error(e)));
                 changed
             }
-            ActionAnswer::Cancel {
+            RequestAnswer::Cancel {
                 id,
                 generation,
                 credentials_generation,
@@ -115,20 +150,18 @@ impl<S: TrilletApi> Task<S> {
         }
     }
 
-    /// An action's error as the person reads it: a 429 says the wait actually used (the
+    /// A user request's error as the person reads it: a 429 says the wait actually used (the
     /// one clamp), not the server's word, which may be years.
     pub(super) fn action_error(&self, error: ApiError) -> ActionError {
         match error {
             ApiError::RateLimited { retry_after, .. } => {
-                let policy = self.settings.poll;
-                let longest = policy.backoff_cap.max(policy.window);
-                ActionError::RateLimited(rate_limit_wait(retry_after, policy.window, longest))
+                ActionError::RateLimited(self.rate_limit_wait(retry_after))
             }
             other => ActionError::Api(other),
         }
     }
 
-    /// What an action's error says about the key, if it was asked with the current one.
+    /// What a user request's error says about the key, if it was asked with the current one.
     pub(super) fn learn_from(
         &mut self,
         error: Option<&ApiError>,

@@ -1,7 +1,7 @@
 //! The task's loop: it waits for the first of a command, a poll's answer, a user request's
 //! answer or the next deadline, applies it, and publishes the view when something changed.
-//! Commands from the handle (track, untrack, refresh, credentials, settings, user requests)
-//! are taken here.
+//! Commands from the handle (track, untrack, refresh, credentials, settings, user requests,
+//! drill-downs) are taken here.
 
 use std::time::Duration;
 
@@ -20,29 +20,25 @@ impl<S: TrilletApi> Task<S> {
         mut commands: mpsc::UnboundedReceiver<Command>,
         cancel: CancellationToken,
     ) {
-        let mut next_generation = 1;
         loop {
             let wake = self.next_wake();
             let changed = tokio::select! {
                 biased;
                 () = cancel.cancelled() => break,
                 command = commands.recv() => match command {
-                    Some(command) => self.handle(command, &mut next_generation),
+                    Some(command) => self.take_command(command),
                     None => break,
                 },
-                Some(joined) = self.in_flight.join_next_with_id(), if !self.in_flight.is_empty() => {
+                Some(joined) = self.polls.join_next(), if !self.polls.is_empty() => {
                     match joined {
-                        Ok((task, answer)) => {
-                            self.requests.remove(&task);
-                            self.apply(answer)
-                        }
+                        Ok(answer) => self.apply_poll(answer),
                         // A fetch cannot panic by design; if one did, its batch is retried.
-                        Err(e) => self.recover_lost_request(e.id()),
+                        Err(e) => self.recover_lost_poll(e.id()),
                     }
                 }
-                Some(Ok(answer)) = self.actions.join_next(), if !self.actions.is_empty() => {
-                    // (A panicked action drops its reply, which the caller reads as interrupted.)
-                    self.apply_action(answer)
+                Some(Ok(answer)) = self.user_requests.join_next(), if !self.user_requests.is_empty() => {
+                    // (A panicked request drops its reply, which the caller reads as interrupted.)
+                    self.apply_request_answer(answer)
                 }
                 () = sleep_or_forever(wake) => self.on_timer(),
             };
@@ -68,7 +64,7 @@ impl<S: TrilletApi> Task<S> {
         Some(now + Duration::from_millis(until.saturating_sub((self.clock)())))
     }
 
-    pub(super) fn handle(&mut self, command: Command, next_generation: &mut u64) -> bool {
+    pub(super) fn take_command(&mut self, command: Command) -> bool {
         let now = Instant::now();
         match command {
             Command::Track(ids, reply) => {
@@ -83,8 +79,8 @@ impl<S: TrilletApi> Task<S> {
                     } else {
                         known.insert(id.clone());
                         self.batches
-                            .push(Tracked::new(id.clone(), now, *next_generation));
-                        *next_generation += 1;
+                            .push(Tracked::new(id.clone(), now, self.next_generation));
+                        self.next_generation += 1;
                         tracking.added.push(id);
                     }
                 }
@@ -111,33 +107,36 @@ impl<S: TrilletApi> Task<S> {
                         b.next_due = now;
                     }
                 }
-                self.connection = match credentials {
-                    Some(_) => Connection::Ready,
-                    None => Connection::NoCredentials,
-                };
                 self.credentials = credentials;
-                self.rate_limited_until = None;
+                self.rejection = None;
+                self.rate_limit = None;
             }
             Command::UpdateSettings(change) => {
-                // Decided once, on the settings in force; the stored ones take the result, except
-                // a start-up override of the schedule, which stays unsaved unless this changed it.
-                let before = self.settings.poll;
-                change(&mut self.settings);
-                let stored_poll = if self.settings.poll == before {
-                    self.stored_settings.poll
-                } else {
-                    self.settings.poll
-                };
-                self.stored_settings = Settings {
-                    poll: stored_poll,
-                    ..self.settings
+                // Decided once, on the settings in force. A start-up override of the schedule
+                // stays in force (and unsaved) unless this changed the schedule.
+                let mut settings = self.settings_in_force();
+                change(&mut settings);
+                if settings.poll != self.poll_policy() {
+                    self.poll_override = None;
+                }
+                self.settings = Settings {
+                    poll: match self.poll_override {
+                        Some(_) => self.settings.poll,
+                        None => settings.poll,
+                    },
+                    ..settings
                 };
                 // A shorter interval takes effect now rather than after the old one runs out.
-                let (running, queued) = self.load();
-                let soonest = now + self.settings.poll.interval(running, queued);
+                let (running, queued) = self.budget_shares();
+                let soonest = now + self.poll_policy().interval(running, queued);
                 for b in &mut self.batches {
                     b.next_due = b.next_due.min(soonest);
                 }
+            }
+            Command::PauseNotifications(paused) => {
+                let now_ms = (self.clock)();
+                let paused = paused.unwrap_or(!self.settings.paused_at(now_ms));
+                self.settings = self.settings.with_pause(paused, now_ms);
             }
             Command::Cancel(id, reply) => {
                 self.send_cancel(id, reply, now);
@@ -145,6 +144,25 @@ impl<S: TrilletApi> Task<S> {
             }
             Command::Calls(id, query, reply) => {
                 self.send_calls(id, query, reply, now);
+                return false;
+            }
+            Command::CheckCredentials(candidate, reply) => {
+                self.send_credentials_check(candidate, reply, now);
+                return false;
+            }
+            Command::DrillDown(id, reply) => {
+                let drilldown = self
+                    .batches
+                    .iter_mut()
+                    .find(|b| b.id == id)
+                    .map(|b| b.drilldown.get_or_insert_with(Default::default).clone());
+                let _ = reply.send(drilldown.ok_or(ActionError::NotTracked(id)));
+                return false;
+            }
+            Command::CloseDrillDown(id) => {
+                if let Some(b) = self.batches.iter_mut().find(|b| b.id == id) {
+                    b.drilldown = None;
+                }
                 return false;
             }
         }

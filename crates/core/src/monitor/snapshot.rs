@@ -1,4 +1,4 @@
-//! What the monitor publishes: the immutable [`MonitorView`] of every batch and the key, and
+//! What the monitor publishes: the immutable [`MonitorSnapshot`] of every batch and the key, and
 //! the discrete [`MonitorEvent`]s worth telling once.
 
 use std::sync::Arc;
@@ -6,9 +6,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::batch_id::BatchId;
-use crate::change::Change;
+use crate::change::NotificationContent;
 use crate::model::{BatchProgress, CancelOutcome};
-use crate::notifier::NotificationContent;
 use crate::state_file::Settings;
 
 /// How the last attempt to fetch a batch went.
@@ -62,38 +61,41 @@ pub struct BatchSnapshot {
 
 /// Everything the monitor knows, as an immutable snapshot.
 #[derive(Debug, Clone, PartialEq)]
-pub struct MonitorView {
+pub struct MonitorSnapshot {
     pub now_ms: u64,
     pub batches: Vec<BatchSnapshot>,
     pub connection: Connection,
+    /// The settings in force.
     pub settings: Settings,
-    /// The state file could not be read at start (see [`MonitorEvent::StateFileProblem`]).
+    /// How many batches share the request budget now (those still polled): the count the
+    /// schedule divides by, and the one the settings panel's consequence speaks of.
+    pub sharing_budget: usize,
+    /// The state file was unreadable at start and set aside, or the last save failed.
     pub state_problem: Option<String>,
 }
 
-/// Something worth telling the user once.
+/// Something worth telling the user once. What is only a state (a 429 pause, a state-file
+/// problem) is in the snapshot, not here.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MonitorEvent {
     /// A batch completed, failed or was cancelled while watched (or while Batchwatch was not
     /// running). Sent exactly once per batch, across restarts.
     BatchFinished {
         id: BatchId,
-        change: Change,
-        progress: Arc<BatchProgress>,
         notification: NotificationContent,
+        /// Whether the user's settings let it be shown now (notifications on, not paused).
+        show: bool,
     },
     /// A running batch's failure rate reached the user's threshold. Sent once per batch.
     FailureRateHigh {
         id: BatchId,
         notification: NotificationContent,
+        /// As for [`MonitorEvent::BatchFinished`].
+        show: bool,
     },
     /// The key was refused; polling stopped until new credentials.
     CredentialsRejected {
         message: String,
         notification: NotificationContent,
     },
-    /// Trillet's rate limit was hit; polling waits until then.
-    RateLimited { until_ms: u64 },
-    /// The state file was unreadable and set aside, or could not be written.
-    StateFileProblem { message: String },
 }

@@ -1,12 +1,14 @@
 //! One tracked batch inside the task: its last snapshot, how its fetches went, when it is due,
-//! and what was already announced.
+//! what was already announced — and [`Tracked::observe`], the pure decision of what a fresh
+//! answer means.
 
 use std::sync::Arc;
 
 use tokio::time::Instant;
 
 use crate::batch_id::BatchId;
-use crate::change::is_settled;
+use crate::change::{detect, failure_rate_alert, notification_for, Change, NotificationContent};
+use crate::failures::FailedCalls;
 use crate::model::{BatchProgress, BatchStatus, CancelOutcome};
 use crate::state_file::SavedBatch;
 
@@ -18,17 +20,43 @@ pub(super) struct Tracked {
     pub(super) last: Option<Arc<BatchProgress>>,
     pub(super) last_updated_ms: Option<u64>,
     pub(super) fetch: FetchStatus,
-    pub(super) failures: u32,
+    /// Polls that failed in a row; sets the back-off.
+    pub(super) consecutive_errors: u32,
     pub(super) next_due: Instant,
     /// Bumped on untrack/re-track, so a late answer for an old incarnation is dropped.
     pub(super) generation: u64,
-    pub(super) in_flight: bool,
+    /// The poll in flight for this batch, if one is.
+    pub(super) in_flight: Option<tokio::task::Id>,
     pub(super) finish_notified: bool,
     /// Cancels sent for this batch and not answered yet: a "cancelled" seen meanwhile is the
     /// user's own doing, not news to announce.
     pub(super) cancels_pending: u32,
     pub(super) failure_alerted: bool,
     pub(super) cancellation: Option<Arc<CancelOutcome>>,
+    /// The failed calls paged in for an open drill-down; gone when it closes or the batch is
+    /// untracked. Locked while a page loads, so two quick "more"s never fetch the same page.
+    pub(super) drilldown: Option<Arc<tokio::sync::Mutex<FailedCalls>>>,
+}
+
+/// What a fresh answer means for its batch, decided without I/O.
+#[derive(Debug, PartialEq)]
+pub(super) struct Observed {
+    /// The end of the run, to announce: given once per batch, never for a batch first seen
+    /// already ended, never for the user's own cancel.
+    pub(super) finish: Option<NotificationContent>,
+    /// The failure-rate alert, given once per batch.
+    pub(super) alert: Option<NotificationContent>,
+    pub(super) save: Save,
+}
+
+/// How soon the state file must hear of an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Save {
+    /// Before anything is announced: a kill or a logout right after a notification must not
+    /// bring it back at the next start.
+    Now,
+    /// With the next debounced save.
+    Soon,
 }
 
 impl Tracked {
@@ -38,14 +66,15 @@ impl Tracked {
             last: None,
             last_updated_ms: None,
             fetch: FetchStatus::Pending,
-            failures: 0,
+            consecutive_errors: 0,
             next_due: now,
             generation,
-            in_flight: false,
+            in_flight: None,
             finish_notified: false,
             cancels_pending: 0,
             failure_alerted: false,
             cancellation: None,
+            drilldown: None,
         }
     }
 
@@ -64,10 +93,55 @@ impl Tracked {
         t
     }
 
+    /// Takes a poll's answer: keeps it as the batch's snapshot and says what it means — the
+    /// finish to announce, the failure-rate alert that is due, how soon to save. The flags that
+    /// make each happen once are set here, so the caller only sends what it is given.
+    /// `failure_alert` is the user's threshold in percent, if they set one.
+    pub(super) fn observe(
+        &mut self,
+        progress: BatchProgress,
+        failure_alert: Option<u8>,
+        now_ms: u64,
+    ) -> Observed {
+        let change = detect(self.last.as_deref(), &progress);
+        let alert = failure_alert
+            .filter(|_| !self.failure_alerted)
+            .and_then(|threshold| failure_rate_alert(&self.id, &progress, threshold));
+        self.failure_alerted |= alert.is_some();
+        if change == Change::FirstSeen && progress.has_ended() {
+            // Ended before we ever saw it running: nothing to announce, ever.
+            self.finish_notified = true;
+        }
+        if change == Change::Cancelled && self.cancels_pending > 0 {
+            // Seen before the DELETE's own answer: the user's doing, not news.
+            self.finish_notified = true;
+        }
+        let finish = if change.ends_run() && !self.finish_notified {
+            self.finish_notified = true;
+            notification_for(&self.id, change, &progress, now_ms)
+        } else {
+            None
+        };
+        self.last = Some(Arc::new(progress));
+        self.last_updated_ms = Some(now_ms);
+        self.fetch = FetchStatus::Live;
+        self.consecutive_errors = 0;
+        let save = if finish.is_some() || alert.is_some() {
+            Save::Now
+        } else {
+            Save::Soon
+        };
+        Observed {
+            finish,
+            alert,
+            save,
+        }
+    }
+
     /// Still worth polling: not settled (a cancelled batch's last calls may still be ending)
     /// and not unknown to Trillet.
     pub(super) fn pollable(&self) -> bool {
-        !self.last.as_deref().is_some_and(is_settled)
+        !self.last.as_deref().is_some_and(BatchProgress::is_settled)
             && !matches!(self.fetch, FetchStatus::NotFound { .. })
     }
 
@@ -87,5 +161,140 @@ impl Tracked {
             failure_alerted: self.failure_alerted,
             cancellation: self.cancellation.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW_MS: u64 = 1_795_968_000_000;
+    /// The user's failure-rate alert, in percent.
+    const ALERT_AT: Option<u8> = Some(25);
+
+    /// The answers a poll may bring.
+    #[derive(Debug, Clone, Copy)]
+    enum Answer {
+        Queued,
+        Running,
+        /// Still running, half of its finished calls failed (past the alert).
+        FailingFast,
+        Completed,
+        Failed,
+        Cancelled,
+    }
+
+    fn progress(answer: Answer) -> BatchProgress {
+        let (status, completed, failed, ended) = match answer {
+            Answer::Queued => (BatchStatus::Queued, 0, 0, false),
+            Answer::Running => (BatchStatus::Processing, 30, 2, false),
+            Answer::FailingFast => (BatchStatus::Processing, 20, 20, false),
+            Answer::Completed => (BatchStatus::Completed, 90, 10, true),
+            Answer::Failed => (BatchStatus::Failed, 40, 60, true),
+            Answer::Cancelled => (BatchStatus::Cancelled, 30, 2, true),
+        };
+        BatchProgress {
+            status,
+            is_complete: ended,
+            waiting: 0,
+            active: 0,
+            completed,
+            failed,
+            total: 100,
+            start_time: Some(NOW_MS - 600_000),
+            last_completed_time: None,
+            completed_time: ended.then_some(NOW_MS),
+            average_call_duration: None,
+            recent_calls: Vec::new(),
+        }
+    }
+
+    /// What the batch knew before the answer.
+    #[derive(Debug, Clone, Copy)]
+    enum Before {
+        Unseen,
+        Running,
+        /// Running, and the user's cancel is on its way.
+        CancelSent,
+        /// Running, and the failure-rate alert was given.
+        Alerted,
+        /// Ended, and its end was announced.
+        Announced,
+    }
+
+    fn tracked(before: Before) -> Tracked {
+        let mut t = Tracked::new(BatchId::parse("batch_grid").unwrap(), Instant::now(), 1);
+        match before {
+            Before::Unseen => {}
+            Before::Running => t.last = Some(Arc::new(progress(Answer::Running))),
+            Before::CancelSent => {
+                t.last = Some(Arc::new(progress(Answer::Running)));
+                t.cancels_pending = 1;
+            }
+            Before::Alerted => {
+                t.last = Some(Arc::new(progress(Answer::FailingFast)));
+                t.failure_alerted = true;
+            }
+            Before::Announced => {
+                t.last = Some(Arc::new(progress(Answer::Completed)));
+                t.finish_notified = true;
+            }
+        }
+        t
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn observe_grid_announces_each_end_once_and_saves_before_telling() {
+        use Answer as A;
+        use Before as B;
+        use Save::{Now, Soon};
+        // (before, answer) → (the finish announced, by its title's last word; alert; save)
+        let grid = [
+            (B::Unseen, A::Queued, None, false, Soon),
+            (B::Unseen, A::Running, None, false, Soon),
+            (B::Unseen, A::FailingFast, None, true, Now),
+            (B::Unseen, A::Completed, None, false, Soon),
+            (B::Unseen, A::Failed, None, false, Soon),
+            (B::Unseen, A::Cancelled, None, false, Soon),
+            (B::Running, A::Running, None, false, Soon),
+            (B::Running, A::FailingFast, None, true, Now),
+            (B::Running, A::Completed, Some("completed"), false, Now),
+            (B::Running, A::Failed, Some("failed"), false, Now),
+            (B::Running, A::Cancelled, Some("cancelled"), false, Now),
+            (B::CancelSent, A::Cancelled, None, false, Soon),
+            (B::CancelSent, A::Completed, Some("completed"), false, Now),
+            (B::Alerted, A::FailingFast, None, false, Soon),
+            (B::Alerted, A::Failed, Some("failed"), false, Now),
+            (B::Announced, A::Completed, None, false, Soon),
+        ];
+        for (before, answer, finish, alert, save) in grid {
+            let mut t = tracked(before);
+            let seen = t.observe(progress(answer), ALERT_AT, NOW_MS);
+            let case = format!("{before:?} then {answer:?}");
+            assert_eq!(
+                seen.finish
+                    .as_ref()
+                    .and_then(|n| n.title.rsplit(' ').next()),
+                finish,
+                "{case}"
+            );
+            assert_eq!(seen.alert.is_some(), alert, "{case}");
+            assert_eq!(seen.save, save, "{case}");
+            assert_eq!(t.fetch, FetchStatus::Live, "{case}");
+            assert_eq!(t.last.as_deref(), Some(&progress(answer)), "{case}");
+
+            // The same answer again is never news.
+            let again = t.observe(progress(answer), ALERT_AT, NOW_MS);
+            assert_eq!((again.finish, again.alert), (None, None), "{case}, twice");
+            assert_eq!(again.save, Soon, "{case}, twice");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_threshold_means_no_alert() {
+        let mut t = tracked(Before::Running);
+        let seen = t.observe(progress(Answer::FailingFast), None, NOW_MS);
+        assert_eq!(seen.alert, None);
+        assert!(!t.failure_alerted);
     }
 }

@@ -1,4 +1,4 @@
-//! What the window and the tray show, computed from a [`MonitorView`] by pure functions —
+//! What the window and the tray show, computed from a [`MonitorSnapshot`] by pure functions —
 //! formatted here, once, so the window, the tray and the terminal agree.
 //!
 //! Times are shown in the person's zone, passed in (`TimeZone::system()` in the programs, a
@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::figures::{figures, Figures};
 use crate::model::BatchStatus;
-use crate::monitor::{BatchSnapshot, FetchStatus, MonitorView};
+use crate::monitor::{BatchSnapshot, FetchStatus, MonitorSnapshot};
 
 mod tray;
 mod window;
@@ -60,7 +60,7 @@ impl BatchState {
         }
     }
 
-    fn is_finished(self) -> bool {
+    fn has_ended(self) -> bool {
         matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
     }
 }
@@ -78,7 +78,7 @@ struct Row<'a> {
     figures: Option<Figures>,
 }
 
-fn rows(view: &MonitorView) -> Vec<Row<'_>> {
+fn rows(view: &MonitorSnapshot) -> Vec<Row<'_>> {
     view.batches
         .iter()
         .map(|snapshot| Row {
@@ -90,15 +90,6 @@ fn rows(view: &MonitorView) -> Vec<Row<'_>> {
                 .map(|p| figures(p, view.now_ms)),
         })
         .collect()
-}
-
-/// How many batches share the request budget now: those not finished (nor unknown to Trillet).
-pub fn polled(view: &MonitorView) -> usize {
-    view.batches
-        .iter()
-        .map(BatchState::of)
-        .filter(|state| !state.is_finished() && *state != BatchState::NotFound)
-        .count()
 }
 
 #[cfg(test)]
@@ -161,12 +152,13 @@ mod tests {
         }
     }
 
-    fn view(batches: Vec<BatchSnapshot>, connection: Connection) -> MonitorView {
-        MonitorView {
+    fn view(batches: Vec<BatchSnapshot>, connection: Connection) -> MonitorSnapshot {
+        MonitorSnapshot {
             now_ms: START + 10 * MIN,
             batches,
             connection,
             settings: Settings::default(),
+            sharing_budget: 0,
             state_problem: None,
         }
     }
@@ -353,7 +345,7 @@ mod tests {
         let p: BatchProgress =
             serde_json::from_str(crate::model::tests::REFERENCE_EXAMPLE).unwrap();
         let now = p.last_completed_time.unwrap();
-        let v = MonitorView {
+        let v = MonitorSnapshot {
             now_ms: now,
             batches: vec![BatchSnapshot {
                 id: BatchId::parse("batch_7891011121314").unwrap(),
@@ -364,6 +356,7 @@ mod tests {
             }],
             connection: Connection::Ready,
             settings: Settings::default(),
+            sharing_budget: 0,
             state_problem: None,
         };
         let w = window_view(&v, &zone());
@@ -535,7 +528,8 @@ mod tests {
                 total_calls: 100,
             },
         }));
-        let v = view(vec![running, cancelled], Connection::Ready);
+        let mut v = view(vec![running, cancelled], Connection::Ready);
+        v.sharing_budget = 12;
         let w = window_view(&v, &zone());
         assert!(w.cards[0].can_cancel);
         assert_eq!(w.cards[0].cancellation_text, None);
@@ -545,8 +539,8 @@ mod tests {
             Some("Cancelled from Batchwatch: 63 waiting calls dropped; 30 completed and 2 failed before that (of 100). Trillet: Batch call cancelled successfully")
         );
         assert_eq!(
-            w.settings.consequence, "A batch updates every 15 s.",
-            "one batch still polled"
+            w.settings.consequence, "With 12 batches, each updates every 15 s.",
+            "the monitor's count of batches sharing the budget"
         );
     }
 }

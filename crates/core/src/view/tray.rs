@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::format::{self, TimeZone};
-use crate::monitor::{Connection, FetchStatus, MonitorView};
+use crate::monitor::{Connection, FetchStatus, MonitorSnapshot};
 
 use super::*;
 
@@ -41,7 +41,7 @@ pub struct TrayView {
 
 pub(super) fn needs_attention(row: &Row<'_>) -> bool {
     matches!(row.state, BatchState::NotFound | BatchState::Failed)
-        || (matches!(row.snapshot.fetch, FetchStatus::Retrying { .. }) && !row.state.is_finished())
+        || (matches!(row.snapshot.fetch, FetchStatus::Retrying { .. }) && !row.state.has_ended())
 }
 
 pub(super) fn tray_row(row: &Row<'_>) -> String {
@@ -74,7 +74,7 @@ pub(super) fn tray_row(row: &Row<'_>) -> String {
 }
 
 /// The tray's view: icon state, label, tooltip and menu rows, its times in `zone`.
-pub fn tray_view(view: &MonitorView, zone: &TimeZone) -> TrayView {
+pub fn tray_view(view: &MonitorSnapshot, zone: &TimeZone) -> TrayView {
     let rows = rows(view);
     if rows.is_empty() {
         return TrayView {
@@ -172,7 +172,7 @@ pub fn tray_view(view: &MonitorView, zone: &TimeZone) -> TrayView {
     ordered.sort_by_key(|r| {
         if needs_attention(r) {
             0
-        } else if r.state.is_finished() {
+        } else if r.state.has_ended() {
             2
         } else {
             1

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::figures::Figures;
 use crate::format::{self, TimeZone};
 use crate::model::{BatchProgress, CancelOutcome};
-use crate::monitor::{Connection, FetchStatus, MonitorView};
+use crate::monitor::{Connection, FetchStatus, MonitorSnapshot};
 use crate::settings::{settings_view, SettingsView};
 
 use super::*;
@@ -81,7 +81,7 @@ pub struct WindowView<'a> {
     pub settings: SettingsView,
 }
 
-pub(super) fn banner(view: &MonitorView, zone: &TimeZone) -> Option<Problem> {
+pub(super) fn banner(view: &MonitorSnapshot, zone: &TimeZone) -> Option<Problem> {
     let problem = |code: &str, message: String| {
         Some(Problem {
             code: code.into(),
@@ -122,7 +122,7 @@ pub(super) fn card_problem(
             code,
             message,
             retry_at_ms,
-        } if !row.state.is_finished() => {
+        } if !row.state.has_ended() => {
             let what = match code.as_str() {
                 "rate_limited" => "Rate-limited",
                 "network" | "timeout" => "Offline",
@@ -137,7 +137,7 @@ pub(super) fn card_problem(
                 ),
             })
         }
-        _ if !row.state.is_finished() => match connection {
+        _ if !row.state.has_ended() => match connection {
             Connection::CredentialsRejected { .. } => Some(Problem {
                 code: "credentials_rejected".into(),
                 message: "Credentials rejected: not updating until you enter valid ones.".into(),
@@ -177,13 +177,6 @@ pub(super) fn segments(p: &BatchProgress, f: &Figures) -> Segments {
     }
 }
 
-pub(super) fn counts_text(p: &BatchProgress) -> String {
-    format!(
-        "{} completed · {} failed · {} active · {} waiting",
-        p.completed, p.failed, p.active, p.waiting
-    )
-}
-
 pub(super) fn eta_text(state: BatchState, f: &Figures) -> Option<String> {
     match state {
         BatchState::Running | BatchState::Unknown => {
@@ -204,7 +197,7 @@ pub(super) fn card<'a>(row: &Row<'a>, connection: &Connection, zone: &TimeZone) 
     let p = row.snapshot.progress.as_deref();
     let f = row.figures.as_ref();
     let (percent, segs, counts) = match (p, f) {
-        (Some(p), Some(f)) => (one_decimal(f.percent), segments(p, f), counts_text(p)),
+        (Some(p), Some(f)) => (one_decimal(f.percent), segments(p, f), format::counts(p)),
         _ => (0.0, empty, String::new()),
     };
     BatchCard {
@@ -225,7 +218,7 @@ pub(super) fn card<'a>(row: &Row<'a>, connection: &Connection, zone: &TimeZone) 
         total: p.map_or(0, |p| p.total),
         counts_text: counts,
         elapsed_text: f.and_then(|f| f.elapsed).map(|d| {
-            if row.state.is_finished() {
+            if row.state.has_ended() {
                 format!("took {}", format::duration(d))
             } else {
                 format!("running {}", format::duration(d))
@@ -239,7 +232,7 @@ pub(super) fn card<'a>(row: &Row<'a>, connection: &Connection, zone: &TimeZone) 
             .map(|d| format!("{d} per call")),
         last_updated_ms: row.snapshot.last_updated_ms,
         recent_calls: p.map(recent_calls).unwrap_or_default(),
-        stale: problem.is_some() && p.is_some() && !row.state.is_finished(),
+        stale: problem.is_some() && p.is_some() && !row.state.has_ended(),
         can_cancel: matches!(
             row.state,
             BatchState::Queued | BatchState::Running | BatchState::Unknown
@@ -285,7 +278,7 @@ pub(super) fn recent_calls(p: &BatchProgress) -> Vec<RecentCallRow<'_>> {
 }
 
 /// The window's view model, its times in `zone`.
-pub fn window_view<'a>(view: &'a MonitorView, zone: &TimeZone) -> WindowView<'a> {
+pub fn window_view<'a>(view: &'a MonitorSnapshot, zone: &TimeZone) -> WindowView<'a> {
     WindowView {
         cards: rows(view)
             .iter()
@@ -293,6 +286,6 @@ pub fn window_view<'a>(view: &'a MonitorView, zone: &TimeZone) -> WindowView<'a>
             .collect(),
         banner: banner(view, zone),
         state_file_problem: view.state_problem.clone(),
-        settings: settings_view(&view.settings, view.now_ms, polled(view)),
+        settings: settings_view(&view.settings, view.now_ms, view.sharing_budget),
     }
 }
