@@ -9,6 +9,7 @@
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -82,15 +83,25 @@ pub struct Loaded {
     pub writable: bool,
 }
 
-/// The state file at a path the caller chose.
+/// The state file at a path the caller chose. Clones share the count of writes.
 #[derive(Debug, Clone)]
 pub struct StateFile {
     path: PathBuf,
+    writes: Arc<AtomicU64>,
 }
 
 impl StateFile {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into() }
+        Self {
+            path: path.into(),
+            writes: Arc::default(),
+        }
+    }
+
+    /// How many times the file was written through this handle (or a clone): what a tray app
+    /// left running costs the disk, for the benchmarks and the tests that count it.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Ordering::Relaxed)
     }
 
     pub fn path(&self) -> &Path {
@@ -191,6 +202,7 @@ impl StateFile {
             file.sync_all()?;
         }
         fs::rename(&temp, &self.path)?;
+        self.writes.fetch_add(1, Ordering::Relaxed);
         // The rename is durable only once the directory entry is.
         File::open(dir)?.sync_all()
     }

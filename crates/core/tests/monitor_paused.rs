@@ -12,6 +12,7 @@ use batchwatch_core::monitor::{
     Connection, FetchStatus, Monitor, MonitorConfig, MonitorEvent, MonitorHandle, MonitorSnapshot,
     TrilletApi,
 };
+use batchwatch_core::schedule::{jitter_seed, PollPolicy};
 use batchwatch_core::settings::SettingsForm;
 use batchwatch_core::state_file::{Settings, StateFile};
 use batchwatch_core::{ApiError, BatchId, BatchProgress, BatchStatus, Credentials};
@@ -33,6 +34,8 @@ struct FakeTrillet {
     cancel: Arc<Mutex<Option<(Duration, Result<CancelOutcome, ApiError>)>>>,
     /// What a page of calls answers; unscripted when `None`.
     calls: Arc<Mutex<Option<Result<CallsPage, ApiError>>>>,
+    /// Instead of `calls`: this many pages of one failed call each (`job_<page>`).
+    pages: Arc<Mutex<Option<u64>>>,
 }
 
 impl FakeTrillet {
@@ -92,8 +95,26 @@ impl TrilletApi for FakeTrillet {
         &self,
         _: &Credentials,
         _: &BatchId,
-        _: CallsQuery,
+        query: CallsQuery,
     ) -> impl Future<Output = Result<CallsPage, ApiError>> + Send + 'static {
+        if let Some(total_pages) = *self.pages.lock().unwrap() {
+            let page = u64::from(query.page);
+            return std::future::ready(Ok(CallsPage {
+                calls: vec![serde_json::from_value(serde_json::json!({
+                    "jobId": format!("job_{page}"), "status": "failed",
+                    "phone_number": format!("+1555000{page}"), "error": "Number busy",
+                }))
+                .unwrap()],
+                pagination: batchwatch_core::model::Pagination {
+                    page,
+                    limit: 1,
+                    total: total_pages,
+                    total_pages,
+                    has_next: page < total_pages,
+                    has_prev: page > 1,
+                },
+            }));
+        }
         std::future::ready(
             self.calls
                 .lock()
@@ -177,16 +198,13 @@ fn start(
     Monitor::spawn(config)
 }
 
-/// Lets the task run until it is idle at the current (paused) time.
-async fn settle() {
+/// Lets `d` of (paused) time pass, then lets every task woken at that instant run: the
+/// monitor's timers that fall due exactly then have had their turn before the test looks.
+async fn run_for(d: Duration) {
+    sleep(d).await;
     for _ in 0..20 {
         tokio::task::yield_now().await;
     }
-}
-
-async fn run_for(d: Duration) {
-    sleep(d).await;
-    settle().await;
 }
 
 fn drain(events: &mut UnboundedReceiver<MonitorEvent>) -> Vec<MonitorEvent> {
@@ -353,18 +371,32 @@ async fn server_errors_back_off_keep_the_last_progress_and_recover() {
             message: "Internal server error".into(),
         }),
     );
-    run_for(Duration::from_secs(15 * 60)).await;
+    let errors_from = Duration::from_millis(100);
+    let span = Duration::from_secs(15 * 60);
+    run_for(span).await;
     let times = fake.times("batch_a");
-    // 15 s normal interval, then back-off 15, 30, 60, 120, 240, 300, 300 … (±20 %).
-    let gaps: Vec<u64> = times.windows(2).map(|p| (p[1] - p[0]).as_secs()).collect();
-    assert!(gaps.len() >= 6 && gaps.len() <= 9, "{gaps:?}");
-    for (i, pair) in gaps.windows(2).enumerate().skip(1) {
-        assert!(
-            pair[1] as f64 >= pair[0] as f64 * 0.6,
-            "gap {i} shrank: {gaps:?}"
-        );
+    let gaps: Vec<Duration> = times.windows(2).map(|p| p[1] - p[0]).collect();
+    // The 15 s interval, then exactly the policy's back-off for this batch's jitter seed:
+    // 15, 30, 60, 120, 240, 300, 300 … each moved by its own ±20 %.
+    let policy = PollPolicy::default();
+    let seed = jitter_seed("batch_a");
+    let mut expected = vec![policy.interval(1, 0)];
+    let mut at = expected[0];
+    for failures in 1.. {
+        let wait = policy.backoff(failures, seed);
+        if at + wait > span + errors_from {
+            break;
+        }
+        at += wait;
+        expected.push(wait);
     }
-    assert!(gaps.iter().all(|&g| g <= 300), "capped at 5 min: {gaps:?}");
+    assert!(expected.len() >= 7, "{expected:?}");
+    // (tokio's timers fire on whole milliseconds, so each wait is rounded up to one.)
+    let on_the_timer = |d: Duration| Duration::from_millis(d.as_nanos().div_ceil(1_000_000) as u64);
+    assert_eq!(
+        gaps,
+        expected.into_iter().map(on_the_timer).collect::<Vec<_>>()
+    );
     let view = monitor.snapshot();
     let b = batch(&view, "batch_a");
     assert_eq!(
@@ -613,17 +645,21 @@ async fn a_burst_of_changes_is_saved_once_the_debounce_ends() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.json");
     let fake = FakeTrillet::default();
-    let (monitor, _events) = start(&fake, Some(StateFile::new(&path)));
+    let file = StateFile::new(&path);
+    let (monitor, _events) = start(&fake, Some(file.clone()));
+    let mut views = monitor.subscribe();
     for i in 0..50 {
         monitor.track(vec![id(&format!("batch_{i}"))]);
     }
-    settle().await;
-    assert!(!path.exists(), "not written before the debounce");
+    // All fifty taken (and published) at the same instant: nothing is written yet.
+    views.wait_for(|v| v.batches.len() == 50).await.unwrap();
+    assert_eq!(file.writes(), 0, "not written before the debounce");
     run_for(Duration::from_millis(600)).await;
+    assert_eq!(file.writes(), 1, "one write for the burst");
     assert_eq!(
         StateFile::new(&path).load(0).state.batches.len(),
         50,
-        "all fifty in one write"
+        "all fifty in it"
     );
     drop(monitor);
 }
@@ -686,12 +722,12 @@ async fn an_answer_to_replaced_credentials_is_not_believed() {
     *fake.latency.lock().unwrap() = Duration::from_secs(1);
     let (monitor, _events) = start(&fake, None);
     monitor.track(vec![id("batch_a")]);
-    settle().await;
-    assert_eq!(
-        fake.requests("batch_a"),
-        1,
-        "asked with the old credentials"
-    );
+    // Sent (and published as sent) at once; its answer takes a second.
+    let mut views = monitor.subscribe();
+    views
+        .wait_for(|_| fake.requests("batch_a") == 1)
+        .await
+        .unwrap();
     fake.set("batch_a", running(7));
     monitor.set_credentials(Some(Credentials::new("sk_new", "ws_new").unwrap()));
     run_for(Duration::from_secs(3)).await;
@@ -894,7 +930,7 @@ async fn a_429_on_a_page_of_calls_pauses_polling_too() {
         .await
         .unwrap_err();
     assert_eq!(error.code(), "rate_limited");
-    settle().await;
+    // The monitor learns from the answer, replies and publishes in one turn of its task.
     assert!(matches!(
         monitor.snapshot().connection,
         Connection::RateLimited { .. }
@@ -1011,4 +1047,99 @@ async fn a_pause_ends_by_itself_after_the_hour_and_the_file_forgets_it() {
             .notifications_paused_until_ms,
         None
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn new_credentials_are_checked_by_the_monitor_within_its_budget() {
+    let fake = FakeTrillet::default();
+    let (monitor, _events) = start(&fake, None);
+    let candidate = || Credentials::new("sk_candidate", "ws_candidate").unwrap();
+    // With nothing tracked, an ID that cannot exist: a good key earns a 404, which is fine.
+    assert_eq!(monitor.check_credentials(candidate()).await, Ok(()));
+    let probe = "batch_batchwatch_credentials_check";
+    let log = fake.log.lock().unwrap().clone();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(
+        (log[0].1.as_str(), log[0].2.as_str()),
+        (probe, "ws_candidate")
+    );
+
+    // A refusal says the candidate is wrong — and nothing about the monitor's own key.
+    fake.set(
+        probe,
+        Err(ApiError::Unauthorized {
+            status: 401,
+            message: "Invalid API key".into(),
+        }),
+    );
+    let refused = monitor.check_credentials(candidate()).await.unwrap_err();
+    assert_eq!(refused.code(), "unauthorized", "{refused:?}");
+    assert_eq!(monitor.snapshot().connection, Connection::Ready);
+
+    // With a batch tracked, that batch is the one asked about.
+    fake.set("batch_a", running(3));
+    monitor.track(vec![id("batch_a")]).answer().await;
+    let before = fake.requests("batch_a");
+    assert_eq!(monitor.check_credentials(candidate()).await, Ok(()));
+    assert_eq!(fake.requests("batch_a"), before + 1);
+    assert_eq!(fake.requests(probe), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_drill_down_lives_with_its_batch_and_pages_on() {
+    let fake = FakeTrillet::default();
+    *fake.pages.lock().unwrap() = Some(3);
+    fake.set("batch_a", running(3));
+    let (monitor, _events) = start(&fake, None);
+    monitor.track(vec![id("batch_a")]).answer().await;
+
+    let first = monitor.failed_calls(id("batch_a"), false).await.unwrap();
+    assert_eq!((first.loaded, first.has_more), (1, true));
+    let second = monitor.failed_calls(id("batch_a"), true).await.unwrap();
+    assert_eq!(
+        (second.loaded, second.has_more),
+        (2, true),
+        "page 2 added to page 1"
+    );
+
+    // Closed, the calls are forgotten: "more" starts from the first page again.
+    monitor.close_failed_calls(id("batch_a"));
+    let reopened = monitor.failed_calls(id("batch_a"), true).await.unwrap();
+    assert_eq!(reopened.loaded, 1);
+
+    // Untracked, the batch takes its drill-down with it.
+    monitor.failed_calls(id("batch_a"), true).await.unwrap();
+    monitor.untrack(id("batch_a"));
+    assert_eq!(
+        monitor
+            .failed_calls(id("batch_a"), true)
+            .await
+            .unwrap_err()
+            .code(),
+        "not_tracked"
+    );
+    monitor.track(vec![id("batch_a")]).answer().await;
+    let fresh = monitor.failed_calls(id("batch_a"), true).await.unwrap();
+    assert_eq!(fresh.loaded, 1, "a re-tracked batch starts over");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_tray_toggle_pauses_then_resumes_on_the_monitors_clock() {
+    let fake = FakeTrillet::default();
+    let (monitor, _events) = start(&fake, None);
+    let mut views = monitor.subscribe();
+    monitor.toggle_notification_pause();
+    let paused = views
+        .wait_for(|v| v.settings.notifications_paused_until_ms.is_some())
+        .await
+        .unwrap()
+        .settings
+        .notifications_paused_until_ms;
+    // The monitor's clock (3,800,000 ms here) plus the hour.
+    assert_eq!(paused, Some(3_800_000 + 3_600_000));
+    monitor.toggle_notification_pause();
+    views
+        .wait_for(|v| v.settings.notifications_paused_until_ms.is_none())
+        .await
+        .unwrap();
 }

@@ -100,9 +100,11 @@ async fn a_thousand_batches_for_ten_simulated_minutes_stay_within_the_budget() {
         })
         .collect();
     let (monitor, _events) = start(&sim, compressed_policy());
+    let started = std::time::Instant::now();
     monitor.track(ids);
     tokio::time::sleep(Duration::from_secs_f64(600.0 / SPEED)).await;
     drop(monitor);
+    let elapsed = started.elapsed();
 
     let requests = control.requests();
     let too_many = requests.iter().filter(|r| r.status == 429).count();
@@ -113,12 +115,19 @@ async fn a_thousand_batches_for_ten_simulated_minutes_stay_within_the_budget() {
         worst_minute <= 50,
         "worst simulated minute had {worst_minute} requests"
     );
-    // The budget is used: about 50 a minute for ten minutes.
-    assert!(requests.len() >= 450, "{} requests", requests.len());
+    // The budget is used: most of 50 a (compressed) minute for as long as the monitor ran,
+    // counted from the time that really passed (a loaded machine oversleeps).
+    let windows = elapsed.as_secs_f64() / compressed_policy().window.as_secs_f64();
+    let floor = (0.8 * 50.0 * windows) as usize;
+    assert!(
+        requests.len() >= floor,
+        "{} requests in {elapsed:?}, at least {floor} expected",
+        requests.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_batch_added_is_polled_within_a_second() {
+async fn a_batch_added_is_polled_at_once_not_after_an_interval() {
     let sim = sim(1.0);
     sim.control()
         .add_batch(BatchScript::new(100).id("batch_new"));
