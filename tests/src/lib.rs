@@ -7,15 +7,16 @@
 //!   app (through WebDriver or directly), and artifacts on failure.
 //! - [`webdriver`] — the few W3C WebDriver calls the tests use.
 //! - [`os`] — reading the desktop from outside: tray over D-Bus, dunst, the keychain.
-//! - [`net`] — a loopback listener that counts connections (a redirect target, a proxy).
+//! - [`eventually`] and [`net`] come from `batchwatch-test-support`, which the crates' own
+//!   tests use too.
 
 pub mod desktop;
-pub mod net;
 pub mod os;
 pub mod webdriver;
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+
+pub use batchwatch_test_support::{eventually, net};
 
 /// The checkout the tests run from, read when they run: a path compiled in would name whichever
 /// checkout last built this crate into the shared target directory (a CI clone, since deleted).
@@ -24,19 +25,4 @@ pub fn checkout() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| std::env::current_dir().expect("a working directory"));
     tests.parent().map(PathBuf::from).unwrap_or(tests)
-}
-
-/// Polls `probe` until it returns `Some`, or panics with `what` after `limit`.
-pub fn eventually<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }

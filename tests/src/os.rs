@@ -1,35 +1,19 @@
 //! Reading the desktop from outside, as a person's desktop would: the tray over D-Bus
-//! (StatusNotifierItem + dbusmenu, via `busctl`), notifications from dunst (`dunstctl`) and
-//! the keychain (`secret-tool`).
+//! (StatusNotifierItem + dbusmenu, via `busctl`), windows, the clipboard and processes; the
+//! session's services (dunst, the keychain) through `batchwatch-test-support`.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use batchwatch_test_support::session::{busctl, name_has_owner};
+pub use batchwatch_test_support::session::{
+    clear_notifications, keychain_has_item, keychain_secret, notifications, require_session_service,
+};
+
 /// libayatana's object path for Batchwatch's tray item.
 pub const ITEM_PATH: &str = "/org/ayatana/NotificationItem/tray_icon_tray_app_batchwatch";
-
-fn busctl(args: &[&str]) -> Option<Value> {
-    let out = Command::new("busctl")
-        .args(["--user", "--json=short", "--"])
-        .args(args)
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    serde_json::from_slice(&out.stdout).ok()
-}
-
-/// Fails (never skips) outside a desktop session: these tests are the proof that the desktop
-/// integration works, and a skipped proof is no proof.
-pub fn require_session_service(name: &str) {
-    assert!(
-        name_has_owner(name),
-        "{name} is not on the session bus: run the tests with scripts/test, which starts a desktop session"
-    );
-}
 
 /// The bus name that serves Batchwatch's tray item, once it has registered with the watcher.
 pub fn tray_service(timeout: Duration) -> String {
@@ -166,35 +150,6 @@ pub fn click_menu(service: &str, id: i64) {
     ]);
 }
 
-fn dunstctl(args: &[&str]) -> String {
-    let out = Command::new("dunstctl")
-        .args(args)
-        .output()
-        .expect("dunstctl must be installed");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-pub fn clear_notifications() {
-    dunstctl(&["close-all"]);
-    dunstctl(&["history-clear"]);
-}
-
-/// (appname, summary, body) of every notification dunst has shown (closing what is open).
-pub fn notifications() -> Vec<(String, String, String)> {
-    dunstctl(&["close-all"]);
-    std::thread::sleep(Duration::from_millis(100));
-    let json: Value = serde_json::from_str(&dunstctl(&["history"])).unwrap_or_default();
-    json["data"][0]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|n| {
-            let field = |k: &str| n[k]["data"].as_str().unwrap_or_default().to_owned();
-            (field("appname"), field("summary"), field("body"))
-        })
-        .collect()
-}
-
 /// The text on the desktop's clipboard (the X11 CLIPBOARD selection), as `xclip` reads it.
 pub fn clipboard() -> Option<String> {
     let out = Command::new("xclip")
@@ -204,25 +159,6 @@ pub fn clipboard() -> Option<String> {
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// The secret stored under `service` (Batchwatch's account), as `secret-tool` reads it.
-pub fn keychain_secret(service: &str) -> String {
-    let out = Command::new("secret-tool")
-        .args(["lookup", "service", service, "username", "trillet"])
-        .output()
-        .expect("secret-tool must be installed");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Whether `secret-tool search` lists an item under `service`.
-pub fn keychain_has_item(service: &str) -> bool {
-    let out = Command::new("secret-tool")
-        .args(["search", "--all", "service", service])
-        .output()
-        .expect("secret-tool must be installed");
-    String::from_utf8_lossy(&out.stdout).contains("attribute.username = trillet")
-        || String::from_utf8_lossy(&out.stderr).contains("attribute.username = trillet")
 }
 
 /// The processes whose command line contains `pattern`, and every process below them: with a
@@ -360,19 +296,6 @@ fn x_window(action: &str, title: &str, owner: &str) -> bool {
         .status()
         .expect("x-window.py runs")
         .success()
-}
-
-fn name_has_owner(name: &str) -> bool {
-    busctl(&[
-        "call",
-        "org.freedesktop.DBus",
-        "/org/freedesktop/DBus",
-        "org.freedesktop.DBus",
-        "NameHasOwner",
-        "s",
-        name,
-    ])
-    .is_some_and(|v| v["data"][0] == Value::Bool(true))
 }
 
 fn session_setting(name: &str) -> String {

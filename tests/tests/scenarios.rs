@@ -257,13 +257,15 @@ fn a_completion_is_notified_once_and_polling_stops() {
 
     let requests = desktop.sim.control().request_count("batch_soon");
     let long_before = desktop.sim.control().request_count("batch_long");
-    std::thread::sleep(Duration::from_secs(5)); // more than a simulated minute
+    // The other batch asked three more times: the finished one had as many chances.
+    eventually("three more polls of the other batch", WAIT, || {
+        (desktop.sim.control().request_count("batch_long") >= long_before + 3).then_some(())
+    });
     assert_eq!(
         desktop.sim.control().request_count("batch_soon"),
         requests,
         "no request after the finish"
     );
-    assert!(desktop.sim.control().request_count("batch_long") > long_before);
     let all: Vec<_> = os::notifications()
         .into_iter()
         .filter(|(_, s, _)| s.contains("batch_soon"))
@@ -317,7 +319,11 @@ fn a_restart_keeps_batches_and_announces_each_finish_once() {
                 .find(|(_, s, _)| s == "Batch batch_away completed")
         },
     );
-    std::thread::sleep(Duration::from_secs(3));
+    // The card shows the poll that announced it: its finish event went out in the same turn.
+    // A second announcement would need another poll, and the settled batches get none (below).
+    eventually("the card to say completed", WAIT, || {
+        (card_state(&window, "batch_away") == "completed").then_some(())
+    });
     // dunst's history holds every notification of this test: each finish exactly once.
     let finishes: Vec<_> = os::notifications()
         .into_iter()
@@ -364,7 +370,13 @@ fn a_rejected_key_stops_polling_until_a_good_one_is_given() {
     });
     assert_eq!(rejected, 1);
     let count = control.requests().len();
-    std::thread::sleep(Duration::from_secs(5)); // over a simulated minute
+    // Every batch shares the refused key, so no other batch's polls can show the time passing;
+    // the simulator's clock does: in a simulated minute (one budget window, 4 s here) each
+    // batch would have been asked about four times.
+    let minute_from_now = control.now_ms() + 60_000;
+    eventually("a simulated minute", WAIT, || {
+        (control.now_ms() > minute_from_now).then_some(())
+    });
     assert_eq!(
         control.requests().len(),
         count,
@@ -517,8 +529,13 @@ fn without_keychain_or_notification_daemon_the_window_explains_and_nothing_leaks
 
     // Started without either service: no crash, and the tray says there is no key.
     let absent = os::WithoutKeychainAndNotifications::start();
-    let started_bare = desktop.launch(&[]);
-    std::thread::sleep(Duration::from_secs(5));
+    desktop.launch(&[]);
+    // It reads the keychain after start, finds none and says so in its log: it had its chance
+    // to fall over.
+    eventually("the keychain read to fail", WAIT, || {
+        desktop.direct_log(0).contains("keychain: ").then_some(())
+    });
+    let started_bare = desktop.direct(0);
     assert!(
         started_bare.try_wait().unwrap().is_none(),
         "Batchwatch exited without a keychain"
@@ -947,14 +964,24 @@ fn settings_are_kept_and_start_at_login_writes_the_autostart_entry() {
             .into_iter()
             .find(|(id, percent, _)| id == "batch_flaky_too" && !percent.is_empty())
     });
-    std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(alerts().len(), 1, "no alert while paused");
-
     // Unchecking the tray item resumes, and the window says so.
     os::click_menu_item(&tray, label);
     eventually("the resume", WAIT, || {
         window.text("#pause").filter(|t| t == label)
     });
     assert!(!os::menu_item_checked(&tray, label));
+
+    // A third batch's alert travels the same queue: once it is shown, an alert for the batch
+    // seen while paused would have been shown before it.
+    desktop.sim.control().add_batch(flaky("batch_flaky_three"));
+    add_batches(&window, "batch_flaky_three");
+    let shown = eventually("the third batch's alert", WAIT, || {
+        Some(alerts()).filter(|a| a.len() >= 2)
+    });
+    let titles: Vec<&str> = shown.iter().map(|(_, title, _)| title.as_str()).collect();
+    assert!(
+        titles.len() == 2 && titles[1].starts_with("Batch batch_flaky_three: "),
+        "no alert for the batch seen while paused: {titles:?}"
+    );
     window.quit();
 }

@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use batchwatch_e2e::net::CountingListener;
+use batchwatch_test_support::net::CountingListener;
 use support::{cli_on, run, run_with, sim};
 use trillet_sim::{BatchScript, Fault, FaultTarget};
 

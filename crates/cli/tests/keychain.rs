@@ -16,7 +16,7 @@ use trillet_sim::BatchScript;
 /// Fails (never skips) outside a desktop session: these tests are the proof that the keychain
 /// works, and a skipped proof is no proof.
 fn require_secret_service() {
-    batchwatch_e2e::os::require_session_service("org.freedesktop.secrets");
+    batchwatch_test_support::session::require_session_service("org.freedesktop.secrets");
 }
 
 /// A keychain service name no one else uses; its item is removed when the test ends, pass or fail.

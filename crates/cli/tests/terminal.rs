@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use batchwatch_e2e::eventually;
+use batchwatch_test_support::eventually;
 use support::{sim, KEY, WORKSPACE};
 use trillet_sim::BatchScript;
 

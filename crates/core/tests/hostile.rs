@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use batchwatch_core::api::{MAX_BODY_BYTES, MAX_CALLS_PAGE_BYTES};
 use batchwatch_core::model::{CallFilter, CallsQuery};
 use batchwatch_core::{ApiBase, ApiError, BatchId, Credentials, TrilletClient};
-use batchwatch_e2e::net::CountingListener;
+use batchwatch_test_support::net::CountingListener;
 use trillet_sim::{BatchScript, Fault, FaultTarget, RunningSim, SimConfig};
 
 fn frozen_sim() -> RunningSim {

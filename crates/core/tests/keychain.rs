@@ -7,7 +7,9 @@ use std::process::Command;
 
 use batchwatch_core::secret_store::{KeychainError, KeyringStore, SecretStore};
 use batchwatch_core::Credentials;
-use batchwatch_e2e::os::{keychain_has_item, keychain_secret, require_session_service};
+use batchwatch_test_support::session::{
+    keychain_has_item, keychain_secret, require_session_service,
+};
 
 #[test]
 fn stores_reads_back_from_another_process_and_deletes() {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use batchwatch_core::change::NotificationContent;
 use batchwatch_core::notifier::{DesktopNotifier, Notifier, NotifyError};
-use batchwatch_e2e::os::{notifications as history, require_session_service};
+use batchwatch_test_support::session::{notifications as history, require_session_service};
 
 // Both tests use the one dunst of the session, so they run as one test, in order.
 #[test]
