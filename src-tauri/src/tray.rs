@@ -10,7 +10,7 @@ use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem}
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Manager, Runtime};
 
-use batchwatch_core::tray_icon;
+use batchwatch_core::view::tray_icon;
 use batchwatch_core::view::{TrayState, TrayView, MAX_TRAY_ROWS};
 
 use crate::state::AppState;
@@ -26,7 +26,7 @@ const FIRST_ROW: usize = 2;
 /// The tray icon's edge in pixels; panels scale it to their 16–24 px.
 const ICON_SIZE: u32 = 32;
 
-/// The icon drawn for a state and aggregate percent (see `batchwatch_core::tray_icon`).
+/// The icon drawn for a state and aggregate percent (see `batchwatch_core::view::tray_icon`).
 fn icon_for(state: TrayState, percent: Option<u8>) -> Image<'static> {
     let drawn = tray_icon::render(state, percent, ICON_SIZE);
     Image::new_owned(drawn.rgba, drawn.size, drawn.size)

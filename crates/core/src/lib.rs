@@ -18,7 +18,17 @@
 //! - [`monitor`] — the task that owns the tracked batches and polls them; [`schedule`] its policy;
 //!   [`change`] what happened and what to say; [`state_file`] what survives a restart;
 //!   [`settings`] what the user chose.
-//! - [`view`] — what the window and tray show; [`tray_icon`] the tray icon, drawn; [`format`] the words.
+//! - [`view`] — what the window and tray show (the tray icon drawn under it); [`format`] the
+//!   words every surface uses.
+//!
+//! # Flow
+//! One way, no edge back: user input (the window's commands, the tray's menu, the terminal)
+//! → a command on the [`monitor::MonitorHandle`] → the monitor task, the one owner of the
+//! tracked batches and the key's budget → a request through its port to [`api`] → the answer
+//! applied to the batch ([`monitor`]'s `Tracked::observe` decides what it means, with
+//! [`change`]) → one immutable [`monitor::MonitorSnapshot`] published, and the
+//! [`monitor::MonitorEvent`]s worth telling once → [`view`] (window, tray) computed from the
+//! snapshot, the events announced by [`announcer`] through [`notifier`].
 
 pub mod announcer;
 pub mod api;
@@ -36,7 +46,6 @@ pub mod schedule;
 pub mod secret_store;
 pub mod settings;
 pub mod state_file;
-pub mod tray_icon;
 pub mod view;
 
 pub use api::{ApiBase, ApiError, TrilletClient};

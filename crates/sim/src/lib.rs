@@ -19,7 +19,8 @@
 //! - `control`: [`SimControl`] — the test's handle: batches, faults, keys, time, request log.
 //! - `routes`: the endpoints, and the gate every request passes (log → rate limit → auth).
 //! - `wire`: the JSON bodies, as the simulator's own serde types.
-//! - `script`: [`BatchScript`] and the deterministic progress model behind each batch.
+//! - `script`: [`BatchScript`], what a batch should do; `batch`: the deterministic plan and
+//!   progress model the simulator derives from it.
 //! - `faults`: [`Fault`], [`FaultTarget`] and what each fault does to an answer.
 //! - `ratelimit`, `auth`: the per-minute window and the key/workspace check.
 //! - `log`: the [`RequestRecord`] of every request received.
@@ -29,6 +30,7 @@
 //! - `main.rs`: the `trillet-sim` binary (demo mode and manual poking).
 
 mod auth;
+mod batch;
 mod clock;
 mod control;
 mod faults;

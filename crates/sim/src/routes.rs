@@ -297,7 +297,7 @@ mod tests {
         assert_eq!(parse(&[]), Ok((1, 20, CallFilter::All)));
         assert_eq!(
             parse(&[("page", "3"), ("limit", "100"), ("status", "failed")]),
-            Ok((3, 100, CallFilter::Only(crate::script::CallState::Failed)))
+            Ok((3, 100, CallFilter::Only(crate::batch::CallState::Failed)))
         );
         for bad in [
             ("page", "0"),

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use crate::script::{Batch, BatchScript};
+use crate::batch::Batch;
+use crate::script::BatchScript;
 
 /// The `demo` scenario:
 /// - `batch_demo_closing`: 40 calls, its last call ends 50 s after it is added (at speed 1);
@@ -79,7 +80,7 @@ fn ending_in(script: BatchScript, remaining: Duration) -> BatchScript {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::script::BatchStatus;
+    use crate::batch::BatchStatus;
 
     const S: i64 = 1000;
 

@@ -7,11 +7,12 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use crate::auth::Credentials;
+use crate::batch::Batch;
 use crate::clock::SimClock;
 use crate::faults::Faults;
 use crate::log::RequestLog;
 use crate::ratelimit::RateLimiter;
-use crate::script::{Batch, BatchScript};
+use crate::script::BatchScript;
 use crate::SimConfig;
 
 #[derive(Debug)]

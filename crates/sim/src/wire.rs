@@ -4,8 +4,8 @@
 
 use serde::Serialize;
 
+use crate::batch::{Batch, CallState, CallView, CancelReport};
 use crate::clock::SimClock;
-use crate::script::{Batch, CallState, CallView, CancelReport};
 
 /// How many ended calls `recent_calls` lists.
 const RECENT_CALLS: usize = 10;

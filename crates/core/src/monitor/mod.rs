@@ -1,26 +1,30 @@
 //! The monitor: one task that owns the tracked batches, polls them within the key's request
 //! budget, remembers them in the state file, and says what happened.
 //!
-//! Nothing else holds the live state. Callers talk to the task through a [`MonitorHandle`]
+//! Nothing else holds the live state: the batches, the key's budget and pauses, the settings,
+//! each batch's open drill-down. Callers talk to the task through a [`MonitorHandle`]
 //! (commands in; a `watch` of the whole [`MonitorSnapshot`] out) and read discrete
-//! [`MonitorEvent`]s from the receiver [`Monitor::spawn`] returns. Dropping the handle stops the
-//! task (a cancellation token), which saves one last time on its way out.
+//! [`MonitorEvent`]s from the receiver [`Monitor::spawn`] returns. Requests made for the user
+//! (a cancel, a page of calls, a check of new credentials) go through it too, so they count
+//! against the same budget. Dropping the handle stops the task (a cancellation token), which
+//! saves one last time on its way out.
 //!
 //! Time is tokio's clock (so tests run with a paused clock) plus an injected wall clock for
 //! the epoch-millisecond figures the API speaks in.
 //!
 //! # Layout
 //! The flow runs one way: a command comes in through the `handle`, the task's loop (`run`)
-//! takes it; `polling` and `requests` ask Trillet through the `port` and apply the
-//! answers to the `tracked` batches; `persistence` writes what a restart needs; and
-//! `publishing` sends the `snapshot` the views are made from; the
-//! `MonitorEvent`s (a finish, an alert, rejected credentials) go out from `polling`,
-//! `requests` and `persistence` as they happen.
+//! takes it; `polling` and `requests` ask Trillet through the `port`; a poll's answer is
+//! given to its `tracked` batch, whose pure `observe` says what it means (the finish to
+//! announce once, the alert that is due, how soon to save); `persistence` writes what a
+//! restart needs before anything is announced; the `MonitorEvent`s (a finish, an alert,
+//! rejected credentials) go out; and `publishing` sends the `snapshot` the views are made
+//! from. What is only a state (a 429 pause, a state-file problem) is in the snapshot alone.
 //! - `config` — how a monitor starts (source, credentials, state file, clocks).
 //! - `port` — [`TrilletApi`], what the monitor asks of Trillet.
 //! - `handle` — [`MonitorHandle`], the commands, and what a `track` answers.
 //! - `snapshot` — [`MonitorSnapshot`] and [`MonitorEvent`], what the monitor publishes.
-//! - `tracked` — one batch inside the task.
+//! - `tracked` — one batch inside the task, and `observe`.
 //! - `run` — the loop and the commands it takes; `polling` — polls and their answers;
 //!   `requests` — cancels and pages of calls made for the user; `persistence`,
 //!   `publishing`.

@@ -9,7 +9,8 @@
 //!
 //! # Layout
 //! - `window` — the window's cards, banner and settings panel.
-//! - `tray` — the tray's icon state, label, tooltip and menu rows.
+//! - `tray` — the tray's icon state, label, tooltip and menu rows; [`tray_icon`] draws the
+//!   icon for a state and percent.
 //! - here — what both read: each batch's [`BatchState`] and figures, and [`Problem`].
 
 use serde::Serialize;
@@ -19,6 +20,7 @@ use crate::model::BatchStatus;
 use crate::monitor::{BatchSnapshot, FetchStatus, MonitorSnapshot};
 
 mod tray;
+pub mod tray_icon;
 mod window;
 
 pub use tray::{tray_view, TrayState, TrayView, MAX_TRAY_ROWS};

@@ -85,89 +85,131 @@ pub fn tray_view(view: &MonitorSnapshot, zone: &TimeZone) -> TrayView {
             rows: vec!["No batches tracked".into()],
         };
     }
+    let summary = Summary::of(&rows, &view.connection);
+    let label = label(&summary, &view.connection, zone);
+    let menu = menu_rows(&rows);
+    let tooltip = format!("Batchwatch — {label}\n{}", menu.join("\n"));
+    TrayView {
+        state: summary.state(),
+        percent: Some(summary.percent.round().clamp(0.0, 100.0) as u8),
+        label,
+        tooltip,
+        rows: menu,
+    }
+}
 
-    let running: Vec<&Row> = rows
-        .iter()
-        .filter(|r| {
-            matches!(
-                r.state,
-                BatchState::Running
-                    | BatchState::Unknown
-                    | BatchState::Queued
-                    | BatchState::Pending
-            )
-        })
-        .collect();
-    let problems = rows.iter().filter(|r| needs_attention(r)).count();
-    let key_problem = match view.connection {
-        Connection::CredentialsRejected { .. } => Some("key rejected"),
-        Connection::NoCredentials => Some("no API key"),
-        _ => None,
-    };
+/// What the tray says of all the batches together.
+struct Summary<'r> {
+    /// The batches still under way (running, queued, not yet seen).
+    running: Vec<&'r Row<'r>>,
+    tracked: usize,
+    /// Batches that need the person (unknown, failed, erroring).
+    problems: usize,
+    /// What is wrong with the key, if anything.
+    key_problem: Option<&'static str>,
+    /// Aggregate percent of the running batches (of all, when none runs).
+    percent: f64,
+    /// The longest ETA among the running batches: when everything is done.
+    eta: Option<std::time::Duration>,
+}
 
-    let counted: Vec<&Row> = if running.is_empty() {
-        rows.iter().collect()
-    } else {
-        running.clone()
-    };
-    let (finished, size) = counted
-        .iter()
-        .filter_map(|r| r.figures.as_ref())
-        // Widened: 2,000 batches of u64::MAX calls each still add up.
-        .fold((0u128, 0u128), |(a, b), f| {
-            (a + u128::from(f.finished), b + u128::from(f.size))
-        });
-    let percent_f = if size == 0 {
-        if running.is_empty() {
-            100.0
+impl<'r> Summary<'r> {
+    fn of(rows: &'r [Row<'r>], connection: &Connection) -> Self {
+        let running: Vec<&Row> = rows
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.state,
+                    BatchState::Running
+                        | BatchState::Unknown
+                        | BatchState::Queued
+                        | BatchState::Pending
+                )
+            })
+            .collect();
+        let counted: Vec<&Row> = if running.is_empty() {
+            rows.iter().collect()
         } else {
-            0.0
+            running.clone()
+        };
+        let (finished, size) = counted
+            .iter()
+            .filter_map(|r| r.figures.as_ref())
+            // Widened: 2,000 batches of u64::MAX calls each still add up.
+            .fold((0u128, 0u128), |(a, b), f| {
+                (a + u128::from(f.finished), b + u128::from(f.size))
+            });
+        let percent = match (size, running.is_empty()) {
+            (0, true) => 100.0,
+            (0, false) => 0.0,
+            _ => finished as f64 * 100.0 / size as f64,
+        };
+        Self {
+            eta: running.iter().filter_map(|r| r.figures.as_ref()?.eta).max(),
+            running,
+            tracked: rows.len(),
+            problems: rows.iter().filter(|r| needs_attention(r)).count(),
+            key_problem: match connection {
+                Connection::CredentialsRejected { .. } => Some("key rejected"),
+                Connection::NoCredentials => Some("no API key"),
+                _ => None,
+            },
+            percent,
         }
-    } else {
-        finished as f64 * 100.0 / size as f64
-    };
-    let percent = percent_f.round().clamp(0.0, 100.0) as u8;
+    }
 
-    let state = if key_problem.is_some() || problems > 0 {
-        TrayState::Attention
-    } else if !running.is_empty() {
-        TrayState::Running
-    } else {
-        TrayState::AllDone
-    };
+    fn state(&self) -> TrayState {
+        if self.key_problem.is_some() || self.problems > 0 {
+            TrayState::Attention
+        } else if !self.running.is_empty() {
+            TrayState::Running
+        } else {
+            TrayState::AllDone
+        }
+    }
+}
 
+/// The short text beside the icon: `⚠ 1 problem · 62% · 2 running · ETA 6 min`.
+fn label(summary: &Summary<'_>, connection: &Connection, zone: &TimeZone) -> String {
     let mut parts: Vec<String> = Vec::new();
-    if let Some(what) = key_problem {
+    if let Some(what) = summary.key_problem {
         parts.push(format!("⚠ {what}"));
-    } else if problems > 0 {
+    } else if summary.problems > 0 {
         parts.push(format!(
-            "⚠ {problems} {}",
-            if problems == 1 { "problem" } else { "problems" }
+            "⚠ {} {}",
+            summary.problems,
+            if summary.problems == 1 {
+                "problem"
+            } else {
+                "problems"
+            }
         ));
     }
-    if running.is_empty() {
-        if key_problem.is_none() {
-            parts.push(format!("✓ {} done", rows.len()));
+    if summary.running.is_empty() {
+        if summary.key_problem.is_none() {
+            parts.push(format!("✓ {} done", summary.tracked));
         }
     } else {
-        parts.push(format::percent(percent_f));
-        if running.len() > 1 {
-            parts.push(format!("{} running", running.len()));
+        parts.push(format::percent(summary.percent));
+        if summary.running.len() > 1 {
+            parts.push(format!("{} running", summary.running.len()));
         }
-        // The batch that will take longest decides when everything is done.
-        if let Some(eta) = running.iter().filter_map(|r| r.figures.as_ref()?.eta).max() {
+        if let Some(eta) = summary.eta {
             parts.push(format!("ETA {}", format::duration(eta)));
         }
     }
-    if let Connection::RateLimited { until_ms } = view.connection {
+    if let Connection::RateLimited { until_ms } = connection {
         parts.push(format!(
             "paused until {}",
-            format::clock_time_in(until_ms, zone)
+            format::clock_time_in(*until_ms, zone)
         ));
     }
-    let label = parts.join(" · ");
+    parts.join(" · ")
+}
 
-    // Problems first, then running, then finished; tracked order within each.
+/// One disabled menu row per batch — problems first, then running, then finished, tracked
+/// order within each — capped at [`MAX_TRAY_ROWS`] with "and N more".
+fn menu_rows(rows: &[Row<'_>]) -> Vec<String> {
     let mut ordered: Vec<&Row> = rows.iter().collect();
     ordered.sort_by_key(|r| {
         if needs_attention(r) {
@@ -186,13 +228,5 @@ pub fn tray_view(view: &MonitorSnapshot, zone: &TimeZone) -> TrayView {
     if ordered.len() > MAX_TRAY_ROWS {
         menu.push(format!("and {} more", ordered.len() - MAX_TRAY_ROWS));
     }
-    let tooltip = format!("Batchwatch — {label}\n{}", menu.join("\n"));
-
-    TrayView {
-        state,
-        percent: Some(percent),
-        label,
-        tooltip,
-        rows: menu,
-    }
+    menu
 }
