@@ -19,6 +19,9 @@ use crate::webdriver::WebDriver;
 /// The API key the simulator accepts; distinctive so a leak is easy to find.
 pub const KEY: &str = "sk_e2e_distinctive_secret_9931";
 pub const WORKSPACE: &str = "ws_e2e";
+/// The D-Bus name the single-instance plugin owns while an app runs (its prefix: a version
+/// may follow).
+const SINGLE_INSTANCE_NAME: &str = "dev.batchwatch.app.SingleInstance";
 /// Simulated seconds per real second, and the matching budget window.
 pub const SPEED: f64 = 15.0;
 const WINDOW_MS: u64 = 4_000;
@@ -204,13 +207,18 @@ impl Desktop {
 
     /// Starts the app directly, without WebDriver (a second launch, say).
     pub fn launch(&mut self, args: &[&str]) -> &mut Child {
+        self.launch_program(&app_binary(), args)
+    }
+
+    /// [`Self::launch`] for another build of the app (the packaged one).
+    pub fn launch_program(&mut self, program: &Path, args: &[&str]) -> &mut Child {
         let log = std::fs::File::create(
             self.home
                 .path()
                 .join(format!("direct-{}.log", self.direct.len())),
         )
         .unwrap();
-        let mut command = Command::new(app_binary());
+        let mut command = Command::new(program);
         command
             .args(args)
             .arg(self.marker())
@@ -279,6 +287,18 @@ impl Drop for Desktop {
         crate::eventually("the app to be gone", Duration::from_secs(10), || {
             crate::os::process_tree_of(&own).is_empty().then_some(())
         });
+        // Gone from /proc is not yet gone from the bus: a next launch that still finds the
+        // single-instance name forwards to a dead owner and fails to start. (The resident
+        // process of #12 replaces that plugin.)
+        crate::eventually(
+            "the app's single-instance name to leave the bus",
+            Duration::from_secs(10),
+            || {
+                batchwatch_test_support::session::names_starting_with(SINGLE_INSTANCE_NAME)
+                    .is_empty()
+                    .then_some(())
+            },
+        );
         let _ = Command::new("secret-tool")
             .args([
                 "clear",
