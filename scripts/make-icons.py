@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Draws Batchwatch's app icon into icons/ at the sizes Tauri wants.
+"""Draws Batchwatch's app icon into icons/ at the sizes Tauri and the hicolor theme want.
 
 Pure Python (zlib + struct) so it needs nothing installed. Run again after changing a colour;
 the PNGs are committed. The tray icon, which shows live progress, is drawn at run time by
@@ -62,7 +62,10 @@ def ring(colour, fraction):
 def main():
     os.makedirs(OUT, exist_ok=True)
     app = ring(RUNNING_BLUE, 0.7)
-    for name, size in [("32x32.png", 32), ("128x128.png", 128), ("128x128@2x.png", 256), ("icon.png", 512)]:
+    # Tauri's names, plus every hicolor size a desktop asks for (16-512) for the package.
+    sizes = [("128x128@2x.png", 256), ("icon.png", 512)]
+    sizes += [(f"{n}x{n}.png", n) for n in (16, 24, 32, 48, 64, 128, 256, 512)]
+    for name, size in sizes:
         png(os.path.join(OUT, name), size, app)
 
 

@@ -13,6 +13,8 @@ BUILD_PACKAGES=(build-essential pkg-config libdbus-1-dev libssl-dev
 SESSION_PACKAGES=(xvfb xauth dbus dbus-bin gnome-keyring libsecret-tools dunst libnotify-bin
     haskell-status-notifier-item-utils systemd imagemagick x11-utils python3-xlib webkit2gtk-driver procps
     xclip tzdata tmux time)
+# What the package test checks the package with.
+PACKAGE_TEST_PACKAGES=(desktop-file-utils appstream)
 
 log() { printf '\033[1m[%s]\033[0m %s\n' "$(basename "$0")" "$*" >&2; }
 
@@ -34,6 +36,13 @@ ensure_packages() {
 # Cargo tools the tests need, installed once into a cache outside the clone.
 TOOLS_ROOT="${BATCHWATCH_TOOLS:-$HOME/.cache/batchwatch-tools}"
 export PATH="$TOOLS_ROOT/bin:$PATH"
+
+# tauri-cli 2 for scripts/package (crates.io also serves 3.0 alphas: ask for 2).
+ensure_tauri_cli() {
+    cargo tauri --version 2>/dev/null | grep -q '^tauri-cli 2\.' && return 0
+    log "installing tauri-cli 2"
+    cargo install tauri-cli --locked --version '^2' --root "$TOOLS_ROOT"
+}
 
 ensure_tauri_driver() {
     command -v tauri-driver >/dev/null 2>&1 && return 0

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""x-window.py close|shown TITLE [PID] — on an X display with no window manager (Xvfb):
+"""x-window.py close|shown|class TITLE [PID] — on an X display with no window manager (Xvfb):
 `close` asks the window titled TITLE to close exactly as a window manager's close button does
-(a WM_DELETE_WINDOW client message); `shown` exits 0 when a mapped window titled TITLE exists.
+(a WM_DELETE_WINDOW client message); `shown` exits 0 when a mapped window titled TITLE exists;
+`class` prints its WM_CLASS (instance and class, one a line), what docks group windows by.
 With PID, only windows of that process (_NET_WM_PID) count. Tests and benchmarks use it to
 exercise the app's real close path."""
 import sys
@@ -31,6 +32,14 @@ def main():
     found = list(windows(d.screen().root, title, pid, d))
     if action == "shown":
         return 0 if any(w.get_attributes().map_state == X.IsViewable for w in found) else 1
+    if action == "class":
+        # GTK names the toplevel; the WebKit child windows below it carry no class.
+        for window in found:
+            wm_class = window.get_wm_class()
+            if wm_class:
+                print("\n".join(wm_class))
+                return 0
+        return 1
     if not found:
         print(f"no window titled {title!r}", file=sys.stderr)
         return 1

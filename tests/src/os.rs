@@ -280,7 +280,22 @@ pub fn close_window(title: &str, owner: &str) {
     assert!(x_window("close", title, owner), "no window titled {title}");
 }
 
+/// The WM_CLASS (instance, class) of that process's window titled `title`, once it has one.
+pub fn window_class(title: &str, owner: &str) -> Option<(String, String)> {
+    let out = x_window_command("class", title, owner).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut lines = text.lines();
+    Some((lines.next()?.to_owned(), lines.next()?.to_owned())).filter(|_| out.status.success())
+}
+
 fn x_window(action: &str, title: &str, owner: &str) -> bool {
+    x_window_command(action, title, owner)
+        .status()
+        .expect("x-window.py runs")
+        .success()
+}
+
+fn x_window_command(action: &str, title: &str, owner: &str) -> Command {
     let script = crate::checkout().join("scripts/lib/x-window.py");
     let pids = Command::new("pgrep")
         .args(["-f", owner])
@@ -291,11 +306,9 @@ fn x_window(action: &str, title: &str, owner: &str) -> bool {
         .next()
         .unwrap_or("0")
         .to_owned();
-    Command::new(script)
-        .args([action, title, &pid])
-        .status()
-        .expect("x-window.py runs")
-        .success()
+    let mut command = Command::new(script);
+    command.args([action, title, &pid]);
+    command
 }
 
 fn session_setting(name: &str) -> String {

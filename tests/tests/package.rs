@@ -1,0 +1,178 @@
+//! The Debian package `scripts/package` builds, checked as a distribution would check it and
+//! then started as a person would start it. Building the package takes a release build, so this
+//! runs only when asked — `BATCHWATCH_TEST_PACKAGE=1 scripts/test` builds the package and runs it
+//! (with `--ignored`, the package's path in `BATCHWATCH_PACKAGE`); a plain run lists it as
+//! ignored, never as passed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use batchwatch_e2e::desktop::Desktop;
+use batchwatch_e2e::{eventually, os};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// The hicolor sizes a desktop asks for.
+const ICON_SIZES: [u32; 8] = [16, 24, 32, 48, 64, 128, 256, 512];
+
+fn package() -> PathBuf {
+    let path = std::env::var_os("BATCHWATCH_PACKAGE")
+        .map(PathBuf::from)
+        .expect("BATCHWATCH_PACKAGE names the .deb: run BATCHWATCH_TEST_PACKAGE=1 scripts/test");
+    assert!(path.exists(), "{} is missing", path.display());
+    path
+}
+
+fn run(program: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} must be installed: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn field(deb: &Path, name: &str) -> String {
+    let (ok, text) = run("dpkg-deb", &["-f", deb.to_str().unwrap(), name]);
+    assert!(ok, "{text}");
+    text.trim().to_owned()
+}
+
+/// The package unpacked into a throw-away directory.
+fn unpacked(deb: &Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, text) = run(
+        "dpkg-deb",
+        &["-x", deb.to_str().unwrap(), dir.path().to_str().unwrap()],
+    );
+    assert!(ok, "{text}");
+    dir
+}
+
+/// The one desktop entry in the package.
+fn desktop_entry(root: &Path) -> PathBuf {
+    let entries: Vec<PathBuf> = std::fs::read_dir(root.join("usr/share/applications"))
+        .expect("a desktop entry")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "desktop"))
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    entries[0].clone()
+}
+
+fn entry_value(entry: &str, key: &str) -> String {
+    entry
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key}= in the desktop entry:\n{entry}"))
+        .to_owned()
+}
+
+#[test]
+#[ignore = "needs the package: BATCHWATCH_TEST_PACKAGE=1 scripts/test builds it and runs this"]
+fn the_package_holds_both_programs_a_valid_menu_entry_icons_and_metainfo() {
+    let deb = package();
+    assert_eq!(field(&deb, "Package"), "batchwatch");
+    assert_eq!(field(&deb, "Architecture"), "amd64");
+
+    // Runtime libraries, never the -dev packages the build needs.
+    let depends = field(&deb, "Depends");
+    for library in [
+        "libwebkit2gtk-4.1-0",
+        "libgtk-3-0",
+        "libayatana-appindicator3-1",
+    ] {
+        assert!(depends.contains(library), "{library} in {depends}");
+    }
+    assert!(!depends.contains("-dev"), "{depends}");
+
+    let root = unpacked(&deb);
+    let root = root.path();
+    for program in ["usr/bin/batchwatch", "usr/bin/batchwatch-cli"] {
+        let path = root.join(program);
+        let mode = std::os::unix::fs::PermissionsExt::mode(&path.metadata().unwrap().permissions());
+        assert!(mode & 0o111 != 0, "{program} is executable: {mode:o}");
+    }
+    let (ok, version) = run(
+        root.join("usr/bin/batchwatch-cli").to_str().unwrap(),
+        &["--version"],
+    );
+    assert!(ok && version.contains("0.1.0"), "{version}");
+
+    for size in ICON_SIZES {
+        let icon = root.join(format!(
+            "usr/share/icons/hicolor/{size}x{size}/apps/batchwatch.png"
+        ));
+        let png = std::fs::read(&icon).unwrap_or_else(|e| panic!("{}: {e}", icon.display()));
+        let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+        assert_eq!(width, size, "{}", icon.display());
+    }
+
+    let entry_path = desktop_entry(root);
+    let (ok, text) = run("desktop-file-validate", &[entry_path.to_str().unwrap()]);
+    assert!(ok && !text.contains("error:"), "{text}");
+    let entry = std::fs::read_to_string(&entry_path).unwrap();
+    assert_eq!(entry_value(&entry, "Exec"), "batchwatch");
+    assert_eq!(entry_value(&entry, "Icon"), "batchwatch");
+    assert_eq!(entry_value(&entry, "Name"), "Batchwatch");
+    assert_eq!(entry_value(&entry, "StartupNotify"), "true");
+    for key in ["GenericName", "Comment", "Keywords", "Categories"] {
+        assert!(!entry_value(&entry, key).is_empty(), "{key}");
+    }
+
+    // The metainfo, checked with the tree it ships in (its launchable must be that entry).
+    let metainfo = root.join("usr/share/metainfo/dev.batchwatch.app.metainfo.xml");
+    let (ok, text) = run(
+        "appstreamcli",
+        &[
+            "validate",
+            "--no-net",
+            "--pedantic",
+            metainfo.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{text}");
+    let launchable = format!(
+        "<launchable type=\"desktop-id\">{}</launchable>",
+        entry_path.file_name().unwrap().to_str().unwrap()
+    );
+    assert!(
+        std::fs::read_to_string(&metainfo)
+            .unwrap()
+            .contains(&launchable),
+        "the metainfo launches the packaged entry: {launchable}"
+    );
+}
+
+#[test]
+#[ignore = "needs the package: BATCHWATCH_TEST_PACKAGE=1 scripts/test builds it and runs this"]
+fn the_packaged_app_starts_the_demo_with_its_tray_item_and_the_window_the_entry_names() {
+    let deb = package();
+    let root = unpacked(&deb);
+    let entry = std::fs::read_to_string(desktop_entry(root.path())).unwrap();
+    let wm_class = entry_value(&entry, "StartupWMClass");
+
+    let mut desktop = Desktop::new("package");
+    let app = root.path().join("usr/bin/batchwatch");
+    desktop.launch_program(&app, &["--demo"]);
+    let service = os::tray_service(WAIT);
+    let label = eventually("the demo's label in the tray", WAIT, || {
+        Some(os::tray_property(&service, "XAyatanaLabel")).filter(|l| l.starts_with("Demo"))
+    });
+    assert!(label.starts_with("Demo"), "{label}");
+
+    // Docks group the window under the menu entry by its WM_CLASS.
+    let owner = app.to_str().unwrap().to_owned();
+    let (instance, class) = eventually("the demo's window", WAIT, || {
+        os::window_class("Batchwatch", &owner)
+    });
+    assert!(
+        instance == wm_class || class == wm_class,
+        "StartupWMClass={wm_class}, the window's WM_CLASS is {instance:?}, {class:?}"
+    );
+}
