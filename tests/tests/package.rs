@@ -117,10 +117,17 @@ fn the_package_holds_both_programs_a_valid_menu_entry_icons_and_metainfo() {
     let (ok, text) = run("desktop-file-validate", &[entry_path.to_str().unwrap()]);
     assert!(ok && !text.contains("error:"), "{text}");
     let entry = std::fs::read_to_string(&entry_path).unwrap();
-    assert_eq!(entry_value(&entry, "Exec"), "batchwatch");
+    assert_eq!(
+        entry_value(&entry, "Exec"),
+        "batchwatch",
+        "the main entry's, the first"
+    );
     assert_eq!(entry_value(&entry, "Icon"), "batchwatch");
     assert_eq!(entry_value(&entry, "Name"), "Batchwatch");
     assert_eq!(entry_value(&entry, "StartupNotify"), "true");
+    // Right-clicked in a menu or dock: the demo, which never touches the keychain.
+    assert_eq!(entry_value(&entry, "Actions"), "demo;");
+    assert!(entry.contains("[Desktop Action demo]\nName=Try the demo\nExec=batchwatch --demo"));
     for key in ["GenericName", "Comment", "Keywords", "Categories"] {
         assert!(!entry_value(&entry, key).is_empty(), "{key}");
     }
