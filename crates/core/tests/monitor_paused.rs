@@ -1143,3 +1143,40 @@ async fn the_tray_toggle_pauses_then_resumes_on_the_monitors_clock() {
         .await
         .unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn answers_that_never_change_are_written_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = StateFile::new(dir.path().join("state.json"));
+    let fake = FakeTrillet::default();
+    let ids: Vec<BatchId> = (0..10).map(|i| id(&format!("batch_idle_{i}"))).collect();
+    for batch in &ids {
+        fake.set(batch.as_str(), running(40));
+    }
+    let (monitor, _events) = start(&fake, Some(file.clone()));
+    monitor.track(ids.clone()).answer().await;
+    // The first answers are news (the budget spaces them, so they are saved as they come).
+    let mut views = monitor.subscribe();
+    views
+        .wait_for(|v| v.batches.iter().all(|b| b.fetch == FetchStatus::Live))
+        .await
+        .unwrap();
+    run_for(Duration::from_secs(1)).await;
+    let (writes, asked) = (file.writes(), fake.total());
+    assert!(writes >= 1, "the first answers are written");
+
+    run_for(Duration::from_secs(90)).await;
+    // Every batch was asked again and again (each every 15 s), with the same answer each time.
+    assert!(fake.total() >= asked + 10 * 5, "{} requests", fake.total());
+    assert_eq!(
+        file.writes(),
+        writes,
+        "nothing written for answers already kept"
+    );
+
+    // One answer that changes is written (once, after the debounce).
+    fake.set("batch_idle_3", running(41));
+    run_for(Duration::from_secs(16)).await;
+    assert_eq!(file.writes(), writes + 1);
+    drop(monitor);
+}

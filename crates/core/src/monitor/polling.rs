@@ -150,11 +150,13 @@ impl<S: TrilletApi> Task<S> {
                 let observed = batch.observe(progress, failure_alert, now_ms);
                 let id = batch.id.clone();
                 let show = self.settings.notify_at(now_ms);
-                if observed.save == Save::Now {
+                match observed.save {
                     // "Announced" reaches the disk before the announcement does.
-                    self.save_now();
-                } else {
-                    self.schedule_save(now);
+                    Save::Now => {
+                        self.save_now();
+                    }
+                    Save::Soon => self.schedule_save(now),
+                    Save::Nothing => {}
                 }
                 if let Some(notification) = observed.alert {
                     let _ = self.events.send(MonitorEvent::FailureRateHigh {

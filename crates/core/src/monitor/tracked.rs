@@ -57,6 +57,9 @@ pub(super) enum Save {
     Now,
     /// With the next debounced save.
     Soon,
+    /// Not at all: the answer is the one already kept, and nothing a restart needs changed.
+    /// (Only when it was received is new, and a restart polls at once anyway.)
+    Nothing,
 }
 
 impl Tracked {
@@ -103,6 +106,10 @@ impl Tracked {
         failure_alert: Option<u8>,
         now_ms: u64,
     ) -> Observed {
+        // The same answer as the one kept (and kept on disk: a batch Trillet did not know is
+        // saved as such, so hearing of it again is news for the file).
+        let same = self.last.as_deref() == Some(&progress)
+            && !matches!(self.fetch, FetchStatus::NotFound { .. });
         let change = detect(self.last.as_deref(), &progress);
         let alert = failure_alert
             .filter(|_| !self.failure_alerted)
@@ -128,6 +135,8 @@ impl Tracked {
         self.consecutive_errors = 0;
         let save = if finish.is_some() || alert.is_some() {
             Save::Now
+        } else if same {
+            Save::Nothing
         } else {
             Save::Soon
         };
@@ -256,16 +265,16 @@ mod tests {
             (B::Unseen, A::Completed, None, false, Soon),
             (B::Unseen, A::Failed, None, false, Soon),
             (B::Unseen, A::Cancelled, None, false, Soon),
-            (B::Running, A::Running, None, false, Soon),
+            (B::Running, A::Running, None, false, Save::Nothing),
             (B::Running, A::FailingFast, None, true, Now),
             (B::Running, A::Completed, Some("completed"), false, Now),
             (B::Running, A::Failed, Some("failed"), false, Now),
             (B::Running, A::Cancelled, Some("cancelled"), false, Now),
             (B::CancelSent, A::Cancelled, None, false, Soon),
             (B::CancelSent, A::Completed, Some("completed"), false, Now),
-            (B::Alerted, A::FailingFast, None, false, Soon),
+            (B::Alerted, A::FailingFast, None, false, Save::Nothing),
             (B::Alerted, A::Failed, Some("failed"), false, Now),
-            (B::Announced, A::Completed, None, false, Soon),
+            (B::Announced, A::Completed, None, false, Save::Nothing),
         ];
         for (before, answer, finish, alert, save) in grid {
             let mut t = tracked(before);
@@ -283,10 +292,10 @@ mod tests {
             assert_eq!(t.fetch, FetchStatus::Live, "{case}");
             assert_eq!(t.last.as_deref(), Some(&progress(answer)), "{case}");
 
-            // The same answer again is never news.
+            // The same answer again is never news, and costs the disk nothing.
             let again = t.observe(progress(answer), ALERT_AT, NOW_MS);
             assert_eq!((again.finish, again.alert), (None, None), "{case}, twice");
-            assert_eq!(again.save, Soon, "{case}, twice");
+            assert_eq!(again.save, Save::Nothing, "{case}, twice");
         }
     }
 
