@@ -34,7 +34,8 @@ pub enum Command {
     Status(StatusArgs),
     /// Follow batches live until they finish (or Ctrl-C).
     Watch(WatchArgs),
-    /// List a batch's failed calls, grouped by reason (or only their numbers, for a retry).
+    /// List a batch's failed calls, grouped by reason (or only their numbers, or a CSV to
+    /// upload again as a new batch).
     Failed(FailedArgs),
     /// Cancel a batch: waiting calls are dropped, calls in progress finish. Cannot be undone.
     Cancel(CancelArgs),
@@ -67,6 +68,15 @@ pub struct FailedArgs {
     /// Print the groups as one JSON object.
     #[arg(long)]
     pub json: bool,
+
+    /// Print a retry list to upload as a new batch: a CSV of the failed calls' own columns
+    /// (the batch's CSV rows, phone_number first), then error and ended_at; each number once.
+    #[arg(long, conflicts_with_all = ["json", "numbers"])]
+    pub csv: bool,
+
+    /// Only the calls that failed for this reason, as the window groups them ("Number busy").
+    #[arg(long, value_name = "REASON", requires = "csv")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,16 +1,17 @@
 //! `batchwatch-cli failed`: a batch's failed calls, every page, grouped by reason — or only their
-//! numbers, one a line and each once, ready for a retry campaign.
+//! numbers, one a line and each once, or a CSV of them ready to upload as a retry campaign.
 
 use std::collections::HashSet;
 
 use batchwatch_core::failures::{FailedCalls, FailedCallsView};
+use batchwatch_core::retry_list::retry_csv;
 use batchwatch_core::{format, BatchId, TrilletClient};
 
 use crate::exit::Failure;
 use crate::patience::patiently;
 
 /// What to print.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
     /// Groups with their calls, for people.
     Text,
@@ -18,6 +19,8 @@ pub enum Output {
     Numbers,
     /// The drill-down as the app's window receives it, on one line.
     Json,
+    /// The retry list, as a CSV to upload (only one reason's calls, when given).
+    Csv { reason: Option<String> },
 }
 
 pub async fn run(client: &TrilletClient, id: &BatchId, output: Output) -> Result<(), Failure> {
@@ -45,6 +48,14 @@ pub async fn run(client: &TrilletClient, id: &BatchId, output: Output) -> Result
             }
         }
         Output::Text => print!("{}", text(&view, &format::TimeZone::system())),
+        Output::Csv { reason } => print!(
+            "{}",
+            retry_csv(
+                failed.calls(),
+                reason.as_deref(),
+                &format::TimeZone::system()
+            )
+        ),
     }
     Ok(())
 }

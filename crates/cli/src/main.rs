@@ -59,9 +59,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Failed(args) => {
             let id = args::one_batch_id(&args.id)?;
             let client = client(cli.api_base.as_deref())?;
-            let output = match (args.numbers, args.json) {
-                (true, _) => failed::Output::Numbers,
-                (_, true) => failed::Output::Json,
+            let output = match (args.numbers, args.json, args.csv) {
+                (true, _, _) => failed::Output::Numbers,
+                (_, true, _) => failed::Output::Json,
+                (_, _, true) => failed::Output::Csv {
+                    reason: args.reason,
+                },
                 _ => failed::Output::Text,
             };
             runtime()?.block_on(failed::run(&client, &id, output))

@@ -60,6 +60,48 @@ fn failed_lists_every_page_grouped_or_just_the_numbers() {
     run(cli_on(&sim, &["failed", "batch_unknown"]))
         .assert_code(4)
         .assert_error_line("no batch with this ID");
+
+    // The retry list: the batch's own CSV columns (phone_number first), then error and
+    // ended_at, a row per number, each number once — the same numbers as --numbers.
+    let mut command = cli_on(&sim, &["failed", "--csv", "batch_bad"]);
+    command.env("TZ", "Asia/Kolkata");
+    let csv = run(command);
+    csv.assert_code(0);
+    let mut rows = csv.stdout.lines();
+    assert_eq!(
+        rows.next(),
+        Some("phone_number,name,appointment_day,error,ended_at"),
+        "{}",
+        csv.stdout
+    );
+    let rows: Vec<&str> = rows.collect();
+    assert_eq!(rows.len(), unique.len(), "a row per number");
+    let csv_numbers: HashSet<&str> = rows.iter().filter_map(|r| r.split(',').next()).collect();
+    assert_eq!(csv_numbers, unique);
+    assert!(
+        rows.iter().any(|r| r.contains(",\"Tuesday, after 2 pm\",")),
+        "a cell with a comma is quoted: {rows:?}"
+    );
+    assert!(
+        rows.iter().all(|r| r.ends_with("+05:30")),
+        "local ISO-8601: {rows:?}"
+    );
+
+    // One group only, by the name the window gives it.
+    let busy = run(cli_on(
+        &sim,
+        &["failed", "--csv", "--reason", "Number busy", "batch_bad"],
+    ));
+    busy.assert_code(0);
+    let busy_rows: Vec<&str> = busy.stdout.lines().skip(1).collect();
+    assert!(
+        !busy_rows.is_empty() && busy_rows.len() < rows.len(),
+        "{busy_rows:?}"
+    );
+    assert!(
+        busy_rows.iter().all(|r| r.contains(",Number busy,")),
+        "{busy_rows:?}"
+    );
 }
 
 #[test]

@@ -53,6 +53,15 @@ impl FailureGroup {
 /// What the API says when a failed call has no error text.
 pub const NO_REASON: &str = "No reason given";
 
+/// The reason a failed call is grouped under: its error text, trimmed, or [`NO_REASON`].
+pub fn reason_of(call: &CallRecord) -> &str {
+    call.error
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .unwrap_or(NO_REASON)
+}
+
 /// The most pages one drill-down asks for: 20,000 failed calls at 100 a page.
 pub const MAX_PAGES: u32 = 200;
 
@@ -144,6 +153,11 @@ impl FailedCalls {
         }
     }
 
+    /// The failed calls loaded so far, each once, in the order they came.
+    pub fn calls(&self) -> &[CallRecord] {
+        &self.calls
+    }
+
     pub fn loaded(&self) -> usize {
         self.calls.len()
     }
@@ -153,12 +167,7 @@ impl FailedCalls {
         let mut by_reason: Vec<(&str, Vec<FailedCall>)> = Vec::new();
         let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         for call in &self.calls {
-            let reason = call
-                .error
-                .as_deref()
-                .map(str::trim)
-                .filter(|e| !e.is_empty())
-                .unwrap_or(NO_REASON);
+            let reason = reason_of(call);
             let row = FailedCall {
                 job_id: call.job_id.clone(),
                 phone_number: call.phone_number.clone().unwrap_or_default(),

@@ -10,7 +10,8 @@
 //! - [`model`] — the API's bodies, as documented.
 //! - [`api`] — [`TrilletClient`], its base URL rules and typed [`ApiError`]s.
 //! - [`figures`] — percent, remaining, elapsed, throughput, ETA from one snapshot.
-//! - [`failures`] — a batch's failed calls, paged in and grouped by reason.
+//! - [`failures`] — a batch's failed calls, paged in and grouped by reason; [`retry_list`]
+//!   the CSV of them to upload again.
 //! - [`secret_store`] — the keychain port and its platform implementation.
 //! - [`notifier`] — the desktop-notification port and its platform implementation;
 //!   [`announcer`] the one thread that sends them, queued and coalesced.
@@ -42,6 +43,7 @@ pub mod format;
 pub mod model;
 pub mod monitor;
 pub mod notifier;
+pub mod retry_list;
 pub mod schedule;
 pub mod secret_store;
 pub mod settings;

@@ -329,6 +329,26 @@ impl Batch {
         format!("+1555{digits:07}")
     }
 
+    /// The row of the campaign's CSV the call was made from, as `metadata` carries it: a name,
+    /// the number, and a column of the user's own (with a comma now and then, for quoting).
+    pub(crate) fn contact(&self, index: usize) -> (&'static str, String, &'static str) {
+        const NAMES: [&str; 6] = [
+            "Ada Okafor",
+            "Bruno Lindqvist",
+            "Chen Wei",
+            "Dolores Ruiz",
+            "Emeka Nwosu",
+            "Farah Haddad",
+        ];
+        const DAYS: [&str; 3] = ["Monday", "Tuesday, after 2 pm", "Friday"];
+        let h = mix(call_hash(self.seed, index) ^ 5);
+        (
+            NAMES[(h % NAMES.len() as u64) as usize],
+            self.phone_number(index),
+            DAYS[((h >> 8) % DAYS.len() as u64) as usize],
+        )
+    }
+
     /// Indices of the calls whose state at `t` passes `keep`, in index order.
     pub(crate) fn calls_where<'a>(
         &'a self,

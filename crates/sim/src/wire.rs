@@ -100,9 +100,13 @@ struct CallRow {
     metadata: CallMetadata,
 }
 
+/// The row of the CSV the batch was created from. Columns are the user's: the name comes
+/// before the number here, as in many exports.
 #[derive(Debug, Serialize)]
 struct CallMetadata {
-    attempt: u32,
+    name: &'static str,
+    phone_number: String,
+    appointment_day: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -269,7 +273,14 @@ fn call_row(batch: &Batch, clock: &SimClock, call: &CallView<'_>) -> CallRow {
         end_time: call.end.map(|t| clock.wall_ms(t)),
         duration: call.duration_secs,
         error: call.error.map(str::to_owned),
-        metadata: CallMetadata { attempt: 1 },
+        metadata: {
+            let (name, phone_number, appointment_day) = batch.contact(call.index);
+            CallMetadata {
+                name,
+                phone_number,
+                appointment_day,
+            }
+        },
     }
 }
 

@@ -302,7 +302,15 @@ async fn call_filters_agree_with_the_counters() {
         ]
         .into()
     );
-    assert_eq!(calls[0]["metadata"], json!({"attempt": 1}));
+    // The CSV row the call came from: its number, a name, a column of the user's own.
+    assert_eq!(
+        calls[0]["metadata"]["phone_number"],
+        calls[0]["phone_number"]
+    );
+    assert!(calls[0]["metadata"]["name"]
+        .as_str()
+        .is_some_and(|n| !n.is_empty()));
+    assert!(calls[0]["metadata"]["appointment_day"].is_string());
 
     let (_, waiting) = client
         .get_json(&format!(

@@ -1,0 +1,177 @@
+//! The retry list: a batch's failed calls as a CSV a person can upload to Trillet as a new
+//! batch. Each call's `metadata` is the row of the CSV the batch was created from, so the
+//! columns are the person's own — the union of every call's keys, in the order first seen,
+//! `phone_number` first — then `error` and `ended_at` (ISO-8601 in the person's zone).
+//! Standard quoting (the `csv` crate). Each number is listed once, as "Copy numbers" does: a
+//! number that failed twice is still one call to retry.
+
+use std::collections::HashSet;
+
+use crate::failures::reason_of;
+use crate::format::TimeZone;
+use crate::model::CallRecord;
+
+const PHONE: &str = "phone_number";
+
+/// The CSV for `calls` (failed calls, as the drill-down loads them), only those whose reason is
+/// `reason` when one is given (the window's groups: the error text trimmed, or "No reason
+/// given").
+pub fn retry_csv(calls: &[CallRecord], reason: Option<&str>, zone: &TimeZone) -> String {
+    let reason = reason.map(str::trim);
+    let mut seen_numbers = HashSet::new();
+    let rows: Vec<&CallRecord> = calls
+        .iter()
+        .filter(|c| reason.is_none_or(|r| reason_of(c) == r))
+        .filter(|c| {
+            let number = phone_of(c);
+            number.is_empty() || seen_numbers.insert(number)
+        })
+        .collect();
+
+    let mut columns: Vec<String> = vec![PHONE.to_owned()];
+    for call in &rows {
+        if let Some(serde_json::Value::Object(row)) = &call.metadata {
+            for key in row.keys() {
+                if !columns.iter().any(|c| c == key) {
+                    columns.push(key.clone());
+                }
+            }
+        }
+    }
+
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let header = columns
+        .iter()
+        .map(String::as_str)
+        .chain(["error", "ended_at"]);
+    // Writing to memory cannot fail.
+    out.write_record(header).expect("a CSV in memory");
+    for call in rows {
+        let metadata = match &call.metadata {
+            Some(serde_json::Value::Object(row)) => Some(row),
+            _ => None,
+        };
+        let mut record: Vec<String> = columns
+            .iter()
+            .map(|column| match column.as_str() {
+                PHONE => phone_of(call).to_owned(),
+                key => metadata
+                    .and_then(|row| row.get(key))
+                    .map(cell)
+                    .unwrap_or_default(),
+            })
+            .collect();
+        record.push(reason_of(call).to_owned());
+        record.push(call.end_time.map(|ms| moment(ms, zone)).unwrap_or_default());
+        out.write_record(&record).expect("a CSV in memory");
+    }
+    String::from_utf8(out.into_inner().expect("a CSV in memory")).expect("CSV of UTF-8 text")
+}
+
+/// The number to call again: the CSV row's own, else the call's.
+fn phone_of(call: &CallRecord) -> &str {
+    match &call.metadata {
+        Some(serde_json::Value::Object(row)) => row.get(PHONE).and_then(|v| v.as_str()),
+        _ => None,
+    }
+    .or(call.phone_number.as_deref())
+    .unwrap_or_default()
+}
+
+/// A metadata value as a cell: text as it is, numbers and booleans written out, null empty,
+/// anything nested as its JSON.
+fn cell(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// `2026-12-01T17:02:09+05:30`.
+fn moment(epoch_ms: u64, zone: &TimeZone) -> String {
+    i64::try_from(epoch_ms)
+        .ok()
+        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+        .map(|t| {
+            t.to_zoned(zone.clone())
+                .strftime("%Y-%m-%dT%H:%M:%S%:z")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(
+        job: &str,
+        phone: &str,
+        error: Option<&str>,
+        metadata: serde_json::Value,
+    ) -> CallRecord {
+        serde_json::from_value(serde_json::json!({
+            "jobId": job, "status": "failed", "phone_number": phone, "error": error,
+            "endTime": 1_795_968_000_000u64, "metadata": metadata,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn columns_are_the_union_phone_first_then_error_and_local_end() {
+        let calls = [
+            call(
+                "c1",
+                "+15550001",
+                Some("Number busy"),
+                serde_json::json!({"name": "Ada, Jr.", "phone_number": "+15550001", "day": "Mon"}),
+            ),
+            call(
+                "c2",
+                "+15550002",
+                Some("  No answer "),
+                serde_json::json!({"name": "Bo \"B\" Li", "vip": true, "phone_number": "+15550002"}),
+            ),
+            // A second failure of the same number is still one retry.
+            call(
+                "c3",
+                "+15550001",
+                Some("Number busy"),
+                serde_json::json!({"name": "Ada, Jr."}),
+            ),
+            call("c4", "+15550004", None, serde_json::Value::Null),
+        ];
+        let csv = retry_csv(&calls, None, &TimeZone::UTC);
+        assert_eq!(
+            csv,
+            "phone_number,name,day,vip,error,ended_at\n\
+             +15550001,\"Ada, Jr.\",Mon,,Number busy,2026-11-29T16:00:00+00:00\n\
+             +15550002,\"Bo \"\"B\"\" Li\",,true,No answer,2026-11-29T16:00:00+00:00\n\
+             +15550004,,,,No reason given,2026-11-29T16:00:00+00:00\n"
+        );
+    }
+
+    #[test]
+    fn a_reason_keeps_its_group_only_and_times_are_in_the_persons_zone() {
+        let calls = [
+            call(
+                "c1",
+                "+15550001",
+                Some("Number busy"),
+                serde_json::json!({}),
+            ),
+            call("c2", "+15550002", Some("No answer"), serde_json::json!({})),
+        ];
+        let zone = TimeZone::get("Asia/Kolkata").unwrap();
+        let csv = retry_csv(&calls, Some(" No answer"), &zone);
+        assert_eq!(
+            csv,
+            "phone_number,error,ended_at\n+15550002,No answer,2026-11-29T21:30:00+05:30\n"
+        );
+        assert_eq!(
+            retry_csv(&calls, Some("Voicemail"), &zone),
+            "phone_number,error,ended_at\n"
+        );
+    }
+}
