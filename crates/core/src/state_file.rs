@@ -194,10 +194,12 @@ impl StateFile {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
         };
-        fs::create_dir_all(dir)?;
+        // It holds phone numbers and call errors: only its owner may read it (the folder 0700
+        // when Batchwatch creates it, the file 0600 on every write).
+        private_dir_all(dir)?;
         let temp = self.temp_path();
         {
-            let mut file = File::create(&temp)?;
+            let mut file = private_file(&temp)?;
             file.write_all(bytes)?;
             file.sync_all()?;
         }
@@ -208,9 +210,68 @@ impl StateFile {
     }
 }
 
+#[cfg(unix)]
+fn private_dir_all(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+#[cfg(not(unix))]
+fn private_dir_all(dir: &Path) -> io::Result<()> {
+    fs::create_dir_all(dir)
+}
+
+/// Created (or truncated) for writing, readable by its owner only.
+fn private_file(path: &Path) -> io::Result<File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options.open(path)?;
+    // `mode` applies only when the file is created; a temp file left by a crash keeps its own.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(file)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn only_its_owner_can_read_the_file_or_list_the_folder_batchwatch_made() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config/batchwatch/state.json");
+        // A temp file a crash left behind, readable by all, is not reused as it is.
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path.with_file_name("state.json.tmp"), b"{}").unwrap();
+        fs::set_permissions(
+            path.with_file_name("state.json.tmp"),
+            fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        let file = StateFile::new(&path);
+        file.save(&SavedState::default()).unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+
+        let fresh = dir.path().join("new/batchwatch/state.json");
+        StateFile::new(&fresh).save(&SavedState::default()).unwrap();
+        assert_eq!(mode(&fresh), 0o600);
+        assert_eq!(mode(fresh.parent().unwrap()), 0o700);
+        assert_eq!(mode(&dir.path().join("new")), 0o700);
+    }
 
     fn sample() -> SavedState {
         let progress: BatchProgress =
