@@ -12,6 +12,8 @@ use crate::format::TimeZone;
 use crate::model::CallRecord;
 
 const PHONE: &str = "phone_number";
+/// The columns added after the batch's own.
+const OURS: [&str; 2] = ["error", "ended_at"];
 
 /// The CSV for `calls` (failed calls, as the drill-down loads them), only those whose reason is
 /// `reason` when one is given (the window's groups: the error text trimmed, or "No reason
@@ -32,6 +34,10 @@ pub fn retry_csv(calls: &[CallRecord], reason: Option<&str>, zone: &TimeZone) ->
     for call in &rows {
         if let Some(serde_json::Value::Object(row)) = &call.metadata {
             for key in row.keys() {
+                // Ours come last and say the same (the batch's own would name two columns alike).
+                if OURS.contains(&key.as_str()) {
+                    continue;
+                }
                 if !columns.iter().any(|c| c == key) {
                     columns.push(key.clone());
                 }
@@ -40,10 +46,7 @@ pub fn retry_csv(calls: &[CallRecord], reason: Option<&str>, zone: &TimeZone) ->
     }
 
     let mut out = csv::Writer::from_writer(Vec::new());
-    let header = columns
-        .iter()
-        .map(String::as_str)
-        .chain(["error", "ended_at"]);
+    let header = columns.iter().map(String::as_str).chain(OURS);
     // Writing to memory cannot fail.
     out.write_record(header).expect("a CSV in memory");
     for call in rows {
@@ -125,7 +128,8 @@ mod tests {
                 "c1",
                 "+15550001",
                 Some("Number busy"),
-                serde_json::json!({"name": "Ada, Jr.", "phone_number": "+15550001", "day": "Mon"}),
+                // A batch made from an earlier retry list carries an error column of its own.
+                serde_json::json!({"name": "Ada, Jr.", "phone_number": "+15550001", "day": "Mon", "error": "old"}),
             ),
             call(
                 "c2",

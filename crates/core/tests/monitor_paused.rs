@@ -1180,3 +1180,36 @@ async fn answers_that_never_change_are_written_once() {
     assert_eq!(file.writes(), writes + 1);
     drop(monitor);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_429_pause_ends_in_the_snapshot_even_with_nothing_left_to_poll() {
+    let fake = FakeTrillet::default();
+    fake.set("batch_done", Ok(progress(BatchStatus::Completed, 100, 100)));
+    *fake.calls.lock().unwrap() = Some(Err(ApiError::RateLimited {
+        retry_after: Some(Duration::from_secs(40)),
+        message: "Too many requests".into(),
+    }));
+    let (monitor, _events) = start(&fake, None);
+    monitor.track(vec![id("batch_done")]);
+    run_for(Duration::from_millis(100)).await;
+    assert_eq!(fake.requests("batch_done"), 1, "settled: not polled again");
+    // Opening its failed calls earns a 429: the key is paused…
+    let error = monitor
+        .calls(id("batch_done"), CallsQuery::default())
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "rate_limited");
+    assert!(matches!(
+        monitor.snapshot().connection,
+        Connection::RateLimited { .. }
+    ));
+    // …and the pause is over in the snapshot when the wait is, though no poll wakes the task.
+    let mut views = monitor.subscribe();
+    let ended = tokio::time::timeout(
+        Duration::from_secs(120),
+        views.wait_for(|v| v.connection == Connection::Ready),
+    )
+    .await;
+    assert!(ended.is_ok(), "still paused two minutes after a 40 s wait");
+    assert_eq!(fake.requests("batch_done"), 1);
+}

@@ -52,10 +52,17 @@ impl<S: TrilletApi> Task<S> {
     /// The earliest moment something is due: a poll (within budget and pauses) or a save.
     pub(super) fn next_wake(&mut self) -> Option<Instant> {
         let now = Instant::now();
-        [self.next_poll_time(now), self.save_at, self.pause_end(now)]
-            .into_iter()
-            .flatten()
-            .min()
+        // The 429 pause too: with nothing left to poll, its end must still reach the snapshot.
+        let rate_limit_end = self.rate_limit.map(|pause| pause.until);
+        [
+            self.next_poll_time(now),
+            self.save_at,
+            self.pause_end(now),
+            rate_limit_end,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// When a notification pause in force ends, so the view says so at that moment.

@@ -110,6 +110,7 @@ impl Tracked {
         // saved as such, so hearing of it again is news for the file).
         let same = self.last.as_deref() == Some(&progress)
             && !matches!(self.fetch, FetchStatus::NotFound { .. });
+        let flags_before = (self.finish_notified, self.failure_alerted);
         let change = detect(self.last.as_deref(), &progress);
         let alert = failure_alert
             .filter(|_| !self.failure_alerted)
@@ -133,7 +134,9 @@ impl Tracked {
         self.last_updated_ms = Some(now_ms);
         self.fetch = FetchStatus::Live;
         self.consecutive_errors = 0;
-        let save = if finish.is_some() || alert.is_some() {
+        // A flag a restart needs (announced, alerted) changed: it reaches the disk before
+        // anything is said, and before a crash could make the next start say it again.
+        let save = if (self.finish_notified, self.failure_alerted) != flags_before {
             Save::Now
         } else if same {
             Save::Nothing
@@ -257,20 +260,22 @@ mod tests {
         use Answer as A;
         use Before as B;
         use Save::{Now, Soon};
-        // (before, answer) → (the finish announced, by its title's last word; alert; save)
+        // (before, answer) → (the finish announced, by its title's last word; alert; save).
+        // "Now" whenever a flag a restart needs changed, said or not (an end first seen, the
+        // user's own cancel).
         let grid = [
             (B::Unseen, A::Queued, None, false, Soon),
             (B::Unseen, A::Running, None, false, Soon),
             (B::Unseen, A::FailingFast, None, true, Now),
-            (B::Unseen, A::Completed, None, false, Soon),
-            (B::Unseen, A::Failed, None, false, Soon),
-            (B::Unseen, A::Cancelled, None, false, Soon),
+            (B::Unseen, A::Completed, None, false, Now),
+            (B::Unseen, A::Failed, None, false, Now),
+            (B::Unseen, A::Cancelled, None, false, Now),
             (B::Running, A::Running, None, false, Save::Nothing),
             (B::Running, A::FailingFast, None, true, Now),
             (B::Running, A::Completed, Some("completed"), false, Now),
             (B::Running, A::Failed, Some("failed"), false, Now),
             (B::Running, A::Cancelled, Some("cancelled"), false, Now),
-            (B::CancelSent, A::Cancelled, None, false, Soon),
+            (B::CancelSent, A::Cancelled, None, false, Now),
             (B::CancelSent, A::Completed, Some("completed"), false, Now),
             (B::Alerted, A::FailingFast, None, false, Save::Nothing),
             (B::Alerted, A::Failed, Some("failed"), false, Now),
