@@ -83,6 +83,16 @@ fn card_state(window: &WebDriver, id: &str) -> String {
         .to_owned()
 }
 
+/// Whether the keychain's "Try again" button is hidden (`None`: no such button).
+fn keychain_retry_hidden(window: &WebDriver) -> Option<bool> {
+    window
+        .run(
+            "return document.getElementById('keychain-retry').hidden;",
+            json!([]),
+        )
+        .as_bool()
+}
+
 fn inputs_hold_key(window: &WebDriver) -> bool {
     window
         .run("return [...document.querySelectorAll('input')].some(i => i.value.includes(arguments[0]));", json!([KEY]))
@@ -626,12 +636,7 @@ fn a_keychain_that_starts_after_the_app_is_read_then_and_polling_begins() {
             .filter(|m| m.contains("No keychain service is running"))
     });
     assert_eq!(
-        window
-            .run(
-                "return document.getElementById('keychain-retry').hidden;",
-                json!([])
-            )
-            .as_bool(),
+        keychain_retry_hidden(&window),
         Some(false),
         "the window offers to try again"
     );
@@ -650,15 +655,7 @@ fn a_keychain_that_starts_after_the_app_is_read_then_and_polling_begins() {
             r.batch_id.as_deref() == Some("batch_later") && r.api_key.as_deref() == Some(KEY)
         })
     });
-    assert_eq!(
-        window
-            .run(
-                "return document.getElementById('keychain-retry').hidden;",
-                json!([])
-            )
-            .as_bool(),
-        Some(true)
-    );
+    assert_eq!(keychain_retry_hidden(&window), Some(true));
     window.quit();
 }
 

@@ -39,6 +39,13 @@ struct FakeTrillet {
 }
 
 impl FakeTrillet {
+    /// Every page of calls is refused with a 429 asking to wait `wait`.
+    fn answer_calls_with_429(&self, wait: Duration) {
+        *self.calls.lock().unwrap() = Some(Err(ApiError::RateLimited {
+            retry_after: Some(wait),
+            message: "Too many requests".into(),
+        }));
+    }
     fn set(&self, id: &str, answer: Answer) {
         self.answers.lock().unwrap().insert(id.into(), answer);
     }
@@ -918,10 +925,7 @@ async fn a_cancel_seen_by_a_poll_before_its_answer_is_not_announced() {
 async fn a_429_on_a_page_of_calls_pauses_polling_too() {
     let fake = FakeTrillet::default();
     fake.set("batch_a", running(10));
-    *fake.calls.lock().unwrap() = Some(Err(ApiError::RateLimited {
-        retry_after: Some(Duration::from_secs(40)),
-        message: "Too many requests".into(),
-    }));
+    fake.answer_calls_with_429(Duration::from_secs(40));
     let (monitor, _events) = start(&fake, None);
     monitor.track(vec![id("batch_a")]);
     run_for(Duration::from_millis(100)).await;
@@ -1185,10 +1189,7 @@ async fn answers_that_never_change_are_written_once() {
 async fn a_429_pause_ends_in_the_snapshot_even_with_nothing_left_to_poll() {
     let fake = FakeTrillet::default();
     fake.set("batch_done", Ok(progress(BatchStatus::Completed, 100, 100)));
-    *fake.calls.lock().unwrap() = Some(Err(ApiError::RateLimited {
-        retry_after: Some(Duration::from_secs(40)),
-        message: "Too many requests".into(),
-    }));
+    fake.answer_calls_with_429(Duration::from_secs(40));
     let (monitor, _events) = start(&fake, None);
     monitor.track(vec![id("batch_done")]);
     run_for(Duration::from_millis(100)).await;
