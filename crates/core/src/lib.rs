@@ -19,6 +19,7 @@
 //! - [`monitor`] — the task that owns the tracked batches and polls them; [`schedule`] its policy;
 //!   [`change`] what happened and what to say; [`state_file`] what survives a restart;
 //!   [`settings`] what the user chose.
+//! - [`control`] — the local socket the window and the terminal reach the resident through.
 //! - [`view`] — what the window and tray show (the tray icon drawn under it); [`format`] the
 //!   words every surface uses.
 //!
@@ -36,6 +37,8 @@ pub mod api;
 pub mod autostart;
 pub mod batch_id;
 pub mod change;
+#[cfg(all(unix, not(target_os = "macos")))]
+pub mod control;
 pub mod credentials;
 pub mod failures;
 pub mod figures;

@@ -1,0 +1,254 @@
+//! The messages on the control socket (see the module above for the shape of a line).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use zeroize::Zeroize;
+
+use crate::settings::SettingsForm;
+
+/// Who is on the other end, as a client says in its hello.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientKind {
+    /// The window process: renders the views it is pushed, sends what the person does.
+    Window,
+    /// `batchwatch-cli` or a second `batchwatch` launch.
+    Terminal,
+}
+
+/// The first line a client sends.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Hello {
+    pub protocol: u32,
+    pub client: ClientKind,
+}
+
+/// An error as both the window and the terminal show it: a code to switch on, a sentence to
+/// show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct Failure {
+    pub code: String,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A string that is a secret (the API key on its way from the window to the resident): never
+/// printed, wiped when dropped.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+/// What a client asks of the resident. The window's commands keep their names (`op`) and
+/// argument names (`args`, camelCase as the window writes them).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(
+    tag = "op",
+    content = "args",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
+pub enum Request {
+    /// The whole window payload, as a view push carries it.
+    GetState {},
+    /// From now on, push every new window view (the latest one when the client is slow).
+    Subscribe {},
+    /// This window process asks to be the one window: `{"granted":true}`, or `false` when
+    /// another is open (which is raised instead).
+    ClaimWindow {},
+    /// Show the window: raise the one that is open, or start one.
+    OpenWindow {},
+    Track {
+        text: String,
+    },
+    Untrack {
+        id: String,
+    },
+    Refresh {
+        #[serde(default)]
+        id: Option<String>,
+    },
+    SaveCredentials {
+        api_key: Secret,
+        workspace_id: String,
+    },
+    ForgetCredentials {},
+    RetryKeychain {},
+    PauseNotifications {
+        paused: bool,
+    },
+    SaveSettings {
+        form: SettingsForm,
+    },
+    PreviewSettings {
+        form: SettingsForm,
+    },
+    SetStartAtLogin {
+        enabled: bool,
+    },
+    FailedCalls {
+        id: String,
+        more: bool,
+    },
+    CloseFailedCalls {
+        id: String,
+    },
+    CancelBatch {
+        id: String,
+    },
+    /// One batch's progress, asked of Trillet within the resident's budget (a batch the
+    /// resident does not track is asked about, not added).
+    Status {
+        id: String,
+    },
+    /// Ends the resident and its window.
+    Quit {},
+}
+
+impl Request {
+    /// The request named `op` with `args` (`null` or absent reads as `{}`), as a client that
+    /// forwards what it was given (the window) sends it.
+    pub fn from_parts(op: &str, args: Value) -> Result<Self, Failure> {
+        let args = if args.is_null() {
+            Value::Object(Default::default())
+        } else {
+            args
+        };
+        serde_json::from_value(serde_json::json!({ "op": op, "args": args })).map_err(|e| {
+            Failure::new(
+                "bad_request",
+                format!("Batchwatch did not understand the request {op:?}: {e}"),
+            )
+        })
+    }
+}
+
+/// What the resident sends unasked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "push", content = "data", rename_all = "snake_case")]
+pub enum Push {
+    /// A new window view (the payload `get_state` answers).
+    View(Value),
+    /// Bring the window to the front (a second launch, the tray's "Open").
+    Raise,
+    /// The resident is quitting: close.
+    Quit,
+}
+
+/// A line the server sends, read by the client.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ServerLine {
+    #[serde(default)]
+    pub id: Option<u64>,
+    #[serde(default)]
+    pub ok: Option<Value>,
+    #[serde(default)]
+    pub error: Option<Failure>,
+    #[serde(default)]
+    pub welcome: Option<Welcome>,
+    #[serde(default)]
+    pub refused: Option<Failure>,
+    #[serde(default)]
+    pub push: Option<String>,
+    #[serde(default)]
+    pub data: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Welcome {
+    pub protocol: u32,
+    pub pid: u32,
+}
+
+/// A line a client sends after its hello.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RequestLine {
+    pub id: u64,
+    pub op: String,
+    #[serde(default)]
+    pub args: Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_read_as_the_window_writes_them() {
+        let saved = Request::from_parts(
+            "save_credentials",
+            serde_json::json!({"apiKey": "sk_1", "workspaceId": "ws"}),
+        )
+        .unwrap();
+        match &saved {
+            Request::SaveCredentials {
+                api_key,
+                workspace_id,
+            } => {
+                assert_eq!(api_key.expose(), "sk_1");
+                assert_eq!(workspace_id, "ws");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            !format!("{saved:?}").contains("sk_1"),
+            "the key is never printed"
+        );
+        assert!(matches!(
+            Request::from_parts("get_state", Value::Null).unwrap(),
+            Request::GetState {}
+        ));
+        assert!(matches!(
+            Request::from_parts("refresh", serde_json::json!({})).unwrap(),
+            Request::Refresh { id: None }
+        ));
+        let unknown = Request::from_parts("format_disk", Value::Null).unwrap_err();
+        assert_eq!(unknown.code, "bad_request");
+    }
+
+    #[test]
+    fn pushes_round_trip() {
+        for push in [
+            Push::Raise,
+            Push::Quit,
+            Push::View(serde_json::json!({"a": 1})),
+        ] {
+            let line = serde_json::to_string(&push).unwrap();
+            assert_eq!(serde_json::from_str::<Push>(&line).unwrap(), push);
+        }
+        assert_eq!(
+            serde_json::to_string(&Push::Raise).unwrap(),
+            r#"{"push":"raise"}"#
+        );
+    }
+}
