@@ -2,7 +2,10 @@
 // `batchwatch://view` event on every change) and calls commands; every figure and sentence it
 // shows was formatted by the core, so the window, tray and terminal agree.
 
-const { invoke } = window.__TAURI__.core;
+// Every request goes to the resident (the tray process) through the window's one forwarding
+// command, under the names the page has always used.
+const tauriCore = window.__TAURI__.core;
+const invoke = (op, args) => tauriCore.invoke("call", { op, args: args ?? {} });
 const { listen } = window.__TAURI__.event;
 
 const $ = (id) => document.getElementById(id);
@@ -443,8 +446,11 @@ $("settings-panel").addEventListener("toggle", () => {
 
 // Every edit says at once what it would mean ("With 12 batches, each updates every 15 s.")
 // or why it cannot be saved; the words come from the app.
+// Answers can arrive out of order (each edit is its own request): only the newest is shown.
+let previewAsked = 0;
 $("settings-form").addEventListener("input", async () => {
   settingsDirty = true;
+  const asked = ++previewAsked;
   $("failure-alert-percent").disabled = !$("failure-alert-on").checked;
   const line = $("settings-consequence");
   const form = settingsForm();
@@ -455,11 +461,11 @@ $("settings-form").addEventListener("input", async () => {
   }
   try {
     const said = await invoke("preview_settings", { form });
-    if (!settingsDirty) return; // the panel was closed (or saved) meanwhile
+    if (!settingsDirty || asked !== previewAsked) return; // closed, saved or edited meanwhile
     line.textContent = said;
     line.classList.remove("error");
   } catch (e) {
-    if (!settingsDirty) return;
+    if (!settingsDirty || asked !== previewAsked) return;
     line.textContent = e.message || String(e);
     line.classList.add("error");
   }
@@ -500,7 +506,25 @@ $("start-at-login").addEventListener("change", async () => {
 
 // ---- start -----------------------------------------------------------------------------
 
-listen("batchwatch://view", (event) => render(event.payload));
+listen("batchwatch://view", (event) => {
+  $("resident-gone").hidden = true;
+  render(event.payload);
+});
+// The tray process stopped (a crash, a kill): say so, and offer to start it again.
+listen("batchwatch://resident-gone", () => {
+  $("resident-gone").hidden = false;
+});
+$("restart-resident").addEventListener("click", async () => {
+  $("restart-resident").disabled = true;
+  try {
+    render(await tauriCore.invoke("restart_resident"));
+    $("resident-gone").hidden = true;
+  } catch (e) {
+    $("resident-gone-message").textContent = e && e.message ? e.message : String(e);
+  } finally {
+    $("restart-resident").disabled = false;
+  }
+});
 invoke("get_state").then(render);
 // Elapsed times and "updated" stamps age between polls; re-render what we have each 30 s.
 setInterval(() => { if (latest) render(latest); }, 30000);

@@ -1,21 +1,26 @@
-//! How Batchwatch was started: `--demo` runs on the embedded simulator, `--hidden` starts in
-//! the tray without a window (for autostart).
+//! How `batchwatch` was started: `--hidden` (the autostart entry) becomes the resident alone,
+//! `--demo` opens the demo (its own resident, on the embedded simulator), `--endpoint PATH`
+//! names the resident's socket (the resident passes it when it starts a window). Anything
+//! else is ignored, so desktop launchers that append arguments do no harm.
 
-/// The command-line switches the app understands; anything else is ignored, so desktop
-/// launchers that append arguments do no harm.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Launch {
     pub demo: bool,
     pub hidden: bool,
+    pub endpoint: Option<PathBuf>,
 }
 
 impl Launch {
     pub fn from_args<I: IntoIterator<Item = String>>(args: I) -> Self {
         let mut launch = Self::default();
-        for arg in args {
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--demo" => launch.demo = true,
                 "--hidden" => launch.hidden = true,
+                "--endpoint" => launch.endpoint = args.next().map(PathBuf::from),
                 _ => {}
             }
         }
@@ -32,17 +37,18 @@ mod tests {
         let args = |a: &[&str]| Launch::from_args(a.iter().map(|s| s.to_string()));
         assert_eq!(args(&["batchwatch"]), Launch::default());
         assert_eq!(
-            args(&["batchwatch", "--demo"]),
+            args(&[
+                "batchwatch",
+                "--hidden",
+                "%U",
+                "--demo",
+                "--endpoint",
+                "/run/b.sock"
+            ]),
             Launch {
                 demo: true,
-                hidden: false
-            }
-        );
-        assert_eq!(
-            args(&["batchwatch", "--hidden", "%U", "--demo"]),
-            Launch {
-                demo: true,
-                hidden: true
+                hidden: true,
+                endpoint: Some("/run/b.sock".into()),
             }
         );
     }

@@ -19,9 +19,6 @@ use crate::webdriver::WebDriver;
 /// The API key the simulator accepts; distinctive so a leak is easy to find.
 pub const KEY: &str = "sk_e2e_distinctive_secret_9931";
 pub const WORKSPACE: &str = "ws_e2e";
-/// The D-Bus name the single-instance plugin owns while an app runs (its prefix: a version
-/// may follow).
-const SINGLE_INSTANCE_NAME: &str = "dev.batchwatch.app.SingleInstance";
 /// Simulated seconds per real second, and the matching budget window.
 pub const SPEED: f64 = 15.0;
 const WINDOW_MS: u64 = 4_000;
@@ -29,7 +26,7 @@ const FLOOR_MS: u64 = 1_000;
 /// A slow answer times out after this (20 s in production).
 pub const REQUEST_TIMEOUT_MS: u64 = 2_000;
 
-/// The app is a single instance per session and dunst is shared: one world at a time.
+/// The tray and dunst are shared by the session: one world at a time.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 pub struct Desktop {
@@ -44,17 +41,31 @@ pub struct Desktop {
     _turn: std::sync::MutexGuard<'static, ()>,
 }
 
-/// `target/…/debug/batchwatch`, beside this test binary's `deps/` folder.
+/// `target/…/debug/batchwatch` (the window), beside this test binary's `deps/` folder.
 pub fn app_binary() -> PathBuf {
+    built("batchwatch")
+}
+
+/// `target/…/debug/batchwatch-resident` (the tray process the window starts).
+pub fn resident_binary() -> PathBuf {
+    built("batchwatch-resident")
+}
+
+/// `target/…/debug/batchwatch-cli`.
+pub fn cli_binary() -> PathBuf {
+    built("batchwatch-cli")
+}
+
+fn built(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let debug = exe.parent().and_then(Path::parent).unwrap();
-    let app = debug.join("batchwatch");
+    let program = debug.join(name);
     assert!(
-        app.exists(),
+        program.exists(),
         "{} is missing: scripts/test builds it before the tests",
-        app.display()
+        program.display()
     );
-    app
+    program
 }
 
 fn tauri_driver() -> PathBuf {
@@ -133,6 +144,12 @@ impl Desktop {
         self.home.path().join("config")
     }
 
+    /// The runtime folder of this test's session: the resident's control socket is in it, so
+    /// each test has its own resident (and its command line names this test's folder).
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.home.path().join("runtime")
+    }
+
     pub fn state_file(&self) -> PathBuf {
         self.config_dir().join("batchwatch/state.json")
     }
@@ -153,9 +170,13 @@ impl Desktop {
         all
     }
 
-    fn env(&self, command: &mut Command) {
+    pub fn env(&self, command: &mut Command) {
         let home = self.home.path();
+        let runtime = self.runtime_dir();
+        let _ = std::fs::create_dir_all(&runtime);
+        let _ = Command::new("chmod").arg("700").arg(&runtime).status();
         command
+            .env("XDG_RUNTIME_DIR", &runtime)
             .env("XDG_CONFIG_HOME", home.join("config"))
             .env("XDG_DATA_HOME", home.join("data"))
             .env("XDG_CACHE_HOME", home.join("cache"))
@@ -287,18 +308,6 @@ impl Drop for Desktop {
         crate::eventually("the app to be gone", Duration::from_secs(10), || {
             crate::os::process_tree_of(&own).is_empty().then_some(())
         });
-        // Gone from /proc is not yet gone from the bus: a next launch that still finds the
-        // single-instance name forwards to a dead owner and fails to start. (The resident
-        // process of #12 replaces that plugin.)
-        crate::eventually(
-            "the app's single-instance name to leave the bus",
-            Duration::from_secs(10),
-            || {
-                batchwatch_test_support::session::names_starting_with(SINGLE_INSTANCE_NAME)
-                    .is_empty()
-                    .then_some(())
-            },
-        );
         let _ = Command::new("secret-tool")
             .args([
                 "clear",

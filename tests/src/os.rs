@@ -12,8 +12,9 @@ pub use batchwatch_test_support::session::{
     clear_notifications, keychain_has_item, keychain_secret, notifications, require_session_service,
 };
 
-/// libayatana's object path for Batchwatch's tray item.
-pub const ITEM_PATH: &str = "/org/ayatana/NotificationItem/tray_icon_tray_app_batchwatch";
+/// Where Batchwatch's tray item and its menu are served (the StatusNotifierItem default path).
+pub const ITEM_PATH: &str = "/StatusNotifierItem";
+pub const MENU_PATH: &str = "/MenuBar";
 
 /// The bus name that serves Batchwatch's tray item, once it has registered with the watcher.
 pub fn tray_service(timeout: Duration) -> String {
@@ -72,13 +73,25 @@ pub fn tray_property(service: &str, property: &str) -> String {
     .unwrap_or_default()
 }
 
+/// The tray icon's pixels as the panel reads them (`IconPixmap`, as JSON).
+pub fn tray_icon_pixmap(service: &str) -> Value {
+    busctl(&[
+        "get-property",
+        service,
+        ITEM_PATH,
+        "org.kde.StatusNotifierItem",
+        "IconPixmap",
+    ])
+    .map(|v| v["data"].clone())
+    .unwrap_or_default()
+}
+
 /// The top-level rows of the tray menu as dbusmenu lays them out: `[id, {property: value}, …]`.
 fn menu_rows(service: &str) -> Vec<Value> {
-    let menu_path = format!("{ITEM_PATH}/Menu");
     let layout = busctl(&[
         "call",
         service,
-        &menu_path,
+        MENU_PATH,
         "com.canonical.dbusmenu",
         "GetLayout",
         "iias",
@@ -133,12 +146,11 @@ pub fn click_menu_item(service: &str, label: &str) {
 
 /// Clicks a menu row, as a panel does when the user picks it.
 pub fn click_menu(service: &str, id: i64) {
-    let menu_path = format!("{ITEM_PATH}/Menu");
     let id = id.to_string();
     busctl(&[
         "call",
         service,
-        &menu_path,
+        MENU_PATH,
         "com.canonical.dbusmenu",
         "Event",
         "isvu",
@@ -232,19 +244,33 @@ pub fn bus_name_owner_pid(name: &str) -> Option<u32> {
     .and_then(|pid| u32::try_from(pid).ok())
 }
 
-/// How many processes run whose command line contains `pattern`.
-pub fn processes_matching(pattern: &str) -> usize {
-    let out = Command::new("pgrep")
-        .args(["-f", pattern])
-        .output()
-        .expect("pgrep must be installed");
-    String::from_utf8_lossy(&out.stdout).lines().count()
+/// A `pgrep -f` pattern for processes running `program` itself: its path is the first word
+/// (`…/batchwatch` must not match `…/batchwatch-resident`).
+fn program_pattern(program: &str) -> String {
+    format!("^{program}( |$)")
 }
 
-/// How many processes named `name` (as `/proc/<pid>/comm` has it, 15 characters at most) run
-/// below the processes whose command line contains `parent`: the app's own WebKit processes,
-/// not those another test's app may still be winding down.
-pub fn descendants_named(parent: &str, name: &str) -> usize {
+/// The processes running `program` (its path the first word of their command line).
+pub fn pids_running(program: &str) -> Vec<u32> {
+    let out = Command::new("pgrep")
+        .args(["-f", &program_pattern(program)])
+        .output()
+        .expect("pgrep must be installed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// How many processes run `program`.
+pub fn processes_running(program: &str) -> usize {
+    pids_running(program).len()
+}
+
+/// The processes named `name` (as `/proc/<pid>/comm` has it, 15 characters at most) below
+/// the processes running the program `parent`: the app's own WebKit processes, not those
+/// another test's app may still be winding down.
+pub fn descendants_named(parent: &str, name: &str) -> Vec<u32> {
     fn pids(args: &[&str]) -> Vec<String> {
         let out = Command::new("pgrep")
             .args(args)
@@ -255,22 +281,27 @@ pub fn descendants_named(parent: &str, name: &str) -> usize {
             .map(str::to_owned)
             .collect()
     }
-    let mut stack = pids(&["-f", parent]);
-    let mut count = 0;
+    let mut stack = pids(&["-f", &program_pattern(parent)]);
+    let mut found = Vec::new();
     while let Some(pid) = stack.pop() {
         for child in pids(&["-P", &pid]) {
             let comm = std::fs::read_to_string(format!("/proc/{child}/comm")).unwrap_or_default();
             if name.starts_with(comm.trim()) && !comm.trim().is_empty() {
-                count += 1;
+                found.extend(child.parse::<u32>().ok());
             }
             stack.push(child);
         }
     }
-    count
+    found
 }
 
-/// Whether a mapped X window titled `title` of the process whose command line contains
-/// `owner` exists on the display.
+/// Whether process `pid` still exists.
+pub fn alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Whether a mapped X window titled `title` of the process running the program `owner`
+/// exists on the display.
 pub fn window_exists(title: &str, owner: &str) -> bool {
     x_window("shown", title, owner)
 }
@@ -298,7 +329,7 @@ fn x_window(action: &str, title: &str, owner: &str) -> bool {
 fn x_window_command(action: &str, title: &str, owner: &str) -> Command {
     let script = crate::checkout().join("scripts/lib/x-window.py");
     let pids = Command::new("pgrep")
-        .args(["-f", owner])
+        .args(["-f", &program_pattern(owner)])
         .output()
         .expect("pgrep must be installed");
     let pid = String::from_utf8_lossy(&pids.stdout)

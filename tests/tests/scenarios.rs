@@ -470,7 +470,7 @@ fn faults_on_one_batch_show_as_stale_and_recover_while_others_update() {
 }
 
 #[test]
-fn closing_frees_the_webview_and_a_second_launch_brings_the_window_back() {
+fn closing_ends_the_window_process_and_the_resident_stays_in_the_tray() {
     let mut desktop = Desktop::new("lifecycle");
     desktop
         .sim
@@ -479,49 +479,250 @@ fn closing_frees_the_webview_and_a_second_launch_brings_the_window_back() {
     let window = watching(&mut desktop, &["batch_life"]);
     let app = batchwatch_e2e::desktop::app_binary();
     let app = app.to_string_lossy();
-    assert!(os::descendants_named(&app, "WebKitWebProcess") > 0);
+    let resident = batchwatch_e2e::desktop::resident_binary();
+    let resident = resident.to_string_lossy();
+    let webkit = os::descendants_named(&app, "WebKitWebProcess");
+    assert!(!webkit.is_empty(), "the window has its web process");
+    let residents = os::pids_running(&resident);
+    assert_eq!(residents.len(), 1, "one resident");
 
-    // Closing the window hides Batchwatch in the tray and frees the webview's process.
+    // Closing the window ends its process, and WebKit's with it; the resident stays.
     os::close_window("Batchwatch", &app);
-    eventually("the window to close", WAIT, || {
-        (!os::window_exists("Batchwatch", &app)).then_some(())
+    let status = eventually("the window process to exit", WAIT, || desktop.exit_status());
+    assert_eq!(status, 0);
+    eventually("WebKit's processes to exit", WAIT, || {
+        webkit.iter().all(|pid| !os::alive(*pid)).then_some(())
     });
-    eventually("WebKit's web process to exit", WAIT, || {
-        (os::descendants_named(&app, "WebKitWebProcess") == 0).then_some(())
-    });
+    assert_eq!(os::processes_running(&app), 0, "no window process is left");
     assert_eq!(
-        os::processes_matching(&app),
-        1,
-        "Batchwatch keeps running in the tray"
+        os::pids_running(&resident),
+        residents,
+        "the resident runs on"
     );
-
-    // "Open Batchwatch" in the tray brings it back.
     let service = os::tray_service(WAIT);
-    os::click_menu_item(&service, "Open Batchwatch");
-    eventually("the window to reopen", WAIT, || {
-        os::window_exists("Batchwatch", &app).then_some(())
-    });
-    assert!(os::descendants_named(&app, "WebKitWebProcess") > 0);
     let tray_row = os::tray_menu(&service)
         .into_iter()
         .any(|(_, l, _)| l.starts_with("batch_life — "));
     assert!(tray_row, "the same batch is still watched");
 
-    // A second launch shows the running one and exits.
-    os::close_window("Batchwatch", &app);
-    eventually("the window to close again", WAIT, || {
-        (!os::window_exists("Batchwatch", &app)).then_some(())
+    // "Open Batchwatch" in the tray starts a new window process.
+    os::click_menu_item(&service, "Open Batchwatch");
+    eventually("the window to reopen", WAIT, || {
+        os::window_exists("Batchwatch", &app).then_some(())
     });
+    assert_eq!(os::processes_running(&app), 1);
+    assert!(!os::descendants_named(&app, "WebKitWebProcess").is_empty());
+
+    // A second launch raises that window and exits; still one resident, one window.
     let second = desktop.launch(&[]);
     let status = eventually("the second launch to exit", WAIT, || {
         second.try_wait().unwrap()
     });
     assert!(status.success(), "{status:?}");
-    eventually("the first instance's window", WAIT, || {
-        os::window_exists("Batchwatch", &app).then_some(())
+    assert_eq!(os::processes_running(&app), 1, "still one window");
+    assert_eq!(os::pids_running(&resident), residents, "still one resident");
+    assert!(os::window_exists("Batchwatch", &app));
+
+    // "Quit Batchwatch" ends the resident and its window.
+    os::click_menu_item(&service, "Quit Batchwatch");
+    eventually("Batchwatch to quit", WAIT, || {
+        (os::processes_running(&resident) + os::processes_running(&app) == 0).then_some(())
     });
-    assert_eq!(os::processes_matching(&app), 1, "still one Batchwatch");
     drop(window);
+}
+
+/// Runs `batchwatch-cli` in this test's world; returns (status, stdout, stderr).
+fn cli(desktop: &Desktop, args: &[&str], stdin: &str) -> (i32, String, String) {
+    use std::io::Write;
+    let mut command = std::process::Command::new(batchwatch_e2e::desktop::cli_binary());
+    command
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    desktop.env(&mut command);
+    let mut child = command.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn tray_rows(service: &str) -> Vec<String> {
+    os::tray_menu(service)
+        .into_iter()
+        .map(|(_, l, _)| l)
+        .collect()
+}
+
+#[test]
+fn a_script_hands_batches_to_the_tray_app_and_status_spends_none_of_the_budget() {
+    let mut desktop = Desktop::new("cli_client");
+    for id in ["batch_script_1", "batch_script_2", "batch_elsewhere"] {
+        desktop
+            .sim
+            .control()
+            .add_batch(BatchScript::new(3000).id(id));
+    }
+    // The keychain holds the credentials (stored by the terminal companion); nothing runs.
+    let (code, out, err) = cli(
+        &desktop,
+        &["credentials", "set", "--workspace", WORKSPACE],
+        KEY,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let resident = batchwatch_e2e::desktop::resident_binary();
+    let resident = resident.to_string_lossy();
+    let app = batchwatch_e2e::desktop::app_binary();
+    let app = app.to_string_lossy();
+    assert_eq!(os::processes_running(&resident), 0);
+
+    // `add` with no app running starts it hidden, in the tray, and returns once it tracks.
+    let (code, out, err) = cli(&desktop, &["add", "batch_script_1"], "");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("batch_script_1"), "{out}");
+    assert_eq!(
+        os::processes_running(&resident),
+        1,
+        "the tray app was started"
+    );
+    assert_eq!(os::processes_running(&app), 0, "hidden: no window");
+    let service = os::tray_service(WAIT);
+    eventually("the batch in the tray menu", WAIT, || {
+        tray_rows(&service)
+            .iter()
+            .any(|l| l.starts_with("batch_script_1 — ") && l.contains('%'))
+            .then_some(())
+    });
+
+    // A script pipes a new ID in; the open window and the tray show it.
+    let window = desktop.open(&[]);
+    eventually("the first batch's card", WAIT, || {
+        cards(&window)
+            .iter()
+            .any(|(id, _, _)| id == "batch_script_1")
+            .then_some(())
+    });
+    let (code, out, err) = cli(&desktop, &["add", "-"], "batch_script_2\n");
+    assert_eq!(code, 0, "{out}{err}");
+    eventually("the piped batch's card", WAIT, || {
+        cards(&window)
+            .iter()
+            .any(|(id, _, _)| id == "batch_script_2")
+            .then_some(())
+    });
+    eventually("the piped batch in the tray menu", WAIT, || {
+        tray_rows(&service)
+            .iter()
+            .any(|l| l.starts_with("batch_script_2 — "))
+            .then_some(())
+    });
+    // A bad ID is refused in words, and nothing is added.
+    let (code, _, err) = cli(&desktop, &["add", "batch_ok", "not/an id"], "");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("bad batch ID"), "{err}");
+
+    // `status` while the app runs goes through it: with a key Trillet would refuse in its
+    // environment, it still answers — it never asked Trillet itself.
+    desktop.sim.control().clear_requests();
+    let mut env_key = desktop.extra_env.clone();
+    env_key.push(("TRILLET_API_KEY".into(), "sk_wrong_would_be_refused".into()));
+    env_key.push(("TRILLET_WORKSPACE_ID".into(), WORKSPACE.into()));
+    let previous = std::mem::replace(&mut desktop.extra_env, env_key);
+    let (code, out, err) = cli(
+        &desktop,
+        &["status", "batch_script_1", "batch_elsewhere"],
+        "",
+    );
+    desktop.extra_env = previous;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("batch_script_1") && out.contains("batch_elsewhere"),
+        "{out}"
+    );
+    let requests = desktop.sim.control().requests();
+    assert!(
+        requests.iter().all(|r| r.api_key.as_deref() == Some(KEY)),
+        "every request carried the tray app's key: {requests:?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.batch_id.as_deref() == Some("batch_elsewhere")),
+        "the untracked batch was asked about through the tray app: {requests:?}"
+    );
+    assert!(
+        !tray_rows(&service)
+            .iter()
+            .any(|l| l.starts_with("batch_elsewhere")),
+        "asked about, not added"
+    );
+    drop(window);
+}
+
+#[test]
+fn a_window_whose_tray_app_dies_says_so_and_starts_it_again_with_nothing_lost() {
+    let mut desktop = Desktop::new("resident_killed");
+    desktop
+        .sim
+        .control()
+        .add_batch(BatchScript::new(3000).id("batch_kept"));
+    let window = watching(&mut desktop, &["batch_kept"]);
+    let resident = batchwatch_e2e::desktop::resident_binary();
+    let resident = resident.to_string_lossy();
+    let pids = os::pids_running(&resident);
+    assert_eq!(pids.len(), 1);
+    // The batch is in the state file before the kill.
+    eventually("the batch saved", WAIT, || {
+        std::fs::read_to_string(desktop.state_file())
+            .ok()
+            .filter(|s| s.contains("batch_kept"))
+    });
+
+    std::process::Command::new("kill")
+        .args(["-KILL", &pids[0].to_string()])
+        .status()
+        .unwrap();
+    eventually("the window to say the tray app stopped", WAIT, || {
+        (window.run(
+            "return !document.getElementById('resident-gone').hidden;",
+            json!([]),
+        ) == json!(true))
+        .then_some(())
+    });
+    let said = window.text("#resident-gone-message").unwrap_or_default();
+    assert!(said.contains("stopped"), "{said}");
+
+    window.click("#restart-resident");
+    eventually("the banner to go", WAIT, || {
+        (window.run(
+            "return document.getElementById('resident-gone').hidden;",
+            json!([]),
+        ) == json!(true))
+        .then_some(())
+    });
+    let again = os::pids_running(&resident);
+    assert_eq!(again.len(), 1, "a new resident");
+    assert_ne!(again, pids);
+    // The batch came back from the state file and is polled again.
+    eventually("the kept batch's card, with progress", WAIT, || {
+        cards(&window)
+            .into_iter()
+            .find(|(id, p, _)| id == "batch_kept" && !p.is_empty())
+    });
+    assert_eq!(
+        desktop.exit_status(),
+        None,
+        "the window stayed open throughout"
+    );
 }
 
 #[test]

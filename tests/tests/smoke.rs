@@ -1,5 +1,5 @@
 //! The real `batchwatch` binary in the real desktop session of `scripts/test`: started with
-//! `--demo`, it registers its tray item (label read over D-Bus), shows its batches as menu rows,
+//! `--demo`, its resident registers the tray item (label read over D-Bus), shows its batches as menu rows,
 //! delivers the demo batch's completion to dunst exactly once, and quits with status 0 when
 //! "Quit" is clicked in its tray menu.
 
@@ -23,6 +23,8 @@ fn demo_mode_reaches_the_tray_and_the_notification_daemon() {
         .env("XDG_CONFIG_HOME", home.path().join("config"))
         .env("XDG_DATA_HOME", home.path().join("data"))
         .env("XDG_CACHE_HOME", home.path().join("cache"))
+        // Its own runtime folder: the demo's control socket, and no other test's resident.
+        .env("XDG_RUNTIME_DIR", home.path())
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -38,7 +40,7 @@ fn demo_mode_reaches_the_tray_and_the_notification_daemon() {
         std::thread::sleep(Duration::from_millis(200));
     };
     assert!(label.starts_with("Demo · "), "tray label {label:?}");
-    let first_icon = support::tray_property(&service, "IconName");
+    let first_icon = support::tray_icon_pixmap(&service);
     let menu = support::tray_menu(&service);
     let labels: Vec<&str> = menu.iter().map(|(_, l, _)| l.as_str()).collect();
     assert_eq!(labels.first(), Some(&"Open Batchwatch"), "{labels:?}");
@@ -75,11 +77,20 @@ fn demo_mode_reaches_the_tray_and_the_notification_daemon() {
         "{menu:?}"
     );
 
-    // The icon is redrawn as the aggregate progress moves: a new PNG for the panel to read.
-    let icon = support::tray_property(&service, "IconName");
+    // The icon is redrawn as the aggregate progress moves: new pixels for the panel.
+    let icon = support::tray_icon_pixmap(&service);
     assert_ne!(icon, first_icon, "the tray icon follows progress");
-    let png = std::fs::read(&icon).unwrap_or_else(|e| panic!("IconName {icon}: {e}"));
-    assert_eq!(&png[1..4], b"PNG");
+    let pixmap = &icon[0];
+    assert_eq!(
+        (pixmap[0].as_i64(), pixmap[1].as_i64()),
+        (Some(32), Some(32)),
+        "{pixmap}"
+    );
+    assert_eq!(
+        pixmap[2].as_array().map(Vec::len),
+        Some(32 * 32 * 4),
+        "ARGB32, 32×32"
+    );
 
     support::click_menu_item(&service, "Quit Batchwatch");
     let deadline = Instant::now() + Duration::from_secs(15);

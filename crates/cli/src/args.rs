@@ -24,12 +24,19 @@ pub struct Cli {
     )]
     pub api_base: Option<String>,
 
+    /// Ask Trillet directly even when the tray app runs (which otherwise answers `status`
+    /// for us, within its own request budget).
+    #[arg(long, global = true)]
+    pub standalone: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Hand batches to the tray app to watch (starting it, hidden, if it is not running).
+    Add(AddArgs),
     /// Show each batch's progress once.
     Status(StatusArgs),
     /// Follow batches live until they finish (or Ctrl-C).
@@ -42,6 +49,13 @@ pub enum Command {
     /// Store, remove or describe the credentials kept in your keychain.
     #[command(subcommand)]
     Credentials(CredentialsCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// Batch IDs, or links ending in /batch-calls/<ID>; `-` reads them from stdin.
+    #[arg(required = true, value_name = "ID")]
+    pub ids: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,8 @@
 //! - `args`: the clap definitions and the batch ID arguments.
 //! - `config`: API base and credential resolution (environment, then keychain).
 //! - `credentials`: `credentials set|clear|show`.
-//! - `status`: `status`, one request per batch.
+//! - `add`: hands batches to the tray app; `resident`: reaching it.
+//! - `status`: `status`, one request per batch (or through the tray app when it runs).
 //! - `watch`: `watch`, on the core's monitor.
 //! - `failed`, `cancel`: a batch's failed calls; cancelling a batch.
 //! - `patience`: waiting out a 429 in one-shot commands.
@@ -13,6 +14,7 @@
 //! - `summary`: how one batch's snapshot reads, as text and as JSON.
 //! - `exit`: failures and their exit codes.
 
+mod add;
 mod args;
 mod cancel;
 mod config;
@@ -21,6 +23,7 @@ mod exit;
 mod failed;
 mod live;
 mod patience;
+mod resident;
 mod status;
 mod summary;
 mod watch;
@@ -51,10 +54,31 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Credentials(command) => credentials::run(command),
+        Command::Add(args) => runtime()?.block_on(add::run(&args.ids)),
         Command::Status(args) => {
             let ids = args::batch_ids(&args.ids)?;
+            let runtime = runtime()?;
+            if !cli.standalone {
+                let through = runtime.block_on(async {
+                    let resident = resident::running().await?;
+                    status::tray_app_can_answer(&resident)
+                        .await
+                        .then_some(resident)
+                });
+                if let Some(resident) = through {
+                    return runtime.block_on(status::run(
+                        status::Source::TrayApp(&resident),
+                        &ids,
+                        args.json,
+                    ));
+                }
+            }
             let client = client(cli.api_base.as_deref())?;
-            runtime()?.block_on(status::run(&client, &ids, args.json))
+            runtime.block_on(status::run(
+                status::Source::Trillet(&client),
+                &ids,
+                args.json,
+            ))
         }
         Command::Failed(args) => {
             let id = args::one_batch_id(&args.id)?;

@@ -5,18 +5,43 @@
 //! the failures then decide the exit code: rejected credentials stop at once (3), an unknown
 //! batch is 4, and a service that could not answer is 5.
 
-use batchwatch_core::{ApiError, BatchId, TrilletClient};
+use batchwatch_core::control::{CallError, Client, Request};
+use batchwatch_core::{ApiError, BatchId, BatchProgress, TrilletClient};
 
 use crate::exit::Failure;
 use crate::patience::patiently;
 use crate::summary::{self, JsonLine};
 
-pub async fn run(client: &TrilletClient, ids: &[BatchId], json: bool) -> Result<(), Failure> {
+/// Where the answers come from: Trillet directly, or the running tray app (which answers a
+/// batch it tracks from memory and asks Trillet about any other within its own budget).
+pub enum Source<'a> {
+    Trillet(&'a TrilletClient),
+    TrayApp(&'a Client),
+}
+
+/// Whether the tray app can answer for us: it runs and has credentials of its own.
+pub async fn tray_app_can_answer(client: &Client) -> bool {
+    !matches!(
+        client.call(&Request::GetState {}).await,
+        Ok(state) if state["status"]["credentials"]["state"] != "stored"
+    )
+}
+
+pub async fn run(source: Source<'_>, ids: &[BatchId], json: bool) -> Result<(), Failure> {
     let width = ids.iter().map(|id| id.as_str().len()).max().unwrap_or(0);
     let mut not_found = Vec::new();
     let mut unreachable = Vec::new();
     for id in ids {
-        match fetch(client, id).await {
+        let fetched = match &source {
+            Source::Trillet(client) => fetch(client, id).await,
+            Source::TrayApp(resident) => match through(resident, id).await {
+                Ok(progress) => Ok(progress),
+                // The tray app's refusal in the terminal's own words and exit code.
+                Err(Err(failure)) => return Err(failure),
+                Err(Ok(api)) => Err(api),
+            },
+        };
+        match fetched {
             Ok(progress) => {
                 let now = batchwatch_core::monitor::wall_clock_ms();
                 if json {
@@ -59,6 +84,31 @@ pub async fn run(client: &TrilletClient, ids: &[BatchId], json: bool) -> Result<
         )));
     }
     Ok(())
+}
+
+/// One batch through the tray app: its progress; an answer from Trillet the tray app passed on
+/// (`Err(Ok)`, shown on the batch's line as a direct request's would be); or a failure of the
+/// tray app itself (`Err(Err)`).
+async fn through(
+    resident: &Client,
+    id: &BatchId,
+) -> Result<BatchProgress, Result<ApiError, Failure>> {
+    let answer = resident
+        .call(&Request::Status {
+            id: id.as_str().to_owned(),
+        })
+        .await;
+    match answer {
+        Ok(value) => serde_json::from_value(value).map_err(|e| {
+            Err(Failure::Unreachable(format!(
+                "the tray app answered what this batchwatch-cli cannot read ({e}); try --standalone"
+            )))
+        }),
+        Err(CallError::Failed(f)) if f.code == "not_found" => {
+            Err(Ok(ApiError::NotFound { message: f.message }))
+        }
+        Err(e) => Err(Err(crate::resident::failure(e))),
+    }
 }
 
 async fn fetch(

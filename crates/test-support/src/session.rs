@@ -91,20 +91,3 @@ pub fn name_has_owner(name: &str) -> bool {
     ])
     .is_some_and(|v| v["data"][0] == Value::Bool(true))
 }
-
-/// The names on the session bus that start with `prefix`.
-pub fn names_starting_with(prefix: &str) -> Vec<String> {
-    busctl(&[
-        "call",
-        "org.freedesktop.DBus",
-        "/org/freedesktop/DBus",
-        "org.freedesktop.DBus",
-        "ListNames",
-    ])
-    .and_then(|v| v["data"][0].as_array().cloned())
-    .into_iter()
-    .flatten()
-    .filter_map(|name| name.as_str().map(str::to_owned))
-    .filter(|name| name.starts_with(prefix))
-    .collect()
-}

@@ -18,17 +18,20 @@
 //!
 //! - [`endpoint`] — where the socket lives, and the lock that makes one resident per user.
 //! - [`protocol`] — the messages, [`Request`] and [`Push`].
-//! - [`server`] — serving a [`Handler`]; [`client`] — the other end.
+//! - [`server`] — serving a [`Handler`]; [`client`] — the other end; [`start`] — reaching
+//!   the resident, starting it when none answers.
 
 pub mod client;
 pub mod endpoint;
 pub mod protocol;
 pub mod server;
+pub mod start;
 
 pub use client::{CallError, Client, ConnectError};
 pub use endpoint::{BindError, Bound, Endpoint};
 pub use protocol::{ClientKind, Failure, Push, Request, Secret};
 pub use server::{serve, Handler, Peer};
+pub use start::connect_or_start;
 
 /// The protocol this build speaks; a client of another one is refused with a plain sentence.
 pub const PROTOCOL_VERSION: u32 = 1;

@@ -26,6 +26,8 @@ use super::{MAX_REQUEST_LINE, PROTOCOL_VERSION};
 pub const MAX_CLIENTS: usize = 128;
 pub const MAX_IN_FLIGHT: usize = 16;
 pub const HELLO_WAIT: Duration = Duration::from_secs(10);
+/// How long a stopping server gives its connections to say their last.
+pub const CLOSING_WAIT: Duration = Duration::from_secs(2);
 /// Pushes other than views waiting for a slow client; more are dropped.
 const PUSH_QUEUE: usize = 8;
 
@@ -58,14 +60,17 @@ impl Peer {
     }
 }
 
-/// Serves `handler` on `listener` until `stop` is cancelled.
+/// Serves `handler` on `listener` until `stop` is cancelled; then waits (up to
+/// [`CLOSING_WAIT`]) for each connection to send what it still has — a window's "quit".
 pub async fn serve<H: Handler>(listener: UnixListener, handler: Arc<H>, stop: CancellationToken) {
     let clients = Arc::new(Semaphore::new(MAX_CLIENTS));
+    let mut connections = tokio::task::JoinSet::new();
     let ids = AtomicU64::new(1);
     let own_uid = rustix::process::geteuid().as_raw();
     loop {
+        while connections.try_join_next().is_some() {}
         let stream = tokio::select! {
-            () = stop.cancelled() => return,
+            () = stop.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
                 Err(e) => {
@@ -84,7 +89,7 @@ pub async fn serve<H: Handler>(listener: UnixListener, handler: Arc<H>, stop: Ca
             }
         }
         let Ok(permit) = clients.clone().try_acquire_owned() else {
-            tokio::spawn(refuse(
+            connections.spawn(refuse(
                 stream,
                 Failure::new("busy", "Batchwatch is serving too many clients; try again."),
             ));
@@ -93,11 +98,16 @@ pub async fn serve<H: Handler>(listener: UnixListener, handler: Arc<H>, stop: Ca
         let id = ids.fetch_add(1, Ordering::Relaxed);
         let handler = handler.clone();
         let stop = stop.clone();
-        tokio::spawn(async move {
+        connections.spawn(async move {
             connection(stream, id, handler, stop).await;
             drop(permit);
         });
     }
+    drop(listener);
+    let _ = tokio::time::timeout(CLOSING_WAIT, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
 }
 
 async fn refuse(mut stream: UnixStream, failure: Failure) {
@@ -184,7 +194,16 @@ async fn connection<H: Handler>(
                         views = Some(following);
                         continue;
                     }
-                    None => return,
+                    None => {
+                        // Closing: what was pushed last ("quit") still goes out.
+                        while let Ok(push) = push_rx.try_recv() {
+                            let line = serde_json::to_string(&push).unwrap_or_default() + "\n";
+                            if write.write_all(line.as_bytes()).await.is_err() {
+                                break;
+                            }
+                        }
+                        return;
+                    }
                 },
                 push = push_rx.recv() => match push {
                     Some(push) => serde_json::to_string(&push).unwrap_or_default() + "\n",

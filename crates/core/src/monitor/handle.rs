@@ -98,6 +98,7 @@ pub(super) enum Command {
     Cancel(BatchId, Reply<CancelOutcome>),
     Calls(BatchId, CallsQuery, Reply<CallsPage>),
     CheckCredentials(Credentials, Reply<()>),
+    Status(BatchId, Reply<Arc<BatchProgress>>),
     DrillDown(BatchId, Reply<Arc<tokio::sync::Mutex<FailedCalls>>>),
     CloseDrillDown(BatchId),
 }
@@ -174,6 +175,13 @@ impl MonitorHandle {
     /// against the same request budget as polling.
     pub async fn calls(&self, id: BatchId, query: CallsQuery) -> Result<CallsPage, ActionError> {
         self.ask(|reply| Command::Calls(id, query, reply)).await
+    }
+
+    /// One batch's progress for a client that asks (the terminal's `status`): a tracked batch's
+    /// last answer, with no request; any other batch asked of Trillet once, within the same
+    /// budget as polling, and not added.
+    pub async fn status(&self, id: BatchId) -> Result<Arc<BatchProgress>, ActionError> {
+        self.ask(|reply| Command::Status(id, reply)).await
     }
 
     /// Asks Trillet whether these credentials are good, within the monitor's budget, before

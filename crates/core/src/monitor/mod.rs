@@ -179,6 +179,11 @@ enum RequestAnswer {
         result: Result<(), ApiError>,
         reply: Reply<()>,
     },
+    Status {
+        credentials_generation: u64,
+        result: Result<BatchProgress, ApiError>,
+        reply: Reply<Arc<BatchProgress>>,
+    },
 }
 
 struct Task<S> {

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use crate::api::ApiError;
 use crate::batch_id::BatchId;
 use crate::credentials::Credentials;
-use crate::model::{CallsPage, CallsQuery, CancelOutcome};
+use crate::model::{BatchProgress, CallsPage, CallsQuery, CancelOutcome};
 
 use super::*;
 
@@ -88,6 +88,43 @@ impl<S: TrilletApi> Task<S> {
         });
     }
 
+    /// A client's question about one batch: a tracked one is answered from its last answer; any
+    /// other is asked of Trillet once (counted in the budget) and not added.
+    pub(super) fn send_status(
+        &mut self,
+        id: BatchId,
+        reply: Reply<Arc<BatchProgress>>,
+        now: Instant,
+    ) {
+        if let Some(last) = self
+            .batches
+            .iter()
+            .find(|b| b.id == id)
+            .and_then(|b| b.last.clone())
+        {
+            let _ = reply.send(Ok(last));
+            return;
+        }
+        let Some(credentials) = self.credentials.clone() else {
+            let _ = reply.send(Err(ActionError::NoCredentials));
+            return;
+        };
+        if let Some(pause) = self.rate_limit.filter(|p| p.until > now) {
+            let _ = reply.send(Err(ActionError::RateLimited(pause.until - now)));
+            return;
+        }
+        self.budget.record(now);
+        let request = self.source.fetch(&credentials, &id);
+        let credentials_generation = self.credentials_generation;
+        self.user_requests.spawn(async move {
+            RequestAnswer::Status {
+                credentials_generation,
+                result: request.await,
+                reply,
+            }
+        });
+    }
+
     pub(super) fn send_calls(
         &mut self,
         id: BatchId,
@@ -133,6 +170,15 @@ impl<S: TrilletApi> Task<S> {
             } => {
                 let changed = self.learn_from(result.as_ref().err(), credentials_generation);
                 let _ = reply.send(result.map_err(|e| self.action_error(e)));
+                changed
+            }
+            RequestAnswer::Status {
+                credentials_generation,
+                result,
+                reply,
+            } => {
+                let changed = self.learn_from(result.as_ref().err(), credentials_generation);
+                let _ = reply.send(result.map(Arc::new).map_err(|e| self.action_error(e)));
                 changed
             }
             RequestAnswer::Cancel {

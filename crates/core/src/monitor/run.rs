@@ -153,6 +153,10 @@ impl<S: TrilletApi> Task<S> {
                 self.send_calls(id, query, reply, now);
                 return false;
             }
+            Command::Status(id, reply) => {
+                self.send_status(id, reply, now);
+                return false;
+            }
             Command::CheckCredentials(candidate, reply) => {
                 self.send_credentials_check(candidate, reply, now);
                 return false;

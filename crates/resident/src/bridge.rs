@@ -1,55 +1,58 @@
-//! The one place where the monitor meets the desktop: each new view becomes one window event
-//! (`batchwatch://view`) and one tray update; each finish or rejection becomes a notification,
-//! handed to the announcer's thread without waiting (a hung notification daemon never holds up
-//! the tray or the window).
+//! The one place where the monitor meets the desktop: each new view becomes one tray update
+//! and one window view (serialized once, for every window client); each finish or rejection
+//! becomes a notification, handed to the announcer's thread without waiting (a hung
+//! notification daemon never holds up the tray or the window); each tray click becomes what
+//! it asks for.
 
 use std::sync::Arc;
 
 use batchwatch_core::announcer::{Announcement, Announcer};
 use batchwatch_core::monitor::{MonitorEvent, MonitorSnapshot};
 use batchwatch_core::notifier::NotifyError;
-use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tokio::sync::{mpsc, watch};
 
 use crate::payload::{tray_label_view, window_payload};
+use crate::state::AppState;
 use crate::status::AppStatus;
-use crate::tray::Tray;
-use crate::window::MAIN;
+use crate::tray::{Tray, TrayAction};
 
-/// The window event carrying the whole payload.
-pub const VIEW_EVENT: &str = "batchwatch://view";
-
-pub struct Bridge<R: Runtime> {
-    pub app: AppHandle<R>,
+pub struct Bridge {
+    pub state: Arc<AppState>,
     pub views: watch::Receiver<Arc<MonitorSnapshot>>,
-    pub status: watch::Sender<AppStatus>,
     pub events: mpsc::UnboundedReceiver<MonitorEvent>,
-    pub tray: Option<Tray<R>>,
+    /// `None` where the session has no bus to serve a tray on.
+    pub tray: Option<Tray>,
+    pub tray_actions: mpsc::UnboundedReceiver<TrayAction>,
     pub announcer: Announcer,
     /// How the announcer's last send went.
     pub notified: watch::Receiver<Option<NotifyError>>,
 }
 
-impl<R: Runtime> Bridge<R> {
-    /// Runs until the monitor stops.
+impl Bridge {
+    /// Runs until the monitor stops or the resident quits.
     pub async fn run(mut self) {
-        let mut status = self.status.subscribe();
+        let mut status = self.state.status.subscribe();
         let mut notifying = true;
-        self.publish(&status.borrow_and_update().clone());
+        let first = status.borrow_and_update().clone();
+        self.publish(&first).await;
         loop {
             tokio::select! {
+                () = self.state.quit.cancelled() => break,
                 changed = self.views.changed() => {
                     if changed.is_err() { break }
-                    self.publish(&status.borrow().clone());
+                    let current = status.borrow().clone();
+                    self.publish(&current).await;
                 }
                 changed = status.changed() => {
                     if changed.is_err() { break }
-                    self.publish(&status.borrow_and_update().clone());
+                    let current = status.borrow_and_update().clone();
+                    self.publish(&current).await;
                 }
                 event = self.events.recv() => match event {
                     Some(event) => self.on_event(event),
                     None => break,
                 },
+                Some(action) = self.tray_actions.recv() => self.on_tray(action),
                 changed = self.notified.changed(), if notifying => {
                     if changed.is_err() {
                         // The notification thread is gone; the window and tray go on.
@@ -58,7 +61,7 @@ impl<R: Runtime> Bridge<R> {
                         continue;
                     }
                     let unavailable = self.notified.borrow_and_update().as_ref().map(ToString::to_string);
-                    self.status.send_if_modified(|s| {
+                    self.state.status.send_if_modified(|s| {
                         let available = unavailable.is_none();
                         let changed = s.notifications.available != available
                             || s.notifications.message != unavailable;
@@ -71,27 +74,35 @@ impl<R: Runtime> Bridge<R> {
         }
     }
 
-    fn publish(&mut self, status: &AppStatus) {
+    async fn publish(&mut self, status: &AppStatus) {
         let view = self.views.borrow_and_update().clone();
         let tray_view = tray_label_view(&view, status);
         if let Some(tray) = &mut self.tray {
-            if let Err(e) = tray
-                .apply(&tray_view)
-                .and_then(|()| tray.set_paused(view.settings.paused_at(view.now_ms)))
-            {
+            let paused = view.settings.paused_at(view.now_ms);
+            if let Err(e) = tray.apply(&tray_view, paused).await {
                 log::warn!("could not update the tray: {e}");
             }
         }
-        if self.app.get_webview_window(MAIN).is_none() {
-            // No window to tell: it asks for the whole payload when it opens (`get_state`).
+        if self.state.views.receiver_count() == 0 {
+            // No client to tell: a window asks for the whole payload when it opens.
             return;
         }
-        // Serialized once here; the event system wants an owned, clonable payload.
-        match serde_json::to_value(window_payload(&view, status, tray_view)) {
+        match serde_json::to_string(&window_payload(&view, status, tray_view)) {
             Ok(payload) => {
-                let _ = self.app.emit_to(MAIN, VIEW_EVENT, payload);
+                self.state.views.send_replace(Arc::from(payload));
             }
             Err(e) => log::error!("could not serialize the window view: {e}"),
+        }
+    }
+
+    fn on_tray(&self, action: TrayAction) {
+        match action {
+            TrayAction::Open => self.state.windows.open(),
+            TrayAction::Refresh => self.state.monitor.refresh(None),
+            // Decided by the monitor against the settings it holds, so two quick clicks pause
+            // and then resume.
+            TrayAction::TogglePause => self.state.monitor.toggle_notification_pause(),
+            TrayAction::Quit => self.state.quit.cancel(),
         }
     }
 

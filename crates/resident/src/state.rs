@@ -1,5 +1,5 @@
-//! The managed state every command reaches: the monitor's handle, the keychain port, the
-//! app status, and (in demo mode) the simulator that must live as long as the app.
+//! What every request reaches: the monitor's handle, the keychain port, the app status, the
+//! window, and (in demo mode) the simulator that must live as long as the resident.
 
 use std::sync::Arc;
 
@@ -7,8 +7,10 @@ use batchwatch_core::autostart::Autostart;
 use batchwatch_core::monitor::MonitorHandle;
 use batchwatch_core::secret_store::SecretStore;
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use crate::status::AppStatus;
+use crate::window::Windows;
 
 pub struct AppState {
     pub monitor: MonitorHandle,
@@ -23,6 +25,11 @@ pub struct AppState {
     /// The "start at login" entry; `None` in demo mode (a login must not start the demo) or
     /// where no config directory is known.
     pub autostart: Option<Autostart>,
+    /// The window views, serialized once for every window client.
+    pub views: watch::Sender<Arc<str>>,
+    pub windows: Windows,
+    /// Cancelled to quit (the tray's "Quit", or a client's).
+    pub quit: CancellationToken,
 }
 
 impl AppState {

@@ -1,24 +1,21 @@
-//! The window's commands on Tauri's mock runtime, against a real monitor and the Trillet
-//! simulator, with an in-memory keychain double (the real keychain is proven in
+//! The resident's requests over a real control socket, as the window sends them, against a
+//! real monitor and the Trillet simulator, with an in-memory keychain double (the real keychain is proven in
 //! `batchwatch-core`'s tests and the desktop smoke test). Asserts the exact JSON the window
 //! receives, errors included, and that no answer ever carries the API key.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use batchwatch::state::AppState;
-use batchwatch::status::{AppStatus, CredentialsStatus, NotificationsStatus};
 use batchwatch_core::autostart::Autostart;
+use batchwatch_core::control::{serve, CallError, Client, ClientKind, Endpoint};
 use batchwatch_core::monitor::{Monitor, MonitorConfig};
 use batchwatch_core::secret_store::{KeychainError, SecretStore};
 use batchwatch_core::{ApiBase, Credentials, TrilletClient};
+use batchwatch_resident::state::AppState;
+use batchwatch_resident::status::{AppStatus, CredentialsStatus, NotificationsStatus};
+use batchwatch_resident::window::Windows;
 use serde_json::{json, Value};
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{
-    get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY,
-};
-use tauri::webview::InvokeRequest;
-use tauri::{Manager, WebviewWindow, WebviewWindowBuilder};
+use tokio_util::sync::CancellationToken;
 use trillet_sim::{BatchScript, RunningSim, SimConfig};
 
 const KEY: &str = "sk_tauri_command_secret_77";
@@ -58,12 +55,14 @@ impl SecretStore for MemoryKeychain {
 }
 
 struct Harness {
-    webview: WebviewWindow<MockRuntime>,
-    app: tauri::App<MockRuntime>,
+    runtime: tokio::runtime::Runtime,
+    client: Client,
+    state: Arc<AppState>,
     keychain: Arc<MemoryKeychain>,
     sim: RunningSim,
     /// Stands for the XDG config home of the autostart entry.
     config_home: tempfile::TempDir,
+    _socket_dir: tempfile::TempDir,
 }
 
 fn harness(failure: Option<KeychainError>) -> Harness {
@@ -80,11 +79,13 @@ fn harness(failure: Option<KeychainError>) -> Harness {
         ..Default::default()
     });
 
-    let app = batchwatch::with_commands(mock_builder())
-        .build(mock_context(noop_assets()))
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
         .unwrap();
     let config = MonitorConfig::new(TrilletClient::unauthenticated(api_base.clone()), None);
-    let (monitor, _events) = tauri::async_runtime::block_on(async { Monitor::spawn(config) });
+    let (monitor, _events) = runtime.block_on(async { Monitor::spawn(config) });
     let (status, _) = tokio::sync::watch::channel(AppStatus {
         demo: false,
         credentials: CredentialsStatus::missing(),
@@ -95,42 +96,61 @@ fn harness(failure: Option<KeychainError>) -> Harness {
         start_at_login: false,
     });
     let config_home = tempfile::tempdir().unwrap();
-    app.manage(AppState {
+    let socket_dir = tempfile::tempdir().unwrap();
+    let endpoint = Endpoint::at(socket_dir.path().join("control.sock"));
+    let state = Arc::new(AppState {
         monitor,
         secrets: Some(keychain.clone() as Arc<dyn SecretStore>),
         status,
         demo: None,
         credentials_turn: Default::default(),
         autostart: Some(Autostart::in_config_dir(config_home.path())),
+        views: tokio::sync::watch::channel(Arc::from("{}")).0,
+        windows: Windows::new(endpoint.clone(), false),
+        quit: CancellationToken::new(),
     });
-    let webview = WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .unwrap();
+    let bound = endpoint.bind().unwrap();
+    let client = runtime.block_on(async {
+        let listener =
+            tokio::net::UnixListener::from_std(bound.listener.try_clone().unwrap()).unwrap();
+        let serving = state.clone();
+        let quit = state.quit.clone();
+        tokio::spawn(async move {
+            serve(listener, serving, quit).await;
+            drop(bound);
+        });
+        Client::connect(&endpoint, ClientKind::Window)
+            .await
+            .unwrap()
+    });
     Harness {
-        webview,
-        app,
+        runtime,
+        client,
+        state,
         keychain,
         sim,
         config_home,
+        _socket_dir: socket_dir,
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.state.quit.cancel();
     }
 }
 
 impl Harness {
-    /// Calls a command as the window would; `Ok` or `Err` JSON, exactly as the window sees it.
+    /// Sends a request as the window does, over the control socket; `Ok` or `Err` JSON,
+    /// exactly as the page sees it.
     fn invoke(&self, cmd: &str, args: Value) -> Result<Value, Value> {
-        let response = get_ipc_response(
-            &self.webview,
-            InvokeRequest {
-                cmd: cmd.into(),
-                callback: CallbackFn(0),
-                error: CallbackFn(1),
-                url: "tauri://localhost".parse().unwrap(),
-                body: InvokeBody::Json(args),
-                headers: Default::default(),
-                invoke_key: INVOKE_KEY.to_string(),
-            },
-        )
-        .map(|body| body.deserialize::<Value>().unwrap());
+        let response = self
+            .runtime
+            .block_on(self.client.call_raw(cmd, args))
+            .map_err(|e| match e {
+                CallError::Failed(failure) => serde_json::to_value(failure).unwrap(),
+                CallError::Gone => json!({"code": "gone"}),
+            });
         let text = format!("{response:?}");
         assert!(!text.contains(KEY), "{cmd} answered with the key: {text}");
         response
@@ -297,7 +317,7 @@ fn credentials_are_checked_stored_used_and_forgotten_without_ever_coming_back() 
     assert!(h.keychain.item.lock().unwrap().is_none());
     let state = h.wait_for_state(|s| s["banner"]["code"] == "no_credentials");
     assert!(!state.to_string().contains(KEY));
-    drop(h.app);
+    drop(h);
 }
 
 #[test]

@@ -2,21 +2,21 @@
 //! appears on the session bus (autostart can run before the login keyring is up), and when the
 //! person clicks "Try again" — with what the window says following each read.
 
+use std::sync::Arc;
+
 use batchwatch_core::secret_store::on_secret_service_start;
-use tauri::{AppHandle, Manager, Runtime};
 
 use crate::state::AppState;
 use crate::status::CredentialsStatus;
 
-/// Reads the keychain off the main thread and hands what it holds to the monitor. Takes turns
-/// with the credential commands, so what a person saved meanwhile wins.
-pub async fn read<R: Runtime>(app: &AppHandle<R>) {
-    let state = app.state::<AppState>();
+/// Reads the keychain off the async threads and hands what it holds to the monitor. Takes
+/// turns with the credential requests, so what a person saved meanwhile wins.
+pub async fn read(state: &AppState) {
     let Some(store) = state.secrets.clone() else {
         return;
     };
     let _turn = state.credentials_turn.lock().await;
-    let loaded = tauri::async_runtime::spawn_blocking(move || store.load()).await;
+    let loaded = tokio::task::spawn_blocking(move || store.load()).await;
     let credentials = match loaded {
         Ok(Ok(Some(c))) => {
             let workspace = c.workspace_id.clone();
@@ -35,16 +35,18 @@ pub async fn read<R: Runtime>(app: &AppHandle<R>) {
 
 /// From now on, a keychain service that starts while the keychain is unavailable is read at
 /// once. (A keychain that was fine is not asked again: its state is already shown.)
-pub fn reread_when_it_starts<R: Runtime>(app: &AppHandle<R>) {
-    let app = app.clone();
+pub fn reread_when_it_starts(state: &Arc<AppState>) {
+    let runtime = tokio::runtime::Handle::current();
+    let state = Arc::downgrade(state);
     let watching = on_secret_service_start(move || {
-        let app = app.clone();
-        tauri::async_runtime::spawn(async move {
-            let unavailable =
-                app.state::<AppState>().status.borrow().credentials.state == "unavailable";
+        let Some(state) = state.upgrade() else {
+            return;
+        };
+        runtime.spawn(async move {
+            let unavailable = state.status.borrow().credentials.state == "unavailable";
             if unavailable {
                 log::info!("a keychain service started; reading it again");
-                read(&app).await;
+                read(&state).await;
             }
         });
     });

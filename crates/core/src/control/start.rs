@@ -1,0 +1,86 @@
+//! Reaching the resident, starting it when none answers: what `batchwatch` (the window) and
+//! `batchwatch-cli add` do. The resident is started detached (its own process group, no
+//! terminal), told which socket to serve, and waited for up to [`START_WAIT`]. Two starts at
+//! once are safe: the resident that loses the lock exits, and both callers reach the winner.
+
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::client::{Client, ConnectError};
+use super::endpoint::Endpoint;
+use super::protocol::ClientKind;
+
+/// How long a resident that was just started has to open its socket.
+pub const START_WAIT: Duration = Duration::from_secs(15);
+
+/// `batchwatch-resident` beside this program (installed and built together), or on `PATH`.
+pub fn resident_program() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.join("batchwatch-resident")))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from("batchwatch-resident"))
+}
+
+/// The resident's command line for `endpoint` (and the demo).
+pub fn resident_command(endpoint: &Endpoint, demo: bool) -> Command {
+    let mut command = Command::new(resident_program());
+    command.arg("--endpoint").arg(endpoint.socket());
+    if demo {
+        command.arg("--demo");
+    }
+    command
+}
+
+/// Connects as `kind`, first starting a resident (its log to `log`) when none answers.
+pub async fn connect_or_start(
+    endpoint: &Endpoint,
+    kind: ClientKind,
+    demo: bool,
+    log: Stdio,
+) -> Result<Client, String> {
+    match Client::connect(endpoint, kind).await {
+        Ok(client) => return Ok(client),
+        Err(ConnectError::NotRunning) => {}
+        Err(e) => return Err(e.to_string()),
+    }
+    let mut child = resident_command(endpoint, demo)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("could not start {}: {e}", resident_program().display()))?;
+    log::info!("started the resident (process {})", child.id());
+    let deadline = Instant::now() + START_WAIT;
+    loop {
+        match Client::connect(endpoint, kind).await {
+            Ok(client) => {
+                // Reaped when it exits, should that be while this process still runs.
+                std::thread::spawn(move || child.wait());
+                return Ok(client);
+            }
+            Err(ConnectError::NotRunning) if Instant::now() < deadline => {
+                // Exit 0: another resident won the start (it holds the lock) — keep trying.
+                if let Ok(Some(status)) = child.try_wait() {
+                    if !status.success() {
+                        return Err(format!(
+                            "the Batchwatch tray app stopped as it started ({status})"
+                        ));
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            Err(ConnectError::NotRunning) => {
+                return Err(format!(
+                    "the Batchwatch tray app did not open {} within {} s",
+                    endpoint.socket().display(),
+                    START_WAIT.as_secs()
+                ))
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! `batchwatch-resident` — the process that stays: the monitor, the keychain port,
+//! notifications, the tray and the state file, and the control socket the window and the
+//! terminal companion reach it through. It never creates a webview and loads no GTK, so a
+//! Batchwatch in the tray costs a fraction of one with a window; the window is a separate
+//! process (`batchwatch`) that comes and goes.
+//!
+//! # Layout
+//! - [`launch`] — `--demo` and `--endpoint`.
+//! - [`state`] — what every request reaches; [`service`] — what each request does;
+//!   [`error`] — their `{code, message}` errors; [`status`] — what the window shows besides
+//!   the monitor.
+//! - [`keychain`] — reading the stored credentials, again when a keychain starts.
+//! - [`payload`] — the window view; [`bridge`] — the one place monitor views and events reach
+//!   the tray, the window clients and notifications.
+//! - [`tray`] — the StatusNotifierItem; [`window`] — starting and raising the window process.
+//! - [`demo`] — the embedded simulator of `--demo`; [`logging`] — the log file.
+
+pub mod bridge;
+pub mod demo;
+pub mod error;
+pub mod keychain;
+pub mod launch;
+pub mod logging;
+pub mod payload;
+pub mod service;
+pub mod state;
+pub mod status;
+pub mod tray;
+pub mod window;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use batchwatch_core::announcer::Announcer;
+use batchwatch_core::autostart::Autostart;
+use batchwatch_core::control::{BindError, Endpoint};
+use batchwatch_core::monitor::{Monitor, MonitorConfig};
+use batchwatch_core::notifier::{DesktopNotifier, Notifier};
+use batchwatch_core::schedule::PollPolicy;
+use batchwatch_core::secret_store::{KeyringStore, SecretStore};
+use batchwatch_core::state_file::StateFile;
+use batchwatch_core::{ApiBase, TrilletClient};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::bridge::Bridge;
+use crate::launch::Launch;
+use crate::state::AppState;
+use crate::status::{AppStatus, CredentialsStatus, NotificationsStatus};
+use crate::window::Windows;
+
+/// Runs the resident until the tray's "Quit", a client's, or SIGTERM/SIGINT.
+pub fn run(launch: Launch) -> ExitCode {
+    batchwatch_core::credentials::protect_process();
+    logging::init();
+    let endpoint = launch
+        .endpoint
+        .clone()
+        .map(Endpoint::at)
+        .unwrap_or_else(|| Endpoint::for_user(launch.demo));
+    let bound = match endpoint.bind() {
+        Ok(bound) => bound,
+        Err(BindError::AlreadyRunning(_)) => {
+            log::info!("Batchwatch is already running; this start ends here");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            log::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Started before the runtime: the simulator runs its own.
+    let demo = match launch.demo.then(demo::start).transpose() {
+        Ok(demo) => demo,
+        Err(e) => {
+            log::error!("the demo could not start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // One thread does it all: the monitor and the socket are waiting on I/O nearly always.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            log::error!("cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(async move {
+        match resident(bound, endpoint, demo).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                log::error!("Batchwatch stopped: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    });
+    // The blocking threads (a keychain read stuck on a prompt) are not waited for.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    code
+}
+
+async fn resident(
+    bound: batchwatch_core::control::Bound,
+    endpoint: Endpoint,
+    demo: Option<demo::Demo>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let (api_base, credentials, secrets, credentials_status) = match &demo {
+        Some(d) => (
+            d.base.clone(),
+            Some(d.credentials.clone()),
+            None,
+            CredentialsStatus::demo(d.credentials.workspace_id.as_str()),
+        ),
+        None => {
+            let base = ApiBase::from_override(
+                std::env::var(batchwatch_core::api::API_BASE_ENV)
+                    .ok()
+                    .as_deref(),
+            )?;
+            // Read after start-up, off the async thread: a locked keychain may prompt and wait.
+            let store: Arc<dyn SecretStore> = Arc::new(KeyringStore::from_env());
+            (base, None, Some(store), CredentialsStatus::checking())
+        }
+    };
+
+    let mut client = TrilletClient::unauthenticated(api_base);
+    if let Some(timeout) = env_millis("BATCHWATCH_REQUEST_TIMEOUT_MS") {
+        client = client.with_request_timeout(timeout);
+    }
+    let mut config = MonitorConfig::new(client, credentials);
+    config.poll = compressed_schedule();
+    // The demo keeps nothing: each start shows the scenario afresh.
+    if demo.is_none() {
+        config.state_file = StateFile::default_path().map(StateFile::new);
+    }
+    let (monitor, events) = Monitor::spawn(config);
+    if let Some(d) = &demo {
+        monitor.track(d.batches.clone());
+    }
+
+    let quit = CancellationToken::new();
+    let windows = Windows::new(endpoint, demo.is_some());
+    // A login must start the user's Batchwatch, never the demo.
+    let autostart = demo.is_none().then(Autostart::for_user).flatten();
+    let (status, _) = watch::channel(AppStatus {
+        demo: demo.is_some(),
+        credentials: credentials_status,
+        // Until the probe below says otherwise.
+        notifications: NotificationsStatus {
+            available: true,
+            message: None,
+        },
+        start_at_login: autostart.as_ref().is_some_and(Autostart::is_enabled),
+    });
+    let views = monitor.subscribe();
+    let state = Arc::new(AppState {
+        monitor,
+        secrets,
+        status,
+        demo: demo.map(|d| d.sim),
+        credentials_turn: Default::default(),
+        autostart,
+        views: watch::channel(Arc::from("{}")).0,
+        windows,
+        quit: quit.clone(),
+    });
+
+    let opener = Arc::downgrade(&state);
+    let notifier = notifier().on_open(move || {
+        if let Some(state) = opener.upgrade() {
+            state.windows.open();
+        }
+    });
+    let (announcer, notified) = Announcer::spawn(Arc::new(notifier.clone()) as Arc<dyn Notifier>)?;
+    let (tray_actions, tray_clicks) = mpsc::unbounded_channel();
+    let tray = match tray::Tray::start(tray_actions).await {
+        Ok(tray) => Some(tray),
+        Err(e) => {
+            // The window and the terminal still work; the person is told in the log.
+            log::error!("no tray: the session bus cannot serve one ({e})");
+            None
+        }
+    };
+    let bridge = Bridge {
+        state: state.clone(),
+        views,
+        events,
+        tray,
+        tray_actions: tray_clicks,
+        announcer,
+        notified,
+    };
+    tokio::spawn(look_around(state.clone(), notifier));
+    let bridging = tokio::spawn(bridge.run());
+
+    let listener = tokio::net::UnixListener::from_std(bound.listener.try_clone()?)?;
+    // Stopped after the window has been told to close, so that word reaches it.
+    let stop_serving = CancellationToken::new();
+    let serving = tokio::spawn(batchwatch_core::control::serve(
+        listener,
+        state.clone(),
+        stop_serving.clone(),
+    ));
+    log::info!("Batchwatch is running (control socket ready)");
+
+    tokio::select! {
+        () = quit.cancelled() => {}
+        () = terminated() => quit.cancel(),
+    }
+    log::info!("Batchwatch is quitting");
+    state.windows.close();
+    stop_serving.cancel();
+    let _ = serving.await;
+    let _ = bridging.await;
+    // Let the monitor write its last state before the process ends.
+    state.monitor.shutdown().await;
+    drop(bound);
+    log::info!("Batchwatch stopped");
+    Ok(())
+}
+
+/// SIGTERM (a logout, `kill`) or SIGINT (Ctrl-C in a terminal).
+async fn terminated() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+/// The slow, blocking questions of start-up, asked off the async thread so the tray appears at
+/// once: what the keychain holds, and whether a notification daemon answers.
+async fn look_around(state: Arc<AppState>, notifier: DesktopNotifier) {
+    if state.secrets.is_some() {
+        keychain::reread_when_it_starts(&state);
+        keychain::read(&state).await;
+    }
+    let probe = tokio::task::spawn_blocking(move || notifier.probe()).await;
+    let unavailable = match probe {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(e) => Some(e.to_string()),
+    };
+    state.status.send_modify(|s| {
+        s.notifications.available = unavailable.is_none();
+        s.notifications.message = unavailable;
+    });
+}
+
+/// Tests compress the polling schedule (the floor and the budget window shrink together, so it
+/// keeps its shape), as the terminal companion's hidden options do.
+fn compressed_schedule() -> Option<PollPolicy> {
+    Some(PollPolicy::paced(
+        env_millis("BATCHWATCH_POLL_FLOOR_MS")?,
+        env_millis("BATCHWATCH_BUDGET_WINDOW_MS")?,
+    ))
+}
+
+fn env_millis(name: &str) -> Option<std::time::Duration> {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(std::time::Duration::from_millis)
+}
+
+/// Notifications carry the app icon, written where the daemon can read it.
+fn notifier() -> DesktopNotifier {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| Some(std::path::PathBuf::from(std::env::var_os("HOME")?).join(".cache")));
+    let icon = cache.and_then(|cache| {
+        let dir = cache.join("dev.batchwatch.app");
+        let path = dir.join("batchwatch.png");
+        std::fs::create_dir_all(&dir).ok()?;
+        std::fs::write(&path, include_bytes!("../../../icons/128x128.png")).ok()?;
+        Some(path.to_string_lossy().into_owned())
+    });
+    DesktopNotifier::new("Batchwatch", icon)
+}

@@ -1,0 +1,5 @@
+fn main() -> std::process::ExitCode {
+    batchwatch_resident::run(batchwatch_resident::launch::Launch::from_args(
+        std::env::args(),
+    ))
+}

@@ -1,0 +1,270 @@
+//! What the resident does with each request from a window or a terminal. Thin: each
+//! validates its input, talks to the monitor or the keychain port, and answers. None returns
+//! the API key — there is no request that could.
+
+use std::sync::Arc;
+
+use batchwatch_core::autostart::current_program;
+use batchwatch_core::batch_id::RejectedToken;
+use batchwatch_core::control::{Failure, Handler, Peer, Request, Secret};
+use batchwatch_core::monitor::ActionError;
+use batchwatch_core::settings::SettingsForm;
+use batchwatch_core::{parse_pasted, ApiError, BatchId, Credentials};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::error::CommandError;
+use crate::payload::{tray_label_view, window_payload};
+use crate::state::AppState;
+use crate::status::CredentialsStatus;
+
+/// What `track` did with the pasted text.
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TrackOutcome {
+    pub added: Vec<String>,
+    /// Already tracked; ignored.
+    pub already: Vec<String>,
+    pub rejected: Vec<RejectedToken>,
+    /// Valid IDs not added because the monitor tracks its most already.
+    pub over_limit: Vec<String>,
+    /// The sentence for `over_limit`, when there is one.
+    pub over_limit_message: Option<String>,
+}
+
+impl Handler for AppState {
+    fn handle(
+        self: Arc<Self>,
+        peer: Peer,
+        request: Request,
+    ) -> batchwatch_core::control::server::Reply {
+        Box::pin(async move {
+            let answer = self.answer(&peer, request).await;
+            answer.map_err(|e| Failure::new(e.code(), e.to_string()))
+        })
+    }
+
+    /// Brought up to date first: with no client listening, views were not serialized.
+    fn views(&self) -> watch::Receiver<Arc<str>> {
+        let current = serde_json::to_string(&self.window_state()).unwrap_or_default();
+        self.views.send_replace(Arc::from(current));
+        self.views.subscribe()
+    }
+
+    fn gone(&self, peer: &Peer) {
+        self.windows.release(peer);
+    }
+}
+
+fn json<T: Serialize>(value: T) -> Result<Value, CommandError> {
+    Ok(serde_json::to_value(value).unwrap_or_default())
+}
+
+impl AppState {
+    async fn answer(&self, peer: &Peer, request: Request) -> Result<Value, CommandError> {
+        match request {
+            Request::GetState {} => Ok(self.window_state()),
+            // Served by the connection itself; asked here only by a confused client.
+            Request::Subscribe {} => Ok(Value::Null),
+            Request::ClaimWindow {} => {
+                json(serde_json::json!({ "granted": self.windows.claim(peer) }))
+            }
+            Request::OpenWindow {} => {
+                self.windows.open();
+                Ok(Value::Null)
+            }
+            Request::Track { text } => json(self.track(&text).await?),
+            Request::Untrack { id } => {
+                self.monitor.untrack(batch_id(&id)?);
+                Ok(Value::Null)
+            }
+            Request::Refresh { id } => {
+                let id = id.as_deref().map(batch_id).transpose()?;
+                self.monitor.refresh(id);
+                Ok(Value::Null)
+            }
+            Request::SaveCredentials {
+                api_key,
+                workspace_id,
+            } => json(self.save_credentials(api_key, &workspace_id).await?),
+            Request::ForgetCredentials {} => json(self.forget_credentials().await?),
+            Request::RetryKeychain {} => {
+                if self.is_demo() {
+                    return Err(CommandError::DemoMode);
+                }
+                crate::keychain::read(self).await;
+                json(self.status.borrow().credentials.clone())
+            }
+            Request::PauseNotifications { paused } => {
+                self.monitor.pause_notifications(paused);
+                Ok(Value::Null)
+            }
+            Request::SaveSettings { form } => {
+                let form = form.validate()?;
+                self.monitor
+                    .update_settings(move |s| *s = form.applied_to(*s));
+                Ok(Value::Null)
+            }
+            Request::PreviewSettings { form } => json(self.preview_settings(form)?),
+            Request::SetStartAtLogin { enabled } => json(self.set_start_at_login(enabled)?),
+            Request::FailedCalls { id, more } => {
+                json(self.monitor.failed_calls(batch_id(&id)?, more).await?)
+            }
+            Request::CloseFailedCalls { id } => {
+                self.monitor.close_failed_calls(batch_id(&id)?);
+                Ok(Value::Null)
+            }
+            Request::CancelBatch { id } => {
+                self.cancel(batch_id(&id)?).await?;
+                Ok(Value::Null)
+            }
+            Request::Status { id } => {
+                let id = batch_id(&id)?;
+                json(self.monitor.status(id).await?)
+            }
+            Request::Quit {} => {
+                self.quit.cancel();
+                Ok(Value::Null)
+            }
+        }
+    }
+
+    /// The whole window payload, for a window that has just opened.
+    pub fn window_state(&self) -> Value {
+        let view = self.monitor.snapshot();
+        let status = self.status.borrow().clone();
+        let tray = tray_label_view(&view, &status);
+        serde_json::to_value(window_payload(&view, &status, tray)).unwrap_or_default()
+    }
+
+    /// Starts watching every batch ID (or link) in `text`; the monitor says which were added.
+    async fn track(&self, text: &str) -> Result<TrackOutcome, CommandError> {
+        let pasted = parse_pasted(text)?;
+        let tracking = if pasted.accepted.is_empty() {
+            Default::default()
+        } else {
+            self.monitor.track(pasted.accepted).answer().await
+        };
+        if !tracking.added.is_empty() {
+            log::info!("tracking {} new batch(es)", tracking.added.len());
+        }
+        let names = |ids: &[BatchId]| ids.iter().map(ToString::to_string).collect();
+        Ok(TrackOutcome {
+            added: names(&tracking.added),
+            already: names(&tracking.already),
+            rejected: pasted.rejected,
+            over_limit: names(&tracking.over_limit),
+            over_limit_message: tracking.over_limit_sentence(),
+        })
+    }
+
+    /// Checks the credentials with Trillet, stores them in the keychain and starts polling
+    /// with them.
+    async fn save_credentials(
+        &self,
+        api_key: Secret,
+        workspace_id: &str,
+    ) -> Result<CredentialsStatus, CommandError> {
+        if self.is_demo() {
+            return Err(CommandError::DemoMode);
+        }
+        let _turn = self.credentials_turn.lock().await;
+        let credentials = Credentials::new(api_key.expose(), workspace_id)?;
+        drop(api_key);
+
+        // A 401/403 means these are wrong: say so and keep what was stored before. Any other
+        // answer (including "offline") does not disprove them. Asked by the monitor, within
+        // the key's budget.
+        match self.monitor.check_credentials(credentials.clone()).await {
+            Err(ActionError::Api(ApiError::Unauthorized { message, .. })) => {
+                return Err(CommandError::CredentialsRejected(message));
+            }
+            Err(e) => log::warn!("the new credentials could not be checked: {e}"),
+            Ok(()) => {}
+        }
+
+        let secrets = self.secrets.clone().ok_or(CommandError::DemoMode)?;
+        let to_store = credentials.clone();
+        tokio::task::spawn_blocking(move || secrets.save(&to_store))
+            .await
+            .map_err(|e| batchwatch_core::secret_store::KeychainError::Other(e.to_string()))??;
+
+        let status = CredentialsStatus::stored(credentials.workspace_id.as_str());
+        log::info!(
+            "credentials stored for workspace {}",
+            credentials.workspace_id
+        );
+        self.monitor.set_credentials(Some(credentials));
+        self.status.send_modify(|s| s.credentials = status.clone());
+        Ok(status)
+    }
+
+    /// Removes the credentials from the keychain and stops polling.
+    async fn forget_credentials(&self) -> Result<CredentialsStatus, CommandError> {
+        let secrets = self.secrets.clone().ok_or(CommandError::DemoMode)?;
+        let _turn = self.credentials_turn.lock().await;
+        tokio::task::spawn_blocking(move || secrets.delete())
+            .await
+            .map_err(|e| batchwatch_core::secret_store::KeychainError::Other(e.to_string()))??;
+        self.monitor.set_credentials(None);
+        let status = CredentialsStatus::missing();
+        self.status.send_modify(|s| s.credentials = status.clone());
+        log::info!("credentials removed from the keychain");
+        Ok(status)
+    }
+
+    /// What the panel's fields would mean, said before they are saved: "With 12 batches,
+    /// each updates every 15 s." — or why they cannot be saved.
+    fn preview_settings(&self, form: SettingsForm) -> Result<String, CommandError> {
+        let form = form.validate()?;
+        let view = self.monitor.snapshot();
+        Ok(form.consequence(&view.settings, view.sharing_budget))
+    }
+
+    /// Writes or removes the autostart entry (Batchwatch starts hidden, in the tray, at
+    /// login).
+    fn set_start_at_login(&self, enabled: bool) -> Result<bool, CommandError> {
+        if self.is_demo() {
+            return Err(CommandError::DemoMode);
+        }
+        let autostart = self.autostart.as_ref().ok_or_else(|| {
+            CommandError::Autostart(
+                "Batchwatch cannot tell where your desktop keeps autostart entries (neither XDG_CONFIG_HOME nor HOME is an absolute path).".into(),
+            )
+        })?;
+        // `batchwatch --hidden`, as a person would type it: it becomes the resident.
+        let program = || crate::window::window_program_beside().map_or_else(current_program, Ok);
+        let done = if enabled {
+            program().and_then(|program| autostart.enable(&program))
+        } else {
+            autostart.disable()
+        };
+        done.map_err(|e| CommandError::Autostart(format!("{} ({e})", autostart.path().display())))?;
+        log::info!(
+            "start at login {}",
+            if enabled { "enabled" } else { "disabled" }
+        );
+        let enabled = autostart.is_enabled();
+        self.status.send_modify(|s| s.start_at_login = enabled);
+        Ok(enabled)
+    }
+
+    /// Cancels a batch at Trillet. The card then shows Trillet's answer; errors come back as
+    /// they are, for the card to show.
+    async fn cancel(&self, id: BatchId) -> Result<(), CommandError> {
+        let outcome = self.monitor.cancel(id.clone()).await.inspect_err(|e| {
+            log::warn!("cancelling {id} failed: {e}");
+        })?;
+        log::info!(
+            "batch {id} cancelled: {} waiting calls dropped",
+            outcome.details.cancelled_calls
+        );
+        Ok(())
+    }
+}
+
+fn batch_id(id: &str) -> Result<BatchId, CommandError> {
+    BatchId::parse(id)
+        .map_err(|e| CommandError::InvalidBatchId(format!("{id:?} is not a batch ID: it {e}")))
+}

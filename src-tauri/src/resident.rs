@@ -1,0 +1,47 @@
+//! The window's link to the resident — replaced when the person starts a resident again
+//! after one stopped (a crash, a kill).
+
+use std::os::unix::process::CommandExt;
+use std::process::Stdio;
+use std::sync::Arc;
+
+use batchwatch_core::control::start::{connect_or_start, resident_command};
+use batchwatch_core::control::{Client, ClientKind, Endpoint};
+
+/// Becomes the resident (the autostart entry's `--hidden`): this process is replaced, so no
+/// GTK or WebKit library stays loaded. Returns only if that failed.
+pub fn become_resident(endpoint: &Endpoint, demo: bool) -> std::io::Error {
+    resident_command(endpoint, demo).exec()
+}
+
+/// Reaches the resident, starting one (its log beside the window's, on stderr) if none runs.
+pub async fn connect(endpoint: &Endpoint, demo: bool) -> Result<Client, String> {
+    connect_or_start(endpoint, ClientKind::Window, demo, Stdio::inherit()).await
+}
+
+pub struct Link {
+    pub endpoint: Endpoint,
+    pub demo: bool,
+    client: tokio::sync::RwLock<Arc<Client>>,
+}
+
+impl Link {
+    pub fn new(endpoint: Endpoint, demo: bool, client: Client) -> Self {
+        Self {
+            endpoint,
+            demo,
+            client: tokio::sync::RwLock::new(Arc::new(client)),
+        }
+    }
+
+    pub async fn client(&self) -> Arc<Client> {
+        self.client.read().await.clone()
+    }
+
+    /// Starts a resident (or finds the one another start made) and links to it.
+    pub async fn restart(&self) -> Result<Arc<Client>, String> {
+        let client = Arc::new(connect(&self.endpoint, self.demo).await?);
+        *self.client.write().await = client.clone();
+        Ok(client)
+    }
+}
