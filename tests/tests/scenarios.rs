@@ -1186,3 +1186,71 @@ fn settings_are_kept_and_start_at_login_writes_the_autostart_entry() {
     );
     window.quit();
 }
+
+#[test]
+fn the_tray_app_and_a_terminal_watch_share_one_request_budget() {
+    let desktop = Desktop::new("shared_budget");
+    let ids = |prefix: &str| -> Vec<String> { (0..30).map(|i| format!("{prefix}_{i}")).collect() };
+    let (tray_ids, watch_ids) = (ids("batch_tray"), ids("batch_term"));
+    for id in tray_ids.iter().chain(&watch_ids) {
+        desktop
+            .sim
+            .control()
+            .add_batch(BatchScript::new(5000).id(id));
+    }
+    let (code, out, err) = cli(
+        &desktop,
+        &["credentials", "set", "--workspace", WORKSPACE],
+        KEY,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let mut args = vec!["add"];
+    args.extend(tray_ids.iter().map(String::as_str));
+    let (code, out, err) = cli(&desktop, &args, "");
+    assert_eq!(code, 0, "{out}{err}");
+
+    // 30 more watched from a terminal, with the same key, while the tray app polls its 30.
+    // (With `--standalone` the two ask 62 in the worst simulated minute.)
+    let mut watch = std::process::Command::new(batchwatch_e2e::desktop::cli_binary());
+    watch
+        .arg("watch")
+        .args(&watch_ids)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    desktop.env(&mut watch);
+    let mut watch = watch.spawn().unwrap();
+    let control = desktop.sim.control();
+    // Both have had their chance: every batch of each asked about at least twice.
+    eventually(
+        "both to poll every batch twice",
+        Duration::from_secs(90),
+        || {
+            let requests = control.requests();
+            tray_ids
+                .iter()
+                .chain(&watch_ids)
+                .all(|id| {
+                    requests
+                        .iter()
+                        .filter(|r| r.batch_id.as_deref() == Some(id))
+                        .count()
+                        >= 2
+                })
+                .then_some(())
+        },
+    );
+    let _ = watch.kill();
+    let _ = watch.wait();
+
+    let requests = control.requests();
+    let worst = control.max_requests_in_window(KEY, Duration::from_secs(60));
+    println!(
+        "tray app (30 batches) + terminal watch (30): {} requests, worst minute {worst}",
+        requests.len()
+    );
+    assert!(requests.iter().all(|r| r.status != 429), "never a 429");
+    assert!(
+        worst <= 50,
+        "{worst} requests in the worst (simulated) minute"
+    );
+}

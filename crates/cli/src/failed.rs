@@ -7,8 +7,11 @@ use batchwatch_core::failures::{FailedCalls, FailedCallsView};
 use batchwatch_core::retry_list::retry_csv;
 use batchwatch_core::{format, BatchId, TrilletClient};
 
+use batchwatch_core::monitor::TrilletApi;
+
 use crate::exit::Failure;
 use crate::patience::patiently;
+use crate::resident::SharedBudget;
 
 /// What to print.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,13 +26,25 @@ pub enum Output {
     Csv { reason: Option<String> },
 }
 
-pub async fn run(client: &TrilletClient, id: &BatchId, output: Output) -> Result<(), Failure> {
+pub async fn run(
+    client: &TrilletClient,
+    budget: &SharedBudget,
+    id: &BatchId,
+    output: Output,
+) -> Result<(), Failure> {
     let mut failed = FailedCalls::new();
     while let Some(query) = failed.next_query() {
         let what = format!("page {} of {id}'s failed calls", query.page);
-        let page = patiently(&what, || client.batch_calls(id, query))
-            .await
-            .map_err(Failure::from_api)?;
+        let page = patiently(&what, || {
+            budget.before(TrilletApi::calls(
+                client,
+                client.credentials(),
+                id,
+                query.clone(),
+            ))
+        })
+        .await
+        .map_err(Failure::from_api)?;
         failed.add_page(page);
     }
     if let Some(stop) = failed.stopped_early {

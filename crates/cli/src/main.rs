@@ -83,6 +83,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Failed(args) => {
             let id = args::one_batch_id(&args.id)?;
             let client = client(cli.api_base.as_deref())?;
+            let runtime = runtime()?;
+            let budget = runtime.block_on(resident::SharedBudget::find(cli.standalone));
             let output = match (args.numbers, args.json, args.csv) {
                 (true, _, _) => failed::Output::Numbers,
                 (_, true, _) => failed::Output::Json,
@@ -91,12 +93,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 },
                 _ => failed::Output::Text,
             };
-            runtime()?.block_on(failed::run(&client, &id, output))
+            runtime.block_on(failed::run(&client, &budget, &id, output))
         }
         Command::Cancel(args) => {
             let id = args::one_batch_id(&args.id)?;
             let client = client(cli.api_base.as_deref())?;
-            runtime()?.block_on(cancel::run(&client, &id, args.yes))
+            let runtime = runtime()?;
+            let budget = runtime.block_on(resident::SharedBudget::find(cli.standalone));
+            runtime.block_on(cancel::run(&client, &budget, &id, args.yes))
         }
         Command::Watch(args) => {
             let ids = args::batch_ids(&args.ids)?;
@@ -106,8 +110,18 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 window: args.budget_window(),
             };
             let mut view = live::Live::for_terminal(&ids);
-            let ending =
-                runtime()?.block_on(watch::follow(&ids, pacing, client, &mut view, ctrl_c()));
+            let runtime = runtime()?;
+            let budget = runtime.block_on(resident::SharedBudget::find(cli.standalone));
+            let credentials = client.credentials().clone();
+            let source = resident::Leased { client, budget };
+            let ending = runtime.block_on(watch::follow(
+                &ids,
+                pacing,
+                source,
+                credentials,
+                &mut view,
+                ctrl_c(),
+            ));
             exit::from_watch(ending, args.until_done)
         }
     }

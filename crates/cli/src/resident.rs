@@ -1,12 +1,20 @@
 //! The tray app as the terminal companion's way to Trillet: when a resident runs (and has
 //! credentials), `status` asks through it and spends none of the key's budget of its own;
-//! `add` hands batches to it, starting it hidden when none runs. `--standalone` skips it.
+//! `watch`, `failed` and `cancel` take a slot in its budget before each request they send
+//! ([`SharedBudget`]), so the two together stay within one limit; `add` hands batches to it,
+//! starting it hidden when none runs. `--standalone` skips it.
 
+use std::future::Future;
 use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
 
 use batchwatch_core::control::{
-    connect_or_start, CallError, Client, ClientKind, ConnectError, Endpoint,
+    connect_or_start, CallError, Client, ClientKind, ConnectError, Endpoint, Request,
 };
+use batchwatch_core::model::{CallsPage, CallsQuery, CancelOutcome};
+use batchwatch_core::monitor::TrilletApi;
+use batchwatch_core::{ApiError, BatchId, BatchProgress, Credentials, TrilletClient};
 
 use crate::exit::Failure;
 
@@ -44,5 +52,79 @@ pub fn failure(error: CallError) -> Failure {
             "invalid_batch_id" | "paste_too_large" => Failure::Usage(f.message),
             _ => Failure::Unreachable(f.message),
         },
+    }
+}
+
+/// The tray app's request budget, when one runs: each request this process sends first waits
+/// for a slot there (the tray app's own polls give way in turn).
+#[derive(Clone, Default)]
+pub struct SharedBudget(Option<Arc<Client>>);
+
+impl SharedBudget {
+    /// The running tray app's budget; none with `--standalone` or when none runs.
+    pub async fn find(standalone: bool) -> Self {
+        if standalone {
+            return Self(None);
+        }
+        Self(running().await.map(Arc::new))
+    }
+
+    /// Waits for a slot. A tray app that stops meanwhile leaves this process on its own.
+    pub async fn take_slot(&self) {
+        let Some(resident) = &self.0 else { return };
+        loop {
+            match resident.call(&Request::Lease {}).await {
+                Ok(_) | Err(CallError::Gone) => return,
+                // Too many waiting: wait our turn to ask again.
+                Err(CallError::Failed(_)) => tokio::time::sleep(Duration::from_secs(1)).await,
+            }
+        }
+    }
+
+    /// `request`, sent once a slot is ours.
+    pub fn before<T>(
+        &self,
+        request: impl Future<Output = T> + Send + 'static,
+    ) -> impl Future<Output = T> + Send + 'static {
+        let budget = self.clone();
+        async move {
+            budget.take_slot().await;
+            request.await
+        }
+    }
+}
+
+/// The port `watch`'s monitor polls through: Trillet, each request after a slot in the tray
+/// app's budget.
+pub struct Leased {
+    pub client: TrilletClient,
+    pub budget: SharedBudget,
+}
+
+impl TrilletApi for Leased {
+    fn fetch(
+        &self,
+        credentials: &Credentials,
+        id: &BatchId,
+    ) -> impl Future<Output = Result<BatchProgress, ApiError>> + Send + 'static {
+        self.budget.before(self.client.fetch(credentials, id))
+    }
+
+    fn cancel(
+        &self,
+        credentials: &Credentials,
+        id: &BatchId,
+    ) -> impl Future<Output = Result<CancelOutcome, ApiError>> + Send + 'static {
+        self.budget.before(self.client.cancel(credentials, id))
+    }
+
+    fn calls(
+        &self,
+        credentials: &Credentials,
+        id: &BatchId,
+        query: CallsQuery,
+    ) -> impl Future<Output = Result<CallsPage, ApiError>> + Send + 'static {
+        self.budget
+            .before(self.client.calls(credentials, id, query))
     }
 }

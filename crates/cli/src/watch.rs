@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use batchwatch_core::monitor::{
-    BatchSnapshot, Connection, FetchStatus, Monitor, MonitorConfig, MonitorSnapshot,
+    BatchSnapshot, Connection, FetchStatus, Monitor, MonitorConfig, MonitorSnapshot, TrilletApi,
 };
 use batchwatch_core::schedule::PollPolicy;
-use batchwatch_core::{ApiError, BatchId, BatchProgress, TrilletClient};
+use batchwatch_core::{ApiError, BatchId, BatchProgress, Credentials};
 
 /// How fast to poll. Every wait is derived from these two, so shrinking both (as tests do)
 /// compresses time without changing the schedule's shape.
@@ -76,17 +76,17 @@ pub enum Ending {
     Stopped,
 }
 
-/// Watches `ids` through `client` until each is finished (or unknown), the credentials are
-/// rejected, or `stop` completes. Must run inside a tokio runtime.
-pub async fn follow(
+/// Watches `ids` through `source` with `credentials` until each is finished (or unknown), the
+/// credentials are rejected, or `stop` completes. Must run inside a tokio runtime.
+pub async fn follow<S: TrilletApi>(
     ids: &[BatchId],
     pacing: Pacing,
-    client: TrilletClient,
+    source: S,
+    credentials: Credentials,
     view: &mut dyn View,
     stop: impl Future<Output = ()>,
 ) -> Ending {
-    let credentials = client.credentials().clone();
-    let mut config = MonitorConfig::new(client, Some(credentials));
+    let mut config = MonitorConfig::new(source, Some(credentials));
     config.poll = Some(pacing.policy());
     let (monitor, _events) = Monitor::spawn(config);
     monitor.track(ids.to_vec());

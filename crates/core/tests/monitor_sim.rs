@@ -448,3 +448,66 @@ async fn failed_calls_page_in_through_the_monitor_and_agree_with_the_counters() 
         "one request a page of 100"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_process_leasing_the_budget_keeps_both_within_one_limit() {
+    let sim = sim(SPEED);
+    let control = sim.control();
+    let tracked: Vec<BatchId> = (0..30)
+        .map(|i| id(&control.add_batch(BatchScript::new(5000).id(format!("batch_tray_{i}")))))
+        .collect();
+    let others: Vec<BatchId> = (0..30)
+        .map(|i| id(&control.add_batch(BatchScript::new(5000).id(format!("batch_cli_{i}")))))
+        .collect();
+    let (monitor, _events) = start(&sim, compressed_policy());
+    monitor.track(tracked);
+    let monitor = Arc::new(monitor);
+
+    // The other process: asks as fast as it may, each request after a lease.
+    let client = TrilletClient::new(
+        ApiBase::parse(&sim.base_url()).unwrap(),
+        Credentials::new(&sim.api_key(), &sim.workspace_id()).unwrap(),
+    );
+    let leasing = monitor.clone();
+    let other = tokio::spawn(async move {
+        let mut granted = 0;
+        for id in others.iter().cycle() {
+            if !leasing.lease().await {
+                break;
+            }
+            granted += 1;
+            let _ = client.batch_progress(id).await;
+        }
+        granted
+    });
+    tokio::time::sleep(Duration::from_secs_f64(300.0 / SPEED)).await;
+    other.abort();
+
+    let requests = control.requests();
+    let by_other = requests
+        .iter()
+        .filter(|r| {
+            r.batch_id
+                .as_deref()
+                .is_some_and(|b| b.starts_with("batch_cli_"))
+        })
+        .count();
+    let by_monitor = requests.len() - by_other;
+    let worst_minute = control.max_requests_in_window(&sim.api_key(), Duration::from_secs(60));
+    println!(
+        "leased: {by_other} requests, the monitor's own {by_monitor}, worst minute {worst_minute}"
+    );
+    assert_eq!(
+        requests.iter().filter(|r| r.status == 429).count(),
+        0,
+        "no 429"
+    );
+    assert!(
+        worst_minute <= 50,
+        "worst simulated minute had {worst_minute} requests"
+    );
+    assert!(
+        by_other > 0 && by_monitor > 0,
+        "both were served: {by_other} and {by_monitor}"
+    );
+}

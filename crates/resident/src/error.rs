@@ -30,6 +30,8 @@ pub enum CommandError {
     Settings(#[from] SettingsError),
     #[error("Could not change the start-at-login entry: {0}")]
     Autostart(String),
+    #[error("Too many requests are waiting for room in the key's budget; try again in a moment.")]
+    Busy,
 }
 
 impl CommandError {
@@ -44,6 +46,7 @@ impl CommandError {
             Self::Action(e) => e.code(),
             Self::Settings(_) => "invalid_settings",
             Self::Autostart(_) => "autostart_failed",
+            Self::Busy => "busy",
         }
     }
 }

@@ -123,6 +123,13 @@ impl AppState {
                 let id = batch_id(&id)?;
                 json(self.monitor.status(id).await?)
             }
+            Request::Lease {} => {
+                if self.monitor.lease().await {
+                    Ok(Value::Null)
+                } else {
+                    Err(CommandError::Busy)
+                }
+            }
             Request::Quit {} => {
                 self.quit.cancel();
                 Ok(Value::Null)

@@ -72,8 +72,10 @@ impl Run {
     }
 }
 
-/// The binary with a clean environment: none of [`OUTER_ENV`], and a keychain service name of
-/// its own so a real user's item is never read.
+/// The binary with a clean environment: none of [`OUTER_ENV`], a keychain service name of
+/// its own so a real user's item is never read, and a control socket nobody serves so a
+/// running tray app (a person's own) is never reached: these tests are of the standalone
+/// companion.
 pub fn cli(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_batchwatch-cli"));
     command.args(args);
@@ -83,6 +85,13 @@ pub fn cli(args: &[&str]) -> Command {
     command.env(
         "BATCHWATCH_KEYCHAIN_SERVICE",
         format!("dev.batchwatch.cli-test.unused.{}", std::process::id()),
+    );
+    command.env(
+        "BATCHWATCH_ENDPOINT",
+        std::env::temp_dir().join(format!(
+            "batchwatch-cli-test-{}/none.sock",
+            std::process::id()
+        )),
     );
     command
 }

@@ -131,6 +131,9 @@ pub enum Request {
     Status {
         id: String,
     },
+    /// Waits for room in the key's budget and counts one request there: the terminal
+    /// companion asks before each request it sends itself, so both share one budget.
+    Lease {},
     /// Ends the resident and its window.
     Quit {},
 }

@@ -53,6 +53,10 @@ pub(super) type SettingsChange = Box<dyn FnOnce(&mut Settings) + Send>;
 /// which were not added rather than dropping them.
 pub const MAX_TRACKED: usize = 2000;
 
+/// The most budget leases waiting at once (one per request another process is about to send);
+/// past it a lease is refused at once rather than queued without end.
+pub const MAX_LEASES_WAITING: usize = 256;
+
 /// What a `track` did with each ID, decided by the monitor (the one owner of the list).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -99,6 +103,7 @@ pub(super) enum Command {
     Calls(BatchId, CallsQuery, Reply<CallsPage>),
     CheckCredentials(Credentials, Reply<()>),
     Status(BatchId, Reply<Arc<BatchProgress>>),
+    Lease(oneshot::Sender<()>),
     DrillDown(BatchId, Reply<Arc<tokio::sync::Mutex<FailedCalls>>>),
     CloseDrillDown(BatchId),
 }
@@ -182,6 +187,16 @@ impl MonitorHandle {
     /// budget as polling, and not added.
     pub async fn status(&self, id: BatchId) -> Result<Arc<BatchProgress>, ActionError> {
         self.ask(|reply| Command::Status(id, reply)).await
+    }
+
+    /// Waits for room in the key's request budget and counts one request there, for a request
+    /// another process sends with the same key (the terminal companion while the tray app
+    /// runs): the two then share one budget, and Trillet's limit is never crossed together.
+    /// `false` when the monitor has stopped or too many are waiting (the caller decides).
+    pub async fn lease(&self) -> bool {
+        let (reply, granted) = oneshot::channel();
+        let _ = self.commands.send(Command::Lease(reply));
+        granted.await.is_ok()
     }
 
     /// Asks Trillet whether these credentials are good, within the monitor's budget, before

@@ -56,7 +56,9 @@ mod snapshot;
 mod tracked;
 
 pub use config::{system_clock, wall_clock_ms, MonitorConfig, WallClock};
-pub use handle::{ActionError, MonitorHandle, TrackReceipt, Tracking, MAX_TRACKED};
+pub use handle::{
+    ActionError, MonitorHandle, TrackReceipt, Tracking, MAX_LEASES_WAITING, MAX_TRACKED,
+};
 pub use port::TrilletApi;
 pub use snapshot::{BatchSnapshot, Connection, FetchStatus, MonitorEvent, MonitorSnapshot};
 
@@ -128,6 +130,7 @@ impl Monitor {
             budget: RequestBudget::default(),
             polls: JoinSet::new(),
             user_requests: JoinSet::new(),
+            leases: Default::default(),
             save_at: None,
             events: events_tx,
             state_problem,
@@ -212,6 +215,9 @@ struct Task<S> {
     polls: JoinSet<PollAnswer>,
     /// Requests made for the user (cancels, pages of calls, a credentials check), in flight.
     user_requests: JoinSet<RequestAnswer>,
+    /// Other processes waiting for room in the key's budget (see [`MonitorHandle::lease`]),
+    /// first come first served; at most [`MAX_LEASES_WAITING`].
+    leases: std::collections::VecDeque<(Instant, tokio::sync::oneshot::Sender<()>)>,
     save_at: Option<Instant>,
     events: mpsc::UnboundedSender<MonitorEvent>,
     /// What was wrong with the state file at start (set aside, unreadable); said until restart.

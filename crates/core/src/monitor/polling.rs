@@ -64,6 +64,11 @@ impl<S: TrilletApi> Task<S> {
             let Some(index) = self.most_due(now) else {
                 break;
             };
+            // Another process asked for a slot before this batch was due: its turn first.
+            if self.lease_asked_before(self.batches[index].next_due) {
+                self.grant_lease(now);
+                continue;
+            }
             self.send_poll(index, now);
             changed = true;
         }

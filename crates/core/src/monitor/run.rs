@@ -21,6 +21,7 @@ impl<S: TrilletApi> Task<S> {
         cancel: CancellationToken,
     ) {
         loop {
+            self.grant_leases(Instant::now());
             let wake = self.next_wake();
             let changed = tokio::select! {
                 biased;
@@ -56,6 +57,7 @@ impl<S: TrilletApi> Task<S> {
         let rate_limit_end = self.rate_limit.map(|pause| pause.until);
         [
             self.next_poll_time(now),
+            self.next_lease_time(now),
             self.save_at,
             self.pause_end(now),
             rate_limit_end,
@@ -63,6 +65,43 @@ impl<S: TrilletApi> Task<S> {
         .into_iter()
         .flatten()
         .min()
+    }
+
+    /// When the first waiting lease can be granted: the next slot in the budget, after any 429
+    /// pause (a request sent during one would only earn another).
+    fn next_lease_time(&mut self, now: Instant) -> Option<Instant> {
+        self.leases.retain(|(_, l)| !l.is_closed());
+        if self.leases.is_empty() {
+            return None;
+        }
+        let slot = self.budget.next_slot(now, &self.poll_policy());
+        Some(self.rate_limit.map_or(slot, |pause| slot.max(pause.until)))
+    }
+
+    /// Whether the oldest waiting lease asked before `due` (a poll's due time): turns are
+    /// taken in the order asked, so neither the monitor's polls nor the other process starve.
+    pub(super) fn lease_asked_before(&self, due: Instant) -> bool {
+        self.leases.front().is_some_and(|(since, _)| *since <= due)
+    }
+
+    /// Grants one waiting lease, counted as a request sent now.
+    pub(super) fn grant_lease(&mut self, now: Instant) {
+        if let Some((_, lease)) = self.leases.pop_front() {
+            self.budget.record(now);
+            let _ = lease.send(());
+        }
+    }
+
+    /// Grants the waiting leases the budget has room for now and that asked before any poll
+    /// that is due.
+    fn grant_leases(&mut self, now: Instant) {
+        while self.next_lease_time(now).is_some_and(|at| at <= now) {
+            let due_poll = self.most_due(now).map(|i| self.batches[i].next_due);
+            if due_poll.is_some_and(|due| !self.lease_asked_before(due)) {
+                break;
+            }
+            self.grant_lease(now);
+        }
     }
 
     /// When a notification pause in force ends, so the view says so at that moment.
@@ -151,6 +190,12 @@ impl<S: TrilletApi> Task<S> {
             }
             Command::Calls(id, query, reply) => {
                 self.send_calls(id, query, reply, now);
+                return false;
+            }
+            Command::Lease(reply) => {
+                if self.leases.len() < MAX_LEASES_WAITING {
+                    self.leases.push_back((now, reply));
+                }
                 return false;
             }
             Command::Status(id, reply) => {
