@@ -36,12 +36,7 @@ pub async fn run(
     while let Some(query) = failed.next_query() {
         let what = format!("page {} of {id}'s failed calls", query.page);
         let page = patiently(&what, || {
-            budget.before(TrilletApi::calls(
-                client,
-                client.credentials(),
-                id,
-                query.clone(),
-            ))
+            budget.before(TrilletApi::calls(client, client.credentials(), id, query))
         })
         .await
         .map_err(Failure::from_api)?;
