@@ -83,18 +83,20 @@ fn the_package_holds_both_programs_a_valid_menu_entry_icons_and_metainfo() {
 
     // Runtime libraries, never the -dev packages the build needs.
     let depends = field(&deb, "Depends");
-    for library in [
-        "libwebkit2gtk-4.1-0",
-        "libgtk-3-0",
-        "libayatana-appindicator3-1",
-    ] {
+    for library in ["libwebkit2gtk-4.1-0", "libgtk-3-0", "libdbus-1-3"] {
         assert!(depends.contains(library), "{library} in {depends}");
     }
     assert!(!depends.contains("-dev"), "{depends}");
+    // The tray is served over D-Bus by the resident itself: no appindicator library.
+    assert!(!depends.contains("appindicator"), "{depends}");
 
     let root = unpacked(&deb);
     let root = root.path();
-    for program in ["usr/bin/batchwatch", "usr/bin/batchwatch-cli"] {
+    for program in [
+        "usr/bin/batchwatch",
+        "usr/bin/batchwatch-resident",
+        "usr/bin/batchwatch-cli",
+    ] {
         let path = root.join(program);
         let mode = std::os::unix::fs::PermissionsExt::mode(&path.metadata().unwrap().permissions());
         assert!(mode & 0o111 != 0, "{program} is executable: {mode:o}");
