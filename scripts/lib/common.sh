@@ -8,7 +8,7 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # Debian packages by purpose. Never add dbus-x11: with it a keyring call outside a session bus
 # auto-launches a bus and hangs.
 BUILD_PACKAGES=(build-essential pkg-config libdbus-1-dev libssl-dev
-    libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libsoup-3.0-dev libxdo-dev)
+    libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libsoup-3.0-dev libxdo-dev)
 # status-notifier-watcher stands in for a panel's tray host; busctl (systemd) reads the tray.
 SESSION_PACKAGES=(xvfb xauth dbus dbus-bin gnome-keyring libsecret-tools dunst libnotify-bin
     haskell-status-notifier-item-utils systemd imagemagick x11-utils python3-xlib webkit2gtk-driver procps

@@ -70,10 +70,6 @@ impl AppState {
             Request::ClaimWindow {} => {
                 json(serde_json::json!({ "granted": self.windows.claim(peer) }))
             }
-            Request::OpenWindow {} => {
-                self.windows.open();
-                Ok(Value::Null)
-            }
             Request::Track { text } => json(self.track(&text).await?),
             Request::Untrack { id } => {
                 self.monitor.untrack(batch_id(&id)?);

@@ -579,3 +579,47 @@ fn cancel_shows_trillets_answer_or_its_error() {
     assert_eq!(state["cards"][1]["canCancel"], true, "batch_y still runs");
     assert!(state["cards"][1]["cancellationText"].is_null());
 }
+
+#[test]
+fn status_answers_a_watched_batch_from_memory_and_asks_about_others_without_adding_them() {
+    let h = harness(None);
+    h.sim
+        .control()
+        .add_batch(BatchScript::new(20).id("batch_other"));
+    assert_eq!(
+        h.invoke("status", json!({"id": "batch_a"})).unwrap_err()["code"],
+        "no_credentials"
+    );
+    h.invoke(
+        "save_credentials",
+        json!({"apiKey": KEY, "workspaceId": "ws_cmd"}),
+    )
+    .unwrap();
+    h.invoke("track", json!({"text": "batch_a"})).unwrap();
+    h.wait_for_state(|s| s["cards"][0]["total"] == 50);
+
+    // Watched: from the last answer, no request.
+    let asked = h.sim.control().request_count("batch_a");
+    let progress = h.invoke("status", json!({"id": "batch_a"})).unwrap();
+    assert_eq!(progress["total"], 50, "{progress}");
+    assert_eq!(h.sim.control().request_count("batch_a"), asked);
+
+    // Not watched: asked of Trillet once, and not added.
+    let other = h.invoke("status", json!({"id": "batch_other"})).unwrap();
+    assert_eq!(other["total"], 20, "{other}");
+    assert_eq!(h.sim.control().request_count("batch_other"), 1);
+    let state = h.invoke("get_state", json!({})).unwrap();
+    assert_eq!(
+        state["cards"].as_array().map(Vec::len),
+        Some(1),
+        "not added"
+    );
+    assert_eq!(
+        h.invoke("status", json!({"id": "batch_nowhere"}))
+            .unwrap_err()["code"],
+        "not_found"
+    );
+
+    // A lease is a slot in the same budget: granted while it has room.
+    assert_eq!(h.invoke("lease", json!({})), Ok(Value::Null));
+}

@@ -86,8 +86,6 @@ pub enum Request {
     /// This window process asks to be the one window: `{"granted":true}`, or `false` when
     /// another is open (which is raised instead).
     ClaimWindow {},
-    /// Show the window: raise the one that is open, or start one.
-    OpenWindow {},
     Track {
         text: String,
     },

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::Value;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
@@ -28,6 +28,8 @@ pub const MAX_IN_FLIGHT: usize = 16;
 pub const HELLO_WAIT: Duration = Duration::from_secs(10);
 /// How long a stopping server gives its connections to say their last.
 pub const CLOSING_WAIT: Duration = Duration::from_secs(2);
+/// What is read and thrown away after a fatal line, so the client still hears why.
+const DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
 /// Pushes other than views waiting for a slow client; more are dropped.
 const PUSH_QUEUE: usize = 8;
 
@@ -175,7 +177,7 @@ async fn connection<H: Handler>(
         pushes: push_tx,
     };
     let (out_tx, mut out_rx) = mpsc::channel::<Outgoing>(MAX_IN_FLIGHT * 2);
-    let source = handler.views();
+    let following_handler = handler.clone();
     let writer = tokio::spawn(async move {
         let mut views: Option<watch::Receiver<Arc<str>>> = None;
         loop {
@@ -188,8 +190,9 @@ async fn connection<H: Handler>(
                         return;
                     }
                     Some(Outgoing::Follow) => {
-                        // The current view first, then each new one.
-                        let mut following = source.clone();
+                        // The current view first, then each new one. Asked for only now:
+                        // a client that never subscribes costs no view.
+                        let mut following = following_handler.views();
                         following.mark_changed();
                         views = Some(following);
                         continue;
@@ -285,10 +288,13 @@ async fn connection<H: Handler>(
     drop(out_tx);
     if closing {
         // Read on (and discard) for a moment: a socket closed with unread input resets, and
-        // the client would lose the line that says why.
-        let _ = tokio::time::timeout(Duration::from_secs(2), async {
-            while lines.next().await.is_some() {}
-        })
+        // the client would lose the line that says why. (From the socket itself: the line
+        // reader ends at its first error.)
+        let mut rest = lines.into_inner().take(DRAIN_LIMIT);
+        let _ = tokio::time::timeout(
+            Duration::from_secs(2),
+            tokio::io::copy(&mut rest, &mut tokio::io::sink()),
+        )
         .await;
     }
     handler.gone(&peer);
