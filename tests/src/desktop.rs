@@ -300,9 +300,10 @@ impl Drop for Desktop {
             let _ = child.wait();
         }
         // Whatever the app left behind (a session ended by a failure) must not outlive the
-        // test: a surviving instance would swallow the next test's launch (single instance).
-        // Only this test's processes: those whose command line names its own throw-away
-        // directory (its wrapper, its apps, even orphaned), and everything below them.
+        // test: a surviving resident would still hold the tray. Only this test's processes:
+        // those whose command line names its own throw-away directory (its wrapper, its
+        // windows, its resident — started with a socket under it — even orphaned), and
+        // everything below them.
         let own = self.home.path().to_string_lossy().into_owned();
         crate::os::kill_process_tree_of(&own);
         crate::eventually("the app to be gone", Duration::from_secs(10), || {
