@@ -151,7 +151,47 @@ impl Desktop {
     }
 
     pub fn state_file(&self) -> PathBuf {
-        self.config_dir().join("batchwatch/state.json")
+        self.config_dir().join("batchwatch/state.db")
+    }
+
+    /// Every byte the state database holds on disk (the file and its write-ahead log), to
+    /// search for what must never be in it.
+    pub fn state_bytes(&self) -> Vec<u8> {
+        let mut all = std::fs::read(self.state_file()).unwrap_or_default();
+        all.extend(
+            std::fs::read(self.config_dir().join("batchwatch/state.db-wal")).unwrap_or_default(),
+        );
+        all
+    }
+
+    /// The IDs of the batches saved in the state database, in order, as a second reader sees
+    /// them while the app runs (`None` before it exists).
+    pub fn saved_batches(&self) -> Option<Vec<String>> {
+        let db = self.open_state()?;
+        let mut rows = db.prepare("SELECT id FROM batches ORDER BY seq").ok()?;
+        let ids = rows
+            .query_map([], |r| r.get::<_, String>(0))
+            .ok()?
+            .filter_map(Result::ok)
+            .collect();
+        Some(ids)
+    }
+
+    /// The settings saved in the state database.
+    pub fn saved_settings(&self) -> Option<serde_json::Value> {
+        let db = self.open_state()?;
+        let text: String = db
+            .query_row("SELECT saved FROM settings", [], |r| r.get(0))
+            .ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    fn open_state(&self) -> Option<rusqlite::Connection> {
+        rusqlite::Connection::open_with_flags(
+            self.state_file(),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .ok()
     }
 
     /// Everything the app writes as logs.

@@ -147,11 +147,15 @@ fn first_run_stores_credentials_in_the_keychain_only() {
     });
     // Wait for the debounced save, then look for the key everywhere it must not be.
     eventually("the state file", WAIT, || {
-        std::fs::read_to_string(desktop.state_file())
-            .ok()
-            .filter(|s| s.contains("batch_first"))
+        desktop
+            .saved_batches()
+            .filter(|ids| ids.iter().any(|id| id == "batch_first"))
     });
-    let state = std::fs::read_to_string(desktop.state_file()).unwrap();
+    let state = String::from_utf8_lossy(&desktop.state_bytes()).into_owned();
+    assert!(
+        state.contains("batch_first"),
+        "the bytes searched are the state's"
+    );
     assert!(!state.contains(KEY), "the key is in the state file");
     assert!(!desktop.logs().contains(KEY), "the key is in the log");
     assert!(
@@ -682,9 +686,9 @@ fn a_window_whose_tray_app_dies_says_so_and_starts_it_again_with_nothing_lost() 
     assert_eq!(pids.len(), 1);
     // The batch is in the state file before the kill.
     eventually("the batch saved", WAIT, || {
-        std::fs::read_to_string(desktop.state_file())
-            .ok()
-            .filter(|s| s.contains("batch_kept"))
+        desktop
+            .saved_batches()
+            .filter(|ids| ids.iter().any(|id| id == "batch_kept"))
     });
 
     std::process::Command::new("kill")
@@ -1092,9 +1096,9 @@ fn settings_are_kept_and_start_at_login_writes_the_autostart_entry() {
         window.text("#settings-message").filter(|t| t == "Saved.")
     });
     let stored = eventually("the settings in the state file", WAIT, || {
-        let text = std::fs::read_to_string(desktop.state_file()).ok()?;
-        let state: serde_json::Value = serde_json::from_str(&text).ok()?;
-        Some(state["settings"].clone()).filter(|s| s["poll"]["floor"] == 45_000)
+        desktop
+            .saved_settings()
+            .filter(|s| s["poll"]["floor"] == 45_000)
     });
     assert_eq!(stored["poll"]["budget"], 20);
     assert_eq!(stored["failureAlertPercent"], 20);

@@ -522,7 +522,7 @@ async fn refresh_now_is_honoured_within_the_budget() {
 #[tokio::test(start_paused = true)]
 async fn finishes_are_announced_exactly_once_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("state.json");
+    let path = dir.path().join("state.db");
     let fake = FakeTrillet::default();
     fake.set("batch_while_away", running(40));
     fake.set(
@@ -596,16 +596,16 @@ async fn finishes_are_announced_exactly_once_across_restarts() {
 #[tokio::test(start_paused = true)]
 async fn a_corrupt_state_file_is_set_aside_and_reported() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("state.json");
+    let path = dir.path().join("state.db");
     std::fs::write(&path, b"{\"schema\": 1, \"batches\": [").unwrap();
     let fake = FakeTrillet::default();
     let (monitor, _events) = start(&fake, Some(StateFile::new(&path)));
     let problem = monitor.snapshot().state_problem.clone().unwrap_or_default();
     assert!(
-        problem.contains("is damaged") && problem.contains("state.json.corrupt-3800000"),
+        problem.contains("is damaged") && problem.contains("state.db.corrupt-3800000"),
         "{problem}"
     );
-    assert!(dir.path().join("state.json.corrupt-3800000").exists());
+    assert!(dir.path().join("state.db.corrupt-3800000").exists());
 
     // Later saves write a fresh file; the damaged one stays aside.
     fake.set("batch_a", running(1));
@@ -620,13 +620,13 @@ async fn a_corrupt_state_file_is_set_aside_and_reported() {
 #[tokio::test(start_paused = true)]
 async fn a_failed_save_is_shown_until_a_later_save_succeeds() {
     let dir = tempfile::tempdir().unwrap();
-    // The state's folder does not exist yet; a plain file in its place makes saves fail.
-    let folder = dir.path().join("batchwatch");
-    let path = folder.join("state.json");
+    let path = dir.path().join("batchwatch/state.db");
     let fake = FakeTrillet::default();
     fake.set("batch_a", running(1));
     let (monitor, _events) = start(&fake, Some(StateFile::new(&path)));
-    std::fs::write(&folder, b"in the way").unwrap();
+    // Another program holds the database locked (a backup tool, say): saves fail.
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN EXCLUSIVE;").unwrap();
     monitor.track(vec![id("batch_a")]);
     let mut views = monitor.subscribe();
     let failed = views
@@ -638,8 +638,9 @@ async fn a_failed_save_is_shown_until_a_later_save_succeeds() {
         .unwrap();
     assert!(failed.contains("could not save"), "{failed}");
 
-    // The obstacle goes; the next change is saved and the banner with it.
-    std::fs::remove_file(&folder).unwrap();
+    // The lock goes; the next change is saved and the banner with it.
+    other.execute_batch("COMMIT;").unwrap();
+    drop(other);
     fake.set("batch_a", running(2));
     monitor.refresh(Some(id("batch_a")));
     views.wait_for(|v| v.state_problem.is_none()).await.unwrap();
@@ -650,7 +651,7 @@ async fn a_failed_save_is_shown_until_a_later_save_succeeds() {
 #[tokio::test(start_paused = true)]
 async fn a_burst_of_changes_is_saved_once_the_debounce_ends() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("state.json");
+    let path = dir.path().join("state.db");
     let fake = FakeTrillet::default();
     let file = StateFile::new(&path);
     let (monitor, _events) = start(&fake, Some(file.clone()));
@@ -697,7 +698,7 @@ async fn an_absurd_retry_after_is_capped_not_fatal() {
 #[tokio::test(start_paused = true)]
 async fn settings_given_at_start_are_not_written_over_the_users() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("state.json");
+    let path = dir.path().join("state.db");
     let fake = FakeTrillet::default();
     fake.set("batch_a", running(1));
     let mut config = MonitorConfig::new(fake.clone(), Some(creds()));
@@ -776,7 +777,7 @@ async fn a_request_task_that_dies_is_retried_not_lost() {
 #[tokio::test(start_paused = true)]
 async fn settings_round_trip_through_the_file_and_steer_the_schedule() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("state.json");
+    let path = dir.path().join("state.db");
     let fake = FakeTrillet::default();
     fake.set("batch_a", running(1));
     let (monitor, _events) = start(&fake, Some(StateFile::new(&path)));
@@ -832,7 +833,7 @@ fn with_failures(completed: u64, failed: u64) -> Answer {
 #[tokio::test(start_paused = true)]
 async fn a_failure_rate_alert_is_sent_once_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("state.json");
+    let path = dir.path().join("state.db");
     let fake = FakeTrillet::default();
     fake.set("batch_a", with_failures(16, 4)); // 20 % of 20
     let (monitor, mut events) = start(&fake, Some(StateFile::new(&path)));
@@ -1018,7 +1019,7 @@ async fn a_finish_seen_while_a_cancel_fails_is_announced_once() {
 #[tokio::test(start_paused = true)]
 async fn a_pause_ends_by_itself_after_the_hour_and_the_file_forgets_it() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("state.json");
+    let path = dir.path().join("state.db");
     let fake = FakeTrillet::default();
     // A wall clock that moves with tokio's paused one.
     let start_at = Instant::now();
@@ -1151,7 +1152,7 @@ async fn the_tray_toggle_pauses_then_resumes_on_the_monitors_clock() {
 #[tokio::test(start_paused = true)]
 async fn answers_that_never_change_are_written_once() {
     let dir = tempfile::tempdir().unwrap();
-    let file = StateFile::new(dir.path().join("state.json"));
+    let file = StateFile::new(dir.path().join("state.db"));
     let fake = FakeTrillet::default();
     let ids: Vec<BatchId> = (0..10).map(|i| id(&format!("batch_idle_{i}"))).collect();
     for batch in &ids {

@@ -1,0 +1,277 @@
+//! The SQLite side: the schema and its migrations (`PRAGMA user_version`), reading every row,
+//! and a save that writes only the rows that changed.
+//!
+//! One row a tracked batch, in the order tracked (`seq`, given once, so removing one batch
+//! rewrites no other); the snapshot and a cancellation as JSON (the API's own bodies), the
+//! flags as columns; the settings in a one-row table. WAL mode with `synchronous = FULL`:
+//! a commit is on disk when it returns.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{private_dir_all, private_file, SavedBatch, SavedState, Settings, SCHEMA_VERSION};
+use crate::batch_id::BatchId;
+
+/// Each entry brings the schema from version `index` to `index + 1`.
+const MIGRATIONS: &[&str] = &["CREATE TABLE batches (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        last TEXT,
+        last_updated_ms INTEGER,
+        finish_notified INTEGER NOT NULL DEFAULT 0,
+        not_found INTEGER NOT NULL DEFAULT 0,
+        failure_alerted INTEGER NOT NULL DEFAULT 0,
+        cancellation TEXT
+    );
+    CREATE TABLE settings (
+        one INTEGER PRIMARY KEY CHECK (one = 1),
+        saved TEXT NOT NULL
+    );"];
+
+/// Why the database cannot be used, as the end of a sentence ("The saved list of batches …").
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unreadable(String);
+
+impl From<rusqlite::Error> for Unreadable {
+    fn from(e: rusqlite::Error) -> Self {
+        Self(format!("is damaged ({e})"))
+    }
+}
+
+/// A batch's row, as last written: what the next save compares against.
+#[derive(Debug, Clone, PartialEq)]
+struct Row {
+    seq: i64,
+    last: Option<String>,
+    last_updated_ms: Option<i64>,
+    finish_notified: bool,
+    not_found: bool,
+    failure_alerted: bool,
+    cancellation: Option<String>,
+}
+
+impl Row {
+    fn of(batch: &SavedBatch, seq: i64) -> Self {
+        let json = |v: &Option<Arc<_>>| v.as_ref().and_then(|v| serde_json::to_string(v).ok());
+        Self {
+            seq,
+            last: batch
+                .last
+                .as_ref()
+                .and_then(|p| serde_json::to_string(p).ok()),
+            last_updated_ms: batch
+                .last_updated_ms
+                .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
+            finish_notified: batch.finish_notified,
+            not_found: batch.not_found,
+            failure_alerted: batch.failure_alerted,
+            cancellation: json(&batch.cancellation),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Database {
+    connection: Connection,
+    /// Every row as last written (or read), by batch ID.
+    written: HashMap<String, Row>,
+    settings: Option<String>,
+    next_seq: i64,
+}
+
+impl Database {
+    /// Opens (creating, private) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self, Unreadable> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            private_dir_all(dir).map_err(|e| Unreadable(format!("could not be created ({e})")))?;
+        }
+        private_file(path).map_err(|e| Unreadable(format!("could not be opened ({e})")))?;
+        let connection = Connection::open(path)?;
+        // A file that is not a database fails here, at its first read.
+        let check: String = connection.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+        if check != "ok" {
+            return Err(Unreadable(format!("is damaged ({check})")));
+        }
+        // A reader elsewhere (a backup tool) may hold a lock for a moment; waited out, briefly.
+        connection.busy_timeout(std::time::Duration::from_secs(1))?;
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "synchronous", "FULL")?;
+        let version: u32 = connection.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let known = u32::try_from(MIGRATIONS.len()).unwrap_or(u32::MAX);
+        if version > known {
+            return Err(Unreadable(format!(
+                "was written by a newer Batchwatch (format {version})"
+            )));
+        }
+        for (from, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let to = from + 1;
+            connection.execute_batch(&format!(
+                "BEGIN; {migration}; PRAGMA user_version = {to}; COMMIT;"
+            ))?;
+        }
+        Ok(Self {
+            connection,
+            written: HashMap::new(),
+            settings: None,
+            next_seq: 1,
+        })
+    }
+
+    /// Every tracked batch in order, and the settings; remembered as written.
+    pub fn read(&mut self) -> Result<SavedState, Unreadable> {
+        let mut batches = Vec::new();
+        let mut written = HashMap::new();
+        {
+            let mut rows = self.connection.prepare(
+                "SELECT seq, id, last, last_updated_ms, finish_notified, not_found, failure_alerted, cancellation
+                 FROM batches ORDER BY seq",
+            )?;
+            let mut query = rows.query([])?;
+            while let Some(r) = query.next()? {
+                let row = Row {
+                    seq: r.get(0)?,
+                    last: r.get(2)?,
+                    last_updated_ms: r.get(3)?,
+                    finish_notified: r.get(4)?,
+                    not_found: r.get(5)?,
+                    failure_alerted: r.get(6)?,
+                    cancellation: r.get(7)?,
+                };
+                let id: String = r.get(1)?;
+                let damaged = |what: &str, e: &dyn std::fmt::Display| {
+                    Unreadable(format!("is damaged (batch {id:?}: {what}: {e})"))
+                };
+                let batch = SavedBatch {
+                    id: BatchId::parse(&id).map_err(|e| damaged("its ID", &e))?,
+                    last: row
+                        .last
+                        .as_deref()
+                        .map(serde_json::from_str)
+                        .transpose()
+                        .map_err(|e| damaged("its snapshot", &e))?,
+                    last_updated_ms: row.last_updated_ms.and_then(|ms| u64::try_from(ms).ok()),
+                    finish_notified: row.finish_notified,
+                    not_found: row.not_found,
+                    failure_alerted: row.failure_alerted,
+                    cancellation: row
+                        .cancellation
+                        .as_deref()
+                        .map(serde_json::from_str)
+                        .transpose()
+                        .map_err(|e| damaged("its cancellation", &e))?,
+                };
+                self.next_seq = self.next_seq.max(row.seq + 1);
+                written.insert(id, row);
+                batches.push(batch);
+            }
+        }
+        let settings_text: Option<String> = self
+            .connection
+            .query_row("SELECT saved FROM settings WHERE one = 1", [], |r| r.get(0))
+            .optional()?;
+        let settings = match &settings_text {
+            Some(text) => serde_json::from_str::<Settings>(text)
+                .map_err(|e| Unreadable(format!("is damaged (its settings: {e})")))?,
+            None => Settings::default(),
+        };
+        self.written = written;
+        self.settings = settings_text;
+        Ok(SavedState {
+            schema: SCHEMA_VERSION,
+            batches,
+            settings,
+        })
+    }
+
+    /// Writes the rows of `state` that differ from what was written, deletes the rows of
+    /// batches no longer tracked, in one transaction; `false` when nothing differed (and
+    /// nothing was written).
+    pub fn write_changes(&mut self, state: &SavedState) -> Result<bool, rusqlite::Error> {
+        let mut next_seq = self.next_seq;
+        let rows: Vec<(&str, Row)> = state
+            .batches
+            .iter()
+            .map(|b| {
+                let seq = self.written.get(b.id.as_str()).map_or_else(
+                    || {
+                        next_seq += 1;
+                        next_seq - 1
+                    },
+                    |r| r.seq,
+                );
+                (b.id.as_str(), Row::of(b, seq))
+            })
+            .collect();
+        let changed: Vec<&(&str, Row)> = rows
+            .iter()
+            .filter(|(id, row)| self.written.get(*id) != Some(row))
+            .collect();
+        let kept: std::collections::HashSet<&str> = rows.iter().map(|(id, _)| *id).collect();
+        let gone: Vec<String> = self
+            .written
+            .keys()
+            .filter(|id| !kept.contains(id.as_str()))
+            .cloned()
+            .collect();
+        let settings = serde_json::to_string(&state.settings).ok();
+        let settings_changed = settings.is_some() && settings != self.settings;
+        if changed.is_empty() && gone.is_empty() && !settings_changed {
+            return Ok(false);
+        }
+
+        let transaction = self.connection.transaction()?;
+        {
+            let mut upsert = transaction.prepare_cached(
+                "INSERT INTO batches (seq, id, last, last_updated_ms, finish_notified, not_found, failure_alerted, cancellation)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT(id) DO UPDATE SET last = ?3, last_updated_ms = ?4, finish_notified = ?5,
+                     not_found = ?6, failure_alerted = ?7, cancellation = ?8",
+            )?;
+            for (id, row) in &changed {
+                upsert.execute(params![
+                    row.seq,
+                    id,
+                    row.last,
+                    row.last_updated_ms,
+                    row.finish_notified,
+                    row.not_found,
+                    row.failure_alerted,
+                    row.cancellation,
+                ])?;
+            }
+            let mut delete = transaction.prepare_cached("DELETE FROM batches WHERE id = ?1")?;
+            for id in &gone {
+                delete.execute([id])?;
+            }
+            if settings_changed {
+                transaction.execute(
+                    "INSERT INTO settings (one, saved) VALUES (1, ?1)
+                     ON CONFLICT(one) DO UPDATE SET saved = ?1",
+                    [&settings],
+                )?;
+            }
+        }
+        transaction.commit()?;
+
+        for (id, row) in changed {
+            self.written.insert((*id).to_owned(), row.clone());
+        }
+        for id in gone {
+            self.written.remove(&id);
+        }
+        if settings_changed {
+            self.settings = settings;
+        }
+        self.next_seq = next_seq;
+        Ok(true)
+    }
+
+    /// Writes `state` whole (the import of the old file).
+    pub fn write_all(&mut self, state: &SavedState) -> Result<(), rusqlite::Error> {
+        self.write_changes(state).map(drop)
+    }
+}

@@ -1,0 +1,212 @@
+//! The store against real database files in throw-away folders.
+
+use std::fs;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::*;
+
+#[cfg(unix)]
+#[test]
+fn only_its_owner_can_read_the_database_or_list_the_folder_batchwatch_made() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let fresh = dir.path().join("new/batchwatch/state.db");
+    let file = StateFile::new(&fresh);
+    file.load(0);
+    file.save(&sample()).unwrap();
+    assert_eq!(mode(&fresh), 0o600);
+    assert_eq!(
+        mode(&fresh.with_file_name("state.db-wal")),
+        0o600,
+        "the journal too"
+    );
+    assert_eq!(mode(fresh.parent().unwrap()), 0o700);
+    assert_eq!(mode(&dir.path().join("new")), 0o700);
+}
+
+fn sample() -> SavedState {
+    let progress: BatchProgress =
+        serde_json::from_str(crate::model::tests::REFERENCE_EXAMPLE).unwrap();
+    SavedState {
+        schema: SCHEMA_VERSION,
+        batches: vec![
+            SavedBatch {
+                id: BatchId::parse("batch_b").unwrap(),
+                last: Some(Arc::new(progress)),
+                last_updated_ms: Some(1_703_101_200_000),
+                finish_notified: false,
+                not_found: false,
+                failure_alerted: true,
+                cancellation: None,
+            },
+            SavedBatch {
+                id: BatchId::parse("batch_a").unwrap(),
+                last: None,
+                last_updated_ms: None,
+                finish_notified: true,
+                not_found: true,
+                failure_alerted: false,
+                cancellation: Some(Arc::new(CancelOutcome {
+                    batch_id: "batch_a".into(),
+                    status: crate::model::BatchStatus::Cancelled,
+                    message: Some("Batch call cancelled successfully".into()),
+                    details: crate::model::CancelDetails {
+                        completed_calls: 3,
+                        failed_calls: 1,
+                        cancelled_calls: 6,
+                        total_calls: 10,
+                    },
+                })),
+            },
+        ],
+        settings: Settings {
+            notifications: false,
+            notifications_paused_until_ms: Some(1_703_104_800_000),
+            failure_alert_percent: Some(30),
+            poll: crate::schedule::PollPolicy {
+                floor: std::time::Duration::from_secs(45),
+                budget: 20,
+                ..Default::default()
+            },
+        },
+    }
+}
+
+#[test]
+fn round_trip_keeps_order_snapshots_and_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/state.db");
+    let file = StateFile::new(&path);
+    assert!(file.load(1).problem.is_none());
+    file.save(&sample()).unwrap();
+    // Read by another handle, as after a restart.
+    let loaded = StateFile::new(&path).load(1);
+    assert_eq!(loaded.problem, None);
+    assert_eq!(loaded.state, sample());
+}
+
+#[test]
+fn only_what_changed_is_written_and_an_identical_save_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let file = StateFile::new(&path);
+    file.load(1);
+    let mut state = sample();
+    file.save(&state).unwrap();
+    assert_eq!(file.writes(), 1);
+
+    // The same state again: no transaction at all.
+    file.save(&state).unwrap();
+    assert_eq!(file.writes(), 1);
+
+    // One batch's flag: one write, and the other row untouched (its seq, its text).
+    state.batches[1].finish_notified = false;
+    file.save(&state).unwrap();
+    assert_eq!(file.writes(), 2);
+    let reread = StateFile::new(&path).load(1).state;
+    assert_eq!(reread, state);
+
+    // Removing the first batch rewrites no other row; order is kept.
+    let removed = state.batches.remove(0);
+    file.save(&state).unwrap();
+    state.batches.push(removed);
+    file.save(&state).unwrap();
+    let reread = StateFile::new(&path).load(1).state;
+    let ids: Vec<&str> = reread.batches.iter().map(|b| b.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["batch_a", "batch_b"],
+        "a batch tracked again goes last"
+    );
+    assert_eq!(file.writes(), 4);
+}
+
+#[test]
+fn missing_database_is_empty_without_a_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let loaded = StateFile::new(dir.path().join("state.db")).load(1);
+    assert_eq!(loaded.state, SavedState::default());
+    assert!(loaded.problem.is_none() && loaded.writable);
+}
+
+#[test]
+fn a_damaged_or_newer_database_is_moved_aside_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    fs::write(&path, b"this is not a database, it only says so").unwrap();
+    let loaded = StateFile::new(&path).load(1234);
+    let problem = loaded.problem.expect("reported");
+    assert!(
+        problem.message.contains("is damaged"),
+        "{}",
+        problem.message
+    );
+    let aside = dir.path().join("state.db.corrupt-1234");
+    assert_eq!(problem.moved_to.as_deref(), Some(aside.as_path()));
+    assert_eq!(
+        fs::read(&aside).unwrap(),
+        b"this is not a database, it only says so",
+        "kept, byte for byte"
+    );
+    assert!(loaded.writable && loaded.state.batches.is_empty());
+
+    let newer = dir.path().join("newer.db");
+    rusqlite::Connection::open(&newer)
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 99;")
+        .unwrap();
+    let problem = StateFile::new(&newer).load(5).problem.expect("reported");
+    assert!(
+        problem.message.contains("newer Batchwatch (format 99)"),
+        "{}",
+        problem.message
+    );
+    assert!(dir.path().join("newer.db.corrupt-5").exists());
+}
+
+#[test]
+fn the_old_state_json_is_imported_once_and_renamed() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("state.json");
+    fs::write(&json, serde_json::to_vec_pretty(&sample()).unwrap()).unwrap();
+    let path = dir.path().join("state.db");
+    let loaded = StateFile::new(&path).load(1);
+    assert_eq!(loaded.problem, None);
+    assert_eq!(loaded.state, sample());
+    assert!(!json.exists());
+    assert!(dir.path().join("state.json.imported").exists());
+    // In the database now: a second start reads it from there.
+    assert_eq!(StateFile::new(&path).load(2).state, sample());
+}
+
+#[test]
+fn a_damaged_old_file_is_moved_aside_and_reported_not_imported() {
+    for (content, phrase) in [
+        (&b"{\"schema\":1,\"batches\":[{\"id\":"[..], "is damaged"),
+        (
+            b"{\"schema\":1,\"batches\":[{\"id\":\"../etc\"}]}",
+            "is damaged",
+        ),
+        (b"{\"schema\":99}", "newer Batchwatch"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("state.json");
+        fs::write(&json, content).unwrap();
+        let loaded = StateFile::new(dir.path().join("state.db")).load(1234);
+        let problem = loaded.problem.expect("reported");
+        assert!(problem.message.contains(phrase), "{}", problem.message);
+        let aside = dir.path().join("state.json.corrupt-1234");
+        assert_eq!(fs::read(&aside).unwrap(), content, "kept, byte for byte");
+        assert!(loaded.writable && loaded.state.batches.is_empty());
+    }
+}
+
+#[test]
+fn old_files_missing_fields_take_defaults() {
+    let state: SavedState =
+        serde_json::from_str(r#"{"schema":1,"batches":[{"id":"b1"}]}"#).unwrap();
+    assert_eq!(state.settings, Settings::default());
+    assert!(!state.batches[0].finish_notified);
+}
