@@ -37,7 +37,18 @@ pub async fn restart_resident<R: Runtime>(app: AppHandle<R>) -> Result<Value, Fa
         .restart()
         .await
         .map_err(|e| Failure::new("resident_start_failed", e))?;
-    let _ = client.call_raw("claim_window", Value::Null).await;
+    let claim = client
+        .call_raw("claim_window", Value::Null)
+        .await
+        .map_err(|_| gone())?;
+    if claim["granted"] != Value::Bool(true) {
+        // Another window reached the new tray app first; it was raised, and this one goes.
+        app.exit(0);
+        return Err(Failure::new(
+            "window_elsewhere",
+            "Batchwatch is open in another window.",
+        ));
+    }
     crate::follow::spawn(app.clone(), client.clone());
     client
         .call_raw("get_state", Value::Null)

@@ -2,10 +2,9 @@
 //! after one stopped (a crash, a kill).
 
 use std::os::unix::process::CommandExt;
-use std::process::Stdio;
 use std::sync::Arc;
 
-use batchwatch_core::control::start::{connect_or_start, resident_command};
+use batchwatch_core::control::start::{connect_or_start, resident_command, ResidentLog};
 use batchwatch_core::control::{Client, ClientKind, Endpoint};
 
 /// Becomes the resident (the autostart entry's `--hidden`): this process is replaced, so no
@@ -16,7 +15,7 @@ pub fn become_resident(endpoint: &Endpoint, demo: bool) -> std::io::Error {
 
 /// Reaches the resident, starting one (its log beside the window's, on stderr) if none runs.
 pub async fn connect(endpoint: &Endpoint, demo: bool) -> Result<Client, String> {
-    connect_or_start(endpoint, ClientKind::Window, demo, Stdio::inherit()).await
+    connect_or_start(endpoint, ClientKind::Window, demo, ResidentLog::Inherit).await
 }
 
 pub struct Link {

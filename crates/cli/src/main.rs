@@ -59,9 +59,13 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let ids = args::batch_ids(&args.ids)?;
             let runtime = runtime()?;
             if !cli.standalone {
+                // Our own base and workspace, to ask the tray app only when it asks the same.
+                let base = config::api_base(cli.api_base.as_deref())?;
+                let ours = config::resolve_credentials(&KeyringStore::from_env()).ok();
+                let workspace = ours.as_ref().map(|c| c.workspace_id.as_str().to_owned());
                 let through = runtime.block_on(async {
                     let resident = resident::running().await?;
-                    status::tray_app_can_answer(&resident)
+                    status::tray_app_can_answer(&resident, &base, workspace.as_deref())
                         .await
                         .then_some(resident)
                 });

@@ -5,12 +5,12 @@
 //! starting it hidden when none runs. `--standalone` skips it.
 
 use std::future::Future;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use batchwatch_core::control::{
-    connect_or_start, CallError, Client, ClientKind, ConnectError, Endpoint, Request,
+    connect_or_start, start::ResidentLog, CallError, Client, ClientKind, ConnectError, Endpoint,
+    Request,
 };
 use batchwatch_core::model::{CallsPage, CallsQuery, CancelOutcome};
 use batchwatch_core::monitor::TrilletApi;
@@ -36,7 +36,7 @@ pub async fn running_or_started() -> Result<Client, Failure> {
         &Endpoint::for_user(false),
         ClientKind::Terminal,
         false,
-        Stdio::null(),
+        ResidentLog::Discard,
     )
     .await
     .map_err(|e| Failure::Unreachable(format!("could not reach the Batchwatch tray app: {e}")))

@@ -6,7 +6,7 @@
 //! batch is 4, and a service that could not answer is 5.
 
 use batchwatch_core::control::{CallError, Client, Request};
-use batchwatch_core::{ApiError, BatchId, BatchProgress, TrilletClient};
+use batchwatch_core::{ApiBase, ApiError, BatchId, BatchProgress, TrilletClient};
 
 use crate::exit::Failure;
 use crate::patience::patiently;
@@ -19,12 +19,44 @@ pub enum Source<'a> {
     TrayApp(&'a Client),
 }
 
-/// Whether the tray app can answer for us: it runs and has credentials of its own.
-pub async fn tray_app_can_answer(client: &Client) -> bool {
-    !matches!(
-        client.call(&Request::GetState {}).await,
-        Ok(state) if state["status"]["credentials"]["state"] != "stored"
-    )
+/// Whether the tray app can answer for us: it asks the same API base, with credentials of its
+/// own for the same workspace as ours (when we have any); anything else, or no answer, is no.
+pub async fn tray_app_can_answer(client: &Client, base: &ApiBase, workspace: Option<&str>) -> bool {
+    let Ok(about) = client.call(&Request::About {}).await else {
+        return false;
+    };
+    let same_base = about["apiBase"].as_str() == Some(base.as_str());
+    let theirs = about["workspaceId"].as_str();
+    same_base && theirs.is_some() && workspace.is_none_or(|ours| theirs == Some(ours))
+}
+
+/// One batch's failed line: what it says, and whether Trillet does not know the batch.
+struct LineError {
+    code: String,
+    message: String,
+    not_found: bool,
+}
+
+/// Why the whole command stops at once (rejected credentials, a long rate limit), or one
+/// batch's failed line.
+enum Trouble {
+    Stop(Failure),
+    Line(LineError),
+}
+
+impl From<ApiError> for Trouble {
+    fn from(e: ApiError) -> Self {
+        match e {
+            e @ ApiError::Unauthorized { .. } => Self::Stop(Failure::Rejected(e.to_string())),
+            // A wait too long to sit out: asking about the next batch would only earn another.
+            e @ ApiError::RateLimited { .. } => Self::Stop(Failure::from_api(e)),
+            e => Self::Line(LineError {
+                code: e.code().into(),
+                message: e.to_string(),
+                not_found: matches!(e, ApiError::NotFound { .. }),
+            }),
+        }
+    }
 }
 
 pub async fn run(source: Source<'_>, ids: &[BatchId], json: bool) -> Result<(), Failure> {
@@ -33,13 +65,8 @@ pub async fn run(source: Source<'_>, ids: &[BatchId], json: bool) -> Result<(), 
     let mut unreachable = Vec::new();
     for id in ids {
         let fetched = match &source {
-            Source::Trillet(client) => fetch(client, id).await,
-            Source::TrayApp(resident) => match through(resident, id).await {
-                Ok(progress) => Ok(progress),
-                // The tray app's refusal in the terminal's own words and exit code.
-                Err(Err(failure)) => return Err(failure),
-                Err(Ok(api)) => Err(api),
-            },
+            Source::Trillet(client) => fetch(client, id).await.map_err(Trouble::from),
+            Source::TrayApp(resident) => through(resident, id).await,
         };
         match fetched {
             Ok(progress) => {
@@ -50,20 +77,18 @@ pub async fn run(source: Source<'_>, ids: &[BatchId], json: bool) -> Result<(), 
                     println!("{}", summary::human_line(id, &progress, now, width));
                 }
             }
-            Err(e @ ApiError::Unauthorized { .. }) => return Err(Failure::Rejected(e.to_string())),
-            // A wait too long to sit out: asking about the next batch would only earn another.
-            Err(e @ ApiError::RateLimited { .. }) => return Err(Failure::from_api(e)),
-            Err(e) => {
+            Err(Trouble::Stop(failure)) => return Err(failure),
+            Err(Trouble::Line(e)) => {
                 if json {
                     let line = serde_json::json!({
                         "batchId": id,
-                        "error": {"code": e.code(), "message": e.to_string()},
+                        "error": {"code": e.code, "message": e.message},
                     });
                     println!("{line}");
                 } else {
-                    println!("{:<width$}  error: {e}", id.as_str());
+                    println!("{:<width$}  error: {}", id.as_str(), e.message);
                 }
-                if matches!(e, ApiError::NotFound { .. }) {
+                if e.not_found {
                     not_found.push(id.as_str());
                 } else {
                     unreachable.push(id.as_str());
@@ -86,13 +111,9 @@ pub async fn run(source: Source<'_>, ids: &[BatchId], json: bool) -> Result<(), 
     Ok(())
 }
 
-/// One batch through the tray app: its progress; an answer from Trillet the tray app passed on
-/// (`Err(Ok)`, shown on the batch's line as a direct request's would be); or a failure of the
-/// tray app itself (`Err(Err)`).
-async fn through(
-    resident: &Client,
-    id: &BatchId,
-) -> Result<BatchProgress, Result<ApiError, Failure>> {
+/// One batch through the tray app: its progress, or its line's error — the tray app's refusal
+/// of the credentials or a long rate limit stop the command, as a direct answer would.
+async fn through(resident: &Client, id: &BatchId) -> Result<BatchProgress, Trouble> {
     let answer = resident
         .call(&Request::Status {
             id: id.as_str().to_owned(),
@@ -100,14 +121,21 @@ async fn through(
         .await;
     match answer {
         Ok(value) => serde_json::from_value(value).map_err(|e| {
-            Err(Failure::Unreachable(format!(
+            Trouble::Stop(Failure::Unreachable(format!(
                 "the tray app answered what this batchwatch-cli cannot read ({e}); try --standalone"
             )))
         }),
-        Err(CallError::Failed(f)) if f.code == "not_found" => {
-            Err(Ok(ApiError::NotFound { message: f.message }))
+        Err(CallError::Failed(f)) if matches!(f.code.as_str(), "unauthorized" | "rate_limited") => {
+            Err(Trouble::Stop(crate::resident::failure(CallError::Failed(
+                f,
+            ))))
         }
-        Err(e) => Err(Err(crate::resident::failure(e))),
+        Err(CallError::Failed(f)) => Err(Trouble::Line(LineError {
+            not_found: f.code == "not_found",
+            code: f.code,
+            message: f.message,
+        })),
+        Err(gone @ CallError::Gone) => Err(Trouble::Stop(crate::resident::failure(gone))),
     }
 }
 

@@ -17,6 +17,18 @@ use tokio_util::sync::CancellationToken;
 struct Echo {
     views: watch::Sender<Arc<str>>,
     gone: AtomicUsize,
+    /// Leases whose wait was dropped (their client went away).
+    leases_dropped: Arc<AtomicUsize>,
+    leases_started: AtomicUsize,
+}
+
+/// Counts its own drop.
+struct Dropped(Arc<AtomicUsize>);
+
+impl Drop for Dropped {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 impl Handler for Echo {
@@ -30,6 +42,13 @@ impl Handler for Echo {
                 Request::Track { text } => Ok(json!({ "echo": text })),
                 Request::Untrack { id } => {
                     Err(Failure::new("invalid_batch_id", format!("{id} is not one")))
+                }
+                // A budget that never has room.
+                Request::Lease {} => {
+                    let _dropped = Dropped(self.leases_dropped.clone());
+                    self.leases_started.fetch_add(1, Ordering::SeqCst);
+                    std::future::pending::<()>().await;
+                    Ok(Value::Null)
                 }
                 _ => Ok(Value::Null),
             }
@@ -61,11 +80,13 @@ impl Drop for Running {
 fn start() -> Running {
     let dir = tempfile::tempdir().unwrap();
     let endpoint = Endpoint::at(dir.path().join("batchwatch/control.sock"));
-    let bound = endpoint.bind().unwrap();
-    let listener = tokio::net::UnixListener::from_std(bound.listener.try_clone().unwrap()).unwrap();
+    let mut bound = endpoint.bind().unwrap();
+    let listener = tokio::net::UnixListener::from_std(bound.take_listener().unwrap()).unwrap();
     let handler = Arc::new(Echo {
         views: watch::channel(Arc::from("{\"n\":0}")).0,
         gone: AtomicUsize::new(0),
+        leases_dropped: Arc::default(),
+        leases_started: AtomicUsize::new(0),
     });
     let stop = CancellationToken::new();
     let serving = handler.clone();
@@ -294,4 +315,30 @@ async fn a_resident_that_goes_fails_the_waiting_calls_and_says_not_running_after
     })
     .await
     .expect("a stopped resident reads as not running");
+}
+
+#[tokio::test]
+async fn a_lease_waiting_for_a_client_that_went_away_is_dropped() {
+    let running = start();
+    let client = Client::connect(&running.endpoint, ClientKind::Terminal)
+        .await
+        .unwrap();
+    let waiting = tokio::spawn(async move { client.call(&Request::Lease {}).await });
+    // Its turn never comes; the client goes (a Ctrl-C'd watch).
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while running.handler.leases_started.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the lease reached the server");
+    waiting.abort();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while running.handler.leases_dropped.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the lease's wait was dropped with its client");
+    assert_eq!(running.handler.gone.load(Ordering::SeqCst), 1);
 }

@@ -126,7 +126,7 @@ async fn resident(
         }
     };
 
-    let mut client = TrilletClient::unauthenticated(api_base);
+    let mut client = TrilletClient::unauthenticated(api_base.clone());
     if let Some(timeout) = env_millis("BATCHWATCH_REQUEST_TIMEOUT_MS") {
         client = client.with_request_timeout(timeout);
     }
@@ -158,6 +158,7 @@ async fn resident(
     let views = monitor.subscribe();
     let state = Arc::new(AppState {
         monitor,
+        api_base,
         secrets,
         status,
         demo: demo.map(|d| d.sim),
@@ -196,7 +197,13 @@ async fn resident(
     tokio::spawn(look_around(state.clone(), notifier));
     let bridging = tokio::spawn(bridge.run());
 
-    let listener = tokio::net::UnixListener::from_std(bound.listener.try_clone()?)?;
+    // The server owns the only listening descriptor: once it stops, a new client is refused
+    // at once (and starts a resident of its own) rather than waiting unanswered in the backlog.
+    let mut bound = bound;
+    let listener = bound
+        .take_listener()
+        .ok_or("the control socket was already taken")?;
+    let listener = tokio::net::UnixListener::from_std(listener)?;
     // Stopped after the window has been told to close, so that word reaches it.
     let stop_serving = CancellationToken::new();
     let serving = tokio::spawn(batchwatch_core::control::serve(

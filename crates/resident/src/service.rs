@@ -119,6 +119,10 @@ impl AppState {
                 let id = batch_id(&id)?;
                 json(self.monitor.status(id).await?)
             }
+            Request::About {} => json(serde_json::json!({
+                "apiBase": self.api_base.as_str(),
+                "workspaceId": self.status.borrow().credentials.workspace_id,
+            })),
             Request::Lease {} => {
                 if self.monitor.lease().await {
                     Ok(Value::Null)
@@ -236,8 +240,12 @@ impl AppState {
                 "Batchwatch cannot tell where your desktop keeps autostart entries (neither XDG_CONFIG_HOME nor HOME is an absolute path).".into(),
             )
         })?;
-        // `batchwatch --hidden`, as a person would type it: it becomes the resident.
-        let program = || crate::window::window_program_beside().map_or_else(current_program, Ok);
+        // `batchwatch --hidden`, as a person would type it: it becomes the resident. (An
+        // AppImage names itself, as `current_program` knows.)
+        let program = || match crate::window::window_program_beside() {
+            Some(beside) if std::env::var_os("APPIMAGE").is_none() => Ok(beside),
+            _ => current_program(),
+        };
         let done = if enabled {
             program().and_then(|program| autostart.enable(&program))
         } else {

@@ -14,6 +14,8 @@ use crate::window::Windows;
 
 pub struct AppState {
     pub monitor: MonitorHandle,
+    /// The Trillet API base the monitor asks.
+    pub api_base: batchwatch_core::ApiBase,
     /// `None` in demo mode: demo credentials never touch the keychain.
     pub secrets: Option<Arc<dyn SecretStore>>,
     pub status: watch::Sender<AppStatus>,

@@ -100,6 +100,7 @@ fn harness(failure: Option<KeychainError>) -> Harness {
     let endpoint = Endpoint::at(socket_dir.path().join("control.sock"));
     let state = Arc::new(AppState {
         monitor,
+        api_base: api_base.clone(),
         secrets: Some(keychain.clone() as Arc<dyn SecretStore>),
         status,
         demo: None,
@@ -109,10 +110,9 @@ fn harness(failure: Option<KeychainError>) -> Harness {
         windows: Windows::new(endpoint.clone(), false),
         quit: CancellationToken::new(),
     });
-    let bound = endpoint.bind().unwrap();
+    let mut bound = endpoint.bind().unwrap();
     let client = runtime.block_on(async {
-        let listener =
-            tokio::net::UnixListener::from_std(bound.listener.try_clone().unwrap()).unwrap();
+        let listener = tokio::net::UnixListener::from_std(bound.take_listener().unwrap()).unwrap();
         let serving = state.clone();
         let quit = state.quit.clone();
         tokio::spawn(async move {
@@ -590,13 +590,25 @@ fn status_answers_a_watched_batch_from_memory_and_asks_about_others_without_addi
         h.invoke("status", json!({"id": "batch_a"})).unwrap_err()["code"],
         "no_credentials"
     );
+    // A batch due but no credentials to poll it with: a lease is still granted (the poll that
+    // cannot be sent does not hold the turn).
+    h.invoke("track", json!({"text": "batch_a"})).unwrap();
+    assert_eq!(h.invoke("lease", json!({})), Ok(Value::Null));
+    assert_eq!(
+        h.invoke("about", json!({})),
+        Ok(json!({"apiBase": h.sim.base_url() + "/", "workspaceId": null}))
+    );
     h.invoke(
         "save_credentials",
         json!({"apiKey": KEY, "workspaceId": "ws_cmd"}),
     )
     .unwrap();
-    h.invoke("track", json!({"text": "batch_a"})).unwrap();
     h.wait_for_state(|s| s["cards"][0]["total"] == 50);
+    assert_eq!(
+        h.invoke("about", json!({})).unwrap()["workspaceId"],
+        "ws_cmd",
+        "the workspace, never the key"
+    );
 
     // Watched: from the last answer, no request.
     let asked = h.sim.control().request_count("batch_a");

@@ -75,6 +75,19 @@ impl Client {
             }
             Err(e) => return Err(other(e.to_string())),
         };
+        // Only our own resident hears what we send (the window sends the API key): a socket
+        // another user put where ours would be is refused.
+        let own_uid = rustix::process::geteuid().as_raw();
+        match stream.peer_cred() {
+            Ok(cred) if cred.uid() == own_uid => {}
+            Ok(cred) => {
+                return Err(other(format!(
+                    "it is served by another user (uid {}); Batchwatch will not talk to it",
+                    cred.uid()
+                )))
+            }
+            Err(e) => return Err(other(e.to_string())),
+        }
         let hello =
             serde_json::json!({ "hello": Hello { protocol: PROTOCOL_VERSION, client: kind } });
         stream
@@ -143,9 +156,10 @@ impl Client {
                     });
                 }
             }
-            // Gone: every caller still waiting hears so.
-            waiting.lock().unwrap_or_else(|p| p.into_inner()).clear();
+            // Gone: said first, so a call made from now on sees it; then every caller still
+            // waiting hears so.
             let _ = closed_tx.send(true);
+            waiting.lock().unwrap_or_else(|p| p.into_inner()).clear();
         });
         Ok(Self {
             out,
@@ -174,11 +188,19 @@ impl Client {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(id, tx);
+        let forget = || {
+            self.pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
+        };
         if *self.closed.borrow() {
+            forget();
             return Err(CallError::Gone);
         }
         let line = serde_json::json!({ "id": id, "op": op, "args": args }).to_string() + "\n";
         if self.out.send(line).await.is_err() {
+            forget();
             return Err(CallError::Gone);
         }
         match rx.await {

@@ -30,13 +30,20 @@ pub enum BindError {
     Io { path: PathBuf, source: io::Error },
 }
 
-/// A bound endpoint: the listener, and the lock held while it lives. Dropping it removes the
-/// socket file.
+/// A bound endpoint: the listener (taken by the server, so closing it stops new clients at
+/// once), and the lock held while it lives. Dropping it removes the socket file.
 #[derive(Debug)]
 pub struct Bound {
-    pub listener: UnixListener,
+    listener: Option<UnixListener>,
     socket: PathBuf,
     _lock: File,
+}
+
+impl Bound {
+    /// The listening socket, once (the server's to own and close).
+    pub fn take_listener(&mut self) -> Option<UnixListener> {
+        self.listener.take()
+    }
 }
 
 impl Drop for Bound {
@@ -111,37 +118,39 @@ impl Endpoint {
             .map_err(io_error)?;
         listener.set_nonblocking(true).map_err(io_error)?;
         Ok(Bound {
-            listener,
+            listener: Some(listener),
             socket: self.socket.clone(),
             _lock: lock,
         })
     }
 }
 
-/// Makes `dir` (0700) or checks the one there: ours, and nobody else's to read.
+/// Makes `dir` (0700, with any missing parents) or checks the one there: a real folder (not a
+/// link), owned by us. An existing folder's mode is left alone (it may be the person's own, as
+/// with `BATCHWATCH_ENDPOINT`); the socket itself is 0600 and every peer's uid is checked.
 fn private_dir(dir: &Path) -> Result<(), BindError> {
     let unsafe_dir = |message: String| BindError::Unsafe {
         path: dir.to_owned(),
         message,
     };
-    match std::fs::DirBuilder::new()
+    if let Err(e) = std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
     {
-        Ok(()) => {}
-        Err(e) => return Err(unsafe_dir(format!("cannot create it ({e})"))),
+        return Err(unsafe_dir(format!("cannot create it ({e})")));
     }
-    let meta = std::fs::metadata(dir).map_err(|e| unsafe_dir(e.to_string()))?;
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| unsafe_dir(e.to_string()))?;
+    if !meta.is_dir() {
+        return Err(unsafe_dir(
+            "it is a link or not a folder; Batchwatch will not put its control socket there".into(),
+        ));
+    }
     if meta.uid() != rustix::process::geteuid().as_raw() {
         return Err(unsafe_dir(
             "another user owns this folder; Batchwatch will not put its control socket there"
                 .into(),
         ));
-    }
-    if meta.mode() & 0o077 != 0 {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| unsafe_dir(format!("cannot make it private ({e})")))?;
     }
     Ok(())
 }
@@ -154,7 +163,12 @@ mod tests {
     fn one_holder_at_a_time_and_a_stale_socket_is_replaced() {
         let dir = tempfile::tempdir().unwrap();
         let endpoint = Endpoint::at(dir.path().join("run/batchwatch/control.sock"));
-        let first = endpoint.bind().unwrap();
+        let mut first = endpoint.bind().unwrap();
+        assert!(first.take_listener().is_some());
+        assert!(
+            first.take_listener().is_none(),
+            "the listener is taken once"
+        );
         let mode = |p: &Path| std::fs::metadata(p).unwrap().mode() & 0o777;
         assert_eq!(mode(&dir.path().join("run/batchwatch")), 0o700);
         assert_eq!(mode(endpoint.socket()), 0o600);

@@ -129,6 +129,9 @@ pub enum Request {
     Status {
         id: String,
     },
+    /// Which API base and workspace the resident asks (never the key): a terminal asks
+    /// through it only when they are its own.
+    About {},
     /// Waits for room in the key's budget and counts one request there: the terminal
     /// companion asks before each request it sends itself, so both share one budget.
     Lease {},

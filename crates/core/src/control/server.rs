@@ -180,6 +180,7 @@ async fn connection<H: Handler>(
     let following_handler = handler.clone();
     let writer = tokio::spawn(async move {
         let mut views: Option<watch::Receiver<Arc<str>>> = None;
+        let mut pushes_open = true;
         loop {
             let next = tokio::select! {
                 out = out_rx.recv() => match out {
@@ -208,9 +209,13 @@ async fn connection<H: Handler>(
                         return;
                     }
                 },
-                push = push_rx.recv() => match push {
+                push = push_rx.recv(), if pushes_open => match push {
                     Some(push) => serde_json::to_string(&push).unwrap_or_default() + "\n",
-                    None => return,
+                    // Nobody can push any more; replies still go out.
+                    None => {
+                        pushes_open = false;
+                        continue;
+                    }
                 },
                 changed = async { views.as_mut()?.changed().await.ok() }, if views.is_some() => {
                     let Some(()) = changed else { return };
@@ -225,6 +230,8 @@ async fn connection<H: Handler>(
     });
 
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    // Cancelled when this client has gone (or closed its end): its leases are dropped.
+    let gone = CancellationToken::new();
     let mut closing = false;
     loop {
         let line = tokio::select! {
@@ -277,14 +284,23 @@ async fn connection<H: Handler>(
         let Ok(permit) = in_flight.clone().acquire_owned().await else {
             break;
         };
+        // A lease ends with its client: a slot granted to a process that has gone would only
+        // take one from the tray app. Other requests are carried through (a client may close
+        // its end once it has asked).
+        let ends_with_client = matches!(request, Request::Lease {});
         let answer = handler.clone().handle(peer.clone(), request);
         let out = out_tx.clone();
+        let client_gone = gone.clone();
         tokio::spawn(async move {
-            let answered = answer.await;
+            let answered = tokio::select! {
+                answered = answer => answered,
+                () = client_gone.cancelled(), if ends_with_client => return,
+            };
             let _ = out.send(Outgoing::Line(reply(id, answered))).await;
             drop(permit);
         });
     }
+    gone.cancel();
     drop(out_tx);
     if closing {
         // Read on (and discard) for a moment: a socket closed with unread input resets, and

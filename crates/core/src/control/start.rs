@@ -34,26 +34,47 @@ pub fn resident_command(endpoint: &Endpoint, demo: bool) -> Command {
     command
 }
 
-/// Connects as `kind`, first starting a resident (its log to `log`) when none answers.
+/// How a started resident's stderr is given: inherited (the window's, whose log it joins) or
+/// discarded (the terminal's, which it must not write into after the command has returned).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResidentLog {
+    Inherit,
+    Discard,
+}
+
+impl ResidentLog {
+    fn stdio(self) -> Stdio {
+        match self {
+            Self::Inherit => Stdio::inherit(),
+            Self::Discard => Stdio::null(),
+        }
+    }
+}
+
+/// Connects as `kind`, first starting a resident (its log as `log` says) when none answers.
 pub async fn connect_or_start(
     endpoint: &Endpoint,
     kind: ClientKind,
     demo: bool,
-    log: Stdio,
+    log: ResidentLog,
 ) -> Result<Client, String> {
     match Client::connect(endpoint, kind).await {
         Ok(client) => return Ok(client),
         Err(ConnectError::NotRunning) => {}
         Err(e) => return Err(e.to_string()),
     }
-    let mut child = resident_command(endpoint, demo)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .process_group(0)
-        .spawn()
-        .map_err(|e| format!("could not start {}: {e}", resident_program().display()))?;
-    log::info!("started the resident (process {})", child.id());
+    let spawn = || {
+        let child = resident_command(endpoint, demo)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log.stdio())
+            .process_group(0)
+            .spawn()
+            .map_err(|e| format!("could not start {}: {e}", resident_program().display()))?;
+        log::info!("started the resident (process {})", child.id());
+        Ok::<_, String>(child)
+    };
+    let mut child = spawn()?;
     let deadline = Instant::now() + START_WAIT;
     loop {
         match Client::connect(endpoint, kind).await {
@@ -63,13 +84,16 @@ pub async fn connect_or_start(
                 return Ok(client);
             }
             Err(ConnectError::NotRunning) if Instant::now() < deadline => {
-                // Exit 0: another resident won the start (it holds the lock) — keep trying.
-                if let Ok(Some(status)) = child.try_wait() {
-                    if !status.success() {
+                match child.try_wait() {
+                    Ok(Some(status)) if !status.success() => {
                         return Err(format!(
                             "the Batchwatch tray app stopped as it started ({status})"
                         ));
                     }
+                    // Exit 0: another resident held the lock. If it still answers nobody, it
+                    // was quitting: start again (the lock is free once it has gone).
+                    Ok(Some(_)) => child = spawn()?,
+                    _ => {}
                 }
                 tokio::time::sleep(Duration::from_millis(25)).await;
             }

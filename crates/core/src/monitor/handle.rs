@@ -102,7 +102,8 @@ pub(super) enum Command {
     Cancel(BatchId, Reply<CancelOutcome>),
     Calls(BatchId, CallsQuery, Reply<CallsPage>),
     CheckCredentials(Credentials, Reply<()>),
-    Status(BatchId, Reply<Arc<BatchProgress>>),
+    KnownStatus(BatchId, Reply<Arc<BatchProgress>>),
+    AskStatus(BatchId, Reply<Arc<BatchProgress>>),
     Lease(oneshot::Sender<()>),
     DrillDown(BatchId, Reply<Arc<tokio::sync::Mutex<FailedCalls>>>),
     CloseDrillDown(BatchId),
@@ -182,11 +183,22 @@ impl MonitorHandle {
         self.ask(|reply| Command::Calls(id, query, reply)).await
     }
 
-    /// One batch's progress for a client that asks (the terminal's `status`): a tracked batch's
-    /// last answer, with no request; any other batch asked of Trillet once, within the same
-    /// budget as polling, and not added.
+    /// One batch's progress for a client that asks (the terminal's `status`): a tracked
+    /// batch's last answer, with no request; any other batch asked of Trillet once — after a
+    /// slot in the budget ([`Self::lease`]), so many questions never pass the limit — and not
+    /// added.
     pub async fn status(&self, id: BatchId) -> Result<Arc<BatchProgress>, ActionError> {
-        self.ask(|reply| Command::Status(id, reply)).await
+        match self
+            .ask(|reply| Command::KnownStatus(id.clone(), reply))
+            .await
+        {
+            Err(ActionError::NotTracked(_)) => {}
+            known => return known,
+        }
+        if !self.lease().await {
+            return Err(ActionError::Interrupted);
+        }
+        self.ask(|reply| Command::AskStatus(id, reply)).await
     }
 
     /// Waits for room in the key's request budget and counts one request there, for a request

@@ -88,23 +88,24 @@ impl<S: TrilletApi> Task<S> {
         });
     }
 
-    /// A client's question about one batch: a tracked one is answered from its last answer; any
-    /// other is asked of Trillet once (counted in the budget) and not added.
+    /// A client's question about one batch, from memory: a tracked batch's last answer, else
+    /// `NotTracked` (the caller may then ask Trillet, [`Self::send_status`], after a lease).
+    pub(super) fn known_status(&self, id: &BatchId) -> Result<Arc<BatchProgress>, ActionError> {
+        self.batches
+            .iter()
+            .find(|b| &b.id == id)
+            .and_then(|b| b.last.clone())
+            .ok_or_else(|| ActionError::NotTracked(id.clone()))
+    }
+
+    /// Asks Trillet about one batch for a client, which took its slot in the budget first (a
+    /// lease); the batch is not added.
     pub(super) fn send_status(
         &mut self,
         id: BatchId,
         reply: Reply<Arc<BatchProgress>>,
         now: Instant,
     ) {
-        if let Some(last) = self
-            .batches
-            .iter()
-            .find(|b| b.id == id)
-            .and_then(|b| b.last.clone())
-        {
-            let _ = reply.send(Ok(last));
-            return;
-        }
         let Some(credentials) = self.credentials.clone() else {
             let _ = reply.send(Err(ActionError::NoCredentials));
             return;
@@ -113,7 +114,6 @@ impl<S: TrilletApi> Task<S> {
             let _ = reply.send(Err(ActionError::RateLimited(pause.until - now)));
             return;
         }
-        self.budget.record(now);
         let request = self.source.fetch(&credentials, &id);
         let credentials_generation = self.credentials_generation;
         self.user_requests.spawn(async move {

@@ -96,7 +96,13 @@ impl<S: TrilletApi> Task<S> {
     /// that is due.
     fn grant_leases(&mut self, now: Instant) {
         while self.next_lease_time(now).is_some_and(|at| at <= now) {
-            let due_poll = self.most_due(now).map(|i| self.batches[i].next_due);
+            // Only a poll that can be sent now takes its turn (none without usable
+            // credentials: then leases go on alone).
+            let due_poll = self
+                .polling_allowed()
+                .then(|| self.most_due(now))
+                .flatten()
+                .map(|i| self.batches[i].next_due);
             if due_poll.is_some_and(|due| !self.lease_asked_before(due)) {
                 break;
             }
@@ -198,7 +204,11 @@ impl<S: TrilletApi> Task<S> {
                 }
                 return false;
             }
-            Command::Status(id, reply) => {
+            Command::KnownStatus(id, reply) => {
+                let _ = reply.send(self.known_status(&id));
+                return false;
+            }
+            Command::AskStatus(id, reply) => {
                 self.send_status(id, reply, now);
                 return false;
             }

@@ -16,7 +16,8 @@ use super::{private_dir_all, private_file, SavedBatch, SavedState, Settings, SCH
 use crate::batch_id::BatchId;
 
 /// Each entry brings the schema from version `index` to `index + 1`.
-const MIGRATIONS: &[&str] = &["CREATE TABLE batches (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE batches (
         seq INTEGER PRIMARY KEY,
         id TEXT NOT NULL UNIQUE,
         last TEXT,
@@ -29,7 +30,14 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE batches (
     CREATE TABLE settings (
         one INTEGER PRIMARY KEY CHECK (one = 1),
         saved TEXT NOT NULL
-    );"];
+    );",
+    // The record of finished batches, kept when they leave the tracked list.
+    "CREATE TABLE history (
+        id TEXT PRIMARY KEY,
+        finished_at_ms INTEGER,
+        final TEXT NOT NULL
+    );",
+];
 
 /// Why the database cannot be used, as the end of a sentence ("The saved list of batches …").
 #[derive(Debug, thiserror::Error)]
@@ -243,6 +251,20 @@ impl Database {
                     row.cancellation,
                 ])?;
             }
+            // A batch that has ended goes into the record (again, should its final answer
+            // change: a cancel's last calls finishing).
+            let mut record = transaction.prepare_cached(
+                "INSERT INTO history (id, finished_at_ms, final) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(id) DO UPDATE SET finished_at_ms = ?2, final = ?3",
+            )?;
+            for (id, row) in &changed {
+                let batch = state.batches.iter().find(|b| b.id.as_str() == *id);
+                if let Some((batch, last)) = batch.and_then(|b| Some((b, b.last.as_ref()?))) {
+                    if last.has_ended() {
+                        record.execute(params![id, finished_at(batch), row.last])?;
+                    }
+                }
+            }
             let mut delete = transaction.prepare_cached("DELETE FROM batches WHERE id = ?1")?;
             for id in &gone {
                 delete.execute([id])?;
@@ -274,4 +296,53 @@ impl Database {
     pub fn write_all(&mut self, state: &SavedState) -> Result<(), rusqlite::Error> {
         self.write_changes(state).map(drop)
     }
+}
+
+/// When a batch ended, as well as its answers tell: Trillet's completion time, else its last
+/// completed call, else when the ending answer came.
+fn finished_at(batch: &SavedBatch) -> Option<i64> {
+    let last = batch.last.as_ref()?;
+    last.completed_time
+        .or(last.last_completed_time)
+        .or(batch.last_updated_ms)
+        .and_then(|ms| i64::try_from(ms).ok())
+}
+
+/// A finished batch in the record: its final answer and when it ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finished {
+    pub id: BatchId,
+    pub finished_at_ms: Option<u64>,
+    pub last: crate::model::BatchProgress,
+}
+
+/// The record of finished batches in the database at `path`, newest first, read without
+/// writing anything (the tray app may be running).
+pub fn read_history(path: &Path) -> Result<Vec<Finished>, Unreadable> {
+    let connection = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| Unreadable(format!("could not be opened ({e})")))?;
+    let version: u32 = connection.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version < 2 {
+        return Ok(Vec::new());
+    }
+    let mut rows = connection.prepare(
+        "SELECT id, finished_at_ms, final FROM history ORDER BY finished_at_ms DESC, id",
+    )?;
+    let mut query = rows.query([])?;
+    let mut out = Vec::new();
+    while let Some(r) = query.next()? {
+        let id: String = r.get(0)?;
+        let at: Option<i64> = r.get(1)?;
+        let text: String = r.get(2)?;
+        let (Ok(id), Ok(last)) = (BatchId::parse(&id), serde_json::from_str(&text)) else {
+            // One damaged record does not hide the others.
+            continue;
+        };
+        out.push(Finished {
+            id,
+            finished_at_ms: at.and_then(|ms| u64::try_from(ms).ok()),
+            last,
+        });
+    }
+    Ok(out)
 }

@@ -13,7 +13,8 @@
 //! state file of earlier versions (`state.json` beside it) is imported once, then renamed
 //! `state.json.imported`.
 //!
-//! - [`database`] — the schema, its migrations, reading and the changed-rows-only write.
+//! - [`database`] — the schema, its migrations, reading and the changed-rows-only write, and
+//!   the record of finished batches (kept when they leave the tracked list).
 //! - [`legacy`] — reading the old JSON file, for the import.
 
 mod database;
@@ -32,6 +33,7 @@ use crate::model::{BatchProgress, CancelOutcome};
 pub use crate::settings::Settings;
 
 use database::Database;
+pub use database::Finished;
 
 /// Bumped when the saved state's meaning changes; older builds refuse newer state (moving it
 /// aside). The database's own schema version is `PRAGMA user_version` ([`database`]).
@@ -139,6 +141,16 @@ impl StateFile {
     /// The state file of earlier versions, imported once: `state.json` beside the database.
     pub fn legacy_path(&self) -> PathBuf {
         self.path.with_file_name("state.json")
+    }
+
+    /// The record of finished batches, newest first — also of those no longer tracked. Read
+    /// without writing (the tray app may be running); no database yet is no record yet.
+    pub fn history(&self) -> Result<Vec<Finished>, String> {
+        if !self.path.exists() {
+            return Ok(Vec::new());
+        }
+        database::read_history(&self.path)
+            .map_err(|e| format!("The saved record at {} {e}.", self.path.display()))
     }
 
     fn database(&self) -> std::sync::MutexGuard<'_, Option<Database>> {
