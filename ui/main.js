@@ -122,8 +122,15 @@ function renderCards(list) {
     return node;
   });
   for (const [id, node] of cards) if (!seen.has(id)) { node.remove(); cards.delete(id); }
-  $("cards").replaceChildren(...ordered);
+  // Finished batches (over, no call still in progress) go below, newest first.
+  const finished = list.map((card, i) => [card, ordered[i]]).filter(([card]) => card.finished);
+  finished.sort(([a], [b]) => (b.endedAtMs ?? 0) - (a.endedAtMs ?? 0));
+  $("cards").replaceChildren(...list.map((card, i) => card.finished ? null : ordered[i]).filter(Boolean));
+  $("finished-cards").replaceChildren(...finished.map(([, node]) => node));
+  $("finished").hidden = finished.length === 0;
 }
+
+$("clear-finished").addEventListener("click", () => call("clear_finished"));
 
 function buildCard(id) {
   const refresh = el("button", { type: "button", className: "refresh", textContent: "Refresh" });

@@ -285,6 +285,38 @@ fn a_completion_is_notified_once_and_polling_stops() {
         .filter(|(_, s, _)| s.contains("batch_soon"))
         .collect();
     assert_eq!(all.len(), 1, "notified more than once: {all:?}");
+
+    // The finished batch sits in the "Finished" section, the running one above it.
+    let section = |id: &str| {
+        window
+            .run(
+                "const c = [...document.querySelectorAll('.card')].find(c => c.querySelector('.id').textContent === arguments[0]); return c ? c.parentElement.id : null;",
+                json!([id]),
+            )
+            .as_str()
+            .map(str::to_owned)
+    };
+    assert_eq!(section("batch_soon").as_deref(), Some("finished-cards"));
+    assert_eq!(section("batch_long").as_deref(), Some("cards"));
+    // "Clear finished" takes it off the window; the record keeps it.
+    window.click("#clear-finished");
+    eventually("the finished card to go", WAIT, || {
+        section("batch_soon").is_none().then_some(())
+    });
+    assert_eq!(section("batch_long").as_deref(), Some("cards"));
+    let history = std::process::Command::new(batchwatch_e2e::desktop::cli_binary())
+        .arg("history")
+        .env("XDG_CONFIG_HOME", desktop.config_dir())
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&history.stdout);
+    assert!(history.status.success(), "{listed}");
+    assert!(
+        listed.starts_with("batch_soon ")
+            && listed.contains("completed")
+            && !listed.contains("batch_long"),
+        "{listed}"
+    );
     window.quit();
 }
 
@@ -354,6 +386,17 @@ fn a_restart_keeps_batches_and_announces_each_finish_once() {
             .iter()
             .all(|r| r.batch_id.as_deref() == Some("batch_away")),
         "the finished batch is not polled after a restart: {after:?}"
+    );
+    // Both in the "Finished" section after the restart, newest first.
+    let finished = window
+        .run(
+            "return [...document.querySelectorAll('#finished-cards .card .id')].map(e => e.textContent);",
+            json!([]),
+        );
+    assert_eq!(
+        finished,
+        json!(["batch_away", "batch_early"]),
+        "newest first"
     );
     window.quit();
 }

@@ -46,9 +46,19 @@ pub enum Command {
     Failed(FailedArgs),
     /// Cancel a batch: waiting calls are dropped, calls in progress finish. Cannot be undone.
     Cancel(CancelArgs),
+    /// The record of finished batches the tray app keeps, newest first.
+    History(HistoryArgs),
     /// Store, remove or describe the credentials kept in your keychain.
     #[command(subcommand)]
     Credentials(CredentialsCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// One JSON object per batch and line: the API's fields, `batchId`, `percent`,
+    /// `finishedAt` (epoch ms).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

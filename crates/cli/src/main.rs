@@ -9,6 +9,7 @@
 //! - `status`: `status`, one request per batch (or through the tray app when it runs).
 //! - `watch`: `watch`, on the core's monitor.
 //! - `failed`, `cancel`: a batch's failed calls; cancelling a batch.
+//! - `history`: the record of finished batches, from the tray app's state database.
 //! - `patience`: waiting out a 429 in one-shot commands.
 //! - `live`: what `watch` shows — progress bars on a terminal, plain lines otherwise.
 //! - `summary`: how one batch's snapshot reads, as text and as JSON.
@@ -21,6 +22,7 @@ mod config;
 mod credentials;
 mod exit;
 mod failed;
+mod history;
 mod live;
 mod patience;
 mod resident;
@@ -55,6 +57,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Credentials(command) => credentials::run(command),
         Command::Add(args) => runtime()?.block_on(add::run(&args.ids)),
+        Command::History(args) => history::run(args.json),
         Command::Status(args) => {
             let ids = args::batch_ids(&args.ids)?;
             let runtime = runtime()?;

@@ -75,6 +75,20 @@ impl AppState {
                 self.monitor.untrack(batch_id(&id)?);
                 Ok(Value::Null)
             }
+            Request::ClearFinished {} => {
+                let view = self.monitor.snapshot();
+                let finished = view.batches.iter().filter(|b| {
+                    b.progress
+                        .as_deref()
+                        .is_some_and(batchwatch_core::BatchProgress::is_settled)
+                });
+                let mut cleared = 0;
+                for batch in finished {
+                    self.monitor.untrack(batch.id.clone());
+                    cleared += 1;
+                }
+                json(serde_json::json!({ "cleared": cleared }))
+            }
             Request::Refresh { id } => {
                 let id = id.as_deref().map(batch_id).transpose()?;
                 self.monitor.refresh(id);

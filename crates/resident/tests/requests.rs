@@ -635,3 +635,39 @@ fn status_answers_a_watched_batch_from_memory_and_asks_about_others_without_addi
     // A lease is a slot in the same budget: granted while it has room.
     assert_eq!(h.invoke("lease", json!({})), Ok(Value::Null));
 }
+
+#[test]
+fn clear_finished_stops_watching_only_the_batches_that_are_over() {
+    let h = harness(None);
+    h.sim
+        .control()
+        .add_batch(BatchScript::new(20).id("batch_done"));
+    h.sim.control().finish_batch("batch_done");
+    h.invoke(
+        "save_credentials",
+        json!({"apiKey": KEY, "workspaceId": "ws_cmd"}),
+    )
+    .unwrap();
+    h.invoke("track", json!({"text": "batch_a batch_done"}))
+        .unwrap();
+    let state = h.wait_for_state(|s| {
+        s["cards"].as_array().is_some_and(|c| {
+            c.iter()
+                .any(|c| c["id"] == "batch_done" && c["finished"] == true)
+                && c.iter().any(|c| c["id"] == "batch_a" && c["total"] == 50)
+        })
+    });
+    let running = state["cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "batch_a")
+        .unwrap();
+    assert_eq!(running["finished"], false);
+    assert_eq!(
+        h.invoke("clear_finished", json!({})),
+        Ok(json!({"cleared": 1}))
+    );
+    let state = h.wait_for_state(|s| s["cards"].as_array().is_some_and(|c| c.len() == 1));
+    assert_eq!(state["cards"][0]["id"], "batch_a");
+}

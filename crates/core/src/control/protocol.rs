@@ -92,6 +92,8 @@ pub enum Request {
     Untrack {
         id: String,
     },
+    /// Stops watching every finished batch (their record stays: `batchwatch-cli history`).
+    ClearFinished {},
     Refresh {
         #[serde(default)]
         id: Option<String>,

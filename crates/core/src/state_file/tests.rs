@@ -210,3 +210,40 @@ fn old_files_missing_fields_take_defaults() {
     assert_eq!(state.settings, Settings::default());
     assert!(!state.batches[0].finish_notified);
 }
+
+#[test]
+fn a_finished_batch_stays_in_the_record_after_it_leaves_the_tracked_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let file = StateFile::new(&path);
+    file.load(1);
+    let mut state = sample();
+    // batch_b runs; batch_a has no snapshot: nothing is in the record yet.
+    file.save(&state).unwrap();
+    assert!(file.history().unwrap().is_empty());
+
+    let mut done = (**state.batches[0].last.as_ref().unwrap()).clone();
+    done.status = crate::model::BatchStatus::Completed;
+    done.is_complete = true;
+    done.waiting = 0;
+    done.active = 0;
+    done.completed_time = Some(1_703_105_000_000);
+    state.batches[0].last = Some(Arc::new(done.clone()));
+    file.save(&state).unwrap();
+    state.batches.remove(0);
+    file.save(&state).unwrap();
+
+    let record = StateFile::new(&path).history().unwrap();
+    assert_eq!(record.len(), 1);
+    assert_eq!(record[0].id.as_str(), "batch_b");
+    assert_eq!(record[0].finished_at_ms, Some(1_703_105_000_000));
+    assert_eq!(record[0].last, done);
+    assert!(
+        StateFile::new(dir.path().join("none.db"))
+            .history()
+            .unwrap()
+            .is_empty(),
+        "no database is no record, and none is made"
+    );
+    assert!(!dir.path().join("none.db").exists());
+}

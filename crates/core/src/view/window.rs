@@ -68,6 +68,10 @@ pub struct BatchCard<'a> {
     pub can_cancel: bool,
     /// What Trillet answered when it was cancelled from Batchwatch.
     pub cancellation_text: Option<String>,
+    /// Over, with no call still in progress: the card goes in the "Finished" section.
+    pub finished: bool,
+    /// When it ended, as well as its answers tell (the "Finished" section's order).
+    pub ended_at_ms: Option<u64>,
 }
 
 /// The whole window.
@@ -238,6 +242,14 @@ pub(super) fn card<'a>(row: &Row<'a>, connection: &Connection, zone: &TimeZone) 
             BatchState::Queued | BatchState::Running | BatchState::Unknown
         ) && row.snapshot.cancellation.is_none(),
         cancellation_text: row.snapshot.cancellation.as_deref().map(cancellation_text),
+        finished: p.is_some_and(BatchProgress::is_settled),
+        ended_at_ms: p
+            .filter(|p| p.has_ended())
+            .and_then(|p| p.completed_time.or(p.last_completed_time))
+            .or(row
+                .snapshot
+                .last_updated_ms
+                .filter(|_| row.state.has_ended())),
         problem,
     }
 }

@@ -1,0 +1,87 @@
+//! `batchwatch-cli history` against a real state database, as the tray app leaves it: the
+//! finished batches, newest first — also one no longer tracked — and never a running one.
+
+mod support;
+
+use std::sync::Arc;
+
+use batchwatch_core::state_file::{SavedBatch, SavedState, StateFile};
+use batchwatch_core::{BatchId, BatchProgress};
+use support::{cli, run, without_keychain};
+
+fn progress(status: &str, completed: u64, completed_time: Option<u64>) -> BatchProgress {
+    serde_json::from_value(serde_json::json!({
+        "status": status, "isComplete": status == "completed", "waiting": if status == "processing" { 10 } else { 0 },
+        "active": 0, "completed": completed, "failed": 5, "total": completed + 5 + if status == "processing" { 10 } else { 0 },
+        "startTime": 1_703_097_600_000u64, "completedTime": completed_time,
+    }))
+    .unwrap()
+}
+
+fn batch(id: &str, p: BatchProgress) -> SavedBatch {
+    SavedBatch {
+        id: BatchId::parse(id).unwrap(),
+        last: Some(Arc::new(p)),
+        last_updated_ms: Some(1_703_101_200_000),
+        finish_notified: true,
+        not_found: false,
+        failure_alerted: false,
+        cancellation: None,
+    }
+}
+
+#[test]
+fn history_lists_finished_batches_newest_first_and_never_a_running_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = cli(&["history"]);
+    without_keychain(&mut command, dir.path());
+    let out = run(command);
+    out.assert_code(0);
+    assert_eq!(out.stdout.trim(), "No finished batches yet.");
+
+    let file = StateFile::new(dir.path().join("batchwatch/state.db"));
+    file.load(0);
+    let mut state = SavedState {
+        batches: vec![
+            batch(
+                "batch_older",
+                progress("completed", 95, Some(1_703_100_000_000)),
+            ),
+            batch(
+                "batch_newer",
+                progress("completed", 145, Some(1_703_103_600_000)),
+            ),
+            batch("batch_running", progress("processing", 40, None)),
+        ],
+        ..SavedState::default()
+    };
+    file.save(&state).unwrap();
+    // The older one leaves the tracked list; its record stays.
+    state.batches.remove(0);
+    file.save(&state).unwrap();
+
+    let mut command = cli(&["history"]);
+    without_keychain(&mut command, dir.path());
+    let out = run(command);
+    out.assert_code(0);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{out:#?}");
+    assert!(
+        lines[0].starts_with("batch_newer ") && lines[0].contains("completed"),
+        "{out:#?}"
+    );
+    assert!(lines[0].contains("145 completed · 5 failed"), "{out:#?}");
+    assert!(lines[0].contains("finished "), "{out:#?}");
+    assert!(lines[1].starts_with("batch_older "), "{out:#?}");
+    assert!(!out.stdout.contains("batch_running"));
+
+    let mut command = cli(&["history", "--json"]);
+    without_keychain(&mut command, dir.path());
+    let out = run(command);
+    out.assert_code(0);
+    let first: serde_json::Value =
+        serde_json::from_str(out.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(first["batchId"], "batch_newer");
+    assert_eq!(first["finishedAt"], 1_703_103_600_000u64);
+    assert_eq!(first["completed"], 145);
+}
