@@ -523,20 +523,38 @@ fn closing_ends_the_window_process_and_the_resident_stays_in_the_tray() {
         .sim
         .control()
         .add_batch(BatchScript::new(3000).id("batch_life"));
-    let window = watching(&mut desktop, &["batch_life"]);
+    // Set up from the terminal, then the window started as a person starts it (from the menu,
+    // not through WebDriver): the window closed below is closed as a person closes it.
+    let (code, out, err) = cli(
+        &desktop,
+        &["credentials", "set", "--workspace", WORKSPACE],
+        KEY,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = cli(&desktop, &["add", "batch_life"], "");
+    assert_eq!(code, 0, "{out}{err}");
     let app = batchwatch_e2e::desktop::app_binary();
     let app = app.to_string_lossy();
     let resident = batchwatch_e2e::desktop::resident_binary();
     let resident = resident.to_string_lossy();
-    let webkit = os::descendants_named(&app, "WebKitWebProcess");
-    assert!(!webkit.is_empty(), "the window has its web process");
     let residents = os::pids_running(&resident);
     assert_eq!(residents.len(), 1, "one resident");
+    desktop.launch(&[]);
+    eventually("the window", WAIT, || {
+        os::window_exists("Batchwatch", &app).then_some(())
+    });
+    let webkit = eventually("the window's web process", WAIT, || {
+        Some(os::descendants_named(&app, "WebKitWebProcess")).filter(|p| !p.is_empty())
+    });
 
     // Closing the window ends its process, and WebKit's with it; the resident stays.
-    os::close_window("Batchwatch", &app);
-    let status = eventually("the window process to exit", WAIT, || desktop.exit_status());
-    assert_eq!(status, 0);
+    os::close_window_as_a_person_would("Batchwatch", &app, || {
+        desktop.direct(0).try_wait().unwrap().is_some()
+    });
+    let status = eventually("the window process to exit", WAIT, || {
+        desktop.direct(0).try_wait().unwrap()
+    });
+    assert!(status.success(), "{status:?}");
     eventually("WebKit's processes to exit", WAIT, || {
         webkit.iter().all(|pid| !os::alive(*pid)).then_some(())
     });
@@ -575,7 +593,6 @@ fn closing_ends_the_window_process_and_the_resident_stays_in_the_tray() {
     eventually("Batchwatch to quit", WAIT, || {
         (os::processes_running(&resident) + os::processes_running(&app) == 0).then_some(())
     });
-    drop(window);
 }
 
 /// Runs `batchwatch-cli` in this test's world; returns (status, stdout, stderr).
