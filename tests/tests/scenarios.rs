@@ -576,7 +576,10 @@ fn closing_ends_the_window_process_and_the_resident_stays_in_the_tray() {
         os::window_exists("Batchwatch", &app).then_some(())
     });
     assert_eq!(os::processes_running(&app), 1);
-    assert!(!os::descendants_named(&app, "WebKitWebProcess").is_empty());
+    // Its web process starts once the window is up.
+    eventually("the new window's web process", WAIT, || {
+        Some(()).filter(|()| !os::descendants_named(&app, "WebKitWebProcess").is_empty())
+    });
 
     // A second launch raises that window and exits; still one resident, one window.
     let second = desktop.launch(&[]);
