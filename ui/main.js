@@ -158,6 +158,7 @@ function buildCard(id) {
       el("span", { className: "chip" }),
     ]),
     el("div", { className: "bar", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100", "aria-label": `Progress of ${id}` }, segments),
+    plotElement(id),
     el("p", { className: "counts" }),
     el("p", { className: "timing" }),
     el("p", { className: "problem", role: "alert" }),
@@ -299,8 +300,50 @@ function renderFailures(details, view) {
   }));
 }
 
+// The throughput plot: calls finished per minute over the last hour, a bar per sample
+// (newest on the right), completed and failed stacked in their colours. Plain SVG.
+const SVG = "http://www.w3.org/2000/svg";
+const PLOT_BARS = 60;
+
+function plotElement(id) {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("class", "plot");
+  svg.setAttribute("viewBox", `0 0 ${PLOT_BARS * 2} 24`);
+  svg.setAttribute("preserveAspectRatio", "none");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", `Calls finished per minute for ${id}, over the last hour`);
+  return svg;
+}
+
+function fillPlot(svg, bars) {
+  svg.style.display = bars.length ? "" : "none";
+  const shown = bars.slice(-PLOT_BARS);
+  const peak = Math.max(1, ...shown.map((b) => b.completedPerMinute + b.failedPerMinute));
+  const rects = [];
+  shown.forEach((b, i) => {
+    const x = (PLOT_BARS - shown.length + i) * 2;
+    const failed = (b.failedPerMinute / peak) * 24;
+    const completed = (b.completedPerMinute / peak) * 24;
+    for (const [kind, height, y] of [["failed", failed, 24 - failed], ["completed", completed, 24 - failed - completed]]) {
+      if (height <= 0) continue;
+      const r = document.createElementNS(SVG, "rect");
+      r.setAttribute("class", kind);
+      r.setAttribute("x", String(x));
+      r.setAttribute("y", String(y));
+      r.setAttribute("width", "1.6");
+      r.setAttribute("height", String(height));
+      rects.push(r);
+    }
+  });
+  const last = shown[shown.length - 1];
+  const title = document.createElementNS(SVG, "title");
+  title.textContent = last ? `${Math.round(last.completedPerMinute + last.failedPerMinute)} calls a minute lately` : "";
+  svg.replaceChildren(title, ...rects);
+}
+
 function fillCard(node, card) {
   node.dataset.state = card.state;
+  fillPlot(node.querySelector(".plot"), card.throughput || []);
   node.dataset.stale = String(card.stale);
   node.querySelector(".chip").textContent = card.statusText;
   node.querySelector(".chip").dataset.state = card.state;

@@ -286,6 +286,16 @@ fn a_completion_is_notified_once_and_polling_stops() {
         .collect();
     assert_eq!(all.len(), 1, "notified more than once: {all:?}");
 
+    // The running batch's card plots its throughput (a bar per sampled minute; a "minute" is
+    // the budget window, 4 s here).
+    eventually("the running batch's throughput plot", WAIT, || {
+        let bars = window.run(
+            "const c = [...document.querySelectorAll('.card')].find(c => c.querySelector('.id').textContent === 'batch_long'); return c ? c.querySelectorAll('.plot rect.completed').length : 0;",
+            json!([]),
+        );
+        (bars.as_u64().unwrap_or(0) >= 1).then_some(())
+    });
+
     // The finished batch sits in the "Finished" section, the running one above it.
     let section = |id: &str| {
         window

@@ -44,6 +44,16 @@ fn snapshots(n: usize) -> Vec<BatchSnapshot> {
             last_updated_ms: Some(1_703_101_200_000),
             fetch: FetchStatus::Live,
             cancellation: None,
+            // A full hour of the throughput plot.
+            samples: Arc::new(
+                (0..61u64)
+                    .map(|m| batchwatch_core::state_file::Sample {
+                        at_ms: 1_703_097_600_000 + m * 60_000,
+                        completed: m * 3,
+                        failed: m / 4,
+                    })
+                    .collect(),
+            ),
         })
         .collect()
 }

@@ -40,6 +40,7 @@ fn state(n: usize) -> SavedState {
                 not_found: false,
                 failure_alerted: false,
                 cancellation: None,
+                samples: Vec::new(),
             })
             .collect(),
         ..SavedState::default()

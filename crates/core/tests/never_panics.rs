@@ -93,7 +93,21 @@ prop_compose! {
 }
 
 fn snapshot(id: &str, progress: BatchProgress, retry_at_ms: u64) -> BatchSnapshot {
+    // Samples as far apart and as large as the counters go: the plot's arithmetic too.
+    let samples = vec![
+        batchwatch_core::state_file::Sample {
+            at_ms: 0,
+            completed: u64::MAX,
+            failed: 0,
+        },
+        batchwatch_core::state_file::Sample {
+            at_ms: retry_at_ms,
+            completed: progress.completed,
+            failed: progress.failed,
+        },
+    ];
     BatchSnapshot {
+        samples: Arc::new(samples),
         id: BatchId::parse(id).unwrap(),
         progress: Some(Arc::new(progress)),
         last_updated_ms: Some(retry_at_ms),

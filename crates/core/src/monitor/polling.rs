@@ -153,6 +153,10 @@ impl<S: TrilletApi> Task<S> {
                         policy.interval(running, queued)
                     };
                 let observed = batch.observe(progress, failure_alert, now_ms);
+                if observed.save != Save::Nothing {
+                    let every = u64::try_from(policy.window.as_millis()).unwrap_or(u64::MAX);
+                    batch.sample(now_ms, every);
+                }
                 let id = batch.id.clone();
                 let show = self.settings.notify_at(now_ms);
                 match observed.save {

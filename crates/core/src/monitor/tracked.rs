@@ -10,7 +10,7 @@ use crate::batch_id::BatchId;
 use crate::change::{detect, failure_rate_alert, notification_for, Change, NotificationContent};
 use crate::failures::FailedCalls;
 use crate::model::{BatchProgress, BatchStatus, CancelOutcome};
-use crate::state_file::SavedBatch;
+use crate::state_file::{Sample, SavedBatch};
 
 use super::*;
 
@@ -36,7 +36,12 @@ pub(super) struct Tracked {
     /// The failed calls paged in for an open drill-down; gone when it closes or the batch is
     /// untracked. Locked while a page loads, so two quick "more"s never fetch the same page.
     pub(super) drilldown: Option<Arc<tokio::sync::Mutex<FailedCalls>>>,
+    /// The counters at most once a spacing (a minute), the last hour of them: the plot.
+    pub(super) samples: Arc<Vec<Sample>>,
 }
+
+/// Samples kept: an hour of one a minute, and the one before as the first bar's start.
+pub(super) const SAMPLES_KEPT: usize = 61;
 
 /// What a fresh answer means for its batch, decided without I/O.
 #[derive(Debug, PartialEq)]
@@ -78,6 +83,7 @@ impl Tracked {
             failure_alerted: false,
             cancellation: None,
             drilldown: None,
+            samples: Arc::default(),
         }
     }
 
@@ -88,6 +94,7 @@ impl Tracked {
         t.finish_notified = saved.finish_notified;
         t.failure_alerted = saved.failure_alerted;
         t.cancellation = saved.cancellation;
+        t.samples = Arc::new(saved.samples);
         if saved.not_found {
             t.fetch = FetchStatus::NotFound {
                 message: "Trillet has no batch with this ID in this workspace.".into(),
@@ -172,7 +179,33 @@ impl Tracked {
             not_found: matches!(self.fetch, FetchStatus::NotFound { .. }),
             failure_alerted: self.failure_alerted,
             cancellation: self.cancellation.clone(),
+            samples: self.samples.to_vec(),
         }
+    }
+
+    /// Samples the counters of the answer just kept, if the last sample is at least `every_ms`
+    /// old (a minute in production): the throughput plot's points. Called for changed answers
+    /// only, which are saved anyway, so a sample costs no write of its own.
+    pub(super) fn sample(&mut self, now_ms: u64, every_ms: u64) -> bool {
+        let Some(p) = self.last.as_deref() else {
+            return false;
+        };
+        if self
+            .samples
+            .last()
+            .is_some_and(|s| now_ms.saturating_sub(s.at_ms) < every_ms)
+        {
+            return false;
+        }
+        let samples = Arc::make_mut(&mut self.samples);
+        samples.push(Sample {
+            at_ms: now_ms,
+            completed: p.completed,
+            failed: p.failed,
+        });
+        let excess = samples.len().saturating_sub(SAMPLES_KEPT);
+        samples.drain(..excess);
+        true
     }
 }
 
@@ -310,5 +343,31 @@ mod tests {
         let seen = t.observe(progress(Answer::FailingFast), None, NOW_MS);
         assert_eq!(seen.alert, None);
         assert!(!t.failure_alerted);
+    }
+
+    #[test]
+    fn counters_are_sampled_at_most_once_a_spacing_and_an_hour_is_kept() {
+        let mut batch = Tracked::new(BatchId::parse("batch_plot").unwrap(), Instant::now(), 1);
+        assert!(
+            !batch.sample(NOW_MS, 60_000),
+            "nothing to sample before an answer"
+        );
+        batch.observe(progress(Answer::Running), None, NOW_MS);
+        assert!(batch.sample(NOW_MS, 60_000));
+        assert!(!batch.sample(NOW_MS + 59_999, 60_000), "within the minute");
+        assert!(batch.sample(NOW_MS + 60_000, 60_000));
+        for minute in 2..=200u64 {
+            batch.sample(NOW_MS + minute * 60_000, 60_000);
+        }
+        assert_eq!(
+            batch.samples.len(),
+            SAMPLES_KEPT,
+            "an hour and the minute before"
+        );
+        assert_eq!(batch.samples.last().unwrap().at_ms, NOW_MS + 200 * 60_000);
+        assert_eq!(batch.samples[0].completed, 30);
+        // Kept across a restart.
+        let again = Tracked::restored(batch.saved(), Instant::now());
+        assert_eq!(again.samples, batch.samples);
     }
 }

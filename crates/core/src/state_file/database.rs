@@ -37,6 +37,8 @@ const MIGRATIONS: &[&str] = &[
         finished_at_ms INTEGER,
         final TEXT NOT NULL
     );",
+    // The counters sampled for the throughput plot, as JSON.
+    "ALTER TABLE batches ADD COLUMN samples TEXT;",
 ];
 
 /// Why the database cannot be used, as the end of a sentence ("The saved list of batches …").
@@ -60,6 +62,7 @@ struct Row {
     not_found: bool,
     failure_alerted: bool,
     cancellation: Option<String>,
+    samples: Option<String>,
 }
 
 impl Row {
@@ -78,6 +81,9 @@ impl Row {
             not_found: batch.not_found,
             failure_alerted: batch.failure_alerted,
             cancellation: json(&batch.cancellation),
+            samples: (!batch.samples.is_empty())
+                .then(|| serde_json::to_string(&batch.samples).ok())
+                .flatten(),
         }
     }
 }
@@ -135,7 +141,7 @@ impl Database {
         let mut written = HashMap::new();
         {
             let mut rows = self.connection.prepare(
-                "SELECT seq, id, last, last_updated_ms, finish_notified, not_found, failure_alerted, cancellation
+                "SELECT seq, id, last, last_updated_ms, finish_notified, not_found, failure_alerted, cancellation, samples
                  FROM batches ORDER BY seq",
             )?;
             let mut query = rows.query([])?;
@@ -148,6 +154,7 @@ impl Database {
                     not_found: r.get(5)?,
                     failure_alerted: r.get(6)?,
                     cancellation: r.get(7)?,
+                    samples: r.get(8)?,
                 };
                 let id: String = r.get(1)?;
                 let damaged = |what: &str, e: &dyn std::fmt::Display| {
@@ -171,6 +178,12 @@ impl Database {
                         .map(serde_json::from_str)
                         .transpose()
                         .map_err(|e| damaged("its cancellation", &e))?,
+                    // A plot that cannot be read is only a plot: it starts again.
+                    samples: row
+                        .samples
+                        .as_deref()
+                        .and_then(|s| serde_json::from_str(s).ok())
+                        .unwrap_or_default(),
                 };
                 self.next_seq = self.next_seq.max(row.seq + 1);
                 written.insert(id, row);
@@ -234,10 +247,10 @@ impl Database {
         let transaction = self.connection.transaction()?;
         {
             let mut upsert = transaction.prepare_cached(
-                "INSERT INTO batches (seq, id, last, last_updated_ms, finish_notified, not_found, failure_alerted, cancellation)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                "INSERT INTO batches (seq, id, last, last_updated_ms, finish_notified, not_found, failure_alerted, cancellation, samples)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                  ON CONFLICT(id) DO UPDATE SET last = ?3, last_updated_ms = ?4, finish_notified = ?5,
-                     not_found = ?6, failure_alerted = ?7, cancellation = ?8",
+                     not_found = ?6, failure_alerted = ?7, cancellation = ?8, samples = ?9",
             )?;
             for (id, row) in &changed {
                 upsert.execute(params![
@@ -249,6 +262,7 @@ impl Database {
                     row.not_found,
                     row.failure_alerted,
                     row.cancellation,
+                    row.samples,
                 ])?;
             }
             // A batch that has ended goes into the record (again, should its final answer

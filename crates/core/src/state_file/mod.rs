@@ -61,6 +61,19 @@ pub struct SavedBatch {
     /// What Trillet answered when the user cancelled the batch from Batchwatch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancellation: Option<Arc<CancelOutcome>>,
+    /// The running batch's counters, sampled at most once a minute over the last hour: the
+    /// card's throughput plot.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub samples: Vec<Sample>,
+}
+
+/// A running batch's counters at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sample {
+    pub at_ms: u64,
+    pub completed: u64,
+    pub failed: u64,
 }
 
 /// Everything saved.

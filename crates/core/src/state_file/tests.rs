@@ -40,6 +40,18 @@ fn sample() -> SavedState {
                 not_found: false,
                 failure_alerted: true,
                 cancellation: None,
+                samples: vec![
+                    Sample {
+                        at_ms: 1_703_101_140_000,
+                        completed: 90,
+                        failed: 4,
+                    },
+                    Sample {
+                        at_ms: 1_703_101_200_000,
+                        completed: 95,
+                        failed: 5,
+                    },
+                ],
             },
             SavedBatch {
                 id: BatchId::parse("batch_a").unwrap(),
@@ -59,6 +71,7 @@ fn sample() -> SavedState {
                         total_calls: 10,
                     },
                 })),
+                samples: Vec::new(),
             },
         ],
         settings: Settings {

@@ -151,6 +151,7 @@ mod tests {
             last_updated_ms: Some(START + 10 * MIN),
             fetch,
             cancellation: None,
+            samples: Default::default(),
         }
     }
 
@@ -360,6 +361,7 @@ mod tests {
                 last_updated_ms: Some(now),
                 fetch: FetchStatus::Live,
                 cancellation: None,
+                samples: Default::default(),
             }],
             connection: Connection::Ready,
             settings: Settings::default(),

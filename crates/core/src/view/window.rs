@@ -36,6 +36,33 @@ pub struct RecentCallRow<'a> {
     pub ended_at_ms: Option<u64>,
 }
 
+/// One bar of a card's throughput plot: calls that finished between two samples, per minute,
+/// ending at `at_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThroughputBar {
+    pub at_ms: u64,
+    pub completed_per_minute: f64,
+    pub failed_per_minute: f64,
+}
+
+/// The plot's bars from a batch's samples: one between each two, per minute (a gap with no
+/// change spreads over its minutes).
+pub fn throughput(samples: &[crate::state_file::Sample]) -> Vec<ThroughputBar> {
+    samples
+        .windows(2)
+        .filter_map(|pair| {
+            let (a, b) = (pair[0], pair[1]);
+            let minutes = b.at_ms.checked_sub(a.at_ms).filter(|ms| *ms > 0)? as f64 / 60_000.0;
+            Some(ThroughputBar {
+                at_ms: b.at_ms,
+                completed_per_minute: b.completed.saturating_sub(a.completed) as f64 / minutes,
+                failed_per_minute: b.failed.saturating_sub(a.failed) as f64 / minutes,
+            })
+        })
+        .collect()
+}
+
 /// One batch's card in the window.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -72,6 +99,8 @@ pub struct BatchCard<'a> {
     pub finished: bool,
     /// When it ended, as well as its answers tell (the "Finished" section's order).
     pub ended_at_ms: Option<u64>,
+    /// Calls finished per minute over the last hour, a bar a sample: the card's plot.
+    pub throughput: Vec<ThroughputBar>,
 }
 
 /// The whole window.
@@ -243,6 +272,7 @@ pub(super) fn card<'a>(row: &Row<'a>, connection: &Connection, zone: &TimeZone) 
         ) && row.snapshot.cancellation.is_none(),
         cancellation_text: row.snapshot.cancellation.as_deref().map(cancellation_text),
         finished: p.is_some_and(BatchProgress::is_settled),
+        throughput: throughput(&row.snapshot.samples),
         ended_at_ms: p
             .filter(|p| p.has_ended())
             .and_then(|p| p.completed_time.or(p.last_completed_time))
@@ -299,5 +329,38 @@ pub fn window_view<'a>(view: &'a MonitorSnapshot, zone: &TimeZone) -> WindowView
         banner: banner(view, zone),
         state_file_problem: view.state_problem.clone(),
         settings: settings_view(&view.settings, view.now_ms, view.sharing_budget),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state_file::Sample;
+
+    #[test]
+    fn the_plot_has_a_bar_a_sample_in_calls_per_minute() {
+        let at = |minute: u64, completed, failed| Sample {
+            at_ms: 1_000_000 + minute * 60_000,
+            completed,
+            failed,
+        };
+        assert!(throughput(&[]).is_empty());
+        assert!(
+            throughput(&[at(0, 10, 1)]).is_empty(),
+            "one sample is no bar yet"
+        );
+        let bars = throughput(&[at(0, 10, 1), at(1, 40, 3), at(3, 100, 3), at(3, 100, 3)]);
+        assert_eq!(bars.len(), 2, "two samples at one moment make no bar");
+        assert_eq!(bars[0].completed_per_minute, 30.0);
+        assert_eq!(bars[0].failed_per_minute, 2.0);
+        // Two minutes with no sample between: spread over both.
+        assert_eq!(bars[1].completed_per_minute, 30.0);
+        assert_eq!(bars[1].failed_per_minute, 0.0);
+        assert_eq!(bars[1].at_ms, 1_000_000 + 3 * 60_000);
+        // Counters that go back (a corrected answer) never draw a negative bar.
+        assert_eq!(
+            throughput(&[at(0, 50, 5), at(1, 40, 5)])[0].completed_per_minute,
+            0.0
+        );
     }
 }
