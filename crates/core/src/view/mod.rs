@@ -4,8 +4,9 @@
 //! Times are shown in the person's zone, passed in (`TimeZone::system()` in the programs, a
 //! fixed zone in tests), so the views stay pure functions of their inputs.
 //!
-//! The tray view carries the same summary three ways because Linux trays (libayatana) have no
-//! tooltip: an icon state with the aggregate percent, a short label, and one menu row per batch.
+//! The tray view carries the same summary several ways because tray hosts each show only some:
+//! an icon state with the aggregate percent (all), a short label (GNOME's AppIndicator
+//! extension, Ubuntu), a tooltip (KDE, XFCE), and one menu row per batch (all).
 //!
 //! # Layout
 //! - `window` — the window's cards, banner and settings panel.
