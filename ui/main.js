@@ -316,7 +316,9 @@ function plotElement(id) {
 }
 
 function fillPlot(svg, bars) {
-  svg.style.display = bars.length ? "" : "none";
+  // Its place is kept while it has no bars yet, so the card never jumps when the first comes
+  // (a click aimed at a button below would land elsewhere).
+  svg.style.visibility = bars.length ? "visible" : "hidden";
   const shown = bars.slice(-PLOT_BARS);
   const peak = Math.max(1, ...shown.map((b) => b.completedPerMinute + b.failedPerMinute));
   const rects = [];
