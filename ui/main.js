@@ -125,9 +125,17 @@ function renderCards(list) {
   // Finished batches (over, no call still in progress) go below, newest first.
   const finished = list.map((card, i) => [card, ordered[i]]).filter(([card]) => card.finished);
   finished.sort(([a], [b]) => (b.endedAtMs ?? 0) - (a.endedAtMs ?? 0));
-  $("cards").replaceChildren(...list.map((card, i) => card.finished ? null : ordered[i]).filter(Boolean));
-  $("finished-cards").replaceChildren(...finished.map(([, node]) => node));
+  placeChildren($("cards"), list.map((card, i) => card.finished ? null : ordered[i]).filter(Boolean));
+  placeChildren($("finished-cards"), finished.map(([, node]) => node));
   $("finished").hidden = finished.length === 0;
+}
+
+// Moves nodes only when the list's order changed: a card left in place keeps its scroll,
+// its open drill-down and the element under the pointer.
+function placeChildren(list, nodes) {
+  const current = list.children;
+  if (current.length === nodes.length && nodes.every((node, i) => current[i] === node)) return;
+  list.replaceChildren(...nodes);
 }
 
 $("clear-finished").addEventListener("click", () => call("clear_finished"));
