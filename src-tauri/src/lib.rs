@@ -8,24 +8,21 @@
 //! `batchwatch --hidden` (the autostart entry) becomes the resident alone.
 //!
 //! # Layout
-//! - [`launch`] — `--demo`, `--hidden`, `--endpoint`.
 //! - [`resident`] — finding or starting the resident, and the link to it.
 //! - [`commands`] — what the page calls (forwarded); [`follow`] — what the resident pushes.
 //! - [`window`] — the one window.
 
 pub mod commands;
 pub mod follow;
-pub mod launch;
 pub mod resident;
 pub mod window;
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use batchwatch_core::control::{Endpoint, Request};
+use batchwatch_core::control::{Launch, Request};
 use tauri::{Builder, Manager, Runtime};
 
-use crate::launch::Launch;
 use crate::resident::Link;
 
 /// The commands, on any runtime (tests use the mock one).
@@ -40,11 +37,7 @@ pub fn with_commands<R: Runtime>(builder: Builder<R>) -> Builder<R> {
 pub fn run() -> ExitCode {
     batchwatch_core::credentials::protect_process();
     let launch = Launch::from_args(std::env::args());
-    let endpoint = launch
-        .endpoint
-        .clone()
-        .map(Endpoint::at)
-        .unwrap_or_else(|| Endpoint::for_user(launch.demo));
+    let endpoint = launch.endpoint();
     if launch.hidden {
         let error = resident::become_resident(&endpoint, launch.demo);
         eprintln!("batchwatch: could not start the tray app: {error}");

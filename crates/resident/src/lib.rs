@@ -5,7 +5,6 @@
 //! process (`batchwatch`) that comes and goes.
 //!
 //! # Layout
-//! - [`launch`] — `--demo` and `--endpoint`.
 //! - [`state`] — what every request reaches; [`service`] — what each request does;
 //!   [`error`] — their `{code, message}` errors; [`status`] — what the window shows besides
 //!   the monitor.
@@ -19,7 +18,6 @@ pub mod bridge;
 pub mod demo;
 pub mod error;
 pub mod keychain;
-pub mod launch;
 pub mod logging;
 pub mod payload;
 pub mod service;
@@ -33,7 +31,7 @@ use std::sync::Arc;
 
 use batchwatch_core::announcer::Announcer;
 use batchwatch_core::autostart::Autostart;
-use batchwatch_core::control::{BindError, Endpoint};
+use batchwatch_core::control::{BindError, Endpoint, Launch};
 use batchwatch_core::monitor::{Monitor, MonitorConfig};
 use batchwatch_core::notifier::{DesktopNotifier, Notifier};
 use batchwatch_core::schedule::PollPolicy;
@@ -44,7 +42,6 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::bridge::Bridge;
-use crate::launch::Launch;
 use crate::state::AppState;
 use crate::status::{AppStatus, CredentialsStatus, NotificationsStatus};
 use crate::window::Windows;
@@ -53,11 +50,7 @@ use crate::window::Windows;
 pub fn run(launch: Launch) -> ExitCode {
     batchwatch_core::credentials::protect_process();
     logging::init();
-    let endpoint = launch
-        .endpoint
-        .clone()
-        .map(Endpoint::at)
-        .unwrap_or_else(|| Endpoint::for_user(launch.demo));
+    let endpoint = launch.endpoint();
     let bound = match endpoint.bind() {
         Ok(bound) => bound,
         Err(BindError::AlreadyRunning(_)) => {

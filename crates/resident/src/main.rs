@@ -1,5 +1,3 @@
 fn main() -> std::process::ExitCode {
-    batchwatch_resident::run(batchwatch_resident::launch::Launch::from_args(
-        std::env::args(),
-    ))
+    batchwatch_resident::run(batchwatch_core::control::Launch::from_args(std::env::args()))
 }

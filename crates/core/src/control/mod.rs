@@ -16,6 +16,7 @@
 //! A line that is not JSON, or longer than [`MAX_REQUEST_LINE`], gets `{"id":null,"error":…}` and
 //! its connection is closed; the resident and its other clients go on.
 //!
+//! - [`launch`] — the programs' switches (`--demo`, `--hidden`, `--endpoint`).
 //! - [`endpoint`] — where the socket lives, and the lock that makes one resident per user.
 //! - [`protocol`] — the messages, [`Request`] and [`Push`].
 //! - [`server`] — serving a [`Handler`]; [`client`] — the other end; [`start`] — reaching
@@ -23,12 +24,14 @@
 
 pub mod client;
 pub mod endpoint;
+pub mod launch;
 pub mod protocol;
 pub mod server;
 pub mod start;
 
 pub use client::{CallError, Client, ConnectError};
 pub use endpoint::{BindError, Bound, Endpoint};
+pub use launch::Launch;
 pub use protocol::{ClientKind, Failure, Push, Request, Secret};
 pub use server::{serve, Handler, Peer};
 pub use start::connect_or_start;

@@ -1,9 +1,12 @@
-//! How `batchwatch` was started: `--hidden` (the autostart entry) becomes the resident alone,
-//! `--demo` opens the demo (its own resident, on the embedded simulator), `--endpoint PATH`
-//! names the resident's socket (the resident passes it when it starts a window). Anything
-//! else is ignored, so desktop launchers that append arguments do no harm.
+//! How `batchwatch` (the window) or `batchwatch-resident` was started: `--hidden` (the autostart
+//! entry) makes `batchwatch` become the resident alone, `--demo` means the demo (its own
+//! resident and socket, on the embedded simulator), `--endpoint PATH` names the resident's
+//! socket (whoever starts a resident or a window passes the one it waits on). Anything else is
+//! ignored, so desktop launchers that append arguments do no harm.
 
 use std::path::PathBuf;
+
+use super::endpoint::Endpoint;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Launch {
@@ -13,6 +16,14 @@ pub struct Launch {
 }
 
 impl Launch {
+    /// The socket to serve or reach: the one named, else the user's (or the demo's).
+    pub fn endpoint(&self) -> Endpoint {
+        self.endpoint
+            .clone()
+            .map(Endpoint::at)
+            .unwrap_or_else(|| Endpoint::for_user(self.demo))
+    }
+
     pub fn from_args<I: IntoIterator<Item = String>>(args: I) -> Self {
         let mut launch = Self::default();
         let mut args = args.into_iter();
