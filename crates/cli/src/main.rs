@@ -63,11 +63,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let runtime = runtime()?;
             if !cli.standalone {
                 // Our own base and workspace, to ask the tray app only when it asks the same.
+                // (The keychain is read for it only once a tray app answers.)
                 let base = config::api_base(cli.api_base.as_deref())?;
-                let ours = config::resolve_credentials(&KeyringStore::from_env()).ok();
-                let workspace = ours.as_ref().map(|c| c.workspace_id.as_str().to_owned());
                 let through = runtime.block_on(async {
                     let resident = resident::running().await?;
+                    let ours = config::resolve_credentials(&KeyringStore::from_env()).ok();
+                    let workspace = ours.map(|c| c.workspace_id.as_str().to_owned());
                     status::tray_app_can_answer(&resident, &base, workspace.as_deref())
                         .await
                         .then_some(resident)
