@@ -323,7 +323,7 @@ function plotElement(id) {
   return svg;
 }
 
-function fillPlot(svg, bars) {
+function fillPlot(svg, bars, paceText) {
   // Its place is kept while it has no bars yet, so the card never jumps when the first comes
   // (a click aimed at a button below would land elsewhere).
   svg.style.visibility = bars.length ? "visible" : "hidden";
@@ -345,15 +345,15 @@ function fillPlot(svg, bars) {
       rects.push(r);
     }
   });
-  const last = shown[shown.length - 1];
+  // The pace the ETA comes from, as the core measures it (the same in the tray).
   const title = document.createElementNS(SVG, "title");
-  title.textContent = last ? `${Math.round(last.completedPerMinute + last.failedPerMinute)} calls a minute lately` : "";
+  title.textContent = paceText || "";
   svg.replaceChildren(title, ...rects);
 }
 
 function fillCard(node, card) {
   node.dataset.state = card.state;
-  fillPlot(node.querySelector(".plot"), card.throughput || []);
+  fillPlot(node.querySelector(".plot"), card.throughput || [], card.paceText);
   node.dataset.stale = String(card.stale);
   node.querySelector(".chip").textContent = card.statusText;
   node.querySelector(".chip").dataset.state = card.state;

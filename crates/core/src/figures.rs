@@ -5,13 +5,21 @@
 //! defined for the edge cases a live service produces: a total of 0, a batch not started yet,
 //! counters that add up to more than the total, and a finished batch.
 //!
-//! The ETA comes from the throughput observed between `startTime` and `lastCompletedTime`, not
-//! from `averageCallDuration`: calls run concurrently, so the average call length says little
-//! about how fast the batch drains.
+//! The ETA comes from the pace calls have been ending at, not from `averageCallDuration`: calls
+//! run concurrently, so the average call length says little about how fast the batch drains.
+//! The pace is the recent one the card's plot shows — calls ended over the last
+//! [`RECENT_PACE_MS`], from the batch's samples — so a campaign that slows down (numbers that
+//! no longer answer, a lowered concurrency) gets a later ETA at once instead of one anchored to
+//! its fast start. Without samples (the terminal, a batch just added) the pace is the whole
+//! run's, between `startTime` and `lastCompletedTime`.
 
 use std::time::Duration;
 
 use crate::model::{BatchProgress, EpochMillis};
+use crate::state_file::Sample;
+
+/// How far back the recent pace looks: the last ten minutes of the plot.
+pub const RECENT_PACE_MS: u64 = 10 * 60_000;
 
 /// Everything the window, tray and terminal show beside the raw counters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -26,14 +34,18 @@ pub struct Figures {
     pub size: u64,
     /// Since `startTime`, up to `completedTime` for a finished batch; `None` before the start.
     pub elapsed: Option<Duration>,
-    /// Calls ended per minute, observed; `None` until a call has ended.
+    /// Calls ended per minute: lately when the samples tell, else over the whole run; `None`
+    /// until a call has ended.
     pub calls_per_minute: Option<f64>,
+    /// `calls_per_minute` is the recent pace (from the samples), not the whole run's.
+    pub pace_is_recent: bool,
     /// Time left at the observed pace; `Some(ZERO)` when complete, `None` when it cannot be known.
     pub eta: Option<Duration>,
 }
 
-/// Computes [`Figures`] for `progress` as seen at `now_ms`.
-pub fn figures(progress: &BatchProgress, now_ms: EpochMillis) -> Figures {
+/// Computes [`Figures`] for `progress` as seen at `now_ms`, the pace from `samples` (the batch's
+/// counters over the last hour, oldest first; empty when there are none).
+pub fn figures(progress: &BatchProgress, samples: &[Sample], now_ms: EpochMillis) -> Figures {
     // Saturating: the counters are the server's word, and any u64 must give figures.
     let finished = progress.completed.saturating_add(progress.failed);
     let counted = finished
@@ -68,8 +80,14 @@ pub fn figures(progress: &BatchProgress, now_ms: EpochMillis) -> Figures {
         (Some(start), Some(last)) if last > start => Some(last - start),
         _ => None,
     };
-    let calls_per_minute = match active_span_ms {
-        Some(span) if finished > 0 => Some(finished as f64 * 60_000.0 / span as f64),
+    let recent = if progress.is_complete {
+        None
+    } else {
+        recent_calls_per_ms(finished, samples, now_ms)
+    };
+    let calls_per_minute = match (recent, active_span_ms) {
+        (Some(per_ms), _) => Some(per_ms * 60_000.0),
+        (None, Some(span)) if finished > 0 => Some(finished as f64 * 60_000.0 / span as f64),
         _ => None,
     };
 
@@ -77,6 +95,10 @@ pub fn figures(progress: &BatchProgress, now_ms: EpochMillis) -> Figures {
         Some(Duration::ZERO)
     } else if remaining == 0 {
         None
+    } else if let Some(per_ms) = recent {
+        Some(Duration::from_millis(
+            (remaining as f64 / per_ms).round() as u64
+        ))
     } else {
         eta(progress, finished, remaining, now_ms)
     };
@@ -88,8 +110,25 @@ pub fn figures(progress: &BatchProgress, now_ms: EpochMillis) -> Figures {
         size,
         elapsed,
         calls_per_minute,
+        pace_is_recent: recent.is_some(),
         eta,
     }
+}
+
+/// Calls ended per millisecond lately: from the newest sample at least [`RECENT_PACE_MS`] old
+/// (else the oldest, once there are two) to the counters now. Measured to `now`, not to the
+/// last sample, so a stall slows it as it lasts. `None` without such a sample, or when no call
+/// ended since it (the whole run's pace is used then). The samples and `now` are both this
+/// machine's clock; the server's own times are never mixed in.
+fn recent_calls_per_ms(finished: u64, samples: &[Sample], now_ms: EpochMillis) -> Option<f64> {
+    let base = samples
+        .iter()
+        .rev()
+        .find(|s| s.at_ms <= now_ms && now_ms - s.at_ms >= RECENT_PACE_MS)
+        .or_else(|| samples.first().filter(|_| samples.len() >= 2))?;
+    let span = now_ms.checked_sub(base.at_ms).filter(|ms| *ms > 0)?;
+    let ended = finished.saturating_sub(base.completed.saturating_add(base.failed));
+    (ended > 0).then(|| ended as f64 / span as f64)
 }
 
 fn eta(p: &BatchProgress, finished: u64, remaining: u64, now_ms: EpochMillis) -> Option<Duration> {
@@ -147,7 +186,7 @@ mod tests {
     fn reference_example_is_66_7_percent() {
         let p: BatchProgress =
             serde_json::from_str(crate::model::tests::REFERENCE_EXAMPLE).unwrap();
-        let f = figures(&p, START + 60 * MIN);
+        let f = figures(&p, &[], START + 60 * MIN);
         assert_eq!(format!("{:.1}", f.percent), "66.7");
         assert_eq!(f.finished, 100);
         assert_eq!(f.remaining, 50);
@@ -296,7 +335,7 @@ mod tests {
             },
         ];
         for c in cases {
-            let f = figures(&c.p, c.now);
+            let f = figures(&c.p, &[], c.now);
             assert!(
                 (f.percent - c.percent).abs() < 1e-9,
                 "{}: percent {}",
@@ -312,5 +351,86 @@ mod tests {
             );
             assert_eq!(f.eta.map(|d| d.as_secs()), c.eta, "{}: eta", c.name);
         }
+    }
+
+    fn sample(minute: u64, completed: u64, failed: u64) -> Sample {
+        Sample {
+            at_ms: START + minute * MIN,
+            completed,
+            failed,
+        }
+    }
+
+    /// 100 calls ended in the first 60 minutes (whole-run pace: 30 min for the 50 left), but
+    /// only 10 in the last ten: the recent pace, one a minute, says 50 min.
+    #[test]
+    fn a_batch_that_slowed_down_gets_the_eta_of_its_recent_pace() {
+        let p = progress(45, 5, 95, 5, 150);
+        let samples: Vec<Sample> = (0..=60)
+            .map(|m| {
+                let ended = if m <= 50 { m * 90 / 50 } else { 90 + (m - 50) };
+                sample(m, ended - ended / 20, ended / 20)
+            })
+            .collect();
+        assert_eq!(samples[50].completed + samples[50].failed, 90);
+        let now = START + 60 * MIN;
+        assert_eq!(
+            figures(&p, &[], now).eta,
+            Some(Duration::from_secs(30 * 60))
+        );
+        let f = figures(&p, &samples, now);
+        assert_eq!(f.eta, Some(Duration::from_secs(50 * 60)));
+        assert!(f.pace_is_recent);
+        assert_eq!(
+            f.calls_per_minute.map(|c| format!("{c:.3}")),
+            Some("1.000".into())
+        );
+    }
+
+    /// A young batch has no sample ten minutes old: the oldest of two or more is the base.
+    #[test]
+    fn a_young_batch_measures_from_its_first_sample() {
+        let p = BatchProgress {
+            last_completed_time: Some(START + 4 * MIN),
+            ..progress(120, 10, 18, 2, 150)
+        };
+        // 20 ended now, 8 at minute 1: 12 in 4 minutes, 3 a minute, 130 left → 43 min 20 s.
+        let f = figures(&p, &[sample(1, 8, 0), sample(3, 13, 1)], START + 5 * MIN);
+        assert_eq!(f.eta, Some(Duration::from_secs(2600)));
+        // One sample is no pace yet: the whole run's (20 in 4 min, 12 s a call) less the
+        // minute since the last completion: 1,560 s − 60 s.
+        let f = figures(&p, &[sample(1, 8, 0)], START + 5 * MIN);
+        assert!(!f.pace_is_recent);
+        assert_eq!(f.eta, Some(Duration::from_secs(1500)));
+    }
+
+    /// Nothing ended since the base sample: no recent pace, and the whole run's grows with the
+    /// stall as before; samples "from the future" (the clock went back) are no base either.
+    #[test]
+    fn a_stall_or_a_clock_that_went_back_falls_back_to_the_whole_run() {
+        let p = progress(45, 5, 95, 5, 150);
+        let stalled = [sample(40, 95, 5), sample(60, 95, 5)];
+        let f = figures(&p, &stalled, START + 200 * MIN);
+        assert!(!f.pace_is_recent);
+        assert_eq!(f.eta, Some(Duration::from_secs(100 * 60)));
+
+        let future = [sample(300, 10, 0), sample(301, 20, 0)];
+        let f = figures(&p, &future, START + 60 * MIN);
+        assert!(!f.pace_is_recent);
+        assert_eq!(f.eta, Some(Duration::from_secs(30 * 60)));
+    }
+
+    /// A finished batch has no pace to speak of: its ETA is zero, whatever the samples say.
+    #[test]
+    fn a_finished_batch_ignores_its_samples() {
+        let p = BatchProgress {
+            status: BatchStatus::Completed,
+            is_complete: true,
+            completed_time: Some(START + 62 * MIN),
+            ..progress(0, 0, 145, 5, 150)
+        };
+        let f = figures(&p, &[sample(0, 0, 0), sample(30, 80, 2)], START + 70 * MIN);
+        assert_eq!(f.eta, Some(Duration::ZERO));
+        assert!(!f.pace_is_recent);
     }
 }

@@ -129,9 +129,16 @@ proptest! {
         current in progress(),
         now_ms in count(),
         threshold in any::<u8>(),
+        samples in proptest::collection::vec((count(), count(), count()), 0..4),
     ) {
         let id = BatchId::parse("batch_prop").unwrap();
-        let f = figures(&current, now_ms);
+        // Samples as the counters and clocks may be: the recent pace's arithmetic.
+        let samples: Vec<_> = samples
+            .into_iter()
+            .map(|(at_ms, completed, failed)| batchwatch_core::state_file::Sample { at_ms, completed, failed })
+            .collect();
+        let f = figures(&current, &samples, now_ms);
+        prop_assert!(!f.pace_is_recent || f.calls_per_minute.is_some_and(|c| c > 0.0), "{f:?}");
         prop_assert!((0.0..=100.0).contains(&f.percent), "{f:?}");
         prop_assert!(f.finished <= f.size && f.remaining <= f.size, "{f:?}");
         let change = detect(Some(&previous), &current);

@@ -90,7 +90,7 @@ fn rows(view: &MonitorSnapshot) -> Vec<Row<'_>> {
             figures: snapshot
                 .progress
                 .as_deref()
-                .map(|p| figures(p, view.now_ms)),
+                .map(|p| figures(p, &snapshot.samples, view.now_ms)),
         })
         .collect()
 }
@@ -401,6 +401,36 @@ mod tests {
             ("failed", "Number busy")
         );
         assert!(!c.stale && c.problem.is_none());
+    }
+
+    /// 50 calls in the first ten minutes, but only 5 in the last five (the samples): the card,
+    /// its pace and the tray all give the recent pace's ETA, 100 calls at one a minute.
+    #[test]
+    fn the_card_and_the_tray_give_the_eta_of_the_recent_pace() {
+        let sample = |minute: u64, completed| crate::state_file::Sample {
+            at_ms: START + minute * MIN,
+            completed,
+            failed: 0,
+        };
+        let slowed = BatchSnapshot {
+            samples: Arc::new(vec![sample(5, 45), sample(9, 49)]),
+            ..running("batch_slow", 50, 150)
+        };
+        let v = view(vec![slowed], Connection::Ready);
+        let card = &window_view(&v, &zone()).cards[0];
+        assert_eq!(card.eta_text.as_deref(), Some("ETA 1 h 40 min"));
+        assert_eq!(card.pace_text.as_deref(), Some("1.0 calls a minute lately"));
+        assert!(
+            tray_view(&v, &zone()).label.ends_with("ETA 1 h 40 min"),
+            "{}",
+            tray_view(&v, &zone()).label
+        );
+
+        // Without samples: the whole run's pace (50 in 10 min) and no "lately".
+        let v = view(vec![running("batch_slow", 50, 150)], Connection::Ready);
+        let card = &window_view(&v, &zone()).cards[0];
+        assert_eq!(card.eta_text.as_deref(), Some("ETA 20 min"));
+        assert_eq!(card.pace_text, None);
     }
 
     #[test]

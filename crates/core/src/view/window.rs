@@ -54,10 +54,13 @@ pub fn throughput(samples: &[crate::state_file::Sample]) -> Vec<ThroughputBar> {
         .filter_map(|pair| {
             let (a, b) = (pair[0], pair[1]);
             let minutes = b.at_ms.checked_sub(a.at_ms).filter(|ms| *ms > 0)? as f64 / 60_000.0;
+            // One decimal is more than a 24-pixel bar shows, and keeps each view short.
             Some(ThroughputBar {
                 at_ms: b.at_ms,
-                completed_per_minute: b.completed.saturating_sub(a.completed) as f64 / minutes,
-                failed_per_minute: b.failed.saturating_sub(a.failed) as f64 / minutes,
+                completed_per_minute: one_decimal(
+                    b.completed.saturating_sub(a.completed) as f64 / minutes,
+                ),
+                failed_per_minute: one_decimal(b.failed.saturating_sub(a.failed) as f64 / minutes),
             })
         })
         .collect()
@@ -101,6 +104,8 @@ pub struct BatchCard<'a> {
     pub ended_at_ms: Option<u64>,
     /// Calls finished per minute over the last hour, a bar a sample: the card's plot.
     pub throughput: Vec<ThroughputBar>,
+    /// "12 calls a minute lately": the recent pace the ETA comes from, while it runs.
+    pub pace_text: Option<String>,
 }
 
 /// The whole window.
@@ -219,6 +224,21 @@ pub(super) fn eta_text(state: BatchState, f: &Figures) -> Option<String> {
     }
 }
 
+/// The recent pace, while the batch runs: "12 calls a minute lately", "0.4 calls a minute
+/// lately" below ten.
+pub(super) fn pace_text(state: BatchState, f: &Figures) -> Option<String> {
+    if !matches!(state, BatchState::Running | BatchState::Unknown) || !f.pace_is_recent {
+        return None;
+    }
+    let per_minute = f.calls_per_minute?;
+    let shown = if per_minute >= 10.0 {
+        format!("{per_minute:.0}")
+    } else {
+        format!("{:.1}", one_decimal(per_minute))
+    };
+    Some(format!("{shown} calls a minute lately"))
+}
+
 pub(super) fn card<'a>(row: &Row<'a>, connection: &Connection, zone: &TimeZone) -> BatchCard<'a> {
     let problem = card_problem(row, connection, zone);
     let empty = Segments {
@@ -258,6 +278,7 @@ pub(super) fn card<'a>(row: &Row<'a>, connection: &Connection, zone: &TimeZone) 
             }
         }),
         eta_text: f.and_then(|f| eta_text(row.state, f)),
+        pace_text: f.and_then(|f| pace_text(row.state, f)),
         average_call_text: p
             .and_then(|p| p.average_call_duration)
             .filter(|s| *s > 0.0)
