@@ -65,6 +65,7 @@ pub async fn run(
                 reason.as_deref(),
                 &format::TimeZone::system()
             )
+            .csv
         ),
     }
     Ok(())

@@ -6,6 +6,8 @@
 //! number that failed twice is still one call to retry.
 
 use std::collections::HashSet;
+use std::io::Write;
+use std::path::Path;
 
 use crate::failures::reason_of;
 use crate::format::TimeZone;
@@ -15,10 +17,18 @@ const PHONE: &str = "phone_number";
 /// The columns added after the batch's own.
 const OURS: [&str; 2] = ["error", "ended_at"];
 
+/// A retry list, written out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryList {
+    pub csv: String,
+    /// Calls listed (rows below the header).
+    pub rows: usize,
+}
+
 /// The CSV for `calls` (failed calls, as the drill-down loads them), only those whose reason is
 /// `reason` when one is given (the window's groups: the error text trimmed, or "No reason
 /// given").
-pub fn retry_csv(calls: &[CallRecord], reason: Option<&str>, zone: &TimeZone) -> String {
+pub fn retry_csv(calls: &[CallRecord], reason: Option<&str>, zone: &TimeZone) -> RetryList {
     let reason = reason.map(str::trim);
     let mut seen_numbers = HashSet::new();
     let rows: Vec<&CallRecord> = calls
@@ -49,6 +59,7 @@ pub fn retry_csv(calls: &[CallRecord], reason: Option<&str>, zone: &TimeZone) ->
     let header = columns.iter().map(String::as_str).chain(OURS);
     // Writing to memory cannot fail.
     out.write_record(header).expect("a CSV in memory");
+    let listed = rows.len();
     for call in rows {
         let metadata = match &call.metadata {
             Some(serde_json::Value::Object(row)) => Some(row),
@@ -68,7 +79,39 @@ pub fn retry_csv(calls: &[CallRecord], reason: Option<&str>, zone: &TimeZone) ->
         record.push(call.end_time.map(|ms| moment(ms, zone)).unwrap_or_default());
         out.write_record(&record).expect("a CSV in memory");
     }
-    String::from_utf8(out.into_inner().expect("a CSV in memory")).expect("CSV of UTF-8 text")
+    RetryList {
+        csv: String::from_utf8(out.into_inner().expect("a CSV in memory"))
+            .expect("CSV of UTF-8 text"),
+        rows: listed,
+    }
+}
+
+/// Writes `csv` to `path` whole or not at all: into a new file beside it, flushed to disk, then
+/// renamed over it — a crash or a full disk never leaves half a list where the person looks
+/// for one. The file gets the usual permissions of a document the person saves (umask).
+pub fn save(path: &Path, csv: &str) -> std::io::Result<()> {
+    let not_absolute = || {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the place to save is not a full path",
+        )
+    };
+    if !path.is_absolute() {
+        return Err(not_absolute());
+    }
+    let (folder, name) = match (path.parent(), path.file_name()) {
+        (Some(folder), Some(name)) => (folder, name),
+        _ => return Err(not_absolute()),
+    };
+    let mut partial = tempfile::Builder::new()
+        .prefix(&format!(".{}.", name.to_string_lossy()))
+        .suffix(".part")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+        .tempfile_in(folder)?;
+    partial.write_all(csv.as_bytes())?;
+    partial.as_file().sync_all()?;
+    partial.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 /// The number to call again: the CSV row's own, else the call's.
@@ -146,7 +189,9 @@ mod tests {
             ),
             call("c4", "+15550004", None, serde_json::Value::Null),
         ];
-        let csv = retry_csv(&calls, None, &TimeZone::UTC);
+        let list = retry_csv(&calls, None, &TimeZone::UTC);
+        assert_eq!(list.rows, 3);
+        let csv = list.csv;
         assert_eq!(
             csv,
             "phone_number,name,day,vip,error,ended_at\n\
@@ -168,14 +213,44 @@ mod tests {
             call("c2", "+15550002", Some("No answer"), serde_json::json!({})),
         ];
         let zone = TimeZone::get("Asia/Kolkata").unwrap();
-        let csv = retry_csv(&calls, Some(" No answer"), &zone);
+        let csv = retry_csv(&calls, Some(" No answer"), &zone).csv;
         assert_eq!(
             csv,
             "phone_number,error,ended_at\n+15550002,No answer,2026-11-29T21:30:00+05:30\n"
         );
         assert_eq!(
-            retry_csv(&calls, Some("Voicemail"), &zone),
+            retry_csv(&calls, Some("Voicemail"), &zone).csv,
             "phone_number,error,ended_at\n"
         );
+    }
+
+    #[test]
+    fn save_replaces_the_file_whole_and_leaves_nothing_beside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("retry.csv");
+        std::fs::write(&path, "an older list\n").unwrap();
+        save(&path, "phone_number\n+15550001\n").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "phone_number\n+15550001\n"
+        );
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["retry.csv"], "no partial file is left");
+    }
+
+    #[test]
+    fn save_refuses_a_relative_path_and_a_missing_folder_keeps_nothing() {
+        let error = save(Path::new("retry.csv"), "x").unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("gone").join("retry.csv");
+        assert_eq!(
+            save(&missing, "x").unwrap_err().kind(),
+            std::io::ErrorKind::NotFound
+        );
+        assert!(!missing.exists());
     }
 }

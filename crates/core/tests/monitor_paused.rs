@@ -100,12 +100,17 @@ impl TrilletApi for FakeTrillet {
 
     fn calls(
         &self,
-        _: &Credentials,
-        _: &BatchId,
+        credentials: &Credentials,
+        batch: &BatchId,
         query: CallsQuery,
     ) -> impl Future<Output = Result<CallsPage, ApiError>> + Send + 'static {
         if let Some(total_pages) = *self.pages.lock().unwrap() {
             let page = u64::from(query.page);
+            self.log.lock().unwrap().push((
+                Instant::now(),
+                format!("calls of {batch}"),
+                credentials.workspace_id.to_string(),
+            ));
             return std::future::ready(Ok(CallsPage {
                 calls: vec![serde_json::from_value(serde_json::json!({
                     "jobId": format!("job_{page}"), "status": "failed",
@@ -1126,6 +1131,54 @@ async fn a_drill_down_lives_with_its_batch_and_pages_on() {
     monitor.track(vec![id("batch_a")]).answer().await;
     let fresh = monitor.failed_calls(id("batch_a"), true).await.unwrap();
     assert_eq!(fresh.loaded, 1, "a re-tracked batch starts over");
+}
+
+/// A retry list of 25 pages with a budget of 10 a minute: the first page goes at once (a
+/// click), every other waits for a slot, so polls and pages together stay within the budget.
+#[tokio::test(start_paused = true)]
+async fn every_failed_call_is_loaded_within_the_budget() {
+    let fake = FakeTrillet::default();
+    *fake.pages.lock().unwrap() = Some(25);
+    fake.set("batch_a", running(3));
+    let mut config = MonitorConfig::new(fake.clone(), Some(creds()));
+    config.poll = Some(batchwatch_core::schedule::PollPolicy {
+        budget: 10,
+        ..Default::default()
+    });
+    let (monitor, _events) = Monitor::spawn(config);
+    let monitor = Arc::new(monitor);
+    monitor.track(vec![id("batch_a")]).answer().await;
+    let loading = tokio::spawn({
+        let monitor = monitor.clone();
+        async move { monitor.all_failed_calls(id("batch_a")).await }
+    });
+    let mut per_second = vec![];
+    while !loading.is_finished() {
+        let before = fake.total();
+        run_for(Duration::from_secs(1)).await;
+        per_second.push(fake.total() - before);
+        assert!(per_second.len() < 600, "the list never finished loading");
+    }
+    let failed = loading.await.unwrap().unwrap();
+    assert_eq!(failed.loaded(), 25);
+    assert_eq!((failed.next_page, failed.stopped_early), (None, None));
+    let pages = fake.times("calls of batch_a");
+    assert_eq!(pages.len(), 25);
+    assert!(
+        pages[24] - pages[0] >= Duration::from_secs(120),
+        "25 pages at 10 a minute take minutes, not a burst: {:?}",
+        pages[24] - pages[0]
+    );
+    let worst_minute = per_second
+        .windows(60)
+        .map(|w| w.iter().sum::<usize>())
+        .max()
+        .unwrap_or_else(|| per_second.iter().sum());
+    assert!(worst_minute <= 11, "{worst_minute} requests in one minute");
+    assert!(
+        fake.requests("batch_a") >= 2,
+        "polling went on beside the pages"
+    );
 }
 
 #[tokio::test(start_paused = true)]

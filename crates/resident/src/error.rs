@@ -32,6 +32,9 @@ pub enum CommandError {
     Autostart(String),
     #[error("Too many requests are waiting for room in the key's budget; try again in a moment.")]
     Busy,
+    /// The retry list could not be written where the person asked.
+    #[error("Could not save {path}: {reason}.")]
+    SaveFailed { path: String, reason: String },
 }
 
 impl CommandError {
@@ -47,6 +50,7 @@ impl CommandError {
             Self::Settings(_) => "invalid_settings",
             Self::Autostart(_) => "autostart_failed",
             Self::Busy => "busy",
+            Self::SaveFailed { .. } => "save_failed",
         }
     }
 }

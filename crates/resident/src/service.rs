@@ -8,6 +8,7 @@ use batchwatch_core::autostart::current_program;
 use batchwatch_core::batch_id::RejectedToken;
 use batchwatch_core::control::{Failure, Handler, Peer, Request, Secret};
 use batchwatch_core::monitor::ActionError;
+use batchwatch_core::retry_list::retry_csv;
 use batchwatch_core::settings::SettingsForm;
 use batchwatch_core::{parse_pasted, ApiError, BatchId, Credentials};
 use serde::Serialize;
@@ -124,6 +125,9 @@ impl AppState {
             Request::CloseFailedCalls { id } => {
                 self.monitor.close_failed_calls(batch_id(&id)?);
                 Ok(Value::Null)
+            }
+            Request::SaveRetryList { id, reason, path } => {
+                json(self.save_retry_list(batch_id(&id)?, reason, path).await?)
             }
             Request::CancelBatch { id } => {
                 self.cancel(batch_id(&id)?).await?;
@@ -275,6 +279,42 @@ impl AppState {
         Ok(enabled)
     }
 
+    /// Loads every failed call of `id` and writes the retry list to `path`. The answer says
+    /// how many calls it lists, and when paging stopped early (the list is then partial).
+    async fn save_retry_list(
+        &self,
+        id: BatchId,
+        reason: Option<String>,
+        path: std::path::PathBuf,
+    ) -> Result<SavedRetryList, CommandError> {
+        let failed = self.monitor.all_failed_calls(id.clone()).await?;
+        let list = retry_csv(
+            failed.calls(),
+            reason.as_deref(),
+            &batchwatch_core::format::TimeZone::system(),
+        );
+        let (written, csv) = (path.clone(), list.csv);
+        tokio::task::spawn_blocking(move || batchwatch_core::retry_list::save(&written, &csv))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|saved| saved.map_err(|e| e.to_string()))
+            .map_err(|reason| CommandError::SaveFailed {
+                path: path.display().to_string(),
+                reason,
+            })?;
+        log::info!("retry list of {id}: {} calls saved", list.rows);
+        let calls = batchwatch_core::format::calls(list.rows as u64);
+        let mut message = format!("Saved {calls} to {}", path.display());
+        if let Some(stop) = failed.stopped_early {
+            message.push_str(&format!(" ({})", stop.sentence()));
+        }
+        Ok(SavedRetryList {
+            rows: list.rows,
+            path: path.display().to_string(),
+            message,
+        })
+    }
+
     /// Cancels a batch at Trillet. The card then shows Trillet's answer; errors come back as
     /// they are, for the card to show.
     async fn cancel(&self, id: BatchId) -> Result<(), CommandError> {
@@ -287,6 +327,16 @@ impl AppState {
         );
         Ok(())
     }
+}
+
+/// What the window shows once a retry list is saved.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SavedRetryList {
+    rows: usize,
+    path: String,
+    /// "Saved 12 calls to /home/…/batch_x-failed-calls.csv"
+    message: String,
 }
 
 fn batch_id(id: &str) -> Result<BatchId, CommandError> {

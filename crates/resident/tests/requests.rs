@@ -520,6 +520,119 @@ fn failed_calls_load_a_page_at_a_time_and_agree_with_the_counters() {
     );
 }
 
+/// "Save failed calls as CSV…": every page loaded, the file written where the window's dialog
+/// said, parsed back with a CSV reader: each failed number once, the campaign's own columns
+/// from `metadata` (a comma in one survives), then `error` and `ended_at`.
+#[test]
+fn the_retry_list_is_saved_whole_where_the_person_chose() {
+    let h = harness(None);
+    let control = h.sim.control();
+    control.add_batch(trillet_sim::failing_batch("batch_bad"));
+    h.sign_in();
+    h.invoke("track", json!({"text": "batch_bad"})).unwrap();
+    let state = h.wait_for_state(|s| s["cards"][0]["state"] == "completed");
+    let failed = state["cards"][0]["failed"].as_u64().unwrap();
+    assert!(failed > 200, "three pages at least: {failed}");
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("batch_bad failed calls.csv");
+
+    let saved = h
+        .invoke("save_retry_list", json!({"id": "batch_bad", "path": path}))
+        .unwrap();
+    let read = |path: &std::path::Path| {
+        let mut reader = csv::Reader::from_path(path).unwrap();
+        let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+        let rows: Vec<Vec<String>> = reader
+            .records()
+            .map(|r| r.unwrap().iter().map(String::from).collect())
+            .collect();
+        (header, rows)
+    };
+    let (header, rows) = read(&path);
+    assert_eq!(
+        header,
+        [
+            "phone_number",
+            "name",
+            "appointment_day",
+            "error",
+            "ended_at"
+        ]
+    );
+    let numbers: std::collections::HashSet<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(numbers.len(), rows.len(), "each number once");
+    assert_eq!(saved["rows"], rows.len());
+    assert_eq!(
+        saved["message"],
+        format!("Saved {} calls to {}", rows.len(), path.display())
+    );
+    assert!(
+        rows.len() as u64 <= failed && rows.len() > 200,
+        "{}",
+        rows.len()
+    );
+    assert!(
+        rows.iter().any(|r| r[2].contains(',')),
+        "a comma in the campaign's own column survives the quoting"
+    );
+    assert!(rows
+        .iter()
+        .all(|r| r[0].starts_with("+1555") && !r[3].is_empty()));
+    let pages = control
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/calls"))
+        .count();
+    assert_eq!(pages as u64, failed.div_ceil(100), "every page, once");
+
+    // One group only, as the window's groups name it; saving again replaces the file whole.
+    let reason = rows[0][3].clone();
+    let group = h
+        .invoke(
+            "save_retry_list",
+            json!({"id": "batch_bad", "reason": reason, "path": path}),
+        )
+        .unwrap();
+    let (_, grouped) = read(&path);
+    assert!(grouped.iter().all(|r| r[3] == reason), "{grouped:?}");
+    assert!(!grouped.is_empty() && grouped.len() < rows.len());
+    assert_eq!(group["rows"], grouped.len());
+    let beside: Vec<_> = std::fs::read_dir(folder.path()).unwrap().collect();
+    assert_eq!(beside.len(), 1, "no partial file left beside it");
+
+    // Where it cannot be written: said plainly, nothing left behind.
+    let missing = folder.path().join("gone").join("list.csv");
+    let refused = h
+        .invoke(
+            "save_retry_list",
+            json!({"id": "batch_bad", "path": missing}),
+        )
+        .unwrap_err();
+    assert_eq!(refused["code"], "save_failed");
+    let message = refused["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(&format!("Could not save {}: ", missing.display())),
+        "{message}"
+    );
+    assert!(!missing.exists());
+    assert_eq!(
+        h.invoke(
+            "save_retry_list",
+            json!({"id": "batch_bad", "path": "relative.csv"}),
+        )
+        .unwrap_err()["message"],
+        "Could not save relative.csv: the place to save is not a full path."
+    );
+    assert_eq!(
+        h.invoke(
+            "save_retry_list",
+            json!({"id": "batch_unwatched", "path": path}),
+        )
+        .unwrap_err()["code"],
+        "not_tracked"
+    );
+}
+
 #[test]
 fn cancel_shows_trillets_answer_or_its_error() {
     use trillet_sim::{Fault, FaultTarget};

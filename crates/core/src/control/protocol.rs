@@ -123,6 +123,15 @@ pub enum Request {
     CloseFailedCalls {
         id: String,
     },
+    /// Every failed call of a tracked batch (all pages, within the budget), written as a retry
+    /// list CSV to `path` (a full path, as the window's save dialog gives it); only the group
+    /// of `reason` when one is given.
+    SaveRetryList {
+        id: String,
+        #[serde(default)]
+        reason: Option<String>,
+        path: std::path::PathBuf,
+    },
     CancelBatch {
         id: String,
     },

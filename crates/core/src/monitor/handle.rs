@@ -91,6 +91,15 @@ impl TrackReceipt {
     }
 }
 
+/// How a user request finds its place in the key's budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Slot {
+    /// A click: sent at once (the budget leaves room for clicks) and counted there.
+    Click,
+    /// Already given a slot by [`MonitorHandle::lease`], which counted it.
+    Leased,
+}
+
 pub(super) enum Command {
     Track(Vec<BatchId>, oneshot::Sender<Tracking>),
     Untrack(BatchId),
@@ -100,7 +109,7 @@ pub(super) enum Command {
     /// Pause notifications for an hour (`Some(true)`), resume them, or (`None`) toggle.
     PauseNotifications(Option<bool>),
     Cancel(BatchId, Reply<CancelOutcome>),
-    Calls(BatchId, CallsQuery, Reply<CallsPage>),
+    Calls(BatchId, CallsQuery, Reply<CallsPage>, Slot),
     CheckCredentials(Credentials, Reply<()>),
     KnownStatus(BatchId, Reply<Arc<BatchProgress>>),
     AskStatus(BatchId, Reply<Arc<BatchProgress>>),
@@ -180,7 +189,8 @@ impl MonitorHandle {
     /// One page of a tracked batch's calls, asked with the monitor's credentials and counted
     /// against the same request budget as polling.
     pub async fn calls(&self, id: BatchId, query: CallsQuery) -> Result<CallsPage, ActionError> {
-        self.ask(|reply| Command::Calls(id, query, reply)).await
+        self.ask(|reply| Command::Calls(id, query, reply, Slot::Click))
+            .await
     }
 
     /// One batch's progress for a client that asks (the terminal's `status`): a tracked
@@ -247,6 +257,29 @@ impl MonitorHandle {
             failed.add_page(page);
         }
         Ok(failed.view(id.as_str()))
+    }
+
+    /// Every failed call of a batch (tracked or not), all pages, for a retry list: each page
+    /// through [`Self::calls`], so within the budget; at most [`crate::failures::MAX_PAGES`],
+    /// and the result says when paging stopped early. Apart from the window's drill-down.
+    pub async fn all_failed_calls(&self, id: BatchId) -> Result<FailedCalls, ActionError> {
+        let mut failed = FailedCalls::new();
+        while let Some(query) = failed.next_query() {
+            // The first page is the click's; the others wait for room in the budget, so a
+            // list of many pages never goes out in a burst past Trillet's limit.
+            let slot = if query.page == 1 {
+                Slot::Click
+            } else if self.lease().await {
+                Slot::Leased
+            } else {
+                return Err(ActionError::Interrupted);
+            };
+            let page = self
+                .ask(|reply| Command::Calls(id.clone(), query, reply, slot))
+                .await?;
+            failed.add_page(page);
+        }
+        Ok(failed)
     }
 
     /// Forgets a closed drill-down's calls.

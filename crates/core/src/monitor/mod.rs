@@ -62,7 +62,7 @@ pub use handle::{
 pub use port::TrilletApi;
 pub use snapshot::{BatchSnapshot, Connection, FetchStatus, MonitorEvent, MonitorSnapshot};
 
-use handle::{Command, Reply};
+use handle::{Command, Reply, Slot};
 use tracked::Tracked;
 
 /// Starts monitors.

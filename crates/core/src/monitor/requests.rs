@@ -22,6 +22,7 @@ impl<S: TrilletApi> Task<S> {
     pub(super) fn user_request_allowed(
         &mut self,
         id: &BatchId,
+        slot: Slot,
         now: Instant,
     ) -> Result<Credentials, ActionError> {
         if self.batches.iter().all(|b| &b.id != id) {
@@ -32,13 +33,16 @@ impl<S: TrilletApi> Task<S> {
             return Err(ActionError::RateLimited(pause.until - now));
         }
         // Not held back by the budget: the budget leaves room under Trillet's limit for
-        // clicks, and recording them makes the polling that follows give way.
-        self.budget.record(now);
+        // clicks, and recording them makes the polling that follows give way. (A leased one
+        // was counted when its slot was given.)
+        if slot == Slot::Click {
+            self.budget.record(now);
+        }
         Ok(credentials)
     }
 
     pub(super) fn send_cancel(&mut self, id: BatchId, reply: Reply<CancelOutcome>, now: Instant) {
-        let credentials = match self.user_request_allowed(&id, now) {
+        let credentials = match self.user_request_allowed(&id, Slot::Click, now) {
             Ok(c) => c,
             Err(e) => {
                 let _ = reply.send(Err(e));
@@ -130,9 +134,10 @@ impl<S: TrilletApi> Task<S> {
         id: BatchId,
         query: CallsQuery,
         reply: Reply<CallsPage>,
+        slot: Slot,
         now: Instant,
     ) {
-        match self.user_request_allowed(&id, now) {
+        match self.user_request_allowed(&id, slot, now) {
             Ok(credentials) => {
                 let request = self.source.calls(&credentials, &id, query);
                 let credentials_generation = self.credentials_generation;

@@ -194,8 +194,8 @@ impl<S: TrilletApi> Task<S> {
                 self.send_cancel(id, reply, now);
                 return false;
             }
-            Command::Calls(id, query, reply) => {
-                self.send_calls(id, query, reply, now);
+            Command::Calls(id, query, reply, slot) => {
+                self.send_calls(id, query, reply, slot, now);
                 return false;
             }
             Command::Lease(reply) => {
