@@ -217,11 +217,40 @@ function buildCancelConfirm(id) {
 
 // ---- failed calls ----------------------------------------------------------------------
 
+// "Save failed calls as CSV…" (every failed call, or one group's): the window asks where with
+// the desktop's save dialog, the tray app loads every page and writes the file. What happened
+// stays beside the button until the next save.
+function saveButton(id, reason, label, ariaLabel) {
+  const button = el("button", { type: "button", className: "save-csv", textContent: label, ariaLabel });
+  button.addEventListener("click", async () => {
+    const said = button.closest(".failures").querySelector(".save-status");
+    button.disabled = true;
+    said.className = "save-status muted";
+    said.textContent = "Saving…";
+    said.hidden = false;
+    try {
+      const saved = await tauriCore.invoke("save_retry_list", { id, reason });
+      if (saved.cancelled) said.hidden = true;
+      else said.textContent = saved.message;
+    } catch (e) {
+      said.className = "save-status error";
+      said.textContent = `Not saved: ${e && e.message ? e.message : String(e)}`;
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return button;
+}
+
 function buildFailures(id) {
   const more = el("button", { type: "button", className: "more", textContent: "Load more" });
   const details = el("details", { className: "failures" }, [
     el("summary"),
-    el("p", { className: "failures-summary muted", role: "status" }),
+    el("div", { className: "failures-head" }, [
+      el("p", { className: "failures-summary muted", role: "status" }),
+      saveButton(id, null, "Save failed calls as CSV…", `Save the failed calls of ${id} as CSV`),
+    ]),
+    el("p", { className: "save-status muted", role: "status", hidden: true }),
     el("p", { className: "failures-error error", role: "alert", hidden: true }),
     el("div", { className: "groups" }),
     more,
@@ -302,6 +331,7 @@ function renderFailures(details, view) {
       el("div", { className: "group-head" }, [
         el("h3", { textContent: `${group.reason} × ${group.count}` }),
         copy,
+        saveButton(view.batchId, group.reason, "Save as CSV…", `Save the calls of “${group.reason}” as CSV`),
       ]),
       list,
     ]);

@@ -1,13 +1,16 @@
 #!/usr/bin/python3
-"""x-window.py close|shown|class TITLE [PID] — on an X display with no window manager (Xvfb):
-`close` asks the window titled TITLE to close exactly as a window manager's close button does
-(a WM_DELETE_WINDOW client message); `shown` exits 0 when a mapped window titled TITLE exists;
-`class` prints its WM_CLASS (instance and class, one a line), what docks group windows by.
-With PID, only windows of that process (_NET_WM_PID) count. Tests and benchmarks use it to
-exercise the app's real close path."""
+"""x-window.py close|shown|class|press TITLE [PID] [KEY] — on an X display with no window
+manager (Xvfb): `close` asks the window titled TITLE to close exactly as a window manager's
+close button does (a WM_DELETE_WINDOW client message); `shown` exits 0 when a mapped window
+titled TITLE exists; `class` prints its WM_CLASS (instance and class, one a line), what docks
+group windows by; `press` gives that window the keyboard focus and presses KEY (an X keysym
+name: Return, Escape) on the keyboard, through XTEST, as a person's key press arrives.
+With PID (0 for any), only windows of that process (_NET_WM_PID) count. Tests and benchmarks
+use it to exercise the app's real close path and the desktop's own dialogs."""
 import sys
 
-from Xlib import X, display, protocol
+from Xlib import X, XK, display, protocol
+from Xlib.ext import xtest
 
 
 def windows(window, title, pid, d):
@@ -27,7 +30,7 @@ def owner(window, d):
 
 def main():
     action, title = sys.argv[1], sys.argv[2]
-    pid = int(sys.argv[3]) if len(sys.argv) > 3 else None
+    pid = int(sys.argv[3]) if len(sys.argv) > 3 and sys.argv[3] != "0" else None
     d = display.Display()
     found = list(windows(d.screen().root, title, pid, d))
     if action == "shown":
@@ -43,6 +46,21 @@ def main():
     if not found:
         print(f"no window titled {title!r}", file=sys.stderr)
         return 1
+    if action == "press":
+        keycode = d.keysym_to_keycode(XK.string_to_keysym(sys.argv[4]))
+        if not keycode:
+            print(f"no key named {sys.argv[4]!r}", file=sys.stderr)
+            return 2
+        mapped = [w for w in found if w.get_attributes().map_state == X.IsViewable]
+        if not mapped:
+            print(f"the window titled {title!r} is not shown", file=sys.stderr)
+            return 1
+        mapped[0].set_input_focus(X.RevertToParent, X.CurrentTime)
+        d.sync()
+        xtest.fake_input(d, X.KeyPress, keycode)
+        xtest.fake_input(d, X.KeyRelease, keycode)
+        d.sync()
+        return 0
     delete = d.intern_atom("WM_DELETE_WINDOW")
     protocols = d.intern_atom("WM_PROTOCOLS")
     for window in found:

@@ -4,8 +4,10 @@
 //! its way to the resident and is never sent back: no request answers with it.
 
 use batchwatch_core::control::{CallError, Failure};
-use serde_json::Value;
-use tauri::{AppHandle, Manager, Runtime, State};
+use batchwatch_core::BatchId;
+use serde_json::{json, Value};
+use tauri::{AppHandle, Manager, Runtime, State, WebviewWindow};
+use tauri_plugin_dialog::DialogExt;
 
 use crate::resident::Link;
 
@@ -27,6 +29,64 @@ pub async fn call(link: State<'_, Link>, op: String, args: Value) -> Result<Valu
             CallError::Failed(failure) => failure,
             CallError::Gone => gone(),
         })
+}
+
+/// "Save failed calls as CSV…": asks where with the desktop's own save dialog (in the
+/// Downloads folder, a name from the batch and the group), then has the resident load every
+/// failed call and write the list there. `{"cancelled": true}` when the person closed the
+/// dialog; otherwise the resident's answer (how many calls, where) or its error.
+#[tauri::command]
+pub async fn save_retry_list<R: Runtime>(
+    app: AppHandle<R>,
+    window: WebviewWindow<R>,
+    link: State<'_, Link>,
+    id: String,
+    reason: Option<String>,
+) -> Result<Value, Failure> {
+    let batch = BatchId::parse(&id).map_err(|e| {
+        Failure::new(
+            "invalid_batch_id",
+            format!("{id:?} is not a batch ID: it {e}"),
+        )
+    })?;
+    let mut dialog = app
+        .dialog()
+        .file()
+        .set_title("Save failed calls as CSV")
+        .set_file_name(batchwatch_core::retry_list::suggested_file_name(
+            &batch,
+            reason.as_deref(),
+        ))
+        .add_filter("CSV", &["csv"])
+        .set_parent(&window);
+    if let Some(folder) = app
+        .path()
+        .download_dir()
+        .ok()
+        .filter(|d| d.is_dir())
+        .or_else(|| app.path().home_dir().ok())
+    {
+        dialog = dialog.set_directory(folder);
+    }
+    let (chosen, answer) = tokio::sync::oneshot::channel();
+    dialog.save_file(move |path| {
+        let _ = chosen.send(path);
+    });
+    let Some(path) = answer.await.ok().flatten() else {
+        return Ok(json!({ "cancelled": true }));
+    };
+    let path = path.into_path().map_err(|e| {
+        Failure::new(
+            "save_failed",
+            format!("The dialog gave no place on disk ({e})."),
+        )
+    })?;
+    call(
+        link,
+        "save_retry_list".into(),
+        json!({ "id": id, "reason": reason, "path": path }),
+    )
+    .await
 }
 
 /// Starts the resident again after it stopped, follows it, and returns the whole payload.

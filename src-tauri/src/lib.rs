@@ -30,6 +30,7 @@ pub fn with_commands<R: Runtime>(builder: Builder<R>) -> Builder<R> {
     builder.invoke_handler(tauri::generate_handler![
         commands::call,
         commands::restart_resident,
+        commands::save_retry_list,
     ])
 }
 
@@ -80,7 +81,10 @@ pub fn run() -> ExitCode {
                 .level(log::LevelFilter::Info)
                 .build(),
         )
-        .plugin(tauri_plugin_window_state::Builder::default().build());
+        .plugin(tauri_plugin_window_state::Builder::default().build())
+        // The save dialog of "Save failed calls as CSV…" (asked from Rust: the page gets no
+        // dialog or file permission).
+        .plugin(tauri_plugin_dialog::init());
     let link = Link::new(endpoint, launch.demo, client);
     let app = with_commands(builder)
         .manage(link)

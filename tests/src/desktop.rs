@@ -140,6 +140,20 @@ impl Desktop {
         self.home.path().join("exit-status")
     }
 
+    /// This test's Downloads folder (made, and named in `user-dirs.dirs` as the desktop does),
+    /// where a save dialog opens.
+    pub fn downloads_dir(&self) -> PathBuf {
+        let downloads = self.home.path().join("downloads");
+        std::fs::create_dir_all(&downloads).unwrap();
+        std::fs::create_dir_all(self.config_dir()).unwrap();
+        std::fs::write(
+            self.config_dir().join("user-dirs.dirs"),
+            format!("XDG_DOWNLOAD_DIR=\"{}\"\n", downloads.display()),
+        )
+        .unwrap();
+        downloads
+    }
+
     pub fn config_dir(&self) -> PathBuf {
         self.home.path().join("config")
     }

@@ -332,6 +332,16 @@ pub fn close_window_as_a_person_would(title: &str, owner: &str, mut closed: impl
     }
 }
 
+/// Presses `key` (an X keysym name: "Return", "Escape") on the keyboard with that window
+/// focused, as a person answers a dialog. `false` when no such window is shown.
+pub fn press_key(title: &str, owner: &str, key: &str) -> bool {
+    x_window_command("press", title, owner)
+        .arg(key)
+        .status()
+        .expect("x-window.py runs")
+        .success()
+}
+
 /// The WM_CLASS (instance, class) of that process's window titled `title`, once it has one.
 pub fn window_class(title: &str, owner: &str) -> Option<(String, String)> {
     let out = x_window_command("class", title, owner).output().ok()?;

@@ -1129,6 +1129,121 @@ fn failed_calls_open_grouped_and_a_batch_is_cancelled_from_its_card() {
     window.quit();
 }
 
+/// A CSV file read back as a spreadsheet reads it: the header, then the rows.
+fn read_csv(path: &std::path::Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let header = reader.headers().unwrap().iter().map(String::from).collect();
+    let rows = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(String::from).collect())
+        .collect();
+    (header, rows)
+}
+
+#[test]
+fn failed_calls_are_saved_as_a_csv_where_the_desktops_save_dialog_says() {
+    let mut desktop = Desktop::new("retry_list");
+    let downloads = desktop.downloads_dir();
+    desktop
+        .sim
+        .control()
+        .add_batch(trillet_sim::failing_batch("batch_failing"));
+    let window = watching(&mut desktop, &["batch_failing"]);
+    eventually("the batch to finish", WAIT, || {
+        (card_state(&window, "batch_failing") == "completed").then_some(())
+    });
+    let app = batchwatch_e2e::desktop::app_binary();
+    let app = app.to_string_lossy();
+    const DIALOG: &str = "Save failed calls as CSV";
+    let status = |window: &WebDriver| in_card(window, "batch_failing", ".save-status");
+    // Click, then answer the desktop's own dialog with the keyboard, as a person does.
+    let save = |button: &str, key: &str| {
+        window.click(&format!(".card[data-id='batch_failing'] {button}"));
+        eventually("the save dialog", WAIT, || {
+            os::window_exists(DIALOG, &app).then_some(())
+        });
+        assert!(os::press_key(DIALOG, &app, key), "the dialog takes the key");
+        eventually("the dialog to close", WAIT, || {
+            (!os::window_exists(DIALOG, &app)).then_some(())
+        });
+    };
+
+    window.click(".card[data-id='batch_failing'] .failures summary");
+    eventually("the first page", WAIT, || {
+        in_card(&window, "batch_failing", ".group h3")
+    });
+
+    // The dialog opens in Downloads with the batch's name: Enter saves every failed call.
+    save(".failures-head .save-csv", "Return");
+    let path = downloads.join("batch_failing-failed-calls.csv");
+    let said = eventually("the list saved", WAIT, || {
+        status(&window).filter(|s| s.starts_with("Saved"))
+    });
+    let (header, rows) = read_csv(&path);
+    assert_eq!(
+        said,
+        format!("Saved {} calls to {}", rows.len(), path.display())
+    );
+    assert_eq!(
+        header,
+        [
+            "phone_number",
+            "name",
+            "appointment_day",
+            "error",
+            "ended_at"
+        ]
+    );
+    let failed: usize = in_card(&window, "batch_failing", ".failures summary")
+        .and_then(|s| {
+            s.strip_prefix("Failed calls (")?
+                .strip_suffix(')')?
+                .parse()
+                .ok()
+        })
+        .unwrap();
+    let numbers: std::collections::HashSet<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(numbers.len(), rows.len(), "each number once");
+    assert!(
+        rows.len() > 200 && rows.len() <= failed,
+        "every page, not the one on screen: {} of {failed}",
+        rows.len()
+    );
+
+    // One group's button: only that group, in a file named after it.
+    let reason = in_card(&window, "batch_failing", ".group").map(|_| {
+        window
+            .run(
+                "return document.querySelector(`.card[data-id='batch_failing'] .group`).dataset.reason;",
+                json!([]),
+            )
+            .as_str()
+            .unwrap()
+            .to_owned()
+    });
+    let reason = reason.unwrap();
+    save(".group .save-csv", "Return");
+    eventually("the group saved", WAIT, || {
+        status(&window).filter(|s| s.starts_with("Saved") && *s != said)
+    });
+    let group_file = std::fs::read_dir(&downloads)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| *p != path && p.extension().is_some_and(|e| e == "csv"))
+        .expect("the group's file");
+    let (_, group_rows) = read_csv(&group_file);
+    assert!(!group_rows.is_empty() && group_rows.len() < rows.len());
+    assert!(group_rows.iter().all(|r| r[3] == reason), "{group_rows:?}");
+
+    // Escape closes the dialog: nothing saved, nothing said.
+    save(".failures-head .save-csv", "Escape");
+    eventually("the status to go", WAIT, || {
+        status(&window).is_none().then_some(())
+    });
+    let files = std::fs::read_dir(&downloads).unwrap().count();
+    assert_eq!(files, 2, "only the two lists, no partial file");
+}
+
 #[test]
 fn settings_are_kept_and_start_at_login_writes_the_autostart_entry() {
     let mut desktop = Desktop::new("settings");

@@ -86,6 +86,30 @@ pub fn retry_csv(calls: &[CallRecord], reason: Option<&str>, zone: &TimeZone) ->
     }
 }
 
+/// The name a save dialog suggests: `batch_x-failed-calls.csv`, or for one group
+/// `batch_x-number-busy.csv` (the reason in lower case, anything but letters and digits a
+/// single `-`, at most 40 characters of it).
+pub fn suggested_file_name(id: &crate::BatchId, reason: Option<&str>) -> String {
+    let mut slug = String::new();
+    for c in reason.unwrap_or("failed calls").trim().chars() {
+        if c.is_alphanumeric() {
+            slug.extend(c.to_lowercase());
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+        if slug.chars().count() >= 40 {
+            break;
+        }
+    }
+    let slug = slug.trim_end_matches('-');
+    let slug = if slug.is_empty() {
+        "failed-calls"
+    } else {
+        slug
+    };
+    format!("{id}-{slug}.csv")
+}
+
 /// Writes `csv` to `path` whole or not at all: into a new file beside it, flushed to disk, then
 /// renamed over it — a crash or a full disk never leaves half a list where the person looks
 /// for one. The file gets the usual permissions of a document the person saves (umask).
@@ -222,6 +246,26 @@ mod tests {
             retry_csv(&calls, Some("Voicemail"), &zone).csv,
             "phone_number,error,ended_at\n"
         );
+    }
+
+    #[test]
+    fn the_suggested_name_says_the_batch_and_the_group() {
+        let id = crate::BatchId::parse("batch_x").unwrap();
+        assert_eq!(suggested_file_name(&id, None), "batch_x-failed-calls.csv");
+        assert_eq!(
+            suggested_file_name(&id, Some(" Number busy")),
+            "batch_x-number-busy.csv"
+        );
+        assert_eq!(
+            suggested_file_name(&id, Some("../../etc/passwd: Übel!")),
+            "batch_x-etc-passwd-übel.csv"
+        );
+        assert_eq!(
+            suggested_file_name(&id, Some("???")),
+            "batch_x-failed-calls.csv"
+        );
+        let long = suggested_file_name(&id, Some(&"a".repeat(500)));
+        assert_eq!(long, format!("batch_x-{}.csv", "a".repeat(40)));
     }
 
     #[test]
