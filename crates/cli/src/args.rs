@@ -57,8 +57,14 @@ pub enum Command {
 pub struct HistoryArgs {
     /// One JSON object per batch and line: the API's fields, `batchId`, `percent`,
     /// `finishedAt` (epoch ms).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["delete", "clear"])]
     pub json: bool,
+    /// Delete these batches' records (a batch still in the tray app's list keeps its card).
+    #[arg(long, value_name = "ID", num_args = 1.., conflicts_with = "clear")]
+    pub delete: Vec<String>,
+    /// Delete every record.
+    #[arg(long)]
+    pub clear: bool,
 }
 
 #[derive(Debug, Args)]

@@ -2,22 +2,69 @@
 //! also those no longer in its list — newest first, each with its final counts, success rate
 //! and duration, as a line for people or a JSON object per line for scripts. Read from the
 //! tray app's state database without writing to it (the tray app may be running).
+//! `--delete ID…` and `--clear` delete records (only records: the tray app's list is its own).
 
-use batchwatch_core::format;
 use batchwatch_core::state_file::StateFile;
+use batchwatch_core::{format, BatchId};
 
+use crate::args::HistoryArgs;
 use crate::exit::Failure;
 use crate::summary::{self, JsonLine};
 
-pub fn run(json: bool) -> Result<(), Failure> {
+pub fn run(args: &HistoryArgs) -> Result<(), Failure> {
     let Some(path) = StateFile::default_path() else {
         return Err(Failure::Usage(
             "no configuration folder is known (neither XDG_CONFIG_HOME nor HOME is set)".into(),
         ));
     };
-    let record = StateFile::new(&path)
-        .history()
+    let file = StateFile::new(&path);
+    if args.clear {
+        let deleted = file.forget_history(None).map_err(Failure::Unreachable)?;
+        println!(
+            "Deleted {} from the record.",
+            format::count(deleted.len() as u64, "finished batch", "finished batches")
+        );
+        return Ok(());
+    }
+    if !args.delete.is_empty() {
+        return delete(&file, &args.delete);
+    }
+    list(&file, args.json)
+}
+
+/// Deletes the records of `asked`; an ID with no record is said on stderr (exit 4), after the
+/// others are deleted. A malformed ID deletes nothing (exit 2).
+fn delete(file: &StateFile, asked: &[String]) -> Result<(), Failure> {
+    let ids = asked
+        .iter()
+        .map(|text| {
+            BatchId::parse(text.trim())
+                .map_err(|e| Failure::Usage(format!("{text:?} is not a batch ID: it {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let deleted = file
+        .forget_history(Some(&ids))
         .map_err(Failure::Unreachable)?;
+    for id in &deleted {
+        println!("Deleted {id} from the record.");
+    }
+    let missing: Vec<String> = ids
+        .iter()
+        .filter(|id| !deleted.contains(id))
+        .map(ToString::to_string)
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::UnknownBatch(format!(
+            "not in the record: {}",
+            missing.join(", ")
+        )))
+    }
+}
+
+fn list(file: &StateFile, json: bool) -> Result<(), Failure> {
+    let record = file.history().map_err(Failure::Unreachable)?;
     let now = batchwatch_core::monitor::wall_clock_ms();
     if record.is_empty() && !json {
         println!("No finished batches yet.");

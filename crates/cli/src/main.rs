@@ -9,7 +9,8 @@
 //! - `status`: `status`, one request per batch (or through the tray app when it runs).
 //! - `watch`: `watch`, on the core's monitor.
 //! - `failed`, `cancel`: a batch's failed calls; cancelling a batch.
-//! - `history`: the record of finished batches, from the tray app's state database.
+//! - `history`: the record of finished batches, from the tray app's state database (and
+//!   `--delete ID…` / `--clear` to delete records).
 //! - `patience`: waiting out a 429 in one-shot commands.
 //! - `live`: what `watch` shows — progress bars on a terminal, plain lines otherwise.
 //! - `summary`: how one batch's snapshot reads, as text and as JSON.
@@ -57,7 +58,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Credentials(command) => credentials::run(command),
         Command::Add(args) => runtime()?.block_on(add::run(&args.ids)),
-        Command::History(args) => history::run(args.json),
+        Command::History(args) => history::run(&args),
         Command::Status(args) => {
             let ids = args::batch_ids(&args.ids)?;
             let runtime = runtime()?;

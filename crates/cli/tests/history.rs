@@ -86,3 +86,67 @@ fn history_lists_finished_batches_newest_first_and_never_a_running_one() {
     assert_eq!(first["finishedAt"], 1_703_103_600_000u64);
     assert_eq!(first["completed"], 145);
 }
+
+#[test]
+fn records_are_deleted_by_id_or_all_and_an_unknown_id_is_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = StateFile::new(dir.path().join("batchwatch/state.db"));
+    file.load(0);
+    let state = SavedState {
+        batches: vec![
+            batch(
+                "batch_one",
+                progress("completed", 95, Some(1_703_100_000_000)),
+            ),
+            batch(
+                "batch_two",
+                progress("completed", 145, Some(1_703_103_600_000)),
+            ),
+            batch(
+                "batch_three",
+                progress("completed", 45, Some(1_703_104_600_000)),
+            ),
+        ],
+        ..SavedState::default()
+    };
+    file.save(&state).unwrap();
+    let history = |args: &[&str]| {
+        let mut command = cli(args);
+        without_keychain(&mut command, dir.path());
+        run(command)
+    };
+
+    let out = history(&["history", "--delete", "batch_two", "batch_unknown"]);
+    out.assert_code(4);
+    assert_eq!(out.stdout, "Deleted batch_two from the record.\n");
+    assert!(
+        out.stderr.contains("not in the record: batch_unknown"),
+        "{out:#?}"
+    );
+    let out = history(&["history"]);
+    let listed: Vec<&str> = out
+        .stdout
+        .lines()
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(listed, ["batch_three", "batch_one"], "{out:#?}");
+
+    // A malformed ID deletes nothing, not even the good one beside it.
+    let out = history(&["history", "--delete", "batch_one", "../etc"]);
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("\"../etc\" is not a batch ID"),
+        "{out:#?}"
+    );
+    assert_eq!(history(&["history"]).stdout.lines().count(), 2);
+
+    let out = history(&["history", "--clear"]);
+    out.assert_code(0);
+    assert_eq!(out.stdout, "Deleted 2 finished batches from the record.\n");
+    assert_eq!(
+        history(&["history"]).stdout.trim(),
+        "No finished batches yet."
+    );
+    // The tray app's list is not the record: the batches are still tracked.
+    assert_eq!(file.load(1).state.batches.len(), 3);
+}

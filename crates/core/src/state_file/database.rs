@@ -360,3 +360,51 @@ pub fn read_history(path: &Path) -> Result<Vec<Finished>, Unreadable> {
     }
     Ok(out)
 }
+
+/// Deletes records from the history in the database at `path` — those of `ids`, or every one
+/// when `ids` is `None` — in one transaction, beside a running tray app (its writes wait a
+/// moment for ours, as ours for its). Returns the IDs deleted. Never creates the database
+/// nor changes its schema: no database, or one before the history, has no record to delete.
+pub fn forget_history(path: &Path, ids: Option<&[BatchId]>) -> Result<Vec<BatchId>, Unreadable> {
+    let connection = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
+        .map_err(|e| Unreadable(format!("could not be opened ({e})")))?;
+    connection.busy_timeout(std::time::Duration::from_secs(1))?;
+    let version: u32 = connection.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let known = u32::try_from(MIGRATIONS.len()).unwrap_or(u32::MAX);
+    if version > known {
+        return Err(Unreadable(format!(
+            "was written by a newer Batchwatch (format {version})"
+        )));
+    }
+    if version < 2 {
+        return Ok(Vec::new());
+    }
+    let mut connection = connection;
+    let transaction = connection.transaction()?;
+    let deleted: Vec<BatchId> = {
+        let mut delete = transaction.prepare("DELETE FROM history WHERE id = ?1 RETURNING id")?;
+        let mut all = transaction.prepare("DELETE FROM history RETURNING id")?;
+        let texts: Vec<String> = match ids {
+            Some(ids) => ids
+                .iter()
+                .map(|id| {
+                    delete
+                        .query_map([id.as_str()], |r| r.get::<_, String>(0))?
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .flatten()
+                .collect(),
+            None => all
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<_, _>>()?,
+        };
+        texts
+            .iter()
+            .filter_map(|id| BatchId::parse(id).ok())
+            .collect()
+    };
+    transaction.commit()?;
+    Ok(deleted)
+}

@@ -166,6 +166,17 @@ impl StateFile {
             .map_err(|e| format!("The saved record at {} {e}.", self.path.display()))
     }
 
+    /// Deletes records of finished batches: those of `ids`, or all of them with `None`. A
+    /// batch still tracked keeps its card (the tray app's list is not this record). Returns
+    /// the IDs deleted; none when there is no database yet.
+    pub fn forget_history(&self, ids: Option<&[BatchId]>) -> Result<Vec<BatchId>, String> {
+        if !self.path.exists() {
+            return Ok(Vec::new());
+        }
+        database::forget_history(&self.path, ids)
+            .map_err(|e| format!("The saved record at {} {e}.", self.path.display()))
+    }
+
     fn database(&self) -> std::sync::MutexGuard<'_, Option<Database>> {
         self.database.lock().unwrap_or_else(|p| p.into_inner())
     }

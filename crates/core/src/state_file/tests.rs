@@ -260,3 +260,61 @@ fn a_finished_batch_stays_in_the_record_after_it_leaves_the_tracked_list() {
     );
     assert!(!dir.path().join("none.db").exists());
 }
+
+/// Deleting from the record, as `batchwatch-cli history --delete` does beside a running tray
+/// app: the tray app's open database and its next saves do not bring the record back.
+#[test]
+fn records_are_deleted_one_by_one_or_all_and_stay_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let running_app = StateFile::new(&path);
+    running_app.load(1);
+    let mut state = sample();
+    let mut done = (**state.batches[0].last.as_ref().unwrap()).clone();
+    done.status = crate::model::BatchStatus::Completed;
+    done.is_complete = true;
+    done.completed_time = Some(1_703_105_000_000);
+    let finished = |id: &str, at: u64| SavedBatch {
+        id: BatchId::parse(id).unwrap(),
+        last: Some(Arc::new(crate::model::BatchProgress {
+            completed_time: Some(at),
+            ..done.clone()
+        })),
+        ..state.batches[0].clone()
+    };
+    state.batches = vec![
+        finished("batch_one", 1_703_105_000_000),
+        finished("batch_two", 1_703_106_000_000),
+        finished("batch_three", 1_703_107_000_000),
+    ];
+    running_app.save(&state).unwrap();
+    let ids = |file: &StateFile| -> Vec<String> {
+        file.history()
+            .unwrap()
+            .iter()
+            .map(|f| f.id.to_string())
+            .collect()
+    };
+    let terminal = StateFile::new(&path);
+    assert_eq!(ids(&terminal), ["batch_three", "batch_two", "batch_one"]);
+
+    let asked = [
+        BatchId::parse("batch_two").unwrap(),
+        BatchId::parse("batch_never").unwrap(),
+    ];
+    let deleted = terminal.forget_history(Some(&asked)).unwrap();
+    assert_eq!(deleted, [asked[0].clone()], "only what was in the record");
+    assert_eq!(ids(&terminal), ["batch_three", "batch_one"]);
+    // The tray app saves again (nothing of batch_two changed): the record stays deleted, and
+    // the batch itself stays tracked.
+    running_app.save(&state).unwrap();
+    assert_eq!(ids(&terminal), ["batch_three", "batch_one"]);
+    assert_eq!(running_app.load(2).state.batches.len(), 3);
+
+    let deleted = terminal.forget_history(None).unwrap();
+    assert_eq!(deleted.len(), 2);
+    assert!(ids(&terminal).is_empty());
+    let none = StateFile::new(dir.path().join("none.db"));
+    assert_eq!(none.forget_history(None).unwrap(), []);
+    assert!(!dir.path().join("none.db").exists(), "none is made");
+}
