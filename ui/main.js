@@ -396,7 +396,7 @@ function fillCard(node, card) {
   node.querySelector(".counts").textContent = card.total
     ? `${card.countsText} — ${card.completed + card.failed} of ${card.total}`
     : "";
-  const timing = [card.elapsedText, card.etaText, card.averageCallText,
+  const timing = [card.elapsedText, card.etaText, card.successText, card.averageCallText,
     card.lastUpdatedMs ? `updated ${timeOfDay(card.lastUpdatedMs)}` : null].filter(Boolean);
   node.querySelector(".timing").textContent = timing.join(" · ");
   const problem = node.querySelector(".problem");

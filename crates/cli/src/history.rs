@@ -87,8 +87,11 @@ fn list(file: &StateFile, json: bool) -> Result<(), Failure> {
             let finished_at = when
                 .map(|ms| format!("  finished {}", format::local_moment(ms, now)))
                 .unwrap_or_default();
+            let success = format::success(&batchwatch_core::figures(&finished.last, &[], now))
+                .map(|s| format!("  {s}"))
+                .unwrap_or_default();
             println!(
-                "{}{finished_at}",
+                "{}{success}{finished_at}",
                 summary::human_line(&finished.id, &finished.last, now, width)
             );
         }

@@ -71,6 +71,8 @@ pub struct JsonLine<'a> {
     pub percent: f64,
     /// Whole seconds; `null` while it cannot be known.
     pub eta_seconds: Option<u64>,
+    /// Completed of the ended calls, 0–100, one decimal; `null` until a call has ended.
+    pub success_percent: Option<f64>,
 }
 
 impl<'a> JsonLine<'a> {
@@ -81,6 +83,7 @@ impl<'a> JsonLine<'a> {
             progress,
             percent: (f.percent * 10.0).round() / 10.0,
             eta_seconds: f.eta.map(|d| d.as_secs_f64().round() as u64),
+            success_percent: f.success_percent.map(|p| (p * 10.0).round() / 10.0),
         }
     }
 

@@ -72,6 +72,8 @@ fn history_lists_finished_batches_newest_first_and_never_a_running_one() {
         "{out:#?}"
     );
     assert!(lines[0].contains("145 completed · 5 failed"), "{out:#?}");
+    // 145 of the 150 ended calls.
+    assert!(lines[0].contains("  97% succeeded  finished "), "{out:#?}");
     assert!(lines[0].contains("finished "), "{out:#?}");
     assert!(lines[1].starts_with("batch_older "), "{out:#?}");
     assert!(!out.stdout.contains("batch_running"));
@@ -85,6 +87,7 @@ fn history_lists_finished_batches_newest_first_and_never_a_running_one() {
     assert_eq!(first["batchId"], "batch_newer");
     assert_eq!(first["finishedAt"], 1_703_103_600_000u64);
     assert_eq!(first["completed"], 145);
+    assert_eq!(first["successPercent"], 96.7);
 }
 
 #[test]

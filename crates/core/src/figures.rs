@@ -41,6 +41,8 @@ pub struct Figures {
     pub pace_is_recent: bool,
     /// Time left at the observed pace; `Some(ZERO)` when complete, `None` when it cannot be known.
     pub eta: Option<Duration>,
+    /// Completed calls over ended calls, 0–100; `None` until a call has ended.
+    pub success_percent: Option<f64>,
 }
 
 /// Computes [`Figures`] for `progress` as seen at `now_ms`, the pace from `samples` (the batch's
@@ -112,6 +114,8 @@ pub fn figures(progress: &BatchProgress, samples: &[Sample], now_ms: EpochMillis
         calls_per_minute,
         pace_is_recent: recent.is_some(),
         eta,
+        success_percent: (finished > 0)
+            .then(|| (progress.completed as f64 / finished as f64 * 100.0).clamp(0.0, 100.0)),
     }
 }
 
@@ -197,6 +201,14 @@ mod tests {
             f.calls_per_minute.map(|c| format!("{c:.3}")),
             Some("1.667".into())
         );
+        // 95 of the 100 ended calls completed.
+        assert_eq!(f.success_percent, Some(95.0));
+        let none_ended = BatchProgress {
+            completed: 0,
+            failed: 0,
+            ..p.clone()
+        };
+        assert_eq!(figures(&none_ended, &[], START).success_percent, None);
     }
 
     #[test]

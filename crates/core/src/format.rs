@@ -67,6 +67,13 @@ pub fn timing(p: &crate::model::BatchProgress, f: &crate::figures::Figures) -> S
     }
 }
 
+/// How an ended batch went: `95% succeeded` (completed of the calls that ended; a batch with
+/// none ended says nothing).
+pub fn success(f: &crate::figures::Figures) -> Option<String> {
+    f.success_percent
+        .map(|p| format!("{} succeeded", percent(p)))
+}
+
 /// A percentage for labels: whole numbers, except that anything short of done stays below
 /// 100 and anything started stays above 0.
 pub fn percent(p: f64) -> String {

@@ -431,6 +431,13 @@ mod tests {
         let card = &window_view(&v, &zone()).cards[0];
         assert_eq!(card.eta_text.as_deref(), Some("ETA 20 min"));
         assert_eq!(card.pace_text, None);
+        assert_eq!(card.success_text, None, "said once it has ended");
+
+        // A finished card says how it went: 145 of its 150 ended calls completed.
+        let v = view(vec![done("batch_done")], Connection::Ready);
+        let card = &window_view(&v, &zone()).cards[0];
+        assert_eq!(card.success_text.as_deref(), Some("97% succeeded"));
+        assert_eq!(card.pace_text, None);
     }
 
     #[test]

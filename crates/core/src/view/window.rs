@@ -106,6 +106,8 @@ pub struct BatchCard<'a> {
     pub throughput: Vec<ThroughputBar>,
     /// "12 calls a minute lately": the recent pace the ETA comes from, while it runs.
     pub pace_text: Option<String>,
+    /// "95% succeeded", once it has ended.
+    pub success_text: Option<String>,
 }
 
 /// The whole window.
@@ -279,6 +281,9 @@ pub(super) fn card<'a>(row: &Row<'a>, connection: &Connection, zone: &TimeZone) 
         }),
         eta_text: f.and_then(|f| eta_text(row.state, f)),
         pace_text: f.and_then(|f| pace_text(row.state, f)),
+        success_text: f
+            .filter(|_| row.state.has_ended())
+            .and_then(format::success),
         average_call_text: p
             .and_then(|p| p.average_call_duration)
             .filter(|s| *s > 0.0)
