@@ -358,12 +358,13 @@ function fillPlot(svg, bars, paceText) {
   // (a click aimed at a button below would land elsewhere).
   svg.style.visibility = bars.length ? "visible" : "hidden";
   const shown = bars.slice(-PLOT_BARS);
-  const peak = Math.max(1, ...shown.map((b) => b.completedPerMinute + b.failedPerMinute));
+  // Each bar is [completed, failed] calls a minute.
+  const peak = Math.max(1, ...shown.map(([completed, failed]) => completed + failed));
   const rects = [];
-  shown.forEach((b, i) => {
+  shown.forEach(([completedPerMinute, failedPerMinute], i) => {
     const x = (PLOT_BARS - shown.length + i) * 2;
-    const failed = (b.failedPerMinute / peak) * 24;
-    const completed = (b.completedPerMinute / peak) * 24;
+    const failed = (failedPerMinute / peak) * 24;
+    const completed = (completedPerMinute / peak) * 24;
     for (const [kind, height, y] of [["failed", failed, 24 - failed], ["completed", completed, 24 - failed - completed]]) {
       if (height <= 0) continue;
       const r = document.createElementNS(SVG, "rect");
