@@ -107,7 +107,7 @@ impl Bars {
                 now_ms,
             } => {
                 let Some(bar) = self.bars.get(id) else { return };
-                let f = batchwatch_core::figures(progress, &[], now_ms);
+                let f = batchwatch_core::figures(progress, now_ms);
                 bar.set_length(f.size.max(1));
                 bar.set_position(f.finished);
                 let text = summary::state_text_within(progress, now_ms, self.message_width());

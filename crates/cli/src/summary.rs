@@ -16,7 +16,7 @@ pub fn human_line(id: &BatchId, p: &BatchProgress, now_ms: u64, id_width: usize)
 
 /// Everything of [`human_line`] after the ID (the progress bar's message).
 pub fn state_text(p: &BatchProgress, now_ms: u64) -> String {
-    let f = figures(p, &[], now_ms);
+    let f = figures(p, now_ms);
     format!(
         "{:<10}  {:>4}  {} of {}  {}",
         p.status.as_str(),
@@ -31,7 +31,7 @@ pub fn state_text(p: &BatchProgress, now_ms: u64) -> String {
 /// the counts shorten first, then go; the status, percent and the time (ETA or "took") stay
 /// as long as they fit, and only then is the end cut.
 pub fn state_text_within(p: &BatchProgress, now_ms: u64, width: usize) -> String {
-    let f = figures(p, &[], now_ms);
+    let f = figures(p, now_ms);
     let timing = format::timing(p, &f);
     let status = p.status.as_str();
     let percent = format::percent(f.percent);
@@ -77,7 +77,7 @@ pub struct JsonLine<'a> {
 
 impl<'a> JsonLine<'a> {
     pub fn new(batch_id: &'a BatchId, progress: &'a BatchProgress, now_ms: u64) -> Self {
-        let f = figures(progress, &[], now_ms);
+        let f = figures(progress, now_ms);
         Self {
             batch_id,
             progress,

@@ -85,7 +85,7 @@ pub fn notification_for(
     current: &BatchProgress,
     now_ms: u64,
 ) -> Option<NotificationContent> {
-    let f = figures(current, &[], now_ms);
+    let f = figures(current, now_ms);
     let duration = f
         .elapsed
         .map(|d| format!(" in {}", format::duration(d)))

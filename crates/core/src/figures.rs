@@ -8,10 +8,11 @@
 //! The ETA comes from the pace calls have been ending at, not from `averageCallDuration`: calls
 //! run concurrently, so the average call length says little about how fast the batch drains.
 //! The pace is the recent one the card's plot shows — calls ended over the last
-//! [`RECENT_PACE_MS`], from the batch's samples — so a campaign that slows down (numbers that
-//! no longer answer, a lowered concurrency) gets a later ETA at once instead of one anchored to
-//! its fast start. Without samples (the terminal, a batch just added) the pace is the whole
-//! run's, between `startTime` and `lastCompletedTime`.
+//! [`RECENT_PACE_MS`] before the last answer, from the batch's samples ([`figures_seen`]) — so a
+//! campaign that slows down (numbers that no longer answer, a lowered concurrency) gets a later
+//! ETA at once instead of one anchored to its fast start. Without samples (the terminal, a
+//! batch just added: [`figures`]) the pace is the whole run's, between `startTime` and
+//! `lastCompletedTime`.
 
 use std::time::Duration;
 
@@ -45,9 +46,21 @@ pub struct Figures {
     pub success_percent: Option<f64>,
 }
 
-/// Computes [`Figures`] for `progress` as seen at `now_ms`, the pace from `samples` (the batch's
-/// counters over the last hour, oldest first; empty when there are none).
-pub fn figures(progress: &BatchProgress, samples: &[Sample], now_ms: EpochMillis) -> Figures {
+/// What the monitor saw of a batch lately, for the recent pace: its counters sampled over the
+/// last hour (oldest first) and when its last answer came — both on this machine's clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Seen<'a> {
+    pub samples: &'a [Sample],
+    pub answered_at_ms: Option<EpochMillis>,
+}
+
+/// Computes [`Figures`] for `progress` as seen at `now_ms`, at the whole run's pace.
+pub fn figures(progress: &BatchProgress, now_ms: EpochMillis) -> Figures {
+    figures_seen(progress, Seen::default(), now_ms)
+}
+
+/// [`figures`], at the recent pace when what was `seen` of the batch tells it.
+pub fn figures_seen(progress: &BatchProgress, seen: Seen<'_>, now_ms: EpochMillis) -> Figures {
     // Saturating: the counters are the server's word, and any u64 must give figures.
     let finished = progress.completed.saturating_add(progress.failed);
     let counted = finished
@@ -85,10 +98,10 @@ pub fn figures(progress: &BatchProgress, samples: &[Sample], now_ms: EpochMillis
     let recent = if progress.is_complete {
         None
     } else {
-        recent_calls_per_ms(finished, samples, now_ms)
+        recent_pace(finished, seen)
     };
     let calls_per_minute = match (recent, active_span_ms) {
-        (Some(per_ms), _) => Some(per_ms * 60_000.0),
+        (Some(pace), _) => Some(pace.calls_per_ms * 60_000.0),
         (None, Some(span)) if finished > 0 => Some(finished as f64 * 60_000.0 / span as f64),
         _ => None,
     };
@@ -97,12 +110,10 @@ pub fn figures(progress: &BatchProgress, samples: &[Sample], now_ms: EpochMillis
         Some(Duration::ZERO)
     } else if remaining == 0 {
         None
-    } else if let Some(per_ms) = recent {
-        Some(Duration::from_millis(
-            (remaining as f64 / per_ms).round() as u64
-        ))
     } else {
-        eta(progress, finished, remaining, now_ms)
+        recent
+            .and_then(|pace| pace.time_left(remaining, now_ms))
+            .or_else(|| eta(progress, finished, remaining, now_ms))
     };
 
     Figures {
@@ -119,20 +130,45 @@ pub fn figures(progress: &BatchProgress, samples: &[Sample], now_ms: EpochMillis
     }
 }
 
-/// Calls ended per millisecond lately: from the newest sample at least [`RECENT_PACE_MS`] old
-/// (else the oldest, once there are two) to the counters now. Measured to `now`, not to the
-/// last sample, so a stall slows it as it lasts. `None` without such a sample, or when no call
-/// ended since it (the whole run's pace is used then). The samples and `now` are both this
-/// machine's clock; the server's own times are never mixed in.
-fn recent_calls_per_ms(finished: u64, samples: &[Sample], now_ms: EpochMillis) -> Option<f64> {
+/// The recent pace: calls ended per millisecond, up to the last answer.
+#[derive(Debug, Clone, Copy)]
+struct RecentPace {
+    calls_per_ms: f64,
+    answered_at_ms: EpochMillis,
+}
+
+impl RecentPace {
+    /// Time left at this pace, less what has passed since the answer it was measured to (so
+    /// the ETA counts down between answers rather than creeping up); `None` once that is
+    /// used up (slower than the pace lately: the whole run's stall rule takes over).
+    fn time_left(self, remaining: u64, now_ms: EpochMillis) -> Option<Duration> {
+        let since = now_ms.saturating_sub(self.answered_at_ms) as f64;
+        let left = remaining as f64 / self.calls_per_ms - since;
+        (left > 0.0).then(|| Duration::from_millis(left.round() as u64))
+    }
+}
+
+/// The pace from the newest sample at least [`RECENT_PACE_MS`] before the last answer (else
+/// the oldest, once there are two) to the counters of that answer. Measured to the answer, not
+/// to now: the counters are that answer's, and the gap between answers grows with the number
+/// of batches. A stall still slows it, as the answers that say "no change" keep coming. `None`
+/// without such a sample, or when no call ended since it (the whole run's pace is used then).
+fn recent_pace(finished: u64, seen: Seen<'_>) -> Option<RecentPace> {
+    let answered_at_ms = seen.answered_at_ms?;
+    let samples = seen.samples;
     let base = samples
         .iter()
         .rev()
-        .find(|s| s.at_ms <= now_ms && now_ms - s.at_ms >= RECENT_PACE_MS)
+        .find(|s| s.at_ms <= answered_at_ms && answered_at_ms - s.at_ms >= RECENT_PACE_MS)
         .or_else(|| samples.first().filter(|_| samples.len() >= 2))?;
-    let span = now_ms.checked_sub(base.at_ms).filter(|ms| *ms > 0)?;
+    let span = answered_at_ms
+        .checked_sub(base.at_ms)
+        .filter(|ms| *ms > 0)?;
     let ended = finished.saturating_sub(base.completed.saturating_add(base.failed));
-    (ended > 0).then(|| ended as f64 / span as f64)
+    (ended > 0).then(|| RecentPace {
+        calls_per_ms: ended as f64 / span as f64,
+        answered_at_ms,
+    })
 }
 
 fn eta(p: &BatchProgress, finished: u64, remaining: u64, now_ms: EpochMillis) -> Option<Duration> {
@@ -190,7 +226,7 @@ mod tests {
     fn reference_example_is_66_7_percent() {
         let p: BatchProgress =
             serde_json::from_str(crate::model::tests::REFERENCE_EXAMPLE).unwrap();
-        let f = figures(&p, &[], START + 60 * MIN);
+        let f = figures(&p, START + 60 * MIN);
         assert_eq!(format!("{:.1}", f.percent), "66.7");
         assert_eq!(f.finished, 100);
         assert_eq!(f.remaining, 50);
@@ -208,7 +244,7 @@ mod tests {
             failed: 0,
             ..p.clone()
         };
-        assert_eq!(figures(&none_ended, &[], START).success_percent, None);
+        assert_eq!(figures(&none_ended, START).success_percent, None);
     }
 
     #[test]
@@ -347,7 +383,7 @@ mod tests {
             },
         ];
         for c in cases {
-            let f = figures(&c.p, &[], c.now);
+            let f = figures(&c.p, c.now);
             assert!(
                 (f.percent - c.percent).abs() < 1e-9,
                 "{}: percent {}",
@@ -362,6 +398,14 @@ mod tests {
                 c.name
             );
             assert_eq!(f.eta.map(|d| d.as_secs()), c.eta, "{}: eta", c.name);
+        }
+    }
+
+    /// The samples, with the last answer at `minute`.
+    fn seen(samples: &[Sample], minute: u64) -> Seen<'_> {
+        Seen {
+            samples,
+            answered_at_ms: Some(START + minute * MIN),
         }
     }
 
@@ -386,17 +430,36 @@ mod tests {
             .collect();
         assert_eq!(samples[50].completed + samples[50].failed, 90);
         let now = START + 60 * MIN;
-        assert_eq!(
-            figures(&p, &[], now).eta,
-            Some(Duration::from_secs(30 * 60))
-        );
-        let f = figures(&p, &samples, now);
+        assert_eq!(figures(&p, now).eta, Some(Duration::from_secs(30 * 60)));
+        let f = figures_seen(&p, seen(&samples, 60), now);
         assert_eq!(f.eta, Some(Duration::from_secs(50 * 60)));
         assert!(f.pace_is_recent);
         assert_eq!(
             f.calls_per_minute.map(|c| format!("{c:.3}")),
             Some("1.000".into())
         );
+        // Two minutes on with no answer yet (many batches share the budget): the ETA counts
+        // down from that answer, it does not creep up while the counters wait.
+        let later = figures_seen(&p, seen(&samples, 60), now + 2 * MIN);
+        assert_eq!(later.eta, Some(Duration::from_secs(48 * 60)));
+        assert_eq!(later.calls_per_minute, f.calls_per_minute);
+    }
+
+    /// Samples without the moment of the last answer say no pace: the whole run's.
+    #[test]
+    fn samples_without_an_answer_time_give_the_whole_runs_pace() {
+        let p = progress(45, 5, 95, 5, 150);
+        let samples = [sample(40, 80, 2), sample(59, 95, 5)];
+        let f = figures_seen(
+            &p,
+            Seen {
+                samples: &samples,
+                answered_at_ms: None,
+            },
+            START + 60 * MIN,
+        );
+        assert!(!f.pace_is_recent);
+        assert_eq!(f.eta, Some(Duration::from_secs(30 * 60)));
     }
 
     /// A young batch has no sample ten minutes old: the oldest of two or more is the base.
@@ -407,11 +470,15 @@ mod tests {
             ..progress(120, 10, 18, 2, 150)
         };
         // 20 ended now, 8 at minute 1: 12 in 4 minutes, 3 a minute, 130 left → 43 min 20 s.
-        let f = figures(&p, &[sample(1, 8, 0), sample(3, 13, 1)], START + 5 * MIN);
+        let f = figures_seen(
+            &p,
+            seen(&[sample(1, 8, 0), sample(3, 13, 1)], 5),
+            START + 5 * MIN,
+        );
         assert_eq!(f.eta, Some(Duration::from_secs(2600)));
         // One sample is no pace yet: the whole run's (20 in 4 min, 12 s a call) less the
         // minute since the last completion: 1,560 s − 60 s.
-        let f = figures(&p, &[sample(1, 8, 0)], START + 5 * MIN);
+        let f = figures_seen(&p, seen(&[sample(1, 8, 0)], 5), START + 5 * MIN);
         assert!(!f.pace_is_recent);
         assert_eq!(f.eta, Some(Duration::from_secs(1500)));
     }
@@ -422,12 +489,12 @@ mod tests {
     fn a_stall_or_a_clock_that_went_back_falls_back_to_the_whole_run() {
         let p = progress(45, 5, 95, 5, 150);
         let stalled = [sample(40, 95, 5), sample(60, 95, 5)];
-        let f = figures(&p, &stalled, START + 200 * MIN);
+        let f = figures_seen(&p, seen(&stalled, 200), START + 200 * MIN);
         assert!(!f.pace_is_recent);
         assert_eq!(f.eta, Some(Duration::from_secs(100 * 60)));
 
         let future = [sample(300, 10, 0), sample(301, 20, 0)];
-        let f = figures(&p, &future, START + 60 * MIN);
+        let f = figures_seen(&p, seen(&future, 60), START + 60 * MIN);
         assert!(!f.pace_is_recent);
         assert_eq!(f.eta, Some(Duration::from_secs(30 * 60)));
     }
@@ -441,7 +508,11 @@ mod tests {
             completed_time: Some(START + 62 * MIN),
             ..progress(0, 0, 145, 5, 150)
         };
-        let f = figures(&p, &[sample(0, 0, 0), sample(30, 80, 2)], START + 70 * MIN);
+        let f = figures_seen(
+            &p,
+            seen(&[sample(0, 0, 0), sample(30, 80, 2)], 62),
+            START + 70 * MIN,
+        );
         assert_eq!(f.eta, Some(Duration::ZERO));
         assert!(!f.pace_is_recent);
     }

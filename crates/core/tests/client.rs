@@ -57,7 +57,7 @@ async fn progress_parses_and_moves_with_the_simulator() {
     assert_eq!(p.waiting + p.active + p.completed + p.failed, p.total);
     assert!(p.start_time.is_some() && p.last_completed_time.is_some());
     assert!(!p.recent_calls.is_empty());
-    let f = figures(&p, &[], control.now_ms());
+    let f = figures(&p, control.now_ms());
     assert!(f.percent > 0.0 && f.percent < 100.0);
     assert!(f.eta.is_some());
 
@@ -67,7 +67,7 @@ async fn progress_parses_and_moves_with_the_simulator() {
     assert_eq!(p.status, BatchStatus::Completed);
     assert!(p.completed_time.is_some());
     assert_eq!(p.completed + p.failed, 150);
-    assert_eq!(figures(&p, &[], control.now_ms()).percent, 100.0);
+    assert_eq!(figures(&p, control.now_ms()).percent, 100.0);
 }
 
 #[tokio::test]

@@ -6,12 +6,13 @@
 use std::sync::Arc;
 
 use batchwatch_core::change::{detect, failure_rate_alert, notification_for, Change};
+use batchwatch_core::figures::{figures_seen, Seen};
 use batchwatch_core::format::TimeZone;
 use batchwatch_core::model::{BatchProgress, BatchStatus, RecentCall};
 use batchwatch_core::monitor::{BatchSnapshot, Connection, FetchStatus, MonitorSnapshot};
 use batchwatch_core::settings::Settings;
 use batchwatch_core::view::{tray_view, window_view};
-use batchwatch_core::{figures, parse_pasted, BatchId};
+use batchwatch_core::{parse_pasted, BatchId};
 use proptest::prelude::*;
 
 /// Mostly the edges, sometimes anything.
@@ -137,7 +138,8 @@ proptest! {
             .into_iter()
             .map(|(at_ms, completed, failed)| batchwatch_core::state_file::Sample { at_ms, completed, failed })
             .collect();
-        let f = figures(&current, &samples, now_ms);
+        let seen = Seen { samples: &samples, answered_at_ms: Some(now_ms / 2) };
+        let f = figures_seen(&current, seen, now_ms);
         prop_assert!(!f.pace_is_recent || f.calls_per_minute.is_some_and(|c| c > 0.0), "{f:?}");
         prop_assert!((0.0..=100.0).contains(&f.percent), "{f:?}");
         prop_assert!(f.finished <= f.size && f.remaining <= f.size, "{f:?}");

@@ -16,7 +16,7 @@
 
 use serde::Serialize;
 
-use crate::figures::{figures, Figures};
+use crate::figures::{figures_seen, Figures, Seen};
 use crate::model::BatchStatus;
 use crate::monitor::{BatchSnapshot, FetchStatus, MonitorSnapshot};
 
@@ -87,10 +87,13 @@ fn rows(view: &MonitorSnapshot) -> Vec<Row<'_>> {
         .map(|snapshot| Row {
             snapshot,
             state: BatchState::of(snapshot),
-            figures: snapshot
-                .progress
-                .as_deref()
-                .map(|p| figures(p, &snapshot.samples, view.now_ms)),
+            figures: snapshot.progress.as_deref().map(|p| {
+                let seen = Seen {
+                    samples: &snapshot.samples,
+                    answered_at_ms: snapshot.last_updated_ms,
+                };
+                figures_seen(p, seen, view.now_ms)
+            }),
         })
         .collect()
 }
