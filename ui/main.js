@@ -223,7 +223,11 @@ function buildCancelConfirm(id) {
 function saveButton(id, reason, label, ariaLabel) {
   const button = el("button", { type: "button", className: "save-csv", textContent: label, ariaLabel });
   button.addEventListener("click", async () => {
-    const said = button.closest(".failures").querySelector(".save-status");
+    const panel = button.closest(".failures");
+    // One save at a time per card (a group's button is made anew as pages load).
+    if (panel.dataset.saving) return;
+    panel.dataset.saving = "1";
+    const said = panel.querySelector(".save-status");
     button.disabled = true;
     said.className = "save-status muted";
     said.textContent = "Saving…";
@@ -237,6 +241,7 @@ function saveButton(id, reason, label, ariaLabel) {
       said.textContent = `Not saved: ${e && e.message ? e.message : String(e)}`;
     } finally {
       button.disabled = false;
+      delete panel.dataset.saving;
     }
   });
   return button;

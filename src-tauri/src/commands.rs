@@ -18,12 +18,26 @@ fn gone() -> Failure {
     )
 }
 
+/// What the page may not ask by name: writing a retry list goes through
+/// [`save_retry_list`], so the place written is always one the person chose in the dialog.
+const NOT_FROM_THE_PAGE: [&str; 1] = ["save_retry_list"];
+
 /// Forwards one request to the resident.
 #[tauri::command]
 pub async fn call(link: State<'_, Link>, op: String, args: Value) -> Result<Value, Failure> {
+    if NOT_FROM_THE_PAGE.contains(&op.as_str()) {
+        return Err(Failure::new(
+            "not_allowed",
+            format!("The window does not send {op} itself."),
+        ));
+    }
+    forward(&link, &op, args).await
+}
+
+async fn forward(link: &Link, op: &str, args: Value) -> Result<Value, Failure> {
     link.client()
         .await
-        .call_raw(&op, args)
+        .call_raw(op, args)
         .await
         .map_err(|e| match e {
             CallError::Failed(failure) => failure,
@@ -81,10 +95,20 @@ pub async fn save_retry_list<R: Runtime>(
             format!("The dialog gave no place on disk ({e})."),
         )
     })?;
-    call(
-        link,
-        "save_retry_list".into(),
-        json!({ "id": id, "reason": reason, "path": path }),
+    // The request is JSON: a name that is not UTF-8 text cannot travel in it.
+    let Some(place) = path.to_str() else {
+        return Err(Failure::new(
+            "save_failed",
+            format!(
+                "{} has a name that is not UTF-8 text; choose another.",
+                path.display()
+            ),
+        ));
+    };
+    forward(
+        &link,
+        "save_retry_list",
+        json!({ "id": id, "reason": reason, "path": place }),
     )
     .await
 }

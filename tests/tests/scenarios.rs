@@ -1162,10 +1162,20 @@ fn failed_calls_are_saved_as_a_csv_where_the_desktops_save_dialog_says() {
         eventually("the save dialog", WAIT, || {
             os::window_exists(DIALOG, &app).then_some(())
         });
-        assert!(os::press_key(DIALOG, &app, key), "the dialog takes the key");
-        eventually("the dialog to close", WAIT, || {
-            (!os::window_exists(DIALOG, &app)).then_some(())
-        });
+        // As a person would, the key again if the dialog is still there after a while (one
+        // just mapped may not be listening yet); `press` presses only on a dialog shown.
+        for attempt in 1..=3 {
+            os::press_key(DIALOG, &app, key);
+            let closed = (0..100).any(|_| {
+                std::thread::sleep(Duration::from_millis(50));
+                !os::window_exists(DIALOG, &app)
+            });
+            if closed {
+                return;
+            }
+            eprintln!("the save dialog did not take {key} on press {attempt}; pressing again");
+        }
+        panic!("the save dialog never took {key}");
     };
 
     window.click(".card[data-id='batch_failing'] .failures summary");
@@ -1226,14 +1236,26 @@ fn failed_calls_are_saved_as_a_csv_where_the_desktops_save_dialog_says() {
     eventually("the group saved", WAIT, || {
         status(&window).filter(|s| s.starts_with("Saved") && *s != said)
     });
-    let group_file = std::fs::read_dir(&downloads)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| *p != path && p.extension().is_some_and(|e| e == "csv"))
-        .expect("the group's file");
+    // Named after the group as a person reads it: "Voicemail detected" → voicemail-detected.
+    let slug = reason
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    let group_file = downloads.join(format!("batch_failing-{slug}.csv"));
     let (_, group_rows) = read_csv(&group_file);
     assert!(!group_rows.is_empty() && group_rows.len() < rows.len());
     assert!(group_rows.iter().all(|r| r[3] == reason), "{group_rows:?}");
+
+    // The page cannot name a place itself: only the dialog's choice is written.
+    let elsewhere = downloads.join("chosen-by-the-page.csv");
+    let refused = window.run(
+        "return window.__TAURI__.core.invoke('call', {op: 'save_retry_list', args: {id: 'batch_failing', path: arguments[0]}}).then(() => 'saved', (e) => e.code);",
+        json!([elsewhere]),
+    );
+    assert_eq!(refused, "not_allowed");
+    assert!(!elsewhere.exists());
 
     // Escape closes the dialog: nothing saved, nothing said.
     save(".failures-head .save-csv", "Escape");

@@ -112,7 +112,8 @@ pub fn suggested_file_name(id: &crate::BatchId, reason: Option<&str>) -> String 
 
 /// Writes `csv` to `path` whole or not at all: into a new file beside it, flushed to disk, then
 /// renamed over it — a crash or a full disk never leaves half a list where the person looks
-/// for one. The file gets the usual permissions of a document the person saves (umask).
+/// for one. The file gets the usual permissions of a document the person saves (umask). A
+/// link at `path` is replaced by the file, not written through.
 pub fn save(path: &Path, csv: &str) -> std::io::Result<()> {
     let not_absolute = || {
         std::io::Error::new(
@@ -123,13 +124,14 @@ pub fn save(path: &Path, csv: &str) -> std::io::Result<()> {
     if !path.is_absolute() {
         return Err(not_absolute());
     }
-    let (folder, name) = match (path.parent(), path.file_name()) {
-        (Some(folder), Some(name)) => (folder, name),
+    let folder = match (path.parent(), path.file_name()) {
+        (Some(folder), Some(_)) => folder,
         _ => return Err(not_absolute()),
     };
+    // A short name of its own (the chosen one may already be near the 255-byte limit).
     let mut partial = tempfile::Builder::new()
-        .prefix(&format!(".{}.", name.to_string_lossy()))
-        .suffix(".part")
+        .prefix(".batchwatch-")
+        .suffix(".csv.part")
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
         .tempfile_in(folder)?;
     partial.write_all(csv.as_bytes())?;
@@ -273,7 +275,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("retry.csv");
         std::fs::write(&path, "an older list\n").unwrap();
+        let before = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&path).unwrap());
         save(&path, "phone_number\n+15550001\n").unwrap();
+        // A new file took the old one's place (renamed over it): it was never written in
+        // place, where a crash would leave half of each.
+        let after = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&path).unwrap());
+        assert_ne!(before, after);
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
             "phone_number\n+15550001\n"

@@ -36,6 +36,8 @@ struct FakeTrillet {
     calls: Arc<Mutex<Option<Result<CallsPage, ApiError>>>>,
     /// Instead of `calls`: this many pages of one failed call each (`job_<page>`).
     pages: Arc<Mutex<Option<u64>>>,
+    /// The next ask for this page is answered 429, asking to wait the given time.
+    page_limited_once: Arc<Mutex<Option<(u64, Duration)>>>,
 }
 
 impl FakeTrillet {
@@ -111,6 +113,14 @@ impl TrilletApi for FakeTrillet {
                 format!("calls of {batch}"),
                 credentials.workspace_id.to_string(),
             ));
+            let mut limited = self.page_limited_once.lock().unwrap();
+            if let Some((_, wait)) = limited.filter(|(p, _)| *p == page) {
+                *limited = None;
+                return std::future::ready(Err(ApiError::RateLimited {
+                    retry_after: Some(wait),
+                    message: "Too many requests".into(),
+                }));
+            }
             return std::future::ready(Ok(CallsPage {
                 calls: vec![serde_json::from_value(serde_json::json!({
                     "jobId": format!("job_{page}"), "status": "failed",
@@ -1164,10 +1174,16 @@ async fn every_failed_call_is_loaded_within_the_budget() {
     assert_eq!((failed.next_page, failed.stopped_early), (None, None));
     let pages = fake.times("calls of batch_a");
     assert_eq!(pages.len(), 25);
+    // 24 leased pages and the polls beside them at 10 a minute: about 200 s. Not a burst —
+    // and not twice that, as a leased page counted again when sent would make it.
+    let span = pages[24] - pages[0];
     assert!(
-        pages[24] - pages[0] >= Duration::from_secs(120),
-        "25 pages at 10 a minute take minutes, not a burst: {:?}",
-        pages[24] - pages[0]
+        span >= Duration::from_secs(120),
+        "25 pages at 10 a minute take minutes, not a burst: {span:?}"
+    );
+    assert!(
+        span <= Duration::from_secs(240),
+        "each leased page counts once in the budget: {span:?}"
     );
     let worst_minute = per_second
         .windows(60)
@@ -1178,6 +1194,36 @@ async fn every_failed_call_is_loaded_within_the_budget() {
     assert!(
         fake.requests("batch_a") >= 2,
         "polling went on beside the pages"
+    );
+}
+
+/// A page answered 429 is asked again once the pause Trillet asked for is over; nothing loaded
+/// before it is lost.
+#[tokio::test(start_paused = true)]
+async fn a_rate_limited_page_of_the_retry_list_is_asked_again_after_the_pause() {
+    let fake = FakeTrillet::default();
+    *fake.pages.lock().unwrap() = Some(3);
+    *fake.page_limited_once.lock().unwrap() = Some((2, Duration::from_secs(20)));
+    fake.set("batch_a", running(3));
+    let (monitor, _events) = start(&fake, None);
+    let monitor = Arc::new(monitor);
+    monitor.track(vec![id("batch_a")]).answer().await;
+    let loading = tokio::spawn({
+        let monitor = monitor.clone();
+        async move { monitor.all_failed_calls(id("batch_a")).await }
+    });
+    while !loading.is_finished() {
+        run_for(Duration::from_secs(1)).await;
+        assert!(fake.total() < 1000, "the list never finished loading");
+    }
+    let failed = loading.await.unwrap().unwrap();
+    assert_eq!(failed.loaded(), 3);
+    let pages = fake.times("calls of batch_a");
+    assert_eq!(pages.len(), 4, "page 2 twice: {pages:?}");
+    assert!(
+        pages[2] - pages[1] >= Duration::from_secs(20),
+        "asked again only after the pause: {:?}",
+        pages[2] - pages[1]
     );
 }
 

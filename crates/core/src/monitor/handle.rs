@@ -30,6 +30,8 @@ pub enum ActionError {
     Api(#[from] ApiError),
     #[error("The request was interrupted (Batchwatch is stopping); try again.")]
     Interrupted,
+    #[error("Too many requests are waiting for room in the key's budget; try again in a moment.")]
+    Busy,
 }
 
 impl ActionError {
@@ -40,6 +42,7 @@ impl ActionError {
             Self::RateLimited(_) => "rate_limited",
             Self::Api(e) => e.code(),
             Self::Interrupted => "interrupted",
+            Self::Busy => "busy",
         }
     }
 }
@@ -56,6 +59,10 @@ pub const MAX_TRACKED: usize = 2000;
 /// The most budget leases waiting at once (one per request another process is about to send);
 /// past it a lease is refused at once rather than queued without end.
 pub const MAX_LEASES_WAITING: usize = 256;
+
+/// How many times a page of a retry list is asked for when Trillet answers 429 (each after the
+/// pause it asked for).
+pub const PAGE_TRIES: u32 = 3;
 
 /// What a `track` did with each ID, decided by the monitor (the one owner of the list).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -259,24 +266,38 @@ impl MonitorHandle {
         Ok(failed.view(id.as_str()))
     }
 
-    /// Every failed call of a batch (tracked or not), all pages, for a retry list: each page
-    /// through [`Self::calls`], so within the budget; at most [`crate::failures::MAX_PAGES`],
-    /// and the result says when paging stopped early. Apart from the window's drill-down.
+    /// Every failed call of a tracked batch, all pages, for a retry list — apart from the
+    /// window's drill-down. The first page goes as a click does; each other waits for a slot
+    /// in the budget ([`Self::lease`]), so a list of many pages never goes out in a burst past
+    /// Trillet's limit. A page refused with a 429 is asked again after the pause (at most
+    /// [`PAGE_TRIES`] times); any other failure ends the load, and nothing is kept (the caller
+    /// writes all or nothing). At most [`crate::failures::MAX_PAGES`]; the result says when
+    /// paging stopped early.
     pub async fn all_failed_calls(&self, id: BatchId) -> Result<FailedCalls, ActionError> {
         let mut failed = FailedCalls::new();
         while let Some(query) = failed.next_query() {
-            // The first page is the click's; the others wait for room in the budget, so a
-            // list of many pages never goes out in a burst past Trillet's limit.
-            let slot = if query.page == 1 {
-                Slot::Click
-            } else if self.lease().await {
-                Slot::Leased
-            } else {
-                return Err(ActionError::Interrupted);
+            let mut tries = 0;
+            let page = loop {
+                tries += 1;
+                let slot = if query.page == 1 && tries == 1 {
+                    Slot::Click
+                } else if self.lease().await {
+                    Slot::Leased
+                } else if self.commands.is_closed() {
+                    return Err(ActionError::Interrupted);
+                } else {
+                    return Err(ActionError::Busy);
+                };
+                match self
+                    .ask(|reply| Command::Calls(id.clone(), query, reply, slot))
+                    .await
+                {
+                    Err(ActionError::RateLimited(_))
+                    | Err(ActionError::Api(ApiError::RateLimited { .. }))
+                        if tries < PAGE_TRIES => {}
+                    answer => break answer?,
+                }
             };
-            let page = self
-                .ask(|reply| Command::Calls(id.clone(), query, reply, slot))
-                .await?;
             failed.add_page(page);
         }
         Ok(failed)
