@@ -4,8 +4,8 @@
 //! tray app's state database without writing to it (the tray app may be running).
 //! `--delete ID…` and `--clear` delete records (only records: the tray app's list is its own).
 
+use batchwatch_core::format;
 use batchwatch_core::state_file::StateFile;
-use batchwatch_core::{format, BatchId};
 
 use crate::args::HistoryArgs;
 use crate::exit::Failure;
@@ -32,16 +32,11 @@ pub fn run(args: &HistoryArgs) -> Result<(), Failure> {
     list(&file, args.json)
 }
 
-/// Deletes the records of `asked`; an ID with no record is said on stderr (exit 4), after the
-/// others are deleted. A malformed ID deletes nothing (exit 2).
+/// Deletes the records of `asked` (IDs or links, as every command reads them); an ID with no
+/// record is said on stderr (exit 4), after the others are deleted. A malformed ID deletes
+/// nothing (exit 2).
 fn delete(file: &StateFile, asked: &[String]) -> Result<(), Failure> {
-    let ids = asked
-        .iter()
-        .map(|text| {
-            BatchId::parse(text.trim())
-                .map_err(|e| Failure::Usage(format!("{text:?} is not a batch ID: it {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let ids = crate::args::batch_ids(asked)?;
     let deleted = file
         .forget_history(Some(&ids))
         .map_err(Failure::Unreachable)?;
@@ -87,7 +82,7 @@ fn list(file: &StateFile, json: bool) -> Result<(), Failure> {
             let finished_at = when
                 .map(|ms| format!("  finished {}", format::local_moment(ms, now)))
                 .unwrap_or_default();
-            let success = format::success(&batchwatch_core::figures(&finished.last, &[], now))
+            let success = format::success(&batchwatch_core::figures(&finished.last, now))
                 .map(|s| format!("  {s}"))
                 .unwrap_or_default();
             println!(

@@ -119,7 +119,12 @@ fn records_are_deleted_by_id_or_all_and_an_unknown_id_is_said() {
         run(command)
     };
 
-    let out = history(&["history", "--delete", "batch_two", "batch_unknown"]);
+    // IDs as every command takes them: a link, commas.
+    let out = history(&[
+        "history",
+        "--delete",
+        "https://app.trillet.ai/batch-calls/batch_two,batch_unknown",
+    ]);
     out.assert_code(4);
     assert_eq!(out.stdout, "Deleted batch_two from the record.\n");
     assert!(
@@ -137,10 +142,7 @@ fn records_are_deleted_by_id_or_all_and_an_unknown_id_is_said() {
     // A malformed ID deletes nothing, not even the good one beside it.
     let out = history(&["history", "--delete", "batch_one", "../etc"]);
     out.assert_code(2);
-    assert!(
-        out.stderr.contains("\"../etc\" is not a batch ID"),
-        "{out:#?}"
-    );
+    assert!(out.stderr.contains("bad batch ID \"../etc\""), "{out:#?}");
     assert_eq!(history(&["history"]).stdout.lines().count(), 2);
 
     let out = history(&["history", "--clear"]);

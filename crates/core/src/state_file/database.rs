@@ -272,6 +272,11 @@ impl Database {
                  ON CONFLICT(id) DO UPDATE SET finished_at_ms = ?2, final = ?3",
             )?;
             for (id, row) in &changed {
+                // Only a new answer: a row rewritten for its other columns (when it was last
+                // heard from) leaves the record — and a record the person deleted — as it is.
+                if self.written.get(*id).is_some_and(|w| w.last == row.last) {
+                    continue;
+                }
                 let batch = state.batches.iter().find(|b| b.id.as_str() == *id);
                 if let Some((batch, last)) = batch.and_then(|b| Some((b, b.last.as_ref()?))) {
                     if last.has_ended() {
@@ -366,8 +371,9 @@ pub fn read_history(path: &Path) -> Result<Vec<Finished>, Unreadable> {
 /// moment for ours, as ours for its). Returns the IDs deleted. Never creates the database
 /// nor changes its schema: no database, or one before the history, has no record to delete.
 pub fn forget_history(path: &Path, ids: Option<&[BatchId]>) -> Result<Vec<BatchId>, Unreadable> {
-    let connection = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
-        .map_err(|e| Unreadable(format!("could not be opened ({e})")))?;
+    let mut connection =
+        Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
+            .map_err(|e| Unreadable(format!("could not be opened ({e})")))?;
     connection.busy_timeout(std::time::Duration::from_secs(1))?;
     let version: u32 = connection.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let known = u32::try_from(MIGRATIONS.len()).unwrap_or(u32::MAX);
@@ -379,32 +385,44 @@ pub fn forget_history(path: &Path, ids: Option<&[BatchId]>) -> Result<Vec<BatchI
     if version < 2 {
         return Ok(Vec::new());
     }
-    let mut connection = connection;
+    let deleted =
+        delete_records(&mut connection, ids).map_err(|e| match e.sqlite_error_code() {
+            // Held by another writer past the wait: not damage, and worth another try.
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                Unreadable("is busy (another program is writing it); try again".into())
+            }
+            _ => Unreadable::from(e),
+        })?;
+    Ok(deleted
+        .iter()
+        .filter_map(|id| BatchId::parse(id).ok())
+        .collect())
+}
+
+fn delete_records(
+    connection: &mut Connection,
+    ids: Option<&[BatchId]>,
+) -> Result<Vec<String>, rusqlite::Error> {
     let transaction = connection.transaction()?;
-    let deleted: Vec<BatchId> = {
-        let mut delete = transaction.prepare("DELETE FROM history WHERE id = ?1 RETURNING id")?;
+    let mut deleted = Vec::new();
+    {
+        let mut one = transaction.prepare("DELETE FROM history WHERE id = ?1 RETURNING id")?;
         let mut all = transaction.prepare("DELETE FROM history RETURNING id")?;
-        let texts: Vec<String> = match ids {
-            Some(ids) => ids
-                .iter()
-                .map(|id| {
-                    delete
-                        .query_map([id.as_str()], |r| r.get::<_, String>(0))?
-                        .collect::<Result<Vec<_>, _>>()
-                })
-                .collect::<Result<Vec<_>, _>>()?
-                .into_iter()
-                .flatten()
-                .collect(),
-            None => all
-                .query_map([], |r| r.get::<_, String>(0))?
-                .collect::<Result<_, _>>()?,
-        };
-        texts
-            .iter()
-            .filter_map(|id| BatchId::parse(id).ok())
-            .collect()
-    };
+        match ids {
+            Some(ids) => {
+                for id in ids {
+                    for gone in one.query_map([id.as_str()], |r| r.get::<_, String>(0))? {
+                        deleted.push(gone?);
+                    }
+                }
+            }
+            None => {
+                for gone in all.query_map([], |r| r.get::<_, String>(0))? {
+                    deleted.push(gone?);
+                }
+            }
+        }
+    }
     transaction.commit()?;
     Ok(deleted)
 }

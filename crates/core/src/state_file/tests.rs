@@ -305,11 +305,27 @@ fn records_are_deleted_one_by_one_or_all_and_stay_deleted() {
     let deleted = terminal.forget_history(Some(&asked)).unwrap();
     assert_eq!(deleted, [asked[0].clone()], "only what was in the record");
     assert_eq!(ids(&terminal), ["batch_three", "batch_one"]);
-    // The tray app saves again (nothing of batch_two changed): the record stays deleted, and
-    // the batch itself stays tracked.
+    // The tray app saves again — batch_two's row too, heard from again with the same final
+    // answer: the record stays deleted, and the batch itself stays tracked.
+    state.batches[1].last_updated_ms = Some(1_703_109_000_000);
     running_app.save(&state).unwrap();
     assert_eq!(ids(&terminal), ["batch_three", "batch_one"]);
     assert_eq!(running_app.load(2).state.batches.len(), 3);
+
+    // Another program writing the database past the wait: said as busy, not as damage.
+    let holder = rusqlite::Connection::open(&path).unwrap();
+    holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let busy = terminal.forget_history(None).unwrap_err();
+    assert!(
+        busy.ends_with("is busy (another program is writing it); try again."),
+        "{busy}"
+    );
+    holder.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(
+        ids(&terminal),
+        ["batch_three", "batch_one"],
+        "nothing deleted"
+    );
 
     let deleted = terminal.forget_history(None).unwrap();
     assert_eq!(deleted.len(), 2);
