@@ -250,6 +250,46 @@ mod tests {
         );
     }
 
+    /// Read back by a CSV reader, every cell is the campaign's own: commas, quotes, a line
+    /// break and non-ASCII text survive the quoting.
+    #[test]
+    fn a_csv_reader_reads_back_exactly_the_rows_and_columns() {
+        let awkward = [
+            ("Ada, \"the\" Countess", "line one\nline two"),
+            ("Zoë Ørsted", "=1+1"),
+            ("", "  spaced  "),
+        ];
+        let calls: Vec<CallRecord> = awkward
+            .iter()
+            .enumerate()
+            .map(|(i, (name, note))| {
+                call(
+                    &format!("c{i}"),
+                    &format!("+1555000{i}"),
+                    Some("Number busy"),
+                    serde_json::json!({"name": name, "note": note}),
+                )
+            })
+            .collect();
+        let list = retry_csv(&calls, None, &TimeZone::UTC);
+        let mut reader = csv::Reader::from_reader(list.csv.as_bytes());
+        let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+        assert_eq!(
+            header,
+            ["phone_number", "name", "note", "error", "ended_at"]
+        );
+        let rows: Vec<Vec<String>> = reader
+            .records()
+            .map(|r| r.unwrap().iter().map(String::from).collect())
+            .collect();
+        assert_eq!(rows.len(), list.rows);
+        for (i, (row, (name, note))) in rows.iter().zip(awkward).enumerate() {
+            assert_eq!(row[0], format!("+1555000{i}"));
+            assert_eq!((row[1].as_str(), row[2].as_str()), (name, note));
+            assert_eq!(row[3], "Number busy");
+        }
+    }
+
     #[test]
     fn the_suggested_name_says_the_batch_and_the_group() {
         let id = crate::BatchId::parse("batch_x").unwrap();

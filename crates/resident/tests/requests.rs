@@ -356,6 +356,18 @@ fn keychain_failures_reach_the_window_as_their_own_code() {
 }
 
 impl Harness {
+    /// Signs in, tracks a batch of the simulator's many failures (three pages of them at
+    /// least) and waits for it to finish; its failed calls.
+    fn finished_failing_batch(&self, id: &str) -> u64 {
+        self.sim.control().add_batch(trillet_sim::failing_batch(id));
+        self.sign_in();
+        self.invoke("track", json!({ "text": id })).unwrap();
+        let state = self.wait_for_state(|s| s["cards"][0]["state"] == "completed");
+        let failed = state["cards"][0]["failed"].as_u64().unwrap();
+        assert!(failed > 200, "three pages at least: {failed}");
+        failed
+    }
+
     fn sign_in(&self) {
         self.invoke(
             "save_credentials",
@@ -461,12 +473,7 @@ fn start_at_login_writes_and_removes_the_autostart_entry() {
 fn failed_calls_load_a_page_at_a_time_and_agree_with_the_counters() {
     let h = harness(None);
     let control = h.sim.control();
-    control.add_batch(trillet_sim::failing_batch("batch_bad"));
-    h.sign_in();
-    h.invoke("track", json!({"text": "batch_bad"})).unwrap();
-    let state = h.wait_for_state(|s| s["cards"][0]["state"] == "completed");
-    let failed = state["cards"][0]["failed"].as_u64().unwrap();
-    assert!(failed > 200, "{failed}");
+    let failed = h.finished_failing_batch("batch_bad");
 
     let first = h
         .invoke("failed_calls", json!({"id": "batch_bad", "more": false}))
@@ -527,12 +534,7 @@ fn failed_calls_load_a_page_at_a_time_and_agree_with_the_counters() {
 fn the_retry_list_is_saved_whole_where_the_person_chose() {
     let h = harness(None);
     let control = h.sim.control();
-    control.add_batch(trillet_sim::failing_batch("batch_bad"));
-    h.sign_in();
-    h.invoke("track", json!({"text": "batch_bad"})).unwrap();
-    let state = h.wait_for_state(|s| s["cards"][0]["state"] == "completed");
-    let failed = state["cards"][0]["failed"].as_u64().unwrap();
-    assert!(failed > 200, "three pages at least: {failed}");
+    let failed = h.finished_failing_batch("batch_bad");
     let folder = tempfile::tempdir().unwrap();
     let path = folder.path().join("batch_bad failed calls.csv");
 
