@@ -72,9 +72,10 @@ fn list(file: &StateFile, json: bool) -> Result<(), Failure> {
         .unwrap_or(0);
     for finished in &record {
         let when = finished.finished_at_ms;
+        let f = batchwatch_core::figures(&finished.last, now);
         if json {
             let mut line: serde_json::Value =
-                serde_json::from_str(&JsonLine::new(&finished.id, &finished.last, now).to_line())
+                serde_json::from_str(&JsonLine::new(&finished.id, &finished.last, &f).to_line())
                     .unwrap_or_default();
             line["finishedAt"] = when.map_or(serde_json::Value::Null, Into::into);
             println!("{line}");
@@ -82,12 +83,12 @@ fn list(file: &StateFile, json: bool) -> Result<(), Failure> {
             let finished_at = when
                 .map(|ms| format!("  finished {}", format::local_moment(ms, now)))
                 .unwrap_or_default();
-            let success = format::success(&batchwatch_core::figures(&finished.last, now))
+            let success = format::success(&f)
                 .map(|s| format!("  {s}"))
                 .unwrap_or_default();
             println!(
                 "{}{success}{finished_at}",
-                summary::human_line(&finished.id, &finished.last, now, width)
+                summary::human_line(&finished.id, &finished.last, &f, width)
             );
         }
     }

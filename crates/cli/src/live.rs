@@ -110,7 +110,7 @@ impl Bars {
                 let f = batchwatch_core::figures(progress, now_ms);
                 bar.set_length(f.size.max(1));
                 bar.set_position(f.finished);
-                let text = summary::state_text_within(progress, now_ms, self.message_width());
+                let text = summary::state_text_within(progress, &f, self.message_width());
                 if progress.has_ended() {
                     bar.finish_with_message(text);
                 } else {
@@ -168,7 +168,8 @@ impl Plain {
                     return None;
                 }
                 self.last.insert(id.clone(), key);
-                Some(summary::human_line(id, progress, now_ms, width))
+                let f = batchwatch_core::figures(progress, now_ms);
+                Some(summary::human_line(id, progress, &f, width))
             }
             Event::Retrying { id, error, wait } => {
                 // Forgotten so the first answer after the trouble is printed again.

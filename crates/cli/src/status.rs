@@ -5,8 +5,9 @@
 //! the failures then decide the exit code: rejected credentials stop at once (3), an unknown
 //! batch is 4, and a service that could not answer is 5.
 
-use batchwatch_core::control::{CallError, Client, Request};
-use batchwatch_core::{ApiBase, ApiError, BatchId, BatchProgress, TrilletClient};
+use batchwatch_core::control::{CallError, Client, Request, StatusAnswer};
+use batchwatch_core::figures::figures_seen;
+use batchwatch_core::{ApiBase, ApiError, BatchId, TrilletClient};
 
 use crate::exit::Failure;
 use crate::patience::patiently;
@@ -65,17 +66,20 @@ pub async fn run(source: Source<'_>, ids: &[BatchId], json: bool) -> Result<(), 
     let mut unreachable = Vec::new();
     for id in ids {
         let fetched = match &source {
-            Source::Trillet(client) => fetch(client, id).await.map_err(Trouble::from),
+            Source::Trillet(client) => fetch(client, id)
+                .await
+                .map(|progress| StatusAnswer {
+                    progress,
+                    samples: Vec::new(),
+                    answered_at_ms: None,
+                })
+                .map_err(Trouble::from),
             Source::TrayApp(resident) => through(resident, id).await,
         };
         match fetched {
-            Ok(progress) => {
+            Ok(answer) => {
                 let now = batchwatch_core::monitor::wall_clock_ms();
-                if json {
-                    println!("{}", JsonLine::new(id, &progress, now).to_line());
-                } else {
-                    println!("{}", summary::human_line(id, &progress, now, width));
-                }
+                println!("{}", line(id, &answer, now, json, width));
             }
             Err(Trouble::Stop(failure)) => return Err(failure),
             Err(Trouble::Line(e)) => {
@@ -111,9 +115,21 @@ pub async fn run(source: Source<'_>, ids: &[BatchId], json: bool) -> Result<(), 
     Ok(())
 }
 
-/// One batch through the tray app: its progress, or its line's error — the tray app's refusal
-/// of the credentials or a long rate limit stop the command, as a direct answer would.
-async fn through(resident: &Client, id: &BatchId) -> Result<BatchProgress, Trouble> {
+/// A batch's line, its figures at the recent pace when the tray app said what it saw.
+fn line(id: &BatchId, answer: &StatusAnswer, now_ms: u64, json: bool, width: usize) -> String {
+    let progress = &answer.progress;
+    let f = figures_seen(progress, answer.seen(), now_ms);
+    if json {
+        JsonLine::new(id, progress, &f).to_line()
+    } else {
+        summary::human_line(id, progress, &f, width)
+    }
+}
+
+/// One batch through the tray app: its progress (with what the tray app saw of it lately), or
+/// its line's error — the tray app's refusal of the credentials or a long rate limit stop the
+/// command, as a direct answer would.
+async fn through(resident: &Client, id: &BatchId) -> Result<StatusAnswer, Trouble> {
     let answer = resident
         .call(&Request::Status {
             id: id.as_str().to_owned(),
@@ -144,4 +160,58 @@ async fn fetch(
     id: &BatchId,
 ) -> Result<batchwatch_core::BatchProgress, ApiError> {
     patiently(id.as_str(), || client.batch_progress(id)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use batchwatch_core::state_file::Sample;
+
+    /// 100 calls in the first hour, only 10 in its last ten minutes: through the tray app the
+    /// line says the recent pace's ETA (50 min), as the tray does; straight from Trillet,
+    /// with nothing seen, the whole run's (30 min).
+    #[test]
+    fn a_line_through_the_tray_app_gives_the_recent_paces_eta() {
+        const START: u64 = 1_703_097_600_000;
+        const MIN: u64 = 60_000;
+        let progress: batchwatch_core::BatchProgress = serde_json::from_value(serde_json::json!({
+            "status": "processing", "isComplete": false, "waiting": 45, "active": 5,
+            "completed": 95, "failed": 5, "total": 150, "startTime": START,
+            "lastCompletedTime": START + 60 * MIN,
+        }))
+        .unwrap();
+        let id = BatchId::parse("batch_slow").unwrap();
+        let now = START + 60 * MIN;
+        let seen = StatusAnswer {
+            progress: progress.clone(),
+            samples: vec![
+                Sample {
+                    at_ms: START + 50 * MIN,
+                    completed: 86,
+                    failed: 4,
+                },
+                Sample {
+                    at_ms: START + 59 * MIN,
+                    completed: 94,
+                    failed: 5,
+                },
+            ],
+            answered_at_ms: Some(now),
+        };
+        assert!(
+            line(&id, &seen, now, false, 10).ends_with("ETA 50 min"),
+            "{}",
+            line(&id, &seen, now, false, 10)
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&line(&id, &seen, now, true, 0)).unwrap();
+        assert_eq!(json["etaSeconds"], 50 * 60);
+
+        let direct = StatusAnswer {
+            samples: vec![],
+            answered_at_ms: None,
+            ..seen
+        };
+        assert!(line(&id, &direct, now, false, 10).ends_with("ETA 30 min"));
+    }
 }

@@ -5,38 +5,37 @@
 use std::time::Duration;
 
 use batchwatch_core::format;
-use batchwatch_core::{figures, BatchId, BatchProgress};
+use batchwatch_core::{BatchId, BatchProgress, Figures};
 use serde::Serialize;
 
 /// `processing  67%  95 completed · 5 failed · 5 active · 45 waiting of 150  ETA 30 min`,
-/// after the ID padded to `id_width` so several batches line up.
-pub fn human_line(id: &BatchId, p: &BatchProgress, now_ms: u64, id_width: usize) -> String {
-    format!("{:<id_width$}  {}", id.as_str(), state_text(p, now_ms))
+/// after the ID padded to `id_width` so several batches line up. `f` are the snapshot's
+/// [`batchwatch_core::figures`] (at the tray app's recent pace when it answered).
+pub fn human_line(id: &BatchId, p: &BatchProgress, f: &Figures, id_width: usize) -> String {
+    format!("{:<id_width$}  {}", id.as_str(), state_text(p, f))
 }
 
 /// Everything of [`human_line`] after the ID (the progress bar's message).
-pub fn state_text(p: &BatchProgress, now_ms: u64) -> String {
-    let f = figures(p, now_ms);
+pub fn state_text(p: &BatchProgress, f: &Figures) -> String {
     format!(
         "{:<10}  {:>4}  {} of {}  {}",
         p.status.as_str(),
         format::percent(f.percent),
         format::counts(p),
         p.total,
-        format::timing(p, &f)
+        format::timing(p, f)
     )
 }
 
 /// [`state_text`] in at most `width` characters, for a progress bar on a narrow terminal:
 /// the counts shorten first, then go; the status, percent and the time (ETA or "took") stay
 /// as long as they fit, and only then is the end cut.
-pub fn state_text_within(p: &BatchProgress, now_ms: u64, width: usize) -> String {
-    let f = figures(p, now_ms);
-    let timing = format::timing(p, &f);
+pub fn state_text_within(p: &BatchProgress, f: &Figures, width: usize) -> String {
+    let timing = format::timing(p, f);
     let status = p.status.as_str();
     let percent = format::percent(f.percent);
     let candidates = [
-        state_text(p, now_ms),
+        state_text(p, f),
         format!(
             "{status}  {percent}  ({}+{} of {})  {timing}",
             p.completed, p.failed, p.total
@@ -76,8 +75,7 @@ pub struct JsonLine<'a> {
 }
 
 impl<'a> JsonLine<'a> {
-    pub fn new(batch_id: &'a BatchId, progress: &'a BatchProgress, now_ms: u64) -> Self {
-        let f = figures(progress, now_ms);
+    pub fn new(batch_id: &'a BatchId, progress: &'a BatchProgress, f: &Figures) -> Self {
         Self {
             batch_id,
             progress,
@@ -95,6 +93,7 @@ impl<'a> JsonLine<'a> {
 #[cfg(test)]
 mod narrow_tests {
     use super::*;
+    use batchwatch_core::figures;
 
     #[test]
     fn a_narrow_terminal_keeps_the_time_and_drops_the_counts_first() {
@@ -105,17 +104,17 @@ mod narrow_tests {
         }))
         .unwrap();
         let now = 1_300_000;
-        let full = state_text(&p, now);
-        assert_eq!(state_text_within(&p, now, 200), full);
+        let full = state_text(&p, &figures(&p, now));
+        assert_eq!(state_text_within(&p, &figures(&p, now), 200), full);
         for width in [90, 60, 40, 20, 8, 0] {
-            let text = state_text_within(&p, now, width);
+            let text = state_text_within(&p, &figures(&p, now), width);
             assert!(text.chars().count() <= width, "{width}: {text:?}");
             if width >= 20 {
                 assert!(text.ends_with("took 4 min"), "{width}: {text:?}");
             }
         }
         assert_eq!(
-            state_text_within(&p, now, 60),
+            state_text_within(&p, &figures(&p, now), 60),
             "completed  100%  (1450+50 of 1500)  took 4 min"
         );
     }
@@ -124,6 +123,7 @@ mod narrow_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use batchwatch_core::figures;
     use batchwatch_core::BatchStatus;
 
     const START: u64 = 1_703_097_600_000;
@@ -149,7 +149,12 @@ mod tests {
     #[test]
     fn the_reference_example_reads_as_documented() {
         assert_eq!(
-            human_line(&id("batch_123"), &reference(), START + 60 * MIN, 9),
+            human_line(
+                &id("batch_123"),
+                &reference(),
+                &figures(&reference(), START + 60 * MIN),
+                9
+            ),
             "batch_123  processing   67%  95 completed · 5 failed · 5 active · 45 waiting of 150  ETA 30 min"
         );
     }
@@ -185,7 +190,7 @@ mod tests {
             (&cancelled_never_started, "never started"),
         ];
         for (p, tail) in cases {
-            let text = state_text(p, now);
+            let text = state_text(p, &figures(p, now));
             assert!(text.ends_with(tail), "{text:?} should end with {tail:?}");
         }
     }
@@ -202,8 +207,10 @@ mod tests {
     fn json_keeps_wire_names_and_adds_figures() {
         let p = reference();
         let batch = id("batch_123");
-        let value: serde_json::Value =
-            serde_json::from_str(&JsonLine::new(&batch, &p, START + 60 * MIN).to_line()).unwrap();
+        let value: serde_json::Value = serde_json::from_str(
+            &JsonLine::new(&batch, &p, &figures(&p, START + 60 * MIN)).to_line(),
+        )
+        .unwrap();
         assert_eq!(value["batchId"], "batch_123");
         assert_eq!(value["isComplete"], false);
         assert_eq!(value["lastCompletedTime"], START + 60 * MIN);
@@ -216,8 +223,10 @@ mod tests {
             last_completed_time: None,
             ..p
         };
-        let value: serde_json::Value =
-            serde_json::from_str(&JsonLine::new(&batch, &queued, START).to_line()).unwrap();
+        let value: serde_json::Value = serde_json::from_str(
+            &JsonLine::new(&batch, &queued, &figures(&queued, START)).to_line(),
+        )
+        .unwrap();
         assert!(value["etaSeconds"].is_null(), "{value}");
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use batchwatch_core::autostart::current_program;
 use batchwatch_core::batch_id::RejectedToken;
-use batchwatch_core::control::{Failure, Handler, Peer, Request, Secret};
+use batchwatch_core::control::{Failure, Handler, Peer, Request, Secret, StatusAnswer};
 use batchwatch_core::monitor::ActionError;
 use batchwatch_core::retry_list::retry_csv;
 use batchwatch_core::settings::SettingsForm;
@@ -135,7 +135,15 @@ impl AppState {
             }
             Request::Status { id } => {
                 let id = batch_id(&id)?;
-                json(self.monitor.status(id).await?)
+                let progress = self.monitor.status(id.clone()).await?;
+                // A watched batch brings what the monitor saw lately: the recent pace.
+                let snapshot = self.monitor.snapshot();
+                let watched = snapshot.batches.iter().find(|b| b.id == id);
+                json(StatusAnswer {
+                    progress: (*progress).clone(),
+                    samples: watched.map(|b| b.samples.to_vec()).unwrap_or_default(),
+                    answered_at_ms: watched.and_then(|b| b.last_updated_ms),
+                })
             }
             Request::About {} => json(serde_json::json!({
                 "apiBase": self.api_base.as_str(),

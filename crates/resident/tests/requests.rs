@@ -730,10 +730,17 @@ fn status_answers_a_watched_batch_from_memory_and_asks_about_others_without_addi
     let progress = h.invoke("status", json!({"id": "batch_a"})).unwrap();
     assert_eq!(progress["total"], 50, "{progress}");
     assert_eq!(h.sim.control().request_count("batch_a"), asked);
+    // With what the tray app saw of it, for the terminal to say the same recent-pace ETA.
+    let answered = progress["answeredAtMs"]
+        .as_u64()
+        .expect("when it was heard from");
+    assert!(answered.abs_diff(now_ms()) < 60_000, "{progress}");
+    assert!(progress["samples"][0]["atMs"].is_u64(), "{progress}");
 
     // Not watched: asked of Trillet once, and not added.
     let other = h.invoke("status", json!({"id": "batch_other"})).unwrap();
     assert_eq!(other["total"], 20, "{other}");
+    assert!(other.get("answeredAtMs").is_none() && other.get("samples").is_none());
     assert_eq!(h.sim.control().request_count("batch_other"), 1);
     let state = h.invoke("get_state", json!({})).unwrap();
     assert_eq!(

@@ -4,7 +4,33 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use zeroize::Zeroize;
 
+use crate::figures::Seen;
+use crate::model::BatchProgress;
 use crate::settings::SettingsForm;
+use crate::state_file::Sample;
+
+/// The answer to [`Request::Status`]: the batch's progress (its API fields, as ever), and for
+/// a batch the resident watches what it saw of it lately — so the terminal gives the ETA of
+/// the recent pace, as the tray and the window do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusAnswer {
+    #[serde(flatten)]
+    pub progress: BatchProgress,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub samples: Vec<Sample>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered_at_ms: Option<u64>,
+}
+
+impl StatusAnswer {
+    pub fn seen(&self) -> Seen<'_> {
+        Seen {
+            samples: &self.samples,
+            answered_at_ms: self.answered_at_ms,
+        }
+    }
+}
 
 /// Who is on the other end, as a client says in its hello.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -217,6 +243,39 @@ pub(crate) struct RequestLine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The status answer keeps the API's fields at the top, so a terminal of an earlier
+    /// version reads it as the progress it always was; what was seen comes beside them.
+    #[test]
+    fn a_status_answer_is_the_progress_with_what_was_seen_beside_it() {
+        let progress: BatchProgress =
+            serde_json::from_str(crate::model::tests::REFERENCE_EXAMPLE).unwrap();
+        let answer = StatusAnswer {
+            progress: progress.clone(),
+            samples: vec![Sample {
+                at_ms: 1_703_101_140_000,
+                completed: 90,
+                failed: 4,
+            }],
+            answered_at_ms: Some(1_703_101_200_000),
+        };
+        let wire = serde_json::to_value(&answer).unwrap();
+        assert_eq!(wire["total"], 150);
+        assert_eq!(wire["answeredAtMs"], 1_703_101_200_000u64);
+        assert_eq!(wire["samples"][0]["completed"], 90);
+        let as_before: BatchProgress = serde_json::from_value(wire.clone()).unwrap();
+        assert_eq!(as_before, progress);
+        let back: StatusAnswer = serde_json::from_value(wire).unwrap();
+        assert_eq!(back, answer);
+
+        // From a resident of an earlier version: the progress alone.
+        let bare: StatusAnswer =
+            serde_json::from_str(crate::model::tests::REFERENCE_EXAMPLE).unwrap();
+        assert_eq!(
+            (bare.progress, bare.samples.len(), bare.answered_at_ms),
+            (progress, 0, None)
+        );
+    }
 
     #[test]
     fn requests_read_as_the_window_writes_them() {
