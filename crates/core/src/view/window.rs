@@ -56,21 +56,33 @@ impl Serialize for ThroughputBar {
 /// The plot's bars from a batch's samples: one between each two, per minute (a gap with no
 /// change spreads over its minutes).
 pub fn throughput(samples: &[crate::state_file::Sample]) -> Vec<ThroughputBar> {
-    samples
-        .windows(2)
-        .filter_map(|pair| {
-            let (a, b) = (pair[0], pair[1]);
-            let minutes = b.at_ms.checked_sub(a.at_ms).filter(|ms| *ms > 0)? as f64 / 60_000.0;
-            // One decimal is more than a 24-pixel bar shows, and keeps each view short.
-            Some(ThroughputBar {
-                at_ms: b.at_ms,
-                completed_per_minute: one_decimal(
-                    b.completed.saturating_sub(a.completed) as f64 / minutes,
-                ),
-                failed_per_minute: one_decimal(b.failed.saturating_sub(a.failed) as f64 / minutes),
-            })
+    bars(samples).collect()
+}
+
+fn bars(samples: &[crate::state_file::Sample]) -> impl Iterator<Item = ThroughputBar> + '_ {
+    samples.windows(2).filter_map(|pair| {
+        let (a, b) = (pair[0], pair[1]);
+        let minutes = b.at_ms.checked_sub(a.at_ms).filter(|ms| *ms > 0)? as f64 / 60_000.0;
+        // One decimal is more than a 24-pixel bar shows, and keeps each view short.
+        Some(ThroughputBar {
+            at_ms: b.at_ms,
+            completed_per_minute: one_decimal(
+                b.completed.saturating_sub(a.completed) as f64 / minutes,
+            ),
+            failed_per_minute: one_decimal(b.failed.saturating_sub(a.failed) as f64 / minutes),
         })
-        .collect()
+    })
+}
+
+/// A card's plot as the view holds it: the batch's samples, made into bars only as the view is
+/// written out — no list of bars is allocated for each card of each view.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Throughput<'a>(pub &'a [crate::state_file::Sample]);
+
+impl Serialize for Throughput<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(bars(self.0))
+    }
 }
 
 /// One batch's card in the window.
@@ -111,7 +123,7 @@ pub struct BatchCard<'a> {
     pub ended_at_ms: Option<u64>,
     /// Calls finished per minute over the last hour, a bar a sample, oldest first: the card's
     /// plot (each `[completed, failed]`).
-    pub throughput: Vec<ThroughputBar>,
+    pub throughput: Throughput<'a>,
     /// "12 calls a minute lately": the recent pace the ETA comes from, while it runs.
     pub pace_text: Option<String>,
     /// "95% succeeded", once it has ended.
@@ -306,7 +318,7 @@ pub(super) fn card<'a>(row: &Row<'a>, connection: &Connection, zone: &TimeZone) 
         ) && row.snapshot.cancellation.is_none(),
         cancellation_text: row.snapshot.cancellation.as_deref().map(cancellation_text),
         finished: p.is_some_and(BatchProgress::is_settled),
-        throughput: throughput(&row.snapshot.samples),
+        throughput: Throughput(&row.snapshot.samples),
         ended_at_ms: p
             .filter(|p| p.has_ended())
             .and_then(|p| p.completed_time.or(p.last_completed_time))
@@ -394,6 +406,12 @@ mod tests {
         // To the window, each bar is [completed, failed], one decimal.
         assert_eq!(
             serde_json::to_string(&bars).unwrap(),
+            "[[30.0,2.0],[30.0,0.0]]"
+        );
+        // The card's plot, written out as the view goes, says the same.
+        let samples = [at(0, 10, 1), at(1, 40, 3), at(3, 100, 3), at(3, 100, 3)];
+        assert_eq!(
+            serde_json::to_string(&Throughput(&samples)).unwrap(),
             "[[30.0,2.0],[30.0,0.0]]"
         );
         let thirds = throughput(&[at(0, 0, 0), at(3, 10, 1)]);
