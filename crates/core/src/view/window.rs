@@ -55,10 +55,6 @@ impl Serialize for ThroughputBar {
 
 /// The plot's bars from a batch's samples: one between each two, per minute (a gap with no
 /// change spreads over its minutes).
-pub fn throughput(samples: &[crate::state_file::Sample]) -> Vec<ThroughputBar> {
-    bars(samples).collect()
-}
-
 fn bars(samples: &[crate::state_file::Sample]) -> impl Iterator<Item = ThroughputBar> + '_ {
     samples.windows(2).filter_map(|pair| {
         let (a, b) = (pair[0], pair[1]);
@@ -382,6 +378,10 @@ pub fn window_view<'a>(view: &'a MonitorSnapshot, zone: &TimeZone) -> WindowView
 mod tests {
     use super::*;
     use crate::state_file::Sample;
+
+    fn throughput(samples: &[Sample]) -> Vec<ThroughputBar> {
+        bars(samples).collect()
+    }
 
     #[test]
     fn the_plot_has_a_bar_a_sample_in_calls_per_minute() {
