@@ -14,33 +14,17 @@ use batchwatch_core::monitor::{
 use batchwatch_core::schedule::PollPolicy;
 use batchwatch_core::state_file::Settings;
 use batchwatch_core::view::{tray_view, window_view};
-use batchwatch_core::{ApiBase, BatchId, BatchProgress, Credentials, TrilletClient};
+use batchwatch_core::{ApiBase, BatchId, Credentials, TrilletClient};
 use trillet_sim::{BatchScript, RunningSim, SimConfig};
 
-/// A full snapshot as Trillet sends it: ten recent calls, half of them failed with a reason.
-fn full_snapshot(i: usize) -> BatchProgress {
-    let calls: Vec<serde_json::Value> = (0..10)
-        .map(|c| {
-            if c % 2 == 0 {
-                serde_json::json!({"jobId": format!("call_{i}_{c}"), "status": "completed", "phone_number": format!("+1555{:07}", i * 10 + c), "completedAt": 1703101200000u64 + c as u64, "duration": 42})
-            } else {
-                serde_json::json!({"jobId": format!("call_{i}_{c}"), "status": "failed", "phone_number": format!("+1555{:07}", i * 10 + c), "failedAt": 1703101150000u64 + c as u64, "error": "Number busy"})
-            }
-        })
-        .collect();
-    serde_json::from_value(serde_json::json!({
-        "status": "processing", "isComplete": false, "waiting": 45, "active": 5, "completed": 95 + i % 7,
-        "failed": 5, "total": 150, "startTime": 1703097600000u64, "lastCompletedTime": 1703101200000u64,
-        "completedTime": null, "averageCallDuration": 45.2, "recent_calls": calls
-    }))
-    .unwrap()
-}
+mod common;
+use common::full_snapshot;
 
 fn snapshots(n: usize) -> Vec<BatchSnapshot> {
     (0..n)
         .map(|i| BatchSnapshot {
             id: BatchId::parse(&format!("batch_{:013}", 1_703_097_600_000u64 + i as u64)).unwrap(),
-            progress: Some(Arc::new(full_snapshot(i))),
+            progress: Some(Arc::new(full_snapshot(i, 95 + i as u64 % 7, 150))),
             last_updated_ms: Some(1_703_101_200_000),
             fetch: FetchStatus::Live,
             cancellation: None,

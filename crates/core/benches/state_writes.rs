@@ -8,33 +8,17 @@
 use std::sync::Arc;
 
 use batchwatch_core::state_file::{SavedBatch, SavedState, StateFile};
-use batchwatch_core::{BatchId, BatchProgress};
+use batchwatch_core::BatchId;
 
-/// A full snapshot as Trillet sends it: ten recent calls, half of them failed with a reason.
-fn snapshot(i: usize, completed: u64) -> BatchProgress {
-    let calls: Vec<serde_json::Value> = (0..10)
-        .map(|c| {
-            if c % 2 == 0 {
-                serde_json::json!({"jobId": format!("call_{i}_{c}"), "status": "completed", "phone_number": format!("+1555{:07}", i * 10 + c), "completedAt": 1703101200000u64 + c as u64, "duration": 42})
-            } else {
-                serde_json::json!({"jobId": format!("call_{i}_{c}"), "status": "failed", "phone_number": format!("+1555{:07}", i * 10 + c), "failedAt": 1703101150000u64 + c as u64, "error": "Number busy"})
-            }
-        })
-        .collect();
-    serde_json::from_value(serde_json::json!({
-        "status": "processing", "isComplete": false, "waiting": 45, "active": 5, "completed": completed,
-        "failed": 5, "total": 5000, "startTime": 1703097600000u64, "lastCompletedTime": 1703101200000u64,
-        "completedTime": null, "averageCallDuration": 45.2, "recent_calls": calls
-    }))
-    .unwrap()
-}
+mod common;
+use common::full_snapshot;
 
 fn state(n: usize) -> SavedState {
     SavedState {
         batches: (0..n)
             .map(|i| SavedBatch {
                 id: BatchId::parse(&format!("batch_{i:04}")).unwrap(),
-                last: Some(Arc::new(snapshot(i, 95))),
+                last: Some(Arc::new(full_snapshot(i, 95, 5000))),
                 last_updated_ms: Some(1_703_101_200_000),
                 finish_notified: false,
                 not_found: false,
@@ -77,7 +61,7 @@ fn main() {
         let before = written();
         for k in 0..changes {
             let i = k % n;
-            current.batches[i].last = Some(Arc::new(snapshot(i, 96 + k as u64)));
+            current.batches[i].last = Some(Arc::new(full_snapshot(i, 96 + k as u64, 5000)));
             file.save(&current).unwrap();
         }
         let per_change = (written() - before) / changes as u64;
