@@ -1197,6 +1197,45 @@ async fn every_failed_call_is_loaded_within_the_budget() {
     );
 }
 
+/// Leases past the waiting bound are refused at once as busy (not "stopping"); a slot goes to
+/// the first client still waiting; a stopped monitor says it stopped.
+#[tokio::test(start_paused = true)]
+async fn leases_past_the_bound_are_busy_and_a_gone_client_takes_no_slot() {
+    use batchwatch_core::monitor::{ActionError, MAX_LEASES_WAITING};
+    let fake = FakeTrillet::default();
+    let mut config = MonitorConfig::new(fake.clone(), Some(creds()));
+    config.poll = Some(batchwatch_core::schedule::PollPolicy {
+        budget: 1,
+        ..Default::default()
+    });
+    let (monitor, _events) = Monitor::spawn(config);
+    let monitor = Arc::new(monitor);
+    assert_eq!(monitor.lease().await, Ok(()), "the budget's one slot");
+    // The next waits a minute; its client goes before then.
+    let gone = tokio::spawn({
+        let monitor = monitor.clone();
+        async move { monitor.lease().await }
+    });
+    run_for(Duration::from_secs(1)).await;
+    gone.abort();
+    let waiting: Vec<_> = (0..MAX_LEASES_WAITING)
+        .map(|_| {
+            let monitor = monitor.clone();
+            tokio::spawn(async move { monitor.lease().await })
+        })
+        .collect();
+    run_for(Duration::from_secs(1)).await;
+    // At once: not after a wait (paused time would jump to the next slot).
+    let refused = tokio::time::timeout(Duration::from_millis(1), monitor.lease()).await;
+    assert_eq!(refused, Ok(Err(ActionError::Busy)));
+    // A minute on, the slot goes to the first client still waiting, not the gone one.
+    run_for(Duration::from_secs(60)).await;
+    assert!(waiting[0].is_finished(), "the first live lease was granted");
+    assert!(!waiting[1].is_finished(), "one slot a minute");
+    monitor.shutdown().await;
+    assert_eq!(monitor.lease().await, Err(ActionError::Interrupted));
+}
+
 /// A page answered 429 is asked again once the pause Trillet asked for is over; nothing loaded
 /// before it is lost.
 #[tokio::test(start_paused = true)]

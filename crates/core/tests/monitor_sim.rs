@@ -472,7 +472,7 @@ async fn another_process_leasing_the_budget_keeps_both_within_one_limit() {
     let other = tokio::spawn(async move {
         let mut granted = 0;
         for id in others.iter().cycle() {
-            if !leasing.lease().await {
+            if leasing.lease().await.is_err() {
                 break;
             }
             granted += 1;

@@ -30,8 +30,6 @@ pub enum CommandError {
     Settings(#[from] SettingsError),
     #[error("Could not change the start-at-login entry: {0}")]
     Autostart(String),
-    #[error("Too many requests are waiting for room in the key's budget; try again in a moment.")]
-    Busy,
     /// The retry list could not be written where the person asked.
     #[error("Could not save {path}: {reason}.")]
     SaveFailed { path: String, reason: String },
@@ -49,7 +47,6 @@ impl CommandError {
             Self::Action(e) => e.code(),
             Self::Settings(_) => "invalid_settings",
             Self::Autostart(_) => "autostart_failed",
-            Self::Busy => "busy",
             Self::SaveFailed { .. } => "save_failed",
         }
     }

@@ -150,11 +150,8 @@ impl AppState {
                 "workspaceId": self.status.borrow().credentials.workspace_id,
             })),
             Request::Lease {} => {
-                if self.monitor.lease().await {
-                    Ok(Value::Null)
-                } else {
-                    Err(CommandError::Busy)
-                }
+                self.monitor.lease().await?;
+                Ok(Value::Null)
             }
             Request::Quit {} => {
                 self.quit.cancel();

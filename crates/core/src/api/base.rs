@@ -57,14 +57,14 @@ impl ApiBase {
         }
     }
 
-    /// Whether requests stay on this machine: an IP literal in 127.0.0.0/8, `[::1]`, or
-    /// `localhost` (which the client pins to 127.0.0.1 rather than asking DNS). Only such a base
-    /// may be plain `http`, and it is never sent through a proxy.
     /// The base as text (no secret in it): what a client compares with its own.
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }
 
+    /// Whether requests stay on this machine: an IP literal in 127.0.0.0/8, `[::1]`, or
+    /// `localhost` (which the client pins to 127.0.0.1 rather than asking DNS). Only such a base
+    /// may be plain `http`, and it is never sent through a proxy.
     pub fn is_loopback(&self) -> bool {
         is_loopback(&self.0)
     }

@@ -113,8 +113,13 @@ pub async fn serve<H: Handler>(listener: UnixListener, handler: Arc<H>, stop: Ca
 }
 
 async fn refuse(mut stream: UnixStream, failure: Failure) {
-    let line = serde_json::json!({ "refused": failure }).to_string() + "\n";
+    let line = refusal_line(&failure);
     let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(line.as_bytes())).await;
+}
+
+/// `{"refused": {code, message}}`: the one line a refused client reads before the close.
+fn refusal_line(failure: &Failure) -> String {
+    serde_json::json!({ "refused": failure }).to_string() + "\n"
 }
 
 /// What the reader hands the writer.
@@ -156,8 +161,7 @@ async fn connection<H: Handler>(
         Some(_) => None,
     };
     if let Some(failure) = refusal {
-        let line = serde_json::json!({ "refused": failure }).to_string() + "\n";
-        let _ = write.write_all(line.as_bytes()).await;
+        let _ = write.write_all(refusal_line(&failure).as_bytes()).await;
         return;
     }
     let kind = hello.map_or(ClientKind::Terminal, |h| h.client);
@@ -242,16 +246,17 @@ async fn connection<H: Handler>(
             None => break,
             Some(Ok(line)) => line,
             Some(Err(e)) => {
-                let message = match e {
-                    LinesCodecError::MaxLineLengthExceeded => format!(
-                        "A request line is longer than {} KiB; the connection is closed.",
-                        MAX_REQUEST_LINE / 1024
+                let (code, message) = match e {
+                    LinesCodecError::MaxLineLengthExceeded => (
+                        "too_long",
+                        format!(
+                            "A request line is longer than {} KiB; the connection is closed.",
+                            MAX_REQUEST_LINE / 1024
+                        ),
                     ),
-                    LinesCodecError::Io(e) => e.to_string(),
+                    LinesCodecError::Io(e) => ("unreadable", e.to_string()),
                 };
-                let _ = out_tx
-                    .send(Outgoing::Last(fatal("too_long", &message)))
-                    .await;
+                let _ = out_tx.send(Outgoing::Last(fatal(code, &message))).await;
                 closing = true;
                 break;
             }

@@ -120,7 +120,7 @@ pub(super) enum Command {
     CheckCredentials(Credentials, Reply<()>),
     KnownStatus(BatchId, Reply<Arc<BatchProgress>>),
     AskStatus(BatchId, Reply<Arc<BatchProgress>>),
-    Lease(oneshot::Sender<()>),
+    Lease(Reply<()>),
     DrillDown(BatchId, Reply<Arc<tokio::sync::Mutex<FailedCalls>>>),
     CloseDrillDown(BatchId),
 }
@@ -212,20 +212,17 @@ impl MonitorHandle {
             Err(ActionError::NotTracked(_)) => {}
             known => return known,
         }
-        if !self.lease().await {
-            return Err(ActionError::Interrupted);
-        }
+        self.lease().await?;
         self.ask(|reply| Command::AskStatus(id, reply)).await
     }
 
     /// Waits for room in the key's request budget and counts one request there, for a request
     /// another process sends with the same key (the terminal companion while the tray app
     /// runs): the two then share one budget, and Trillet's limit is never crossed together.
-    /// `false` when the monitor has stopped or too many are waiting (the caller decides).
-    pub async fn lease(&self) -> bool {
-        let (reply, granted) = oneshot::channel();
-        let _ = self.commands.send(Command::Lease(reply));
-        granted.await.is_ok()
+    /// [`ActionError::Busy`] when [`MAX_LEASES_WAITING`] are already waiting,
+    /// [`ActionError::Interrupted`] when the monitor has stopped.
+    pub async fn lease(&self) -> Result<(), ActionError> {
+        self.ask(Command::Lease).await
     }
 
     /// Asks Trillet whether these credentials are good, within the monitor's budget, before
@@ -281,12 +278,9 @@ impl MonitorHandle {
                 tries += 1;
                 let slot = if query.page == 1 && tries == 1 {
                     Slot::Click
-                } else if self.lease().await {
-                    Slot::Leased
-                } else if self.commands.is_closed() {
-                    return Err(ActionError::Interrupted);
                 } else {
-                    return Err(ActionError::Busy);
+                    self.lease().await?;
+                    Slot::Leased
                 };
                 match self
                     .ask(|reply| Command::Calls(id.clone(), query, reply, slot))

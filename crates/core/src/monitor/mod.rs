@@ -217,7 +217,7 @@ struct Task<S> {
     user_requests: JoinSet<RequestAnswer>,
     /// Other processes waiting for room in the key's budget (see [`MonitorHandle::lease`]),
     /// first come first served; at most [`MAX_LEASES_WAITING`].
-    leases: std::collections::VecDeque<(Instant, tokio::sync::oneshot::Sender<()>)>,
+    leases: std::collections::VecDeque<(Instant, Reply<()>)>,
     save_at: Option<Instant>,
     events: mpsc::UnboundedSender<MonitorEvent>,
     /// What was wrong with the state file at start (set aside, unreadable); said until restart.

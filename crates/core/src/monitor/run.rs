@@ -84,11 +84,15 @@ impl<S: TrilletApi> Task<S> {
         self.leases.front().is_some_and(|(since, _)| *since <= due)
     }
 
-    /// Grants one waiting lease, counted as a request sent now.
+    /// Grants the oldest waiting lease whose client still waits, counted as a request sent
+    /// now (one whose client went takes no slot).
     pub(super) fn grant_lease(&mut self, now: Instant) {
-        if let Some((_, lease)) = self.leases.pop_front() {
-            self.budget.record(now);
-            let _ = lease.send(());
+        while let Some((_, lease)) = self.leases.pop_front() {
+            if !lease.is_closed() {
+                self.budget.record(now);
+                let _ = lease.send(Ok(()));
+                return;
+            }
         }
     }
 
@@ -201,6 +205,8 @@ impl<S: TrilletApi> Task<S> {
             Command::Lease(reply) => {
                 if self.leases.len() < MAX_LEASES_WAITING {
                     self.leases.push_back((now, reply));
+                } else {
+                    let _ = reply.send(Err(ActionError::Busy));
                 }
                 return false;
             }
