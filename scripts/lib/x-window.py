@@ -5,7 +5,7 @@ close button does (a WM_DELETE_WINDOW client message); `shown` exits 0 when a ma
 titled TITLE exists; `class` prints its WM_CLASS (instance and class, one a line), what docks
 group windows by; `press` gives that window the keyboard focus and presses KEY (an X keysym
 name: Return, Escape) on the keyboard, through XTEST, as a person's key press arrives.
-With PID (0 for any), only windows of that process (_NET_WM_PID) count. Tests and benchmarks
+With PID, only windows of that process (_NET_WM_PID) count (0: none). Tests and benchmarks
 use it to exercise the app's real close path and the desktop's own dialogs."""
 import sys
 
@@ -30,7 +30,7 @@ def owner(window, d):
 
 def main():
     action, title = sys.argv[1], sys.argv[2]
-    pid = int(sys.argv[3]) if len(sys.argv) > 3 and sys.argv[3] != "0" else None
+    pid = int(sys.argv[3]) if len(sys.argv) > 3 else None
     d = display.Display()
     found = list(windows(d.screen().root, title, pid, d))
     if action == "shown":

@@ -250,15 +250,24 @@ fn program_pattern(program: &str) -> String {
     format!("^{program}( |$)")
 }
 
-/// The processes running `program` (its path the first word of their command line).
+/// The processes running `program` (its path the first word of their command line) that this
+/// session's tests started: their command line names the session's HOME (the launch marker
+/// or the socket of a test's throw-away folder, made below it — `scripts/desktop-session`
+/// sets TMPDIR so). A person's own Batchwatch, or another checkout's test run from the same
+/// build folder, is never counted, closed or killed.
 pub fn pids_running(program: &str) -> Vec<u32> {
     let out = Command::new("pgrep")
         .args(["-f", &program_pattern(program)])
         .output()
         .expect("pgrep must be installed");
+    let home = session_setting("HOME");
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.trim().parse().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            String::from_utf8_lossy(&cmdline).contains(&home)
+        })
         .collect()
 }
 
@@ -281,7 +290,7 @@ pub fn descendants_named(parent: &str, name: &str) -> Vec<u32> {
             .map(str::to_owned)
             .collect()
     }
-    let mut stack = pids(&["-f", &program_pattern(parent)]);
+    let mut stack: Vec<String> = pids_running(parent).iter().map(u32::to_string).collect();
     let mut found = Vec::new();
     while let Some(pid) = stack.pop() {
         for child in pids(&["-P", &pid]) {
@@ -359,15 +368,10 @@ fn x_window(action: &str, title: &str, owner: &str) -> bool {
 
 fn x_window_command(action: &str, title: &str, owner: &str) -> Command {
     let script = crate::checkout().join("scripts/lib/x-window.py");
-    let pids = Command::new("pgrep")
-        .args(["-f", &program_pattern(owner)])
-        .output()
-        .expect("pgrep must be installed");
-    let pid = String::from_utf8_lossy(&pids.stdout)
-        .lines()
-        .next()
-        .unwrap_or("0")
-        .to_owned();
+    // Only a window of this session's own app: never a person's open Batchwatch.
+    let pid = pids_running(owner)
+        .first()
+        .map_or_else(|| "0".to_owned(), u32::to_string);
     let mut command = Command::new(script);
     command.args([action, title, &pid]);
     command
