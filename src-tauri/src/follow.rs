@@ -32,15 +32,10 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, client: Arc<Client>) {
                         app.exit(0);
                         return;
                     }
-                    Some(Push::View(_)) => {}
                     None => pushes = None,
                 },
                 changed = views.changed() => {
                     if changed.is_err() {
-                        if quit_was_pushed(&mut pushes) {
-                            app.exit(0);
-                            return;
-                        }
                         break;
                     }
                     let view = views.borrow_and_update().clone();
@@ -48,14 +43,13 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, client: Arc<Client>) {
                         let _ = app.emit_to(MAIN, VIEW_EVENT, view);
                     }
                 }
-                () = client.closed() => {
-                    if quit_was_pushed(&mut pushes) {
-                        app.exit(0);
-                        return;
-                    }
-                    break;
-                }
+                () = client.closed() => break,
             }
+        }
+        // The connection ended: no news when the resident's last word was "quit".
+        if quit_was_pushed(&mut pushes) {
+            app.exit(0);
+            return;
         }
         log::warn!("the resident has stopped");
         let _ = app.emit_to(MAIN, GONE_EVENT, ());

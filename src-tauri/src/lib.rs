@@ -25,8 +25,8 @@ use tauri::{Builder, Manager, Runtime};
 
 use crate::resident::Link;
 
-/// The commands, on any runtime (tests use the mock one).
-pub fn with_commands<R: Runtime>(builder: Builder<R>) -> Builder<R> {
+/// The commands the page may call.
+fn with_commands<R: Runtime>(builder: Builder<R>) -> Builder<R> {
     builder.invoke_handler(tauri::generate_handler![
         commands::call,
         commands::restart_resident,

@@ -4,7 +4,7 @@
 use std::os::unix::process::CommandExt;
 use std::sync::Arc;
 
-use batchwatch_core::control::start::{connect_or_start, resident_command, ResidentLog};
+use batchwatch_core::control::start::{connect_or_start, resident_command};
 use batchwatch_core::control::{Client, ClientKind, Endpoint};
 
 /// Becomes the resident (the autostart entry's `--hidden`): this process is replaced, so no
@@ -13,9 +13,9 @@ pub fn become_resident(endpoint: &Endpoint, demo: bool) -> std::io::Error {
     resident_command(endpoint, demo).exec()
 }
 
-/// Reaches the resident, starting one (its log beside the window's, on stderr) if none runs.
+/// Reaches the resident, starting one if none runs.
 pub async fn connect(endpoint: &Endpoint, demo: bool) -> Result<Client, String> {
-    connect_or_start(endpoint, ClientKind::Window, demo, ResidentLog::Inherit).await
+    connect_or_start(endpoint, ClientKind::Window, demo).await
 }
 
 pub struct Link {

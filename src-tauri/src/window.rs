@@ -1,11 +1,12 @@
-//! The one window. Closing it destroys it — and with it the webview and its WebKit processes,
-//! so a Batchwatch sitting in the tray costs little; "Open Batchwatch" builds it again.
+//! The one window. Closing it ends this process — and with it the webview and its WebKit
+//! processes, so a Batchwatch sitting in the tray costs little; "Open Batchwatch" in the tray
+//! starts a new window process.
 
 use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 
 pub const MAIN: &str = "main";
 
-/// Shows and focuses the window, creating it if it was closed.
+/// Shows and focuses the window, making it the first time.
 pub fn show<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     if let Some(window) = app.get_webview_window(MAIN) {
         window.show()?;
@@ -20,7 +21,7 @@ pub fn show<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         .set_focus()
 }
 
-/// [`show`] from any thread (notification clicks arrive on their own).
+/// [`show`] from any thread (the resident's "raise" arrives on the follow task's).
 pub fn show_from_anywhere<R: Runtime>(app: &AppHandle<R>) {
     let handle = app.clone();
     let _ = app.run_on_main_thread(move || {

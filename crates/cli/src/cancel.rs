@@ -3,13 +3,13 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use batchwatch_core::{format, BatchId, TrilletClient};
+use batchwatch_core::{format, BatchId};
 
 use batchwatch_core::monitor::TrilletApi;
 
 use crate::exit::Failure;
 use crate::patience::patiently;
-use crate::resident::SharedBudget;
+use crate::resident::Leased;
 
 /// What happens, said before it is done.
 pub fn warning(id: &BatchId) -> String {
@@ -18,18 +18,13 @@ pub fn warning(id: &BatchId) -> String {
     )
 }
 
-pub async fn run(
-    client: &TrilletClient,
-    budget: &SharedBudget,
-    id: &BatchId,
-    yes: bool,
-) -> Result<(), Failure> {
+pub async fn run(source: &Leased, id: &BatchId, yes: bool) -> Result<(), Failure> {
     if !yes && !confirmed(id)? {
         return Err(Failure::Usage(format!("{id} was not cancelled")));
     }
     // A 429 means nothing was cancelled, so a short one is waited out and asked again.
     let outcome = patiently(id.as_str(), || {
-        budget.before(TrilletApi::cancel(client, client.credentials(), id))
+        TrilletApi::cancel(source, source.client.credentials(), id)
     })
     .await
     .map_err(Failure::from_api)?;

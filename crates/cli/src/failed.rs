@@ -5,13 +5,13 @@ use std::collections::HashSet;
 
 use batchwatch_core::failures::{FailedCalls, FailedCallsView};
 use batchwatch_core::retry_list::retry_csv;
-use batchwatch_core::{format, BatchId, TrilletClient};
+use batchwatch_core::{format, BatchId};
 
 use batchwatch_core::monitor::TrilletApi;
 
 use crate::exit::Failure;
 use crate::patience::patiently;
-use crate::resident::SharedBudget;
+use crate::resident::Leased;
 
 /// What to print.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,17 +26,12 @@ pub enum Output {
     Csv { reason: Option<String> },
 }
 
-pub async fn run(
-    client: &TrilletClient,
-    budget: &SharedBudget,
-    id: &BatchId,
-    output: Output,
-) -> Result<(), Failure> {
+pub async fn run(source: &Leased, id: &BatchId, output: Output) -> Result<(), Failure> {
     let mut failed = FailedCalls::new();
     while let Some(query) = failed.next_query() {
         let what = format!("page {} of {id}'s failed calls", query.page);
         let page = patiently(&what, || {
-            budget.before(TrilletApi::calls(client, client.credentials(), id, query))
+            TrilletApi::calls(source, source.client.credentials(), id, query)
         })
         .await
         .map_err(Failure::from_api)?;

@@ -62,15 +62,18 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Status(args) => {
             let ids = args::batch_ids(&args.ids)?;
             let runtime = runtime()?;
+            let base = config::api_base(cli.api_base.as_deref())?;
+            let store = KeyringStore::from_env();
+            // Our credentials are read once: for the tray-app check (only once a tray app
+            // answers: it asks the same base and workspace) and, if it cannot answer for us,
+            // to ask Trillet ourselves.
+            let mut ours = None;
             if !cli.standalone {
-                // Our own base and workspace, to ask the tray app only when it asks the same.
-                // (The keychain is read for it only once a tray app answers.)
-                let base = config::api_base(cli.api_base.as_deref())?;
                 let through = runtime.block_on(async {
                     let resident = resident::running().await?;
-                    let ours = config::resolve_credentials(&KeyringStore::from_env()).ok();
-                    let workspace = ours.map(|c| c.workspace_id.as_str().to_owned());
-                    status::tray_app_can_answer(&resident, &base, workspace.as_deref())
+                    let credentials = ours.insert(config::resolve_credentials(&store));
+                    let workspace = credentials.as_ref().ok().map(|c| c.workspace_id.as_str());
+                    resident::asks_as_we_do(&resident, &base, workspace)
                         .await
                         .then_some(resident)
                 });
@@ -82,7 +85,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     ));
                 }
             }
-            let client = client(cli.api_base.as_deref())?;
+            let credentials = ours.unwrap_or_else(|| config::resolve_credentials(&store))?;
+            let client = TrilletClient::new(base, credentials);
             runtime.block_on(status::run(
                 status::Source::Trillet(&client),
                 &ids,
@@ -91,9 +95,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Failed(args) => {
             let id = args::one_batch_id(&args.id)?;
-            let client = client(cli.api_base.as_deref())?;
             let runtime = runtime()?;
-            let budget = runtime.block_on(resident::SharedBudget::find(cli.standalone));
+            let source = leased(&runtime, cli.api_base.as_deref(), cli.standalone)?;
             let output = match (args.numbers, args.json, args.csv) {
                 (true, _, _) => failed::Output::Numbers,
                 (_, true, _) => failed::Output::Json,
@@ -102,27 +105,24 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 },
                 _ => failed::Output::Text,
             };
-            runtime.block_on(failed::run(&client, &budget, &id, output))
+            runtime.block_on(failed::run(&source, &id, output))
         }
         Command::Cancel(args) => {
             let id = args::one_batch_id(&args.id)?;
-            let client = client(cli.api_base.as_deref())?;
             let runtime = runtime()?;
-            let budget = runtime.block_on(resident::SharedBudget::find(cli.standalone));
-            runtime.block_on(cancel::run(&client, &budget, &id, args.yes))
+            let source = leased(&runtime, cli.api_base.as_deref(), cli.standalone)?;
+            runtime.block_on(cancel::run(&source, &id, args.yes))
         }
         Command::Watch(args) => {
             let ids = args::batch_ids(&args.ids)?;
-            let client = client(cli.api_base.as_deref())?;
             let pacing = watch::Pacing {
                 floor: args.poll_floor(),
                 window: args.budget_window(),
             };
             let mut view = live::Live::for_terminal(&ids);
             let runtime = runtime()?;
-            let budget = runtime.block_on(resident::SharedBudget::find(cli.standalone));
-            let credentials = client.credentials().clone();
-            let source = resident::Leased { client, budget };
+            let source = leased(&runtime, cli.api_base.as_deref(), cli.standalone)?;
+            let credentials = source.client.credentials().clone();
             let ending = runtime.block_on(watch::follow(
                 &ids,
                 pacing,
@@ -136,13 +136,19 @@ fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-/// IDs are checked before this, and the base before the credentials, so a usage mistake is
-/// reported without touching the keychain.
-fn client(api_base: Option<&str>) -> Result<TrilletClient, Failure> {
+/// Trillet with our credentials, each request after a slot in the tray app's budget when it
+/// spends the same key's. IDs are checked before this, and the base before the credentials,
+/// so a usage mistake is reported without touching the keychain.
+fn leased(
+    runtime: &tokio::runtime::Runtime,
+    api_base: Option<&str>,
+    standalone: bool,
+) -> Result<resident::Leased, Failure> {
     let base = config::api_base(api_base)?;
-    let store = KeyringStore::from_env();
-    let credentials = config::resolve_credentials(&store)?;
-    Ok(TrilletClient::new(base, credentials))
+    let credentials = config::resolve_credentials(&KeyringStore::from_env())?;
+    let client = TrilletClient::new(base.clone(), credentials);
+    let budget = runtime.block_on(resident::SharedBudget::find(standalone, &base, &client));
+    Ok(resident::Leased { client, budget })
 }
 
 /// One thread is plenty: the CLI waits on the network, one request at a time.

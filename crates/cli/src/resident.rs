@@ -9,12 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use batchwatch_core::control::{
-    connect_or_start, start::ResidentLog, CallError, Client, ClientKind, ConnectError, Endpoint,
-    Request,
+    connect_or_start, CallError, Client, ClientKind, ConnectError, Endpoint, Request,
 };
 use batchwatch_core::model::{CallsPage, CallsQuery, CancelOutcome};
 use batchwatch_core::monitor::TrilletApi;
-use batchwatch_core::{ApiError, BatchId, BatchProgress, Credentials, TrilletClient};
+use batchwatch_core::{ApiBase, ApiError, BatchId, BatchProgress, Credentials, TrilletClient};
 
 use crate::exit::Failure;
 
@@ -30,16 +29,23 @@ pub async fn running() -> Option<Client> {
     }
 }
 
+/// Whether the tray app asks as we would: the same API base, with credentials of its own for
+/// the same workspace as ours (when we have any). Only then may it answer `status` for us or
+/// lend us its budget; anything else, or no answer, is no.
+pub async fn asks_as_we_do(resident: &Client, base: &ApiBase, workspace: Option<&str>) -> bool {
+    let Ok(about) = resident.call(&Request::About {}).await else {
+        return false;
+    };
+    let same_base = about["apiBase"].as_str() == Some(base.as_str());
+    let theirs = about["workspaceId"].as_str();
+    same_base && theirs.is_some() && workspace.is_none_or(|ours| theirs == Some(ours))
+}
+
 /// The resident, started hidden (in the tray, no window) when none runs.
 pub async fn running_or_started() -> Result<Client, Failure> {
-    connect_or_start(
-        &Endpoint::for_user(false),
-        ClientKind::Terminal,
-        false,
-        ResidentLog::Discard,
-    )
-    .await
-    .map_err(|e| Failure::Unreachable(format!("could not reach the Batchwatch tray app: {e}")))
+    connect_or_start(&Endpoint::for_user(false), ClientKind::Terminal, false)
+        .await
+        .map_err(|e| Failure::Unreachable(format!("could not reach the Batchwatch tray app: {e}")))
 }
 
 /// A resident's refusal as the terminal's failure (and exit code).
@@ -61,12 +67,20 @@ pub fn failure(error: CallError) -> Failure {
 pub struct SharedBudget(Option<Arc<Client>>);
 
 impl SharedBudget {
-    /// The running tray app's budget; none with `--standalone` or when none runs.
-    pub async fn find(standalone: bool) -> Self {
+    /// The running tray app's budget, when it spends the same key's (same base and
+    /// workspace as `client`'s); none with `--standalone`, when none runs, or for another key.
+    pub async fn find(standalone: bool, base: &ApiBase, client: &TrilletClient) -> Self {
         if standalone {
             return Self(None);
         }
-        Self(running().await.map(Arc::new))
+        let Some(resident) = running().await else {
+            return Self(None);
+        };
+        let workspace = client.credentials().workspace_id.as_str();
+        if !asks_as_we_do(&resident, base, Some(workspace)).await {
+            return Self(None);
+        }
+        Self(Some(Arc::new(resident)))
     }
 
     /// Waits for a slot. A tray app that stops meanwhile leaves this process on its own.

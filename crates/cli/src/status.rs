@@ -7,7 +7,7 @@
 
 use batchwatch_core::control::{CallError, Client, Request, StatusAnswer};
 use batchwatch_core::figures::figures_seen;
-use batchwatch_core::{ApiBase, ApiError, BatchId, TrilletClient};
+use batchwatch_core::{ApiError, BatchId, TrilletClient};
 
 use crate::exit::Failure;
 use crate::patience::patiently;
@@ -18,17 +18,6 @@ use crate::summary::{self, JsonLine};
 pub enum Source<'a> {
     Trillet(&'a TrilletClient),
     TrayApp(&'a Client),
-}
-
-/// Whether the tray app can answer for us: it asks the same API base, with credentials of its
-/// own for the same workspace as ours (when we have any); anything else, or no answer, is no.
-pub async fn tray_app_can_answer(client: &Client, base: &ApiBase, workspace: Option<&str>) -> bool {
-    let Ok(about) = client.call(&Request::About {}).await else {
-        return false;
-    };
-    let same_base = about["apiBase"].as_str() == Some(base.as_str());
-    let theirs = about["workspaceId"].as_str();
-    same_base && theirs.is_some() && workspace.is_none_or(|ours| theirs == Some(ours))
 }
 
 /// One batch's failed line: what it says, and whether Trillet does not know the batch.

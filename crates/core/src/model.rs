@@ -111,6 +111,18 @@ impl BatchProgress {
     pub fn is_settled(&self) -> bool {
         self.has_ended() && !(self.status == BatchStatus::Cancelled && self.active > 0)
     }
+
+    /// When an ended batch ended, as well as its answers tell: Trillet's completion time, else
+    /// its last completed call, else `answered_at_ms` (when the ending answer came). `None`
+    /// while it runs.
+    pub fn ended_at(&self, answered_at_ms: Option<EpochMillis>) -> Option<EpochMillis> {
+        if !self.has_ended() {
+            return None;
+        }
+        self.completed_time
+            .or(self.last_completed_time)
+            .or(answered_at_ms)
+    }
 }
 
 /// One entry of `recent_calls`: a completed call carries `completedAt` and `duration`, a failed

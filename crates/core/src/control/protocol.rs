@@ -194,12 +194,12 @@ impl Request {
     }
 }
 
-/// What the resident sends unasked.
+/// What the resident sends unasked, besides views. (A view goes as
+/// `{"push":"view","data":…}` too, but the server writes it straight from the serialized
+/// payload and the client keeps only the latest: it is never one of these.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "push", content = "data", rename_all = "snake_case")]
 pub enum Push {
-    /// A new window view (the payload `get_state` answers).
-    View(Value),
     /// Bring the window to the front (a second launch, the tray's "Open").
     Raise,
     /// The resident is quitting: close.
@@ -312,11 +312,7 @@ mod tests {
 
     #[test]
     fn pushes_round_trip() {
-        for push in [
-            Push::Raise,
-            Push::Quit,
-            Push::View(serde_json::json!({"a": 1})),
-        ] {
+        for push in [Push::Raise, Push::Quit] {
             let line = serde_json::to_string(&push).unwrap();
             assert_eq!(serde_json::from_str::<Push>(&line).unwrap(), push);
         }

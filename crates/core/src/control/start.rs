@@ -34,29 +34,13 @@ pub fn resident_command(endpoint: &Endpoint, demo: bool) -> Command {
     command
 }
 
-/// How a started resident's stderr is given: inherited (the window's, whose log it joins) or
-/// discarded (the terminal's, which it must not write into after the command has returned).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResidentLog {
-    Inherit,
-    Discard,
-}
-
-impl ResidentLog {
-    fn stdio(self) -> Stdio {
-        match self {
-            Self::Inherit => Stdio::inherit(),
-            Self::Discard => Stdio::null(),
-        }
-    }
-}
-
-/// Connects as `kind`, first starting a resident (its log as `log` says) when none answers.
+/// Connects as `kind`, first starting a resident when none answers. The resident outlives
+/// whoever started it, so it gets no terminal to write into: its log is its own file
+/// (`resident.log` in the app's log folder).
 pub async fn connect_or_start(
     endpoint: &Endpoint,
     kind: ClientKind,
     demo: bool,
-    log: ResidentLog,
 ) -> Result<Client, String> {
     match Client::connect(endpoint, kind).await {
         Ok(client) => return Ok(client),
@@ -67,7 +51,7 @@ pub async fn connect_or_start(
         let child = resident_command(endpoint, demo)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(log.stdio())
+            .stderr(Stdio::null())
             .process_group(0)
             .spawn()
             .map_err(|e| format!("could not start {}: {e}", resident_program().display()))?;

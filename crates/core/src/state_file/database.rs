@@ -317,13 +317,10 @@ impl Database {
     }
 }
 
-/// When a batch ended, as well as its answers tell: Trillet's completion time, else its last
-/// completed call, else when the ending answer came.
+/// When a batch ended ([`crate::model::BatchProgress::ended_at`]), as SQLite keeps it.
 fn finished_at(batch: &SavedBatch) -> Option<i64> {
     let last = batch.last.as_ref()?;
-    last.completed_time
-        .or(last.last_completed_time)
-        .or(batch.last_updated_ms)
+    last.ended_at(batch.last_updated_ms)
         .and_then(|ms| i64::try_from(ms).ok())
 }
 

@@ -315,13 +315,7 @@ pub(super) fn card<'a>(row: &Row<'a>, connection: &Connection, zone: &TimeZone) 
         cancellation_text: row.snapshot.cancellation.as_deref().map(cancellation_text),
         finished: p.is_some_and(BatchProgress::is_settled),
         throughput: Throughput(&row.snapshot.samples),
-        ended_at_ms: p
-            .filter(|p| p.has_ended())
-            .and_then(|p| p.completed_time.or(p.last_completed_time))
-            .or(row
-                .snapshot
-                .last_updated_ms
-                .filter(|_| row.state.has_ended())),
+        ended_at_ms: p.and_then(|p| p.ended_at(row.snapshot.last_updated_ms)),
         problem,
     }
 }
