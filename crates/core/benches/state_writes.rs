@@ -1,17 +1,28 @@
 //! What the state database costs the disk, printed as figures (not assertions): bytes written
 //! for saves that change nothing, and per changed answer (one batch's snapshot), with 10 and
-//! with 1,000 tracked batches — beside what the whole-file JSON rewrite of earlier versions
+//! with 1,000 tracked batches, each with a full hour of plot samples — beside what the whole-file JSON rewrite of earlier versions
 //! wrote per save. Bytes are read from `/proc/self/io` (`wchar`: what was handed to write(2),
 //! journal and checkpoints included). Run with `cargo bench -p batchwatch-core --bench
 //! state_writes`.
 
 use std::sync::Arc;
 
-use batchwatch_core::state_file::{SavedBatch, SavedState, StateFile};
+use batchwatch_core::state_file::{Sample, SavedBatch, SavedState, StateFile};
 use batchwatch_core::BatchId;
 
 mod common;
 use common::full_snapshot;
+
+/// A running batch's hour of plot samples, a minute apart, ending at `minute`.
+fn an_hour_of_samples(minute: u64) -> Vec<Sample> {
+    (minute.saturating_sub(60)..=minute)
+        .map(|m| Sample {
+            at_ms: 1_703_097_600_000 + m * 60_000,
+            completed: m * 3,
+            failed: m / 4,
+        })
+        .collect()
+}
 
 fn state(n: usize) -> SavedState {
     SavedState {
@@ -24,7 +35,8 @@ fn state(n: usize) -> SavedState {
                 not_found: false,
                 failure_alerted: false,
                 cancellation: None,
-                samples: Vec::new(),
+                // Each row carries its plot's hour, rewritten with every changed answer.
+                samples: an_hour_of_samples(60),
             })
             .collect(),
         ..SavedState::default()
@@ -62,6 +74,11 @@ fn main() {
         for k in 0..changes {
             let i = k % n;
             current.batches[i].last = Some(Arc::new(full_snapshot(i, 96 + k as u64, 5000)));
+            // A sample at most once a minute: every 4th answer of 10 batches polled every
+            // 15 s; every answer of 1,000, each asked every 20 minutes.
+            if n > 10 || k % 4 == 0 {
+                current.batches[i].samples = an_hour_of_samples(61 + k as u64);
+            }
             file.save(&current).unwrap();
         }
         let per_change = (written() - before) / changes as u64;

@@ -34,7 +34,7 @@ pub fn import(
         Ok(state) => state,
         Err(e) => return Err(set_aside(path, &format!("is damaged ({e})"), now_ms)),
     };
-    database.write_all(&state).map_err(|e| StateProblem {
+    database.write_changes(&state).map(drop).map_err(|e| StateProblem {
         message: format!(
             "The saved list of batches in {} could not be moved into the new database ({e}); it was left as it is, and Batchwatch started with an empty list.",
             path.display()

@@ -334,3 +334,101 @@ fn records_are_deleted_one_by_one_or_all_and_stay_deleted() {
     assert_eq!(none.forget_history(None).unwrap(), []);
     assert!(!dir.path().join("none.db").exists(), "none is made");
 }
+
+/// Which tables a save wrote, seen from inside the database: triggers another connection puts
+/// there fire for the app's writes too.
+fn audit_writes(path: &Path) -> rusqlite::Connection {
+    let db = rusqlite::Connection::open(path).unwrap();
+    db.execute_batch(
+        "CREATE TABLE audit (what TEXT);
+         CREATE TRIGGER batches_i AFTER INSERT ON batches BEGIN INSERT INTO audit VALUES ('batches'); END;
+         CREATE TRIGGER batches_u AFTER UPDATE ON batches BEGIN INSERT INTO audit VALUES ('batches'); END;
+         CREATE TRIGGER plots_i AFTER INSERT ON plots BEGIN INSERT INTO audit VALUES ('plots'); END;
+         CREATE TRIGGER plots_u AFTER UPDATE ON plots BEGIN INSERT INTO audit VALUES ('plots'); END;",
+    )
+    .unwrap();
+    db
+}
+
+fn audited(db: &rusqlite::Connection) -> Vec<String> {
+    let mut rows = db.prepare("SELECT what FROM audit").unwrap();
+    let seen = rows
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<Vec<String>, _>>()
+        .unwrap();
+    db.execute("DELETE FROM audit", []).unwrap();
+    seen
+}
+
+/// A changed answer rewrites the batch's row, not its hour of plot samples; a new sample
+/// rewrites only the plot.
+#[test]
+fn a_changed_answer_leaves_the_plot_and_a_new_sample_the_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let file = StateFile::new(&path);
+    file.load(1);
+    let mut state = sample();
+    file.save(&state).unwrap();
+    let audit = audit_writes(&path);
+
+    let mut answer = (**state.batches[0].last.as_ref().unwrap()).clone();
+    answer.completed += 1;
+    state.batches[0].last = Some(Arc::new(answer));
+    file.save(&state).unwrap();
+    assert_eq!(audited(&audit), ["batches"]);
+
+    state.batches[0].samples.push(Sample {
+        at_ms: 1_703_101_260_000,
+        completed: 96,
+        failed: 5,
+    });
+    file.save(&state).unwrap();
+    assert_eq!(audited(&audit), ["plots"]);
+    assert_eq!(StateFile::new(&path).load(1).state, state);
+
+    // A plot emptied goes, and a batch untracked takes its plot with it.
+    state.batches[0].samples.clear();
+    file.save(&state).unwrap();
+    let plots = |db: &rusqlite::Connection| -> i64 {
+        db.query_row("SELECT count(*) FROM plots", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(plots(&audit), 0);
+    state.batches[0].samples = sample().batches[0].samples.clone();
+    file.save(&state).unwrap();
+    assert_eq!(plots(&audit), 1);
+    state.batches.remove(0);
+    file.save(&state).unwrap();
+    assert_eq!(plots(&audit), 0);
+}
+
+/// A database of the format before the plot had its own table keeps its plots.
+#[test]
+fn a_format_3_database_keeps_its_plots() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    {
+        let db = rusqlite::Connection::open(&path).unwrap();
+        for migration in &database::MIGRATIONS[..3] {
+            db.execute_batch(migration).unwrap();
+        }
+        db.execute_batch(
+            r#"PRAGMA user_version = 3;
+            INSERT INTO batches (seq, id, samples)
+                VALUES (1, 'batch_plotted', '[{"atMs":60000,"completed":3,"failed":1}]');"#,
+        )
+        .unwrap();
+    }
+    let loaded = StateFile::new(&path).load(1);
+    assert!(loaded.problem.is_none(), "{:?}", loaded.problem);
+    assert_eq!(
+        loaded.state.batches[0].samples,
+        [Sample {
+            at_ms: 60_000,
+            completed: 3,
+            failed: 1
+        }]
+    );
+}
