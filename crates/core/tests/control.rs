@@ -20,6 +20,8 @@ struct Echo {
     /// Leases whose wait was dropped (their client went away).
     leases_dropped: Arc<AtomicUsize>,
     leases_started: AtomicUsize,
+    /// "second" was answered: "first" waits for it, so the replies come back out of order.
+    second_answered: tokio::sync::Notify,
 }
 
 /// Counts its own drop.
@@ -39,7 +41,14 @@ impl Handler for Echo {
     ) -> batchwatch_core::control::server::Reply {
         Box::pin(async move {
             match request {
-                Request::Track { text } => Ok(json!({ "echo": text })),
+                Request::Track { text } => {
+                    match text.as_str() {
+                        "first" => self.second_answered.notified().await,
+                        "second" => self.second_answered.notify_one(),
+                        _ => {}
+                    }
+                    Ok(json!({ "echo": text }))
+                }
                 Request::Untrack { id } => {
                     Err(Failure::new("invalid_batch_id", format!("{id} is not one")))
                 }
@@ -87,6 +96,7 @@ fn start() -> Running {
         gone: AtomicUsize::new(0),
         leases_dropped: Arc::default(),
         leases_started: AtomicUsize::new(0),
+        second_answered: tokio::sync::Notify::new(),
     });
     let stop = CancellationToken::new();
     let serving = handler.clone();
@@ -103,7 +113,8 @@ fn start() -> Running {
     }
 }
 
-/// A raw client: writes `lines`, returns every line the server sends until it closes.
+/// A raw client: writes `lines`, returns every line the server sends until it closes (which
+/// it must within 30 s).
 async fn raw(endpoint: &Endpoint, lines: &[&str]) -> Vec<Value> {
     let stream = UnixStream::connect(endpoint.socket()).await.unwrap();
     let (read, mut write) = stream.into_split();
@@ -119,9 +130,17 @@ async fn raw(endpoint: &Endpoint, lines: &[&str]) -> Vec<Value> {
     }
     let mut read = BufReader::new(read).lines();
     let mut out = Vec::new();
-    while let Ok(Some(line)) = read.next_line().await {
-        out.push(serde_json::from_str(&line).unwrap());
-    }
+    // Bounded: a server that never closes fails the test instead of hanging the suite.
+    let closed = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Ok(Some(line)) = read.next_line().await {
+            out.push(serde_json::from_str(&line).unwrap());
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "the server did not close the connection: {out:?}"
+    );
     out
 }
 
@@ -134,13 +153,18 @@ async fn requests_are_answered_by_id_and_errors_keep_their_code() {
         .await
         .unwrap();
     assert_eq!(client.welcome.pid, std::process::id());
-    let (one, two) = (
-        Request::Track { text: "one".into() },
-        Request::Track { text: "two".into() },
+    // The first request is answered only after the second: each reply still finds its caller.
+    let (first, second) = (
+        Request::Track {
+            text: "first".into(),
+        },
+        Request::Track {
+            text: "second".into(),
+        },
     );
-    let (a, b) = tokio::join!(client.call(&one), client.call(&two));
-    assert_eq!(a.unwrap(), json!({"echo": "one"}));
-    assert_eq!(b.unwrap(), json!({"echo": "two"}));
+    let (a, b) = tokio::join!(client.call(&first), client.call(&second));
+    assert_eq!(a.unwrap(), json!({"echo": "first"}));
+    assert_eq!(b.unwrap(), json!({"echo": "second"}));
     let err = client
         .call(&Request::Untrack { id: "x".into() })
         .await

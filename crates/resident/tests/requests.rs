@@ -725,11 +725,16 @@ fn status_answers_a_watched_batch_from_memory_and_asks_about_others_without_addi
         "the workspace, never the key"
     );
 
-    // Watched: from the last answer, no request.
-    let asked = h.sim.control().request_count("batch_a");
-    let progress = h.invoke("status", json!({"id": "batch_a"})).unwrap();
+    // Watched: from the last answer, no request. (The monitor's own poll may fall between the
+    // two counts; it cannot fall in three tries running, a status that asks Trillet would.)
+    let mut progress = Value::Null;
+    let no_request = (0..3).any(|_| {
+        let asked = h.sim.control().request_count("batch_a");
+        progress = h.invoke("status", json!({"id": "batch_a"})).unwrap();
+        h.sim.control().request_count("batch_a") == asked
+    });
+    assert!(no_request, "status of a watched batch asked Trillet");
     assert_eq!(progress["total"], 50, "{progress}");
-    assert_eq!(h.sim.control().request_count("batch_a"), asked);
     // With what the tray app saw of it, for the terminal to say the same recent-pace ETA.
     let answered = progress["answeredAtMs"]
         .as_u64()
