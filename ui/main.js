@@ -230,12 +230,7 @@ function saveButton(id, reason, label, ariaLabel) {
     const said = panel.querySelector(".save-status");
     button.disabled = true;
     said.className = "save-status muted";
-    // Every page is loaded first, within the key's budget: a long list takes minutes, so say so.
-    const failed = Number(panel.dataset.failed || 0);
-    const pages = Math.ceil(failed / 100);
-    said.textContent = pages > 1
-      ? `Loading ${failed} failed calls from Trillet (${pages} pages, within the key's budget)…`
-      : "Saving…";
+    said.textContent = panel.dataset.savingText || "Saving…";
     said.hidden = false;
     try {
       const saved = await tauriCore.invoke("save_retry_list", { id, reason });
@@ -426,7 +421,7 @@ function fillCard(node, card) {
   cancellation.textContent = card.cancellationText || "";
   const failures = node.querySelector(".failures");
   failures.hidden = card.failed === 0;
-  failures.dataset.failed = String(card.failed);
+  failures.dataset.savingText = card.savingText || "";
   failures.querySelector("summary").textContent = `Failed calls (${card.failed})`;
 
   const recent = node.querySelector(".recent");

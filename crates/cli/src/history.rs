@@ -58,6 +58,15 @@ fn delete(file: &StateFile, asked: &[String]) -> Result<(), Failure> {
     }
 }
 
+/// A record as `--json` prints it: `status --json`'s line and when it finished (epoch ms).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HistoryLine<'a> {
+    #[serde(flatten)]
+    line: JsonLine<'a>,
+    finished_at: Option<u64>,
+}
+
 fn list(file: &StateFile, json: bool) -> Result<(), Failure> {
     let record = file.history().map_err(Failure::Unreachable)?;
     let now = batchwatch_core::monitor::wall_clock_ms();
@@ -74,11 +83,14 @@ fn list(file: &StateFile, json: bool) -> Result<(), Failure> {
         let when = finished.finished_at_ms;
         let f = batchwatch_core::figures(&finished.last, now);
         if json {
-            let mut line: serde_json::Value =
-                serde_json::from_str(&JsonLine::new(&finished.id, &finished.last, &f).to_line())
-                    .unwrap_or_default();
-            line["finishedAt"] = when.map_or(serde_json::Value::Null, Into::into);
-            println!("{line}");
+            let line = HistoryLine {
+                line: JsonLine::new(&finished.id, &finished.last, &f),
+                finished_at: when,
+            };
+            println!(
+                "{}",
+                serde_json::to_string(&line).expect("a record always serializes")
+            );
         } else {
             let finished_at = when
                 .map(|ms| format!("  finished {}", format::local_moment(ms, now)))

@@ -441,6 +441,21 @@ mod tests {
         let card = &window_view(&v, &zone()).cards[0];
         assert_eq!(card.success_text.as_deref(), Some("97% succeeded"));
         assert_eq!(card.pace_text, None);
+        assert_eq!(
+            card.saving_text.as_deref(),
+            Some("Saving…"),
+            "5 failed: one page"
+        );
+    }
+
+    #[test]
+    fn the_retry_list_says_how_many_pages_it_loads() {
+        assert_eq!(window::saving_text(0), None);
+        assert_eq!(window::saving_text(100).as_deref(), Some("Saving…"));
+        assert_eq!(
+            window::saving_text(257).as_deref(),
+            Some("Loading 257 failed calls from Trillet (3 pages, within the key's budget)…")
+        );
     }
 
     #[test]

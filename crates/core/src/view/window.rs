@@ -124,6 +124,9 @@ pub struct BatchCard<'a> {
     pub pace_text: Option<String>,
     /// "95% succeeded", once it has ended.
     pub success_text: Option<String>,
+    /// What the card says while a retry list is made: "Loading 257 failed calls from Trillet
+    /// (3 pages, within the key's budget)…", or "Saving…" for one page; none without failures.
+    pub saving_text: Option<String>,
 }
 
 /// The whole window.
@@ -257,6 +260,19 @@ pub(super) fn pace_text(state: BatchState, f: &Figures) -> Option<String> {
     Some(format!("{shown} calls a minute lately"))
 }
 
+/// Every page of failed calls is loaded before a retry list is written, within the key's
+/// budget: a long list takes minutes, so the card says so.
+pub(super) fn saving_text(failed: u64) -> Option<String> {
+    let pages = failed.div_ceil(u64::from(crate::model::MAX_CALLS_PAGE_LIMIT));
+    match pages {
+        0 => None,
+        1 => Some("Saving…".to_owned()),
+        _ => Some(format!(
+            "Loading {failed} failed calls from Trillet ({pages} pages, within the key's budget)…"
+        )),
+    }
+}
+
 pub(super) fn card<'a>(row: &Row<'a>, connection: &Connection, zone: &TimeZone) -> BatchCard<'a> {
     let problem = card_problem(row, connection, zone);
     let empty = Segments {
@@ -300,6 +316,7 @@ pub(super) fn card<'a>(row: &Row<'a>, connection: &Connection, zone: &TimeZone) 
         success_text: f
             .filter(|_| row.state.has_ended())
             .and_then(format::success),
+        saving_text: p.and_then(|p| saving_text(p.failed)),
         average_call_text: p
             .and_then(|p| p.average_call_duration)
             .filter(|s| *s > 0.0)
