@@ -17,8 +17,8 @@ use super::*;
 const CREDENTIALS_PROBE_ID: &str = "batch_batchwatch_credentials_check";
 
 impl<S: TrilletApi> Task<S> {
-    /// What a request on the user's behalf needs: a tracked batch, credentials, and no 429
-    /// pause in force (asking during one would only earn another). It counts in the budget.
+    /// What a request on the user's behalf about a tracked batch needs: that batch tracked,
+    /// and what [`Self::may_ask`] asks.
     pub(super) fn user_request_allowed(
         &mut self,
         id: &BatchId,
@@ -28,6 +28,12 @@ impl<S: TrilletApi> Task<S> {
         if self.batches.iter().all(|b| &b.id != id) {
             return Err(ActionError::NotTracked(id.clone()));
         }
+        self.may_ask(slot, now)
+    }
+
+    /// What any request on someone's behalf needs: credentials, and no 429 pause in force
+    /// (asking during one would only earn another). It counts in the budget.
+    fn may_ask(&mut self, slot: Slot, now: Instant) -> Result<Credentials, ActionError> {
         let credentials = self.credentials.clone().ok_or(ActionError::NoCredentials)?;
         if let Some(pause) = self.rate_limit.filter(|p| p.until > now) {
             return Err(ActionError::RateLimited(pause.until - now));
@@ -110,14 +116,13 @@ impl<S: TrilletApi> Task<S> {
         reply: Reply<Arc<BatchProgress>>,
         now: Instant,
     ) {
-        let Some(credentials) = self.credentials.clone() else {
-            let _ = reply.send(Err(ActionError::NoCredentials));
-            return;
+        let credentials = match self.may_ask(Slot::Leased, now) {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = reply.send(Err(e));
+                return;
+            }
         };
-        if let Some(pause) = self.rate_limit.filter(|p| p.until > now) {
-            let _ = reply.send(Err(ActionError::RateLimited(pause.until - now)));
-            return;
-        }
         let request = self.source.fetch(&credentials, &id);
         let credentials_generation = self.credentials_generation;
         self.user_requests.spawn(async move {

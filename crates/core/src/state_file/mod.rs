@@ -35,8 +35,10 @@ pub use crate::settings::Settings;
 use database::Database;
 pub use database::Finished;
 
-/// Bumped when the saved state's meaning changes; older builds refuse newer state (moving it
-/// aside). The database's own schema version is `PRAGMA user_version` ([`database`]).
+/// The format of the `state.json` of earlier versions, the one a [`SavedState`] read from
+/// JSON carries: an old file of a newer format is set aside, not imported. (The database's
+/// own version is `PRAGMA user_version`, with its migrations in [`database`]; this one no
+/// longer changes.)
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// One tracked batch as remembered across restarts.
@@ -133,7 +135,7 @@ impl StateFile {
     }
 
     /// How many transactions changed the database through this handle (or a clone): what a
-    /// tray app left running costs the disk, for the benchmarks and the tests that count it.
+    /// tray app left running costs the disk, for the tests that count it.
     pub fn writes(&self) -> u64 {
         self.writes.load(Ordering::Relaxed)
     }
