@@ -121,11 +121,10 @@ pub async fn restart_resident<R: Runtime>(app: AppHandle<R>) -> Result<Value, Fa
         .restart()
         .await
         .map_err(|e| Failure::new("resident_start_failed", e))?;
-    let claim = client
-        .call_raw("claim_window", Value::Null)
+    let granted = crate::resident::claim_window(&client)
         .await
         .map_err(|_| gone())?;
-    if claim["granted"] != Value::Bool(true) {
+    if !granted {
         // Another window reached the new tray app first; it was raised, and this one goes.
         app.exit(0);
         return Err(Failure::new(

@@ -20,7 +20,7 @@ pub mod window;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use batchwatch_core::control::{Launch, Request};
+use batchwatch_core::control::Launch;
 use tauri::{Builder, Manager, Runtime};
 
 use crate::resident::Link;
@@ -47,11 +47,8 @@ pub fn run() -> ExitCode {
 
     let linked = tauri::async_runtime::block_on(async {
         let client = resident::connect(&endpoint, launch.demo).await?;
-        let claim = client
-            .call(&Request::ClaimWindow {})
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok::<_, String>((client, claim["granted"].as_bool().unwrap_or(false)))
+        let granted = resident::claim_window(&client).await?;
+        Ok::<_, String>((client, granted))
     });
     let client = match linked {
         Ok((_, false)) => {

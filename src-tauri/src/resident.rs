@@ -5,7 +5,7 @@ use std::os::unix::process::CommandExt;
 use std::sync::Arc;
 
 use batchwatch_core::control::start::{connect_or_start, resident_command};
-use batchwatch_core::control::{Client, ClientKind, Endpoint};
+use batchwatch_core::control::{Client, ClientKind, Endpoint, Request};
 
 /// Becomes the resident (the autostart entry's `--hidden`): this process is replaced, so no
 /// GTK or WebKit library stays loaded. Returns only if that failed.
@@ -16,6 +16,16 @@ pub fn become_resident(endpoint: &Endpoint, demo: bool) -> std::io::Error {
 /// Reaches the resident, starting one if none runs.
 pub async fn connect(endpoint: &Endpoint, demo: bool) -> Result<Client, String> {
     connect_or_start(endpoint, ClientKind::Window, demo).await
+}
+
+/// Asks to be the one window: `true` when granted, `false` when another is open (the resident
+/// raised it, and this process should go).
+pub async fn claim_window(client: &Client) -> Result<bool, String> {
+    let claim = client
+        .call(&Request::ClaimWindow {})
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(claim["granted"] == serde_json::Value::Bool(true))
 }
 
 pub struct Link {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use batchwatch_core::autostart::current_program;
 use batchwatch_core::batch_id::RejectedToken;
+use batchwatch_core::control::start::program_beside;
 use batchwatch_core::control::{Failure, Handler, Peer, Request, Secret, StatusAnswer};
 use batchwatch_core::monitor::ActionError;
 use batchwatch_core::retry_list::retry_csv;
@@ -265,7 +266,7 @@ impl AppState {
         })?;
         // `batchwatch --hidden`, as a person would type it: it becomes the resident. (An
         // AppImage names itself, as `current_program` knows.)
-        let program = || match crate::window::window_program_beside() {
+        let program = || match program_beside(crate::window::WINDOW) {
             Some(beside) if std::env::var_os("APPIMAGE").is_none() => Ok(beside),
             _ => current_program(),
         };

@@ -4,11 +4,11 @@
 //! holder raised. When the window closes its process exits, and every WebKit process with it.
 
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use batchwatch_core::control::start::launch_command;
 use batchwatch_core::control::{Endpoint, Peer, Push};
 
 /// A window process started but not yet connected is waited for this long before "Open"
@@ -90,11 +90,7 @@ impl Windows {
     }
 
     fn start_window_process(&self) -> std::io::Result<()> {
-        let mut command = Command::new(window_program());
-        command.arg("--endpoint").arg(self.endpoint.socket());
-        if self.demo {
-            command.arg("--demo");
-        }
+        let mut command = launch_command(WINDOW, &self.endpoint, self.demo);
         // Its own process group: a signal meant for the resident's terminal is not its.
         let mut child = command
             .stdin(Stdio::null())
@@ -112,13 +108,5 @@ impl Windows {
     }
 }
 
-/// `batchwatch` (the window program) beside this one, as installed and as built.
-pub fn window_program_beside() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    Some(exe.parent()?.join("batchwatch")).filter(|p| p.is_file())
-}
-
-/// The window program beside this one, or on `PATH`.
-fn window_program() -> PathBuf {
-    window_program_beside().unwrap_or_else(|| PathBuf::from("batchwatch"))
-}
+/// The window program's name (beside the resident, as installed and as built).
+pub const WINDOW: &str = "batchwatch";

@@ -15,24 +15,34 @@ use super::protocol::ClientKind;
 /// How long a resident that was just started has to open its socket.
 pub const START_WAIT: Duration = Duration::from_secs(15);
 
-/// `batchwatch-resident` beside this program (installed and built together), or on `PATH`.
-pub fn resident_program() -> PathBuf {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.join("batchwatch-resident")))
-        .filter(|p| p.is_file())
-        .unwrap_or_else(|| PathBuf::from("batchwatch-resident"))
+/// The program `name` beside this one (the three are installed and built together).
+pub fn program_beside(name: &str) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    Some(exe.parent()?.join(name)).filter(|p| p.is_file())
 }
 
-/// The resident's command line for `endpoint` (and the demo).
-pub fn resident_command(endpoint: &Endpoint, demo: bool) -> Command {
-    let mut command = Command::new(resident_program());
+/// The program `name` beside this one, or on `PATH`.
+pub fn program(name: &str) -> PathBuf {
+    program_beside(name).unwrap_or_else(|| PathBuf::from(name))
+}
+
+/// The command line of the program `name` (the resident or the window) for `endpoint` and
+/// the demo: what each passes the other, so both name the same socket.
+pub fn launch_command(name: &str, endpoint: &Endpoint, demo: bool) -> Command {
+    let mut command = Command::new(program(name));
     command.arg("--endpoint").arg(endpoint.socket());
     if demo {
         command.arg("--demo");
     }
     command
 }
+
+/// The resident's command line for `endpoint` (and the demo).
+pub fn resident_command(endpoint: &Endpoint, demo: bool) -> Command {
+    launch_command(RESIDENT, endpoint, demo)
+}
+
+const RESIDENT: &str = "batchwatch-resident";
 
 /// Connects as `kind`, first starting a resident when none answers. The resident outlives
 /// whoever started it, so it gets no terminal to write into: its log is its own file
@@ -54,7 +64,7 @@ pub async fn connect_or_start(
             .stderr(Stdio::null())
             .process_group(0)
             .spawn()
-            .map_err(|e| format!("could not start {}: {e}", resident_program().display()))?;
+            .map_err(|e| format!("could not start {}: {e}", program(RESIDENT).display()))?;
         log::info!("started the resident (process {})", child.id());
         Ok::<_, String>(child)
     };
