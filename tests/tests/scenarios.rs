@@ -643,7 +643,12 @@ fn tray_rows(service: &str) -> Vec<String> {
 #[test]
 fn a_script_hands_batches_to_the_tray_app_and_status_spends_none_of_the_budget() {
     let mut desktop = Desktop::new("cli_client");
-    for id in ["batch_script_1", "batch_script_2", "batch_elsewhere"] {
+    for id in [
+        "batch_script_1",
+        "batch_script_2",
+        "batch_script_3",
+        "batch_elsewhere",
+    ] {
         desktop
             .sim
             .control()
@@ -671,7 +676,6 @@ fn a_script_hands_batches_to_the_tray_app_and_status_spends_none_of_the_budget()
         1,
         "the tray app was started"
     );
-    assert_eq!(os::processes_running(&app), 0, "hidden: no window");
     let service = os::tray_service(WAIT);
     eventually("the batch in the tray menu", WAIT, || {
         tray_rows(&service)
@@ -679,6 +683,8 @@ fn a_script_hands_batches_to_the_tray_app_and_status_spends_none_of_the_budget()
             .any(|l| l.starts_with("batch_script_1 — ") && l.contains('%'))
             .then_some(())
     });
+    // By now a window it opened would be there (it would open as the tray app starts).
+    assert_eq!(os::processes_running(&app), 0, "hidden: no window");
 
     // A script pipes a new ID in; the open window and the tray show it.
     let window = desktop.open(&[]);
@@ -688,6 +694,10 @@ fn a_script_hands_batches_to_the_tray_app_and_status_spends_none_of_the_budget()
             .any(|(id, _, _)| id == "batch_script_1")
             .then_some(())
     });
+    // A bad ID is refused in words, and nothing is added (checked once a later batch shows).
+    let (code, _, err) = cli(&desktop, &["add", "batch_ok", "not/an id"], "");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("bad batch ID"), "{err}");
     let (code, out, err) = cli(&desktop, &["add", "-"], "batch_script_2\n");
     assert_eq!(code, 0, "{out}{err}");
     eventually("the piped batch's card", WAIT, || {
@@ -696,16 +706,16 @@ fn a_script_hands_batches_to_the_tray_app_and_status_spends_none_of_the_budget()
             .any(|(id, _, _)| id == "batch_script_2")
             .then_some(())
     });
+    assert!(
+        !cards(&window).iter().any(|(id, _, _)| id == "batch_ok"),
+        "nothing of the refused add was tracked"
+    );
     eventually("the piped batch in the tray menu", WAIT, || {
         tray_rows(&service)
             .iter()
             .any(|l| l.starts_with("batch_script_2 — "))
             .then_some(())
     });
-    // A bad ID is refused in words, and nothing is added.
-    let (code, _, err) = cli(&desktop, &["add", "batch_ok", "not/an id"], "");
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("bad batch ID"), "{err}");
 
     // `status` while the app runs goes through it: with a key Trillet would refuse in its
     // environment, it still answers — it never asked Trillet itself.
@@ -736,6 +746,15 @@ fn a_script_hands_batches_to_the_tray_app_and_status_spends_none_of_the_budget()
             .any(|r| r.batch_id.as_deref() == Some("batch_elsewhere")),
         "the untracked batch was asked about through the tray app: {requests:?}"
     );
+    // Asked about, not added: checked once a batch added after it is in the tray.
+    let (code, out, err) = cli(&desktop, &["add", "batch_script_3"], "");
+    assert_eq!(code, 0, "{out}{err}");
+    eventually("the batch added after the status", WAIT, || {
+        tray_rows(&service)
+            .iter()
+            .any(|l| l.starts_with("batch_script_3 — "))
+            .then_some(())
+    });
     assert!(
         !tray_rows(&service)
             .iter()
