@@ -469,19 +469,28 @@ async fn another_process_leasing_the_budget_keeps_both_within_one_limit() {
         Credentials::new(&sim.api_key(), &sim.workspace_id()).unwrap(),
     );
     let leasing = monitor.clone();
+    let granted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = granted.clone();
     let other = tokio::spawn(async move {
-        let mut granted = 0;
         for id in others.iter().cycle() {
             if leasing.lease().await.is_err() {
                 break;
             }
-            granted += 1;
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let _ = client.batch_progress(id).await;
         }
-        granted
     });
-    tokio::time::sleep(Duration::from_secs_f64(300.0 / SPEED)).await;
+    // Both ask far more than the budget allows (the 30 tracked batches alone would be 120 polls
+    // a minute): run until the other process was given 30 slots (about five simulated
+    // minutes of its turns), however slow the machine (bounded).
+    let waited = tokio::time::timeout(Duration::from_secs(120), async {
+        while granted.load(std::sync::atomic::Ordering::SeqCst) < 30 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
     other.abort();
+    assert!(waited.is_ok(), "the other process was never given 30 slots");
 
     let requests = control.requests();
     let by_other = requests
