@@ -363,6 +363,10 @@ function fillPlot(svg, bars, paceText) {
   // (a click aimed at a button below would land elsewhere).
   svg.style.visibility = bars.length ? "visible" : "hidden";
   const shown = bars.slice(-PLOT_BARS);
+  // Drawn again only when its bars or its pace changed (a view comes with every answer).
+  const drawn = `${paceText || ""}|${JSON.stringify(shown)}`;
+  if (svg.dataset.drawn === drawn) return;
+  svg.dataset.drawn = drawn;
   // Each bar is [completed, failed] calls a minute.
   const peak = Math.max(1, ...shown.map(([completed, failed]) => completed + failed));
   const rects = [];

@@ -251,10 +251,12 @@ async fn views_stream_latest_first_and_a_vanished_subscriber_costs_nothing() {
         .unwrap();
     let mut views = watcher.views();
     watcher.call(&Request::Subscribe {}).await.unwrap();
-    views
-        .wait_for(|v| v.as_ref().is_some_and(|v| v["n"] == 0))
-        .await
-        .unwrap();
+    let n = |v: &Option<batchwatch_core::control::client::View>| {
+        v.as_ref()
+            .and_then(|v| serde_json::from_str::<Value>(v.get()).ok())
+            .map(|v| v["n"].clone())
+    };
+    views.wait_for(|v| n(v) == Some(json!(0))).await.unwrap();
 
     // A subscriber that goes away mid-stream.
     let leaving = Client::connect(&running.endpoint, ClientKind::Window)
@@ -268,10 +270,7 @@ async fn views_stream_latest_first_and_a_vanished_subscriber_costs_nothing() {
             .views
             .send_replace(Arc::from(format!("{{\"n\":{n}}}")));
     }
-    views
-        .wait_for(|v| v.as_ref().is_some_and(|v| v["n"] == 200))
-        .await
-        .unwrap();
+    views.wait_for(|v| n(v) == Some(json!(200))).await.unwrap();
     tokio::time::timeout(Duration::from_secs(10), async {
         while running.handler.gone.load(Ordering::SeqCst) == 0 {
             tokio::time::sleep(Duration::from_millis(10)).await;

@@ -45,11 +45,14 @@ pub enum CallError {
 
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Value, Failure>>>>>;
 
+/// A pushed window view, as the JSON text it came in: parsed only by whoever shows it.
+pub type View = Box<serde_json::value::RawValue>;
+
 pub struct Client {
     out: mpsc::Sender<String>,
     pending: Pending,
     next_id: AtomicU64,
-    views: watch::Receiver<Option<Value>>,
+    views: watch::Receiver<Option<View>>,
     pushes: Mutex<Option<mpsc::Receiver<Push>>>,
     closed: watch::Receiver<bool>,
     pub welcome: Welcome,
@@ -211,7 +214,7 @@ impl Client {
     }
 
     /// The latest window view pushed (after [`Request::Subscribe`]).
-    pub fn views(&self) -> watch::Receiver<Option<Value>> {
+    pub fn views(&self) -> watch::Receiver<Option<View>> {
         self.views.clone()
     }
 

@@ -221,8 +221,9 @@ pub(crate) struct ServerLine {
     pub refused: Option<Failure>,
     #[serde(default)]
     pub push: Option<String>,
+    /// A view, kept as the text it came in (it can be megabytes, and the window hands it on).
     #[serde(default)]
-    pub data: Option<Value>,
+    pub data: Option<Box<serde_json::value::RawValue>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
