@@ -358,6 +358,9 @@ function plotElement(id) {
   return svg;
 }
 
+// What each plot was last drawn from (kept beside the element, not in the page's markup).
+const drawnPlots = new WeakMap();
+
 function fillPlot(svg, bars, paceText) {
   // Its place is kept while it has no bars yet, so the card never jumps when the first comes
   // (a click aimed at a button below would land elsewhere).
@@ -365,8 +368,8 @@ function fillPlot(svg, bars, paceText) {
   const shown = bars.slice(-PLOT_BARS);
   // Drawn again only when its bars or its pace changed (a view comes with every answer).
   const drawn = `${paceText || ""}|${JSON.stringify(shown)}`;
-  if (svg.dataset.drawn === drawn) return;
-  svg.dataset.drawn = drawn;
+  if (drawnPlots.get(svg) === drawn) return;
+  drawnPlots.set(svg, drawn);
   // Each bar is [completed, failed] calls a minute.
   const peak = Math.max(1, ...shown.map(([completed, failed]) => completed + failed));
   const rects = [];
