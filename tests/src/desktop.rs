@@ -304,12 +304,6 @@ impl Desktop {
         self.direct.last_mut().unwrap()
     }
 
-    /// What the `n`-th app started with [`Self::launch`] wrote to stderr so far.
-    pub fn direct_log(&self, n: usize) -> String {
-        std::fs::read_to_string(self.home.path().join(format!("direct-{n}.log")))
-            .unwrap_or_default()
-    }
-
     /// The `n`-th app started with [`Self::launch`].
     pub fn direct(&mut self, n: usize) -> &mut Child {
         &mut self.direct[n]

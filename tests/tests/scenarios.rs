@@ -837,10 +837,10 @@ fn without_keychain_or_notification_daemon_the_window_explains_and_nothing_leaks
     // Started without either service: no crash, and the tray says there is no key.
     let absent = os::WithoutKeychainAndNotifications::start();
     desktop.launch(&[]);
-    // It reads the keychain after start, finds none and says so in its log: it had its chance
-    // to fall over.
+    // Its tray app reads the keychain after start, finds none and says so in its log: it had
+    // its chance to fall over.
     eventually("the keychain read to fail", WAIT, || {
-        desktop.direct_log(0).contains("keychain: ").then_some(())
+        desktop.logs().contains("keychain: ").then_some(())
     });
     let started_bare = desktop.direct(0);
     assert!(
