@@ -323,8 +323,15 @@ impl Batch {
         format!("call_{}", index + 1)
     }
 
-    /// The call's deterministic phone number, `+1555` and seven digits.
+    /// The call's phone number: its CSV row's, else a deterministic `+1555` and seven digits.
     pub(crate) fn phone_number(&self, index: usize) -> String {
+        if let Some(row) = self.row(index) {
+            return row
+                .iter()
+                .find(|(column, _)| column == crate::upload::PHONE_COLUMN)
+                .map(|(_, number)| number.trim().to_owned())
+                .unwrap_or_default();
+        }
         let digits = mix(call_hash(self.seed, index) ^ 4) % 10_000_000;
         format!("+1555{digits:07}")
     }
@@ -347,6 +354,11 @@ impl Batch {
             self.phone_number(index),
             DAYS[((h >> 8) % DAYS.len() as u64) as usize],
         )
+    }
+
+    /// The uploaded CSV row call `index` was made from, for a batch started by upload.
+    pub(crate) fn row(&self, index: usize) -> Option<&crate::script::Row> {
+        self.script.rows.as_ref().and_then(|rows| rows.get(index))
     }
 
     /// Indices of the calls whose state at `t` passes `keep`, in index order.

@@ -5,11 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::agents::Agent;
 use crate::faults::{Fault, FaultTarget};
 use crate::log::RequestRecord;
 use crate::scenario;
 use crate::script::BatchScript;
 use crate::state::Shared;
+use crate::upload::Upload;
 
 /// A cheap, cloneable handle on a running simulator's state.
 #[derive(Debug, Clone)]
@@ -27,10 +29,14 @@ impl SimControl {
         self.shared.add_batch(script)
     }
 
-    /// Adds a named scenario's batches and returns their IDs: `"demo"` (see
-    /// [`demo_scenario`](crate::demo_scenario)) or `"empty"`; `None` for any other name.
+    /// Adds a named scenario's batches and agents and returns the batches' IDs: `"demo"` (see
+    /// [`demo_scenario`](crate::demo_scenario), [`demo_agents`](crate::demo_agents)) or
+    /// `"empty"`; `None` for any other name.
     pub fn load_scenario(&self, name: &str) -> Option<Vec<String>> {
-        let scripts = scenario::by_name(name)?;
+        let (scripts, agents) = scenario::by_name(name)?;
+        for agent in agents {
+            self.add_agent(agent);
+        }
         Some(scripts.into_iter().map(|s| self.add_batch(s)).collect())
     }
 
@@ -42,6 +48,22 @@ impl SimControl {
         if let Some(batch) = state.batches.get_mut(id) {
             batch.finish(now);
         }
+    }
+
+    /// Adds a call agent (listed by `GET /v1/api/agents`, accepted as a start's `agentId`).
+    pub fn add_agent(&self, agent: Agent) {
+        self.shared.lock().agents.push(agent);
+    }
+
+    /// What a batch started by upload does besides calling its rows: `script`'s lanes, call
+    /// lengths, failure rate and reasons (its ID, size and timing are the upload's).
+    pub fn set_started_batches(&self, script: BatchScript) {
+        self.shared.lock().started_batches = script;
+    }
+
+    /// Every start request whose form was read, in arrival order, accepted or not.
+    pub fn uploads(&self) -> Vec<Upload> {
+        self.shared.lock().uploads.clone()
     }
 
     /// Forgets a batch: it answers 404 from then on. Returns whether it existed.

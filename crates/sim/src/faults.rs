@@ -6,6 +6,13 @@
 //! and persists until cleared. A fault that replaces the answer (server error, 502, 429, bad
 //! JSON, dropped connection) keeps the request from reaching the batch: a faulted cancel cancels
 //! nothing. One fault per target; a batch's own fault wins over the `All` one.
+//!
+//! The start and the agents list have targets of their own ([`FaultTarget::Start`],
+//! [`FaultTarget::Agents`]; `All` is the batch endpoints only). A start's fault comes after the
+//! upload was read whole, and splits in two as a real service's would: the answers that stand
+//! in for the service (500, 502, 429, a redirect, a giant or endless body) start nothing, while
+//! a dropped connection, a delay, bad JSON or a cut body break the answer of a batch that did
+//! start ([`starts_anyway`]) — the outcome a client cannot know.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -76,6 +83,10 @@ pub enum FaultTarget {
     All,
     /// Requests whose path names this batch ID.
     Batch(String),
+    /// `POST /v1/api/batch-calls`, every start.
+    Start,
+    /// `GET /v1/api/agents`.
+    Agents,
 }
 
 /// The faults in force.
@@ -83,6 +94,8 @@ pub enum FaultTarget {
 pub(crate) struct Faults {
     all: Option<Fault>,
     by_batch: HashMap<String, Fault>,
+    start: Option<Fault>,
+    agents: Option<Fault>,
 }
 
 impl Faults {
@@ -92,6 +105,8 @@ impl Faults {
             FaultTarget::Batch(id) => {
                 self.by_batch.insert(id, fault);
             }
+            FaultTarget::Start => self.start = Some(fault),
+            FaultTarget::Agents => self.agents = Some(fault),
         }
     }
 
@@ -101,12 +116,23 @@ impl Faults {
             FaultTarget::Batch(id) => {
                 self.by_batch.remove(id);
             }
+            FaultTarget::Start => self.start = None,
+            FaultTarget::Agents => self.agents = None,
         }
     }
 
     pub(crate) fn clear_all(&mut self) {
-        self.all = None;
-        self.by_batch.clear();
+        *self = Self::default();
+    }
+
+    /// The fault for a start.
+    pub(crate) fn for_start(&self) -> Option<Fault> {
+        self.start.clone()
+    }
+
+    /// The fault for the agents list.
+    pub(crate) fn for_agents(&self) -> Option<Fault> {
+        self.agents.clone()
     }
 
     /// The fault for a request naming `batch_id`: the batch's own, else the `All` one.
@@ -122,6 +148,14 @@ pub(crate) enum Endpoint {
     Detail,
     Calls,
     Cancel,
+}
+
+/// Whether a start faulted this way still starts its batch (the fault breaks only the answer).
+pub(crate) fn starts_anyway(fault: &Fault) -> bool {
+    matches!(
+        fault,
+        Fault::DropConnection | Fault::Delay(_) | Fault::MalformedJson | Fault::TruncatedBody
+    )
 }
 
 /// Marks a response that must not be sent: the connection is closed instead. The server's

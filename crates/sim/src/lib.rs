@@ -18,6 +18,8 @@
 //! - `server`: [`RunningSim`] — binds loopback, serves on its own thread and runtime.
 //! - `control`: [`SimControl`] — the test's handle: batches, faults, keys, time, request log.
 //! - `routes`: the endpoints, and the gate every request passes (log → rate limit → auth).
+//! - `upload`: the start's form ([`Upload`]) and the checks the docs give for it; `agents`: the
+//!   workspace's call agents ([`Agent`]).
 //! - `wire`: the JSON bodies, as the simulator's own serde types.
 //! - `script`: [`BatchScript`], what a batch should do; `batch`: the deterministic plan and
 //!   progress model the simulator derives from it.
@@ -29,6 +31,7 @@
 //! - `state`: the one mutex over all of the above.
 //! - `main.rs`: the `trillet-sim` binary (demo mode and manual poking).
 
+mod agents;
 mod auth;
 mod batch;
 mod clock;
@@ -40,15 +43,19 @@ mod routes;
 mod scenario;
 mod script;
 mod server;
+mod start;
 mod state;
+mod upload;
 mod wire;
 
+pub use agents::Agent;
 pub use control::SimControl;
 pub use faults::{Fault, FaultTarget};
 pub use log::RequestRecord;
-pub use scenario::{demo_scenario, failing_batch, FAILURE_REASONS};
+pub use scenario::{demo_agents, demo_scenario, failing_batch, FAILURE_REASONS};
 pub use script::BatchScript;
 pub use server::RunningSim;
+pub use upload::{scheduled_at_text, Upload, MAX_FILE_BYTES};
 
 /// How a simulator is set up.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,4 +1,5 @@
-//! The HTTP surface: the four batch endpoints, the gate every request passes first (request log,
+//! The HTTP surface: the four batch endpoints (the start and the agents list are in `start`),
+//! the gate every request passes first (request log,
 //! rate limit, auth), fault injection around the batch endpoints, and JSON 404/405 fallbacks.
 //!
 //! Order for a batch request: log → rate limit (429) → auth (401/400/403) → batch ID shape
@@ -9,11 +10,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value};
 
@@ -28,6 +30,11 @@ const MAX_LIMIT: usize = 100;
 
 pub(crate) fn router(sim: Arc<Shared>) -> Router {
     Router::new()
+        .route(
+            "/v1/api/batch-calls",
+            post(crate::start::start).layer(DefaultBodyLimit::max(crate::start::MAX_REQUEST_BYTES)),
+        )
+        .route("/v1/api/agents", get(crate::start::agents))
         .route("/v1/api/batch-calls/{batch_id}", get(detail).delete(cancel))
         .route("/v1/api/batch-calls/{batch_id}/status", get(status))
         .route("/v1/api/batch-calls/{batch_id}/calls", get(calls))

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::agents::Agent;
 use crate::batch::Batch;
 use crate::script::BatchScript;
 
@@ -40,6 +41,15 @@ pub fn demo_scenario() -> Vec<BatchScript> {
     ]
 }
 
+/// The demo workspace's call agents: two ready, one still a draft.
+pub fn demo_agents() -> Vec<Agent> {
+    vec![
+        Agent::ready("agent_demo_sales", "Sales follow-up (EN)"),
+        Agent::ready("agent_demo_reminder", "Appointment reminder"),
+        Agent::ready("agent_demo_survey", "Survey (draft)").status("draft"),
+    ]
+}
+
 /// What the calls of [`failing_batch`] fail with.
 pub const FAILURE_REASONS: [&str; 3] = ["Number busy", "No answer", "Voicemail detected"];
 
@@ -54,11 +64,11 @@ pub fn failing_batch(id: &str) -> BatchScript {
         .finished()
 }
 
-/// The scripts of scenario `name`, if there is one by that name.
-pub(crate) fn by_name(name: &str) -> Option<Vec<BatchScript>> {
+/// The scripts and agents of scenario `name`, if there is one by that name.
+pub(crate) fn by_name(name: &str) -> Option<(Vec<BatchScript>, Vec<Agent>)> {
     match name {
-        "demo" => Some(demo_scenario()),
-        "empty" => Some(Vec::new()),
+        "demo" => Some((demo_scenario(), demo_agents())),
+        "empty" => Some((Vec::new(), Vec::new())),
         _ => None,
     }
 }
@@ -132,8 +142,14 @@ mod tests {
 
     #[test]
     fn scenarios_by_name() {
-        assert_eq!(by_name("demo").map(|s| s.len()), Some(4));
-        assert_eq!(by_name("empty").map(|s| s.len()), Some(0));
+        assert_eq!(
+            by_name("demo").map(|(s, a)| (s.len(), a.len())),
+            Some((4, 3))
+        );
+        assert_eq!(
+            by_name("empty").map(|(s, a)| (s.len(), a.len())),
+            Some((0, 0))
+        );
         assert!(by_name("nope").is_none());
     }
 }

@@ -25,7 +25,13 @@ pub struct BatchScript {
     pub(crate) started_ago: Duration,
     pub(crate) abort_at: Option<Duration>,
     pub(crate) finished: bool,
+    /// The rows of the CSV the batch was started from (each a list of column, value pairs in
+    /// the file's order); `None` for a scripted batch, whose contacts are generated.
+    pub(crate) rows: Option<std::sync::Arc<Vec<Row>>>,
 }
+
+/// One row of an uploaded CSV: (column, value) pairs in the file's order.
+pub type Row = Vec<(String, String)>;
 
 impl BatchScript {
     /// A batch of `total` calls: 5 lanes, calls of about 30 s (±40%), 5% failures, starting now.
@@ -41,6 +47,7 @@ impl BatchScript {
             started_ago: Duration::ZERO,
             abort_at: None,
             finished: false,
+            rows: None,
         }
     }
 
@@ -99,6 +106,14 @@ impl BatchScript {
     /// The batch started this long before it is added (it may even be over by then).
     pub fn started_ago(mut self, ago: Duration) -> Self {
         self.started_ago = ago;
+        self
+    }
+
+    /// The batch calls these contacts, one call a row in order: each call's `phone_number` is
+    /// the row's, its `metadata` the row itself. Sets the total to the number of rows.
+    pub fn rows(mut self, rows: Vec<Row>) -> Self {
+        self.total = rows.len();
+        self.rows = Some(std::sync::Arc::new(rows));
         self
     }
 

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
+use crate::agents::Agent;
 use crate::auth::Credentials;
 use crate::batch::Batch;
 use crate::clock::SimClock;
@@ -13,6 +14,7 @@ use crate::faults::Faults;
 use crate::log::RequestLog;
 use crate::ratelimit::RateLimiter;
 use crate::script::BatchScript;
+use crate::upload::Upload;
 use crate::SimConfig;
 
 #[derive(Debug)]
@@ -28,6 +30,14 @@ pub(crate) struct SimState {
     pub(crate) credentials: Credentials,
     pub(crate) limiter: RateLimiter,
     pub(crate) log: RequestLog,
+    /// The call agents of every workspace, in the order added.
+    pub(crate) agents: Vec<Agent>,
+    /// Every start request whose form was read, in arrival order.
+    pub(crate) uploads: Vec<Upload>,
+    /// What a started batch does besides its rows (lanes, call lengths, failures).
+    pub(crate) started_batches: BatchScript,
+    /// The workspace an [`Agent`] without one belongs to.
+    pub(crate) first_workspace: String,
     /// The number in the last generated `batch_<digits>` ID.
     last_generated: i64,
 }
@@ -42,6 +52,14 @@ impl Shared {
                 credentials: Credentials::new(config.credentials.clone()),
                 limiter: RateLimiter::new(config.rate_limit_per_minute),
                 log: RequestLog::default(),
+                agents: Vec::new(),
+                uploads: Vec::new(),
+                started_batches: default_started_batch(),
+                first_workspace: config
+                    .credentials
+                    .first()
+                    .map(|(_, w)| w.clone())
+                    .unwrap_or_default(),
                 last_generated: 0,
             }),
         }
@@ -67,6 +85,15 @@ impl Shared {
             .insert(id.clone(), Batch::new(id.clone(), script, now));
         id
     }
+}
+
+/// A started batch unless a test says otherwise: 5 lanes, calls of about 30 s, one call in five
+/// failing (a retry has something to do).
+pub(crate) fn default_started_batch() -> BatchScript {
+    BatchScript::new(0)
+        .concurrency(5)
+        .call_duration(std::time::Duration::from_secs(30))
+        .failure_rate(0.2)
 }
 
 impl SimState {

@@ -81,14 +81,14 @@ struct Counters {
 
 /// `GET /v1/api/batch-calls/{id}/calls`.
 #[derive(Debug, Serialize)]
-pub(crate) struct CallsBody {
-    calls: Vec<CallRow>,
+pub(crate) struct CallsBody<'a> {
+    calls: Vec<CallRow<'a>>,
     pagination: Pagination,
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct CallRow {
+struct CallRow<'a> {
     job_id: String,
     status: &'static str,
     #[serde(rename = "phone_number")]
@@ -97,16 +97,47 @@ struct CallRow {
     end_time: Option<i64>,
     duration: Option<i64>,
     error: Option<String>,
-    metadata: CallMetadata,
+    metadata: CallMetadata<'a>,
 }
 
-/// The row of the CSV the batch was created from. Columns are the user's: the name comes
-/// before the number here, as in many exports.
-#[derive(Debug, Serialize)]
-struct CallMetadata {
-    name: &'static str,
-    phone_number: String,
-    appointment_day: &'static str,
+/// The row of the CSV the batch was created from. Columns are the user's: for a scripted
+/// batch a name before the number, as in many exports; for an uploaded one the file's own
+/// columns in the file's order.
+#[derive(Debug)]
+enum CallMetadata<'a> {
+    Generated {
+        name: &'static str,
+        phone_number: String,
+        appointment_day: &'static str,
+    },
+    Uploaded(&'a [(String, String)]),
+}
+
+impl Serialize for CallMetadata<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            Self::Generated {
+                name,
+                phone_number,
+                appointment_day,
+            } => {
+                let mut map = serializer.serialize_map(Some(3))?;
+                map.serialize_entry("name", name)?;
+                map.serialize_entry("phone_number", phone_number)?;
+                map.serialize_entry("appointment_day", appointment_day)?;
+                map.end()
+            }
+            // In the file's order (a map type would sort or lose it).
+            Self::Uploaded(row) => {
+                let mut map = serializer.serialize_map(Some(row.len()))?;
+                for (column, value) in row.iter() {
+                    map.serialize_entry(column, value)?;
+                }
+                map.end()
+            }
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -233,14 +264,14 @@ pub(crate) fn detail_body(batch: &Batch, clock: &SimClock, now: i64) -> DetailBo
 }
 
 /// Page `page` (1-based) of `limit` calls passing `filter`, in index order.
-pub(crate) fn calls_body(
-    batch: &Batch,
+pub(crate) fn calls_body<'a>(
+    batch: &'a Batch,
     clock: &SimClock,
     now: i64,
     filter: CallFilter,
     page: usize,
     limit: usize,
-) -> CallsBody {
+) -> CallsBody<'a> {
     let skip = (page - 1).saturating_mul(limit);
     let mut total = 0;
     let mut calls = Vec::new();
@@ -264,7 +295,7 @@ pub(crate) fn calls_body(
     }
 }
 
-fn call_row(batch: &Batch, clock: &SimClock, call: &CallView<'_>) -> CallRow {
+fn call_row<'a>(batch: &'a Batch, clock: &SimClock, call: &CallView<'_>) -> CallRow<'a> {
     CallRow {
         job_id: batch.job_id(call.index),
         status: call.state.as_str(),
@@ -273,12 +304,15 @@ fn call_row(batch: &Batch, clock: &SimClock, call: &CallView<'_>) -> CallRow {
         end_time: call.end.map(|t| clock.wall_ms(t)),
         duration: call.duration_secs,
         error: call.error.map(str::to_owned),
-        metadata: {
-            let (name, phone_number, appointment_day) = batch.contact(call.index);
-            CallMetadata {
-                name,
-                phone_number,
-                appointment_day,
+        metadata: match batch.row(call.index) {
+            Some(row) => CallMetadata::Uploaded(row),
+            None => {
+                let (name, phone_number, appointment_day) = batch.contact(call.index);
+                CallMetadata::Generated {
+                    name,
+                    phone_number,
+                    appointment_day,
+                }
             }
         },
     }
