@@ -12,6 +12,8 @@
 //! - [`figures`] — percent, remaining, elapsed, throughput, ETA from one snapshot.
 //! - [`failures`] — a batch's failed calls, paged in and grouped by reason; [`retry_list`]
 //!   the CSV of them to upload again.
+//! - [`launch`] — starting a batch: the CSV check, the form, the at-most-once rules and the
+//!   record of recent starts.
 //! - [`secret_store`] — the keychain port and its platform implementation.
 //! - [`notifier`] — the desktop-notification port and its platform implementation;
 //!   [`announcer`] the one thread that sends them, queued and coalesced.
@@ -43,6 +45,7 @@ pub mod credentials;
 pub mod failures;
 pub mod figures;
 pub mod format;
+pub mod launch;
 pub mod model;
 pub mod monitor;
 pub mod notifier;

@@ -321,6 +321,54 @@ pub struct CancelOutcome {
     pub details: CancelDetails,
 }
 
+/// One call agent of `GET /v1/api/agents` (a bare array): what Batchwatch shows and sends
+/// of it; the rest of its fields are read past.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agent {
+    #[serde(rename = "_id")]
+    pub id: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub name: String,
+    /// `ready` for an agent that can call.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub status: String,
+}
+
+impl Agent {
+    pub fn is_ready(&self) -> bool {
+        self.status == "ready"
+    }
+}
+
+/// `POST /v1/api/batch-calls`: the new batch's ID and what Trillet says of it. `answer` is
+/// the whole body as received, for `batchwatch-cli start --json`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StartAnswer {
+    pub batch_id: crate::BatchId,
+    pub total_calls: Option<u64>,
+    pub status: Option<String>,
+    pub message: Option<String>,
+    pub answer: serde_json::Map<String, serde_json::Value>,
+}
+
+impl<'de> Deserialize<'de> for StartAnswer {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let answer = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+        let text = |key: &str| answer.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+        let id = text("batchId").ok_or_else(|| D::Error::missing_field("batchId"))?;
+        let batch_id = crate::BatchId::parse(&id)
+            .map_err(|e| D::Error::custom(format!("batchId {id:?}: {e}")))?;
+        Ok(Self {
+            batch_id,
+            total_calls: answer.get("totalCalls").and_then(serde_json::Value::as_u64),
+            status: text("status"),
+            message: text("message"),
+            answer,
+        })
+    }
+}
+
 /// Timestamps are documented as numbers of milliseconds; accept integral floats too, and treat
 /// null as absent. Anything else is a decoding error, not a silent zero.
 fn lenient_millis<'de, D: Deserializer<'de>>(d: D) -> Result<Option<EpochMillis>, D::Error> {

@@ -21,8 +21,10 @@ use super::base::ApiBase;
 use super::error::{excerpt, ApiError};
 use crate::batch_id::BatchId;
 use crate::credentials::Credentials;
+use crate::launch::{CsvSource, StartFailure, StartForm};
 use crate::model::{
-    BatchDetail, BatchProgress, CallsPage, CallsQuery, CancelOutcome, MAX_CALLS_PAGE_LIMIT,
+    Agent, BatchDetail, BatchProgress, CallsPage, CallsQuery, CancelOutcome, StartAnswer,
+    MAX_CALLS_PAGE_LIMIT,
 };
 
 /// How long to wait for a TCP/TLS connection.
@@ -34,6 +36,11 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 pub const MAX_BODY_BYTES: u64 = 1024 * 1024;
 /// The largest page of calls read (100 calls with their metadata are well under 1 MiB).
 pub const MAX_CALLS_PAGE_BYTES: u64 = 4 * 1024 * 1024;
+/// The largest agents list read (each agent with its settings is about 1 KiB).
+pub const MAX_AGENTS_BYTES: u64 = 4 * 1024 * 1024;
+/// How much longer than any other request a start may take in all (2 min with the usual
+/// 20 s): the upload of up to 20 MB comes first.
+pub const START_TIMEOUT_FACTOR: u32 = 6;
 
 /// A Trillet API client bound to one set of credentials. Cloning shares the connection pool.
 #[derive(Debug, Clone)]
@@ -152,6 +159,72 @@ impl TrilletClient {
             .await
     }
 
+    /// `GET /v1/api/agents`: the workspace's call agents.
+    pub async fn agents(&self) -> Result<Vec<Agent>, ApiError> {
+        let url = self.base.endpoint(&["v1", "api", "agents"]);
+        let request = self.http.get(url);
+        self.send(request, MAX_AGENTS_BYTES)
+            .await
+            .map_err(|e| e.redact(self.credentials.api_key.expose_for_header()))
+    }
+
+    /// `POST /v1/api/batch-calls`: starts a batch — **sent once, whatever happens**. The file
+    /// is streamed from disk (never read whole into memory). An outcome after which Trillet may
+    /// have started the batch is [`StartFailure::Unknown`]; only a refusal (4xx), a redirect or
+    /// a connection that never opened is [`StartFailure::NotStarted`].
+    pub async fn start_batch(&self, form: &StartForm) -> Result<StartAnswer, StartFailure> {
+        let secret = self.credentials.api_key.expose_for_header();
+        let redact = |e: ApiError| e.redact(secret);
+        let file = match &form.file {
+            CsvSource::File(path) => {
+                let file = tokio::fs::File::open(path).await.map_err(|e| {
+                    StartFailure::NotStarted(ApiError::Network(format!(
+                        "the file could not be opened ({e})"
+                    )))
+                })?;
+                let length = file
+                    .metadata()
+                    .await
+                    .map_err(|e| {
+                        StartFailure::NotStarted(ApiError::Network(format!(
+                            "the file could not be read ({e})"
+                        )))
+                    })?
+                    .len();
+                let stream = tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024);
+                reqwest::multipart::Part::stream_with_length(
+                    reqwest::Body::wrap_stream(stream),
+                    length,
+                )
+            }
+            CsvSource::Bytes { bytes, .. } => reqwest::multipart::Part::bytes(bytes.clone()),
+        };
+        let file = file
+            .file_name(form.file.file_name())
+            .mime_str("text/csv")
+            .expect("text/csv is a MIME type");
+        let mut multipart = reqwest::multipart::Form::new()
+            .part("file", file)
+            .text("agentId", form.agent_id.clone());
+        if let Some(at) = form.scheduled_at_ms {
+            multipart = multipart.text("scheduledAt", crate::launch::scheduled_at_text(at));
+        }
+        if let Some(callbacks) = &form.callbacks {
+            multipart = multipart.text("smartCallbackConfig", callbacks.to_form_value());
+        }
+        let url = self.base.endpoint(&["v1", "api", "batch-calls"]);
+        let request = self
+            .http
+            .post(url)
+            .timeout(self.request_timeout * START_TIMEOUT_FACTOR)
+            .multipart(multipart);
+        match self.send_once(request, MAX_BODY_BYTES).await {
+            Ok(answer) => Ok(answer),
+            Err(Sent::NotTaken(e)) => Err(StartFailure::NotStarted(redact(e))),
+            Err(Sent::Unknown(e)) => Err(StartFailure::Unknown(redact(e))),
+        }
+    }
+
     async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
@@ -177,42 +250,80 @@ impl TrilletClient {
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
+        self.send(self.http.request(method, url), max_body).await
+    }
 
-        let response = self
-            .http
-            .request(method, url)
+    /// Sends `request` with the credentials and reads its answer as a `T`.
+    async fn send<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+        max_body: u64,
+    ) -> Result<T, ApiError> {
+        self.send_once(request, max_body)
+            .await
+            .map_err(|e| match e {
+                Sent::NotTaken(e) | Sent::Unknown(e) => e,
+            })
+    }
+
+    /// [`Self::send`], telling apart what went wrong before the request was taken from what
+    /// went wrong after it may have been (the one thing a start needs to know).
+    async fn send_once<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+        max_body: u64,
+    ) -> Result<T, Sent> {
+        let response = request
             .headers(self.auth_headers())
             .send()
             .await
-            .map_err(|e| self.transport_error(e))?;
+            .map_err(|e| {
+                let never_connected = e.is_connect();
+                let error = self.transport_error(e);
+                if never_connected {
+                    Sent::NotTaken(error)
+                } else {
+                    Sent::Unknown(error)
+                }
+            })?;
         let status = response.status().as_u16();
         if (300..400).contains(&status) {
-            return Err(ApiError::Redirected {
+            // Not followed: whatever answered in Trillet's place did not start anything there.
+            return Err(Sent::NotTaken(ApiError::Redirected {
                 status,
                 target: redirect_target(&response, self.credentials.api_key.expose_for_header()),
-            });
+            }));
         }
+        // From here on the request reached the service: an answer that fails is not known
+        // to have done nothing, except a refusal (4xx), which says so.
+        let taken = if (400..500).contains(&status) {
+            Sent::NotTaken
+        } else {
+            Sent::Unknown
+        };
         let retry_after = response
             .headers()
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let body = self.read_body(response, max_body).await?;
+        let body = self.read_body(response, max_body).await.map_err(taken)?;
         let secret = self.credentials.api_key.expose_for_header();
 
         if !(200..300).contains(&status) {
-            return Err(ApiError::from_status(
+            return Err(taken(ApiError::from_status(
                 status,
                 retry_after.as_deref(),
                 &body,
                 secret,
                 SystemTime::now(),
-            ));
+            )));
         }
-        serde_json::from_slice(&body).map_err(|e| ApiError::BadResponse {
-            status,
-            reason: decode_reason(&e),
-            excerpt: excerpt(&body, secret),
+        serde_json::from_slice(&body).map_err(|e| {
+            Sent::Unknown(ApiError::BadResponse {
+                status,
+                reason: decode_reason(&e),
+                excerpt: excerpt(&body, secret),
+            })
         })
     }
 
@@ -266,6 +377,15 @@ impl TrilletClient {
         };
         ApiError::Network(format!("{what} ({cause})"))
     }
+}
+
+/// A request that failed, by whether the service may have acted on it.
+enum Sent {
+    /// It never reached the service, or the service refused it (4xx) or was not the one that
+    /// answered (a redirect).
+    NotTaken(ApiError),
+    /// It reached the service and the outcome is not known.
+    Unknown(ApiError),
 }
 
 /// Where a redirect pointed, as `host[:port]` (never the path or query, which could carry

@@ -48,7 +48,44 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO plots (id, samples) SELECT id, samples FROM batches WHERE samples IS NOT NULL;
     ALTER TABLE batches DROP COLUMN samples;",
+    // The starts sent from Batchwatch, so the same file is not started twice by mistake
+    // (`launch::ledger`).
+    "CREATE TABLE starts (
+        seq INTEGER PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        agent_id TEXT NOT NULL,
+        sent_at_ms INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        batch_id TEXT
+    );",
 ];
+
+/// A connection to the database at `path` (created, private, when missing) with its schema
+/// brought up to date: refused when it is damaged or a newer Batchwatch wrote it.
+pub(crate) fn open_current(path: &Path) -> Result<Connection, Unreadable> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        private_dir_all(dir).map_err(|e| Unreadable(format!("could not be created ({e})")))?;
+    }
+    private_file(path).map_err(|e| Unreadable(format!("could not be opened ({e})")))?;
+    let connection = Connection::open(path)?;
+    // A file that is not a database fails here, at its first read.
+    let check: String = connection.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+    if check != "ok" {
+        return Err(Unreadable(format!("is damaged ({check})")));
+    }
+    // A reader elsewhere (a backup tool) may hold a lock for a moment; waited out, briefly.
+    connection.busy_timeout(std::time::Duration::from_secs(1))?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    let version = known_version(&connection)?;
+    for (from, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let to = from + 1;
+        connection.execute_batch(&format!(
+            "BEGIN; {migration}; PRAGMA user_version = {to}; COMMIT;"
+        ))?;
+    }
+    Ok(connection)
+}
 
 /// Why the database cannot be used, as the end of a sentence ("The saved list of batches …").
 #[derive(Debug, thiserror::Error)]
@@ -120,29 +157,8 @@ pub struct Database {
 impl Database {
     /// Opens (creating, private) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self, Unreadable> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            private_dir_all(dir).map_err(|e| Unreadable(format!("could not be created ({e})")))?;
-        }
-        private_file(path).map_err(|e| Unreadable(format!("could not be opened ({e})")))?;
-        let connection = Connection::open(path)?;
-        // A file that is not a database fails here, at its first read.
-        let check: String = connection.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
-        if check != "ok" {
-            return Err(Unreadable(format!("is damaged ({check})")));
-        }
-        // A reader elsewhere (a backup tool) may hold a lock for a moment; waited out, briefly.
-        connection.busy_timeout(std::time::Duration::from_secs(1))?;
-        connection.pragma_update(None, "journal_mode", "WAL")?;
-        connection.pragma_update(None, "synchronous", "FULL")?;
-        let version = known_version(&connection)?;
-        for (from, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let to = from + 1;
-            connection.execute_batch(&format!(
-                "BEGIN; {migration}; PRAGMA user_version = {to}; COMMIT;"
-            ))?;
-        }
         Ok(Self {
-            connection,
+            connection: open_current(path)?,
             written: HashMap::new(),
             settings: None,
             next_seq: 1,

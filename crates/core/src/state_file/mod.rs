@@ -35,6 +35,13 @@ pub use crate::settings::Settings;
 use database::Database;
 pub use database::Finished;
 
+/// A connection to the state database at `path`, schema up to date (created when missing),
+/// for a record kept beside the tracked batches (`launch::ledger`); the error ends a sentence
+/// that starts with the database's name.
+pub(crate) fn open_database(path: &Path) -> Result<rusqlite::Connection, String> {
+    database::open_current(path).map_err(|e| e.to_string())
+}
+
 /// The format of the `state.json` of earlier versions, the one a [`SavedState`] read from
 /// JSON carries: an old file of a newer format is set aside, not imported. (The database's
 /// own version is `PRAGMA user_version`, with its migrations in [`database`]; this one no
