@@ -46,6 +46,14 @@ pub enum Command {
     Failed(FailedArgs),
     /// Cancel a batch: waiting calls are dropped, calls in progress finish. Cannot be undone.
     Cancel(CancelArgs),
+    /// The workspace's call agents: ID, name, status (ready ones first).
+    Agents(AgentsArgs),
+    /// Start a batch from a CSV (phone_number and any columns of your own), after saying how
+    /// many calls, by which agent and when. Prints the new batch ID; the tray app watches it.
+    Start(StartArgs),
+    /// Start a batch's failed calls again as a new batch (their own CSV columns, each number
+    /// once).
+    Retry(RetryArgs),
     /// The record of finished batches the tray app keeps, newest first.
     History(HistoryArgs),
     /// Store, remove or describe the credentials kept in your keychain.
@@ -118,6 +126,72 @@ pub struct CancelArgs {
     /// Cancel without asking (needed when not run from a terminal).
     #[arg(long)]
     pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AgentsArgs {
+    /// One JSON object per agent and line: `id`, `name`, `status`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What every start asks: the agent, when, callbacks, and the confirmations.
+#[derive(Debug, Args)]
+pub struct LaunchArgs {
+    /// The agent that places the calls: its ID, or its exact name.
+    #[arg(long, value_name = "NAME_OR_ID")]
+    pub agent: String,
+
+    /// When to start: "YYYY-MM-DD HH:MM" in your time zone, or ISO-8601 with an offset;
+    /// without it the batch starts at once.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+
+    /// Call a number that did not answer again, up to N times (Trillet's smart callbacks).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10))]
+    pub callbacks: Option<u32>,
+
+    /// The wait before each callback, e.g. 4h, 1d or 1d2h: once for all, or once per
+    /// callback (4 hours when not given).
+    #[arg(long, value_name = "GAP", requires = "callbacks", num_args = 1..)]
+    pub callback_gap: Vec<String>,
+
+    /// Start without asking (needed when not run from a terminal).
+    #[arg(long)]
+    pub yes: bool,
+
+    /// Start even though the same file was started with the same agent in the last 10 minutes.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Print Trillet's answer as one JSON object (with `batchId`) instead of the ID alone.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// The CSV file: a phone_number column in international format (+1234567890), at most
+    /// 20 MB, UTF-8.
+    #[arg(value_name = "FILE.csv")]
+    pub file: std::path::PathBuf,
+
+    #[command(flatten)]
+    pub launch: LaunchArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    /// The batch whose failed calls to start again (ID or link).
+    #[arg(value_name = "ID")]
+    pub id: String,
+
+    /// Only the calls that failed for this reason, as the window groups them ("Number busy").
+    #[arg(long, value_name = "REASON")]
+    pub reason: Option<String>,
+
+    #[command(flatten)]
+    pub launch: LaunchArgs,
 }
 
 /// Exactly one batch ID, pasted in any form `batch_ids` accepts.

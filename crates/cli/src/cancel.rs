@@ -1,8 +1,6 @@
 //! `batchwatch-cli cancel`: cancels a batch at Trillet after saying what that means — asked
 //! on a terminal, or confirmed up front with `--yes` (a script cannot answer a question).
 
-use std::io::{BufRead, IsTerminal, Write};
-
 use batchwatch_core::{format, BatchId};
 
 use batchwatch_core::monitor::TrilletApi;
@@ -19,7 +17,7 @@ pub fn warning(id: &BatchId) -> String {
 }
 
 pub async fn run(source: &Leased, id: &BatchId, yes: bool) -> Result<(), Failure> {
-    if !yes && !confirmed(id)? {
+    if !yes && !crate::ask::confirm(&warning(id), "pass --yes to cancel without being asked")? {
         return Err(Failure::Usage(format!("{id} was not cancelled")));
     }
     // A 429 means nothing was cancelled, so a short one is waited out and asked again.
@@ -33,22 +31,4 @@ pub async fn run(source: &Leased, id: &BatchId, yes: bool) -> Result<(), Failure
         format::cancelled_counts(&outcome.details)
     );
     Ok(())
-}
-
-/// Asks on the terminal. Without one (a pipe, a script), refuses: cancelling must be meant.
-fn confirmed(id: &BatchId) -> Result<bool, Failure> {
-    if !std::io::stdin().is_terminal() {
-        return Err(Failure::Usage(format!(
-            "{} Nothing was done: pass --yes to cancel without being asked.",
-            warning(id)
-        )));
-    }
-    eprint!("{} [y/N] ", warning(id));
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| Failure::Usage(format!("could not read the answer: {e}")))?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES"))
 }

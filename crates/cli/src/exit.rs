@@ -3,11 +3,12 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success; with `watch --until-done`, every batch completed |
-//! | 1 | `watch --until-done`: a batch failed or was cancelled; `cancel`: Trillet refused (the batch had already finished) |
-//! | 2 | usage or configuration: bad ID, no credentials, insecure API base, keychain unusable |
+//! | 1 | `watch --until-done`: a batch failed or was cancelled; `cancel`: Trillet refused (the batch had already finished); `start`, `retry`: Trillet refused the batch (its words are shown) |
+//! | 2 | usage or configuration: bad ID, no credentials, insecure API base, keychain unusable; `start`, `retry`: a file or agent refused before sending, no confirmation, the same start within 10 minutes — nothing was sent |
 //! | 3 | Trillet rejected the credentials (401/403) |
 //! | 4 | a batch is unknown to Trillet (404) |
-//! | 5 | `status`, `failed`, `cancel`: Trillet could not be reached or answered badly (worth retrying later) |
+//! | 5 | `status`, `failed`, `cancel`, `agents`: Trillet could not be reached or answered badly (worth retrying later); `start`, `retry`: not started (Trillet unreachable, a redirect, a rate limit longer than a minute) |
+//! | 6 | `start`, `retry`: **the outcome is unknown** — Trillet may have started the batch (no answer, a dropped connection, a 5xx, an answer that could not be read). Do not simply run it again: check the dashboard |
 //! | 130 | `watch` was interrupted with Ctrl-C before every batch finished |
 //!
 //! Without `--until-done`, a watch that sees every batch finish exits 0 whatever the outcome:
@@ -33,6 +34,9 @@ pub enum Failure {
     UnknownBatch(String),
     #[error("{0}")]
     Unreachable(String),
+    /// A start whose outcome is unknown: the batch may have started.
+    #[error("{0}")]
+    OutcomeUnknown(String),
     /// Ctrl-C: the person chose to stop; nothing more needs saying.
     #[error("interrupted")]
     Interrupted,
@@ -66,6 +70,7 @@ impl Failure {
             Self::Rejected(_) => 3,
             Self::UnknownBatch(_) => 4,
             Self::Unreachable(_) => 5,
+            Self::OutcomeUnknown(_) => 6,
             // 128 + SIGINT, as a shell reports a program stopped by Ctrl-C: never 0, so a
             // script cannot mistake an interrupted watch for a finished one.
             Self::Interrupted => 130,
@@ -186,6 +191,7 @@ mod tests {
             (Failure::Rejected(String::new()), 3),
             (Failure::UnknownBatch(String::new()), 4),
             (Failure::Unreachable(String::new()), 5),
+            (Failure::OutcomeUnknown(String::new()), 6),
             (Failure::Interrupted, 130),
         ];
         for (failure, code) in table {

@@ -27,20 +27,7 @@ pub enum Output {
 }
 
 pub async fn run(source: &Leased, id: &BatchId, output: Output) -> Result<(), Failure> {
-    let mut failed = FailedCalls::new();
-    while let Some(query) = failed.next_query() {
-        let what = format!("page {} of {id}'s failed calls", query.page);
-        let page = patiently(&what, || {
-            TrilletApi::calls(source, source.client.credentials(), id, query)
-        })
-        .await
-        .map_err(Failure::from_api)?;
-        failed.add_page(page);
-    }
-    if let Some(stop) = failed.stopped_early {
-        // Said on stderr too, so `--numbers > retry.txt` does not hide an incomplete list.
-        eprintln!("batchwatch-cli: {id}: {}", stop.sentence());
-    }
+    let failed = load(source, id).await?;
     let view = failed.view(id.as_str());
     match output {
         Output::Json => println!(
@@ -64,6 +51,26 @@ pub async fn run(source: &Leased, id: &BatchId, output: Output) -> Result<(), Fa
         ),
     }
     Ok(())
+}
+
+/// Every page of `id`'s failed calls (within the bounds of [`FailedCalls`]), each asked within
+/// the shared budget; a list cut short says so on stderr.
+pub async fn load(source: &Leased, id: &BatchId) -> Result<FailedCalls, Failure> {
+    let mut failed = FailedCalls::new();
+    while let Some(query) = failed.next_query() {
+        let what = format!("page {} of {id}'s failed calls", query.page);
+        let page = patiently(&what, || {
+            TrilletApi::calls(source, source.client.credentials(), id, query)
+        })
+        .await
+        .map_err(Failure::from_api)?;
+        failed.add_page(page);
+    }
+    if let Some(stop) = &failed.stopped_early {
+        // Said on stderr too, so `--numbers > retry.txt` does not hide an incomplete list.
+        eprintln!("batchwatch-cli: {id}: {}", stop.sentence());
+    }
+    Ok(failed)
 }
 
 /// Every failed number once, largest group first.

@@ -8,7 +8,9 @@
 //! - `add`: hands batches to the tray app; `resident`: reaching it.
 //! - `status`: `status`, one request per batch (or through the tray app when it runs).
 //! - `watch`: `watch`, on the core's monitor.
-//! - `failed`, `cancel`: a batch's failed calls; cancelling a batch.
+//! - `failed`, `cancel`: a batch's failed calls; cancelling a batch; `ask`: the question
+//!   before either of those and a start.
+//! - `start`: `agents`, `start` and `retry` — starting batches, each sent at most once.
 //! - `history`: the record of finished batches, from the tray app's state database (and
 //!   `--delete ID…` / `--clear` to delete records).
 //! - `patience`: waiting out a 429 in one-shot commands.
@@ -18,6 +20,7 @@
 
 mod add;
 mod args;
+mod ask;
 mod cancel;
 mod config;
 mod credentials;
@@ -27,6 +30,7 @@ mod history;
 mod live;
 mod patience;
 mod resident;
+mod start;
 mod status;
 mod summary;
 mod watch;
@@ -112,6 +116,38 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let runtime = runtime()?;
             let source = leased(&runtime, cli.api_base.as_deref(), cli.standalone)?;
             runtime.block_on(cancel::run(&source, &id, args.yes))
+        }
+        Command::Agents(args) => {
+            let runtime = runtime()?;
+            let source = leased(&runtime, cli.api_base.as_deref(), cli.standalone)?;
+            runtime.block_on(start::agents(&source, args.json))
+        }
+        Command::Start(args) => {
+            // The file and the options first: a mistake there sends nothing and reads no key.
+            let report = start::checked_file(&args.file)?;
+            let when = start::when(&args.launch)?;
+            let runtime = runtime()?;
+            let source = leased(&runtime, cli.api_base.as_deref(), cli.standalone)?;
+            let file = batchwatch_core::launch::CsvSource::File(args.file.clone());
+            runtime.block_on(start::launch(
+                &source,
+                file,
+                report,
+                when,
+                &args.launch,
+                None,
+            ))
+        }
+        Command::Retry(args) => {
+            let id = args::one_batch_id(&args.id)?;
+            let when = start::when(&args.launch)?;
+            let runtime = runtime()?;
+            let source = leased(&runtime, cli.api_base.as_deref(), cli.standalone)?;
+            runtime.block_on(async {
+                let (file, report) =
+                    start::retry_list(&source, &id, args.reason.as_deref()).await?;
+                start::launch(&source, file, report, when, &args.launch, Some(id.clone())).await
+            })
         }
         Command::Watch(args) => {
             let ids = args::batch_ids(&args.ids)?;

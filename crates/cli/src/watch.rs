@@ -211,6 +211,7 @@ mod tests {
             last_updated_ms: None,
             fetch,
             cancellation: None,
+            launch: None,
             samples: Default::default(),
         }
     }

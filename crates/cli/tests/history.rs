@@ -27,6 +27,7 @@ fn batch(id: &str, p: BatchProgress) -> SavedBatch {
         not_found: false,
         failure_alerted: false,
         cancellation: None,
+        launch: None,
         samples: Vec::new(),
     }
 }

@@ -28,6 +28,7 @@ fn snapshots(n: usize) -> Vec<BatchSnapshot> {
             last_updated_ms: Some(1_703_101_200_000),
             fetch: FetchStatus::Live,
             cancellation: None,
+            launch: None,
             // A full hour of the throughput plot.
             samples: Arc::new(
                 (0..61u64)

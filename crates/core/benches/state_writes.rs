@@ -35,6 +35,7 @@ fn state(n: usize) -> SavedState {
                 not_found: false,
                 failure_alerted: false,
                 cancellation: None,
+                launch: None,
                 // Each row carries its plot's hour, rewritten with every changed answer.
                 samples: an_hour_of_samples(60),
             })

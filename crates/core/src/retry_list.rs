@@ -27,8 +27,32 @@ pub struct RetryList {
 
 /// The CSV for `calls` (failed calls, as the drill-down loads them), only those whose reason is
 /// `reason` when one is given (the window's groups: the error text trimmed, or "No reason
-/// given").
+/// given"), with why and when each failed in two columns of ours — the list a person saves.
 pub fn retry_csv(calls: &[CallRecord], reason: Option<&str>, zone: &TimeZone) -> RetryList {
+    build(calls, reason, Some(zone))
+}
+
+/// The same list as Batchwatch starts it as a new batch: the batch's own columns only, values
+/// exactly as Trillet gave them (our two columns would become variables of the agent's script).
+pub fn upload_csv(calls: &[CallRecord], reason: Option<&str>) -> RetryList {
+    build(calls, reason, None)
+}
+
+/// The name a retry started from Batchwatch is uploaded under: `batch_x-retry.csv`, or for one
+/// group `batch_x-retry-number-busy.csv`.
+pub fn upload_file_name(id: &crate::BatchId, reason: Option<&str>) -> String {
+    match reason {
+        None => format!("{id}-retry.csv"),
+        Some(reason) => suggested_file_name(id, Some(reason)).replacen(
+            &format!("{id}-"),
+            &format!("{id}-retry-"),
+            1,
+        ),
+    }
+}
+
+/// The list, with our columns when `ours` gives the zone to write `ended_at` in.
+fn build(calls: &[CallRecord], reason: Option<&str>, ours: Option<&TimeZone>) -> RetryList {
     let reason = reason.map(str::trim);
     let mut seen_numbers = HashSet::new();
     let rows: Vec<&CallRecord> = calls
@@ -56,7 +80,11 @@ pub fn retry_csv(calls: &[CallRecord], reason: Option<&str>, zone: &TimeZone) ->
     }
 
     let mut out = csv::Writer::from_writer(Vec::new());
-    let header = columns.iter().map(String::as_str).chain(OURS);
+    let our_columns = if ours.is_some() { &OURS[..] } else { &[] };
+    let header = columns
+        .iter()
+        .map(String::as_str)
+        .chain(our_columns.iter().copied());
     // Writing to memory cannot fail.
     out.write_record(header).expect("a CSV in memory");
     let listed = rows.len();
@@ -75,8 +103,10 @@ pub fn retry_csv(calls: &[CallRecord], reason: Option<&str>, zone: &TimeZone) ->
                     .unwrap_or_default(),
             })
             .collect();
-        record.push(reason_of(call).to_owned());
-        record.push(call.end_time.map(|ms| moment(ms, zone)).unwrap_or_default());
+        if let Some(zone) = ours {
+            record.push(reason_of(call).to_owned());
+            record.push(call.end_time.map(|ms| moment(ms, zone)).unwrap_or_default());
+        }
         out.write_record(&record).expect("a CSV in memory");
     }
     RetryList {
@@ -188,6 +218,43 @@ mod tests {
             "endTime": 1_795_968_000_000u64, "metadata": metadata,
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn the_list_started_again_has_the_batchs_own_columns_only() {
+        let calls = [
+            call(
+                "c1",
+                "+15550001",
+                Some("Number busy"),
+                serde_json::json!({"name": "Ada, Jr.", "phone_number": "+15550001", "day": "Mon"}),
+            ),
+            call(
+                "c2",
+                "+15550001",
+                Some("Number busy"),
+                serde_json::json!({}),
+            ),
+            call(
+                "c3",
+                "+15550003",
+                Some("No answer"),
+                serde_json::json!({"phone_number": "+15550003", "name": "Cy"}),
+            ),
+        ];
+        let all = upload_csv(&calls, None);
+        assert_eq!(
+            all.csv,
+            "phone_number,name,day\n+15550001,\"Ada, Jr.\",Mon\n+15550003,Cy,\n"
+        );
+        assert_eq!(all.rows, 2);
+        assert_eq!(upload_csv(&calls, Some("No answer")).rows, 1);
+        let id = crate::BatchId::parse("batch_1").unwrap();
+        assert_eq!(upload_file_name(&id, None), "batch_1-retry.csv");
+        assert_eq!(
+            upload_file_name(&id, Some("Number busy")),
+            "batch_1-retry-number-busy.csv"
+        );
     }
 
     #[test]

@@ -118,6 +118,7 @@ fn snapshot(id: &str, progress: BatchProgress, retry_at_ms: u64) -> BatchSnapsho
             retry_at_ms,
         },
         cancellation: None,
+        launch: None,
     }
 }
 

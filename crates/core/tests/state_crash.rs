@@ -36,6 +36,7 @@ fn state(n: usize, completed: u64) -> SavedState {
                 not_found: false,
                 failure_alerted: false,
                 cancellation: None,
+                launch: None,
                 samples: Vec::new(),
             })
             .collect(),

@@ -33,6 +33,9 @@ pub enum CommandError {
     /// The retry list could not be written where the person asked.
     #[error("Could not save {path}: {reason}.")]
     SaveFailed { path: String, reason: String },
+    /// Batchwatch already watches as many batches as it can.
+    #[error("{0}")]
+    OverLimit(String),
 }
 
 impl CommandError {
@@ -48,6 +51,7 @@ impl CommandError {
             Self::Settings(_) => "invalid_settings",
             Self::Autostart(_) => "autostart_failed",
             Self::SaveFailed { .. } => "save_failed",
+            Self::OverLimit(_) => "over_limit",
         }
     }
 }

@@ -73,6 +73,18 @@ impl AppState {
                 json(serde_json::json!({ "granted": self.windows.claim(peer) }))
             }
             Request::Track { text } => json(self.track(&text).await?),
+            Request::TrackStarted { id, launch } => {
+                let tracking = self
+                    .monitor
+                    .track_launched(batch_id(&id)?, launch)
+                    .answer()
+                    .await;
+                if let Some(sentence) = tracking.over_limit_sentence() {
+                    return Err(CommandError::OverLimit(sentence));
+                }
+                log::info!("tracking a batch started from Batchwatch");
+                Ok(Value::Null)
+            }
             Request::Untrack { id } => {
                 self.monitor.untrack(batch_id(&id)?);
                 Ok(Value::Null)

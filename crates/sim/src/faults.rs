@@ -32,6 +32,8 @@ pub enum Fault {
     ServerError,
     /// 502 with a `text/html` body, as a proxy in front of the API would send.
     BadGatewayHtml,
+    /// `status` (a 4xx) with `{"error": error}`: the service refusing what it was asked.
+    Refused { status: u16, error: String },
     /// 200, `content-type: application/json`, body `{status: processing}` (not JSON).
     MalformedJson,
     /// 200 with the real JSON cut in half; `Content-Length` matches the cut body, so the
@@ -180,6 +182,11 @@ pub(crate) fn replacement(fault: &Fault, rate_limit_per_minute: u32) -> Option<R
                 "error": "Failed to get batch progress",
                 "message": "Internal server error",
             })),
+        )
+            .into_response(),
+        Fault::Refused { status, error } => (
+            StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST),
+            axum::Json(serde_json::json!({ "error": error })),
         )
             .into_response(),
         Fault::BadGatewayHtml => (

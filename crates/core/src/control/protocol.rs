@@ -115,6 +115,12 @@ pub enum Request {
     Track {
         text: String,
     },
+    /// A batch Batchwatch started (the terminal's `start`/`retry`): tracked with what is known
+    /// of it — its agent, file, schedule and the batch it retries.
+    TrackStarted {
+        id: String,
+        launch: crate::launch::Launch,
+    },
     Untrack {
         id: String,
     },

@@ -108,7 +108,11 @@ pub(super) enum Slot {
 }
 
 pub(super) enum Command {
-    Track(Vec<BatchId>, oneshot::Sender<Tracking>),
+    /// Batches to track, each with what Batchwatch knows of it when Batchwatch started it.
+    Track(
+        Vec<(BatchId, Option<Arc<crate::launch::Launch>>)>,
+        oneshot::Sender<Tracking>,
+    ),
     Untrack(BatchId),
     Refresh(Option<BatchId>),
     SetCredentials(Option<Credentials>),
@@ -144,7 +148,18 @@ impl MonitorHandle {
     /// [`MAX_TRACKED`] is added); each is polled soon. The receipt tells which were added.
     pub fn track(&self, ids: Vec<BatchId>) -> TrackReceipt {
         let (reply, answer) = oneshot::channel();
+        let ids = ids.into_iter().map(|id| (id, None)).collect();
         let _ = self.commands.send(Command::Track(ids, reply));
+        TrackReceipt(answer)
+    }
+
+    /// Starts watching a batch Batchwatch started, with what is known of it (a batch already
+    /// tracked takes it on).
+    pub fn track_launched(&self, id: BatchId, launch: crate::launch::Launch) -> TrackReceipt {
+        let (reply, answer) = oneshot::channel();
+        let _ = self
+            .commands
+            .send(Command::Track(vec![(id, Some(Arc::new(launch)))], reply));
         TrackReceipt(answer)
     }
 

@@ -17,6 +17,7 @@ impl<S: TrilletApi> Task<S> {
                     last_updated_ms: b.last_updated_ms,
                     fetch: b.fetch.clone(),
                     cancellation: b.cancellation.clone(),
+                    launch: b.launch.clone(),
                     samples: b.samples.clone(),
                 })
                 .collect(),

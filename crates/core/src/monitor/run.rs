@@ -127,15 +127,21 @@ impl<S: TrilletApi> Task<S> {
                 let mut tracking = Tracking::default();
                 let mut known: std::collections::HashSet<BatchId> =
                     self.batches.iter().map(|b| b.id.clone()).collect();
-                for id in ids {
+                for (id, launch) in ids {
                     if known.contains(&id) {
+                        if let Some(launch) = launch {
+                            if let Some(b) = self.batches.iter_mut().find(|b| b.id == id) {
+                                b.launch = Some(launch);
+                            }
+                        }
                         tracking.already.push(id);
                     } else if self.batches.len() >= MAX_TRACKED {
                         tracking.over_limit.push(id);
                     } else {
                         known.insert(id.clone());
-                        self.batches
-                            .push(Tracked::new(id.clone(), now, self.next_generation));
+                        let mut tracked = Tracked::new(id.clone(), now, self.next_generation);
+                        tracked.launch = launch;
+                        self.batches.push(tracked);
                         self.next_generation += 1;
                         tracking.added.push(id);
                     }

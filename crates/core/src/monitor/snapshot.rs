@@ -57,6 +57,8 @@ pub struct BatchSnapshot {
     pub fetch: FetchStatus,
     /// Trillet's answer when the user cancelled the batch from Batchwatch.
     pub cancellation: Option<Arc<CancelOutcome>>,
+    /// What Batchwatch knows of it when Batchwatch started it.
+    pub launch: Option<Arc<crate::launch::Launch>>,
     /// Its counters, sampled at most once a minute over the last hour.
     pub samples: Arc<Vec<crate::state_file::Sample>>,
 }

@@ -33,6 +33,8 @@ pub(super) struct Tracked {
     pub(super) cancels_pending: u32,
     pub(super) failure_alerted: bool,
     pub(super) cancellation: Option<Arc<CancelOutcome>>,
+    /// What Batchwatch knows of it when Batchwatch started it.
+    pub(super) launch: Option<Arc<crate::launch::Launch>>,
     /// The failed calls paged in for an open drill-down; gone when it closes or the batch is
     /// untracked. Locked while a page loads, so two quick "more"s never fetch the same page.
     pub(super) drilldown: Option<Arc<tokio::sync::Mutex<FailedCalls>>>,
@@ -82,6 +84,7 @@ impl Tracked {
             cancels_pending: 0,
             failure_alerted: false,
             cancellation: None,
+            launch: None,
             drilldown: None,
             samples: Arc::default(),
         }
@@ -94,6 +97,7 @@ impl Tracked {
         t.finish_notified = saved.finish_notified;
         t.failure_alerted = saved.failure_alerted;
         t.cancellation = saved.cancellation;
+        t.launch = saved.launch;
         t.samples = Arc::new(saved.samples);
         if saved.not_found {
             t.fetch = FetchStatus::NotFound {
@@ -179,6 +183,7 @@ impl Tracked {
             not_found: matches!(self.fetch, FetchStatus::NotFound { .. }),
             failure_alerted: self.failure_alerted,
             cancellation: self.cancellation.clone(),
+            launch: self.launch.clone(),
             samples: self.samples.to_vec(),
         }
     }

@@ -49,7 +49,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     INSERT INTO plots (id, samples) SELECT id, samples FROM batches WHERE samples IS NOT NULL;
     ALTER TABLE batches DROP COLUMN samples;",
     // The starts sent from Batchwatch, so the same file is not started twice by mistake
-    // (`launch::ledger`).
+    // (`launch::ledger`); what Batchwatch knows of a batch it started (`launch::Launch`, as
+    // JSON), kept in the record too: a campaign's attempts are linked by it.
     "CREATE TABLE starts (
         seq INTEGER PRIMARY KEY,
         fingerprint TEXT NOT NULL,
@@ -57,7 +58,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
         sent_at_ms INTEGER NOT NULL,
         outcome TEXT NOT NULL,
         batch_id TEXT
-    );",
+    );
+    ALTER TABLE batches ADD COLUMN launch TEXT;
+    ALTER TABLE history ADD COLUMN launch TEXT;",
 ];
 
 /// A connection to the database at `path` (created, private, when missing) with its schema
@@ -108,6 +111,7 @@ struct Row {
     not_found: bool,
     failure_alerted: bool,
     cancellation: Option<String>,
+    launch: Option<String>,
     samples: Option<String>,
 }
 
@@ -121,6 +125,7 @@ impl Row {
             && self.not_found == other.not_found
             && self.failure_alerted == other.failure_alerted
             && self.cancellation == other.cancellation
+            && self.launch == other.launch
     }
 
     fn of(batch: &SavedBatch, seq: i64) -> Self {
@@ -138,6 +143,10 @@ impl Row {
             not_found: batch.not_found,
             failure_alerted: batch.failure_alerted,
             cancellation: json(&batch.cancellation),
+            launch: batch
+                .launch
+                .as_ref()
+                .and_then(|v| serde_json::to_string(v).ok()),
             samples: (!batch.samples.is_empty())
                 .then(|| serde_json::to_string(&batch.samples).ok())
                 .flatten(),
@@ -172,7 +181,7 @@ impl Database {
         {
             let mut rows = self.connection.prepare(
                 "SELECT b.seq, b.id, b.last, b.last_updated_ms, b.finish_notified, b.not_found,
-                     b.failure_alerted, b.cancellation, p.samples
+                     b.failure_alerted, b.cancellation, p.samples, b.launch
                  FROM batches b LEFT JOIN plots p ON p.id = b.id ORDER BY b.seq",
             )?;
             let mut query = rows.query([])?;
@@ -186,6 +195,7 @@ impl Database {
                     failure_alerted: r.get(6)?,
                     cancellation: r.get(7)?,
                     samples: r.get(8)?,
+                    launch: r.get(9)?,
                 };
                 let id: String = r.get(1)?;
                 let damaged = |what: &str, e: &dyn std::fmt::Display| {
@@ -209,6 +219,11 @@ impl Database {
                         .map(serde_json::from_str)
                         .transpose()
                         .map_err(|e| damaged("its cancellation", &e))?,
+                    // What we knew of how it was started is only a label: lost, not fatal.
+                    launch: row
+                        .launch
+                        .as_deref()
+                        .and_then(|s| serde_json::from_str(s).ok()),
                     // A plot that cannot be read is only a plot: it starts again.
                     samples: row
                         .samples
@@ -278,10 +293,10 @@ impl Database {
         let transaction = self.connection.transaction()?;
         {
             let mut upsert = transaction.prepare_cached(
-                "INSERT INTO batches (seq, id, last, last_updated_ms, finish_notified, not_found, failure_alerted, cancellation)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                "INSERT INTO batches (seq, id, last, last_updated_ms, finish_notified, not_found, failure_alerted, cancellation, launch)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                  ON CONFLICT(id) DO UPDATE SET last = ?3, last_updated_ms = ?4, finish_notified = ?5,
-                     not_found = ?6, failure_alerted = ?7, cancellation = ?8",
+                     not_found = ?6, failure_alerted = ?7, cancellation = ?8, launch = ?9",
             )?;
             let mut plot = transaction.prepare_cached(
                 "INSERT INTO plots (id, samples) VALUES (?1, ?2)
@@ -300,6 +315,7 @@ impl Database {
                         row.not_found,
                         row.failure_alerted,
                         row.cancellation,
+                        row.launch,
                     ])?;
                 }
                 // The plot only when its samples changed (at most once a minute).
@@ -313,8 +329,8 @@ impl Database {
             // A batch that has ended goes into the record (again, should its final answer
             // change: a cancel's last calls finishing).
             let mut record = transaction.prepare_cached(
-                "INSERT INTO history (id, finished_at_ms, final) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(id) DO UPDATE SET finished_at_ms = ?2, final = ?3",
+                "INSERT INTO history (id, finished_at_ms, final, launch) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(id) DO UPDATE SET finished_at_ms = ?2, final = ?3, launch = ?4",
             )?;
             for (id, row) in &changed {
                 // Only a new answer: a row rewritten for its other columns (when it was last
@@ -325,7 +341,7 @@ impl Database {
                 let batch = state.batches.iter().find(|b| b.id.as_str() == *id);
                 if let Some((batch, last)) = batch.and_then(|b| Some((b, b.last.as_ref()?))) {
                     if last.has_ended() {
-                        record.execute(params![id, finished_at(batch), row.last])?;
+                        record.execute(params![id, finished_at(batch), row.last, row.launch])?;
                     }
                 }
             }

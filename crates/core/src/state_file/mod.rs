@@ -70,6 +70,9 @@ pub struct SavedBatch {
     /// What Trillet answered when the user cancelled the batch from Batchwatch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancellation: Option<Arc<CancelOutcome>>,
+    /// What Batchwatch knows of a batch it started (agent, file, schedule, the batch retried).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch: Option<Arc<crate::launch::Launch>>,
     /// The running batch's counters, sampled at most once a minute over the last hour: the
     /// card's throughput plot.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -40,6 +40,7 @@ fn sample() -> SavedState {
                 not_found: false,
                 failure_alerted: true,
                 cancellation: None,
+                launch: None,
                 samples: vec![
                     Sample {
                         at_ms: 1_703_101_140_000,
@@ -70,6 +71,15 @@ fn sample() -> SavedState {
                         cancelled_calls: 6,
                         total_calls: 10,
                     },
+                })),
+                // A batch Batchwatch started: its agent, file and the batch it retries.
+                launch: Some(Arc::new(crate::launch::Launch {
+                    agent_id: "agent_1".into(),
+                    agent_name: "Sales".into(),
+                    file_name: "batch_0-retry.csv".into(),
+                    started_at_ms: 1_703_104_000_000,
+                    scheduled_at_ms: Some(1_703_108_000_000),
+                    retry_of: Some(BatchId::parse("batch_0").unwrap()),
                 })),
                 samples: Vec::new(),
             },

@@ -155,6 +155,7 @@ mod tests {
             last_updated_ms: Some(START + 10 * MIN),
             fetch,
             cancellation: None,
+            launch: None,
             samples: Default::default(),
         }
     }
@@ -365,6 +366,7 @@ mod tests {
                 last_updated_ms: Some(now),
                 fetch: FetchStatus::Live,
                 cancellation: None,
+                launch: None,
                 samples: Default::default(),
             }],
             connection: Connection::Ready,
