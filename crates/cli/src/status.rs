@@ -61,6 +61,7 @@ pub async fn run(source: Source<'_>, ids: &[BatchId], json: bool) -> Result<(), 
                     progress,
                     samples: Vec::new(),
                     answered_at_ms: None,
+                    launch: None,
                 })
                 .map_err(Trouble::from),
             Source::TrayApp(resident) => through(resident, id).await,
@@ -109,10 +110,17 @@ fn line(id: &BatchId, answer: &StatusAnswer, now_ms: u64, json: bool, width: usi
     let progress = &answer.progress;
     let f = figures_seen(progress, answer.seen(), now_ms);
     if json {
-        JsonLine::new(id, progress, &f).to_line()
-    } else {
-        summary::human_line(id, progress, &f, width)
+        return JsonLine::new(id, progress, &f).to_line();
     }
+    let mut text = summary::human_line(id, progress, &f, width);
+    let queued = progress.status == batchwatch_core::BatchStatus::Queued;
+    let zone = batchwatch_core::format::TimeZone::system();
+    if let Some(starts) =
+        batchwatch_core::view::starts_text(answer.launch.as_ref(), queued, now_ms, &zone)
+    {
+        text.push_str(&format!(" ({starts})"));
+    }
+    text
 }
 
 /// One batch through the tray app: its progress (with what the tray app saw of it lately), or
@@ -186,6 +194,7 @@ mod tests {
                 },
             ],
             answered_at_ms: Some(now),
+            launch: None,
         };
         assert!(
             line(&id, &seen, now, false, 10).ends_with("ETA 50 min"),

@@ -43,6 +43,10 @@ impl Default for PollPolicy {
 /// Trillet's own limit, which no setting may reach.
 pub const TRILLET_LIMIT_PER_MINUTE: u32 = 60;
 
+/// A batch scheduled for later is asked about at most once in this many budget windows until
+/// its start (15 minutes with Trillet's minute).
+pub const SCHEDULED_RECHECK_WINDOWS: u32 = 15;
+
 impl PollPolicy {
     /// The default budget at another pace: `floor` between two polls of a batch, the budget
     /// counted over `window`, back-off capped at five windows. The default policy is
@@ -81,6 +85,25 @@ impl PollPolicy {
     /// Interval for a queued batch: twice a running one's.
     pub fn queued_interval(&self, running: usize, queued: usize) -> Duration {
         self.interval(running, queued) * 2
+    }
+
+    /// The wait before polling a queued batch again that starts `until_start` from now (when
+    /// Batchwatch started it for later): its regular interval near its start, but no sooner
+    /// than that and never more often than once every 15 windows (15 minutes) before — a
+    /// campaign that starts tomorrow spends a few requests, not a share of the budget — with
+    /// the last wait ending at its start.
+    pub fn queued_wait(
+        &self,
+        running: usize,
+        queued: usize,
+        until_start: Option<Duration>,
+    ) -> Duration {
+        let regular = self.queued_interval(running, queued);
+        let rarely = self.sanitized().window * SCHEDULED_RECHECK_WINDOWS;
+        match until_start {
+            Some(left) if left > regular => left.min(rarely).max(regular),
+            _ => regular,
+        }
     }
 
     /// What these settings mean for `batches` running batches, in words for the settings panel:
@@ -234,6 +257,35 @@ mod tests {
         };
         assert_eq!(tight.interval(1, 0), S(6));
         assert_eq!(tight.interval(20, 0), S(120));
+    }
+
+    #[test]
+    fn a_batch_scheduled_for_later_is_asked_rarely_until_its_start() {
+        let p = PollPolicy::default();
+        let queued = p.queued_interval(1, 1);
+        assert_eq!(queued, S(30));
+        // (time until its start) → wait
+        let cases = [
+            (None, queued),
+            (Some(S(0)), queued),
+            (Some(S(20)), queued),
+            (Some(S(10 * 60)), S(10 * 60)),
+            (Some(S(24 * 3600)), S(15 * 60)),
+        ];
+        for (until_start, expected) in cases {
+            assert_eq!(
+                p.queued_wait(1, 1, until_start),
+                expected,
+                "{until_start:?}"
+            );
+        }
+        // With time compressed (a one-second window), so is "rarely".
+        let fast = PollPolicy {
+            window: S(1),
+            floor: Duration::from_millis(10),
+            ..p
+        };
+        assert_eq!(fast.queued_wait(1, 1, Some(S(3600))), S(15));
     }
 
     #[test]

@@ -278,6 +278,45 @@ async fn a_new_batch_is_polled_at_once_then_every_floor_interval() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_batch_started_for_tomorrow_is_asked_every_15_minutes_until_then() {
+    let fake = FakeTrillet::default();
+    fake.set("batch_tomorrow", Ok(progress(BatchStatus::Queued, 0, 100)));
+    fake.set("batch_queued", Ok(progress(BatchStatus::Queued, 0, 100)));
+    let (monitor, _events) = start(&fake, None);
+    let launch = batchwatch_core::launch::Launch {
+        agent_id: "agent_1".into(),
+        agent_name: "Sales".into(),
+        file_name: "contacts.csv".into(),
+        started_at_ms: 3_800_000,
+        // The test's wall clock stands at 3,800,000 ms: a day from now.
+        scheduled_at_ms: Some(3_800_000 + 24 * 3_600_000),
+        retry_of: None,
+    };
+    monitor
+        .track_launched(id("batch_tomorrow"), launch.clone())
+        .answer()
+        .await;
+    monitor.track(vec![id("batch_queued")]);
+    run_for(Duration::from_secs(2 * 3600)).await;
+    let times = fake.times("batch_tomorrow");
+    assert_eq!(times.len(), 9, "at once, then every 15 min for two hours");
+    for pair in times.windows(2) {
+        assert_eq!(pair[1] - pair[0], Duration::from_secs(15 * 60));
+    }
+    // A queued batch started elsewhere (no start time known) is asked as before.
+    assert!(
+        fake.requests("batch_queued") > 100,
+        "{}",
+        fake.requests("batch_queued")
+    );
+    let snapshot = monitor.snapshot();
+    assert_eq!(
+        batch(&snapshot, "batch_tomorrow").launch.as_deref(),
+        Some(&launch)
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn many_batches_share_the_budget() {
     let fake = FakeTrillet::default();
     let ids: Vec<BatchId> = (0..200).map(|i| id(&format!("batch_{i}"))).collect();

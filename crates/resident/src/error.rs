@@ -33,6 +33,10 @@ pub enum CommandError {
     /// The retry list could not be written where the person asked.
     #[error("Could not save {path}: {reason}.")]
     SaveFailed { path: String, reason: String },
+    /// A start refused before it was sent (the file, the time, the ledger), or with nothing to
+    /// start: its code, and the sentence for the panel.
+    #[error("{1}")]
+    Launch(&'static str, String),
     /// Batchwatch already watches as many batches as it can.
     #[error("{0}")]
     OverLimit(String),
@@ -52,6 +56,7 @@ impl CommandError {
             Self::Autostart(_) => "autostart_failed",
             Self::SaveFailed { .. } => "save_failed",
             Self::OverLimit(_) => "over_limit",
+            Self::Launch(code, _) => code,
         }
     }
 }

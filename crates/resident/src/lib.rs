@@ -9,6 +9,8 @@
 //!   [`error`] — their `{code, message}` errors; [`status`] — what the window shows besides
 //!   the monitor.
 //! - [`keychain`] — reading the stored credentials, again when a keychain starts.
+//! - [`launching`] — starting batches for the window: the file's check, agents, retry lists,
+//!   the start sent once.
 //! - [`payload`] — the window view; [`bridge`] — the one place monitor views and events reach
 //!   the tray, the window clients and notifications.
 //! - [`tray`] — the StatusNotifierItem; [`window`] — starting and raising the window process.
@@ -18,6 +20,7 @@ pub mod bridge;
 pub mod demo;
 pub mod error;
 pub mod keychain;
+pub mod launching;
 pub mod logging;
 pub mod payload;
 pub mod service;
@@ -149,6 +152,7 @@ async fn resident(
         start_at_login: autostart.as_ref().is_some_and(Autostart::is_enabled),
     });
     let views = monitor.subscribe();
+    let is_demo = demo.is_some();
     let state = Arc::new(AppState {
         monitor,
         api_base,
@@ -160,6 +164,11 @@ async fn resident(
         views: watch::channel(Arc::from("{}")).0,
         windows,
         quit: quit.clone(),
+        launching: if is_demo {
+            launching::Launching::for_demo()
+        } else {
+            launching::Launching::for_user()
+        },
     });
 
     let opener = Arc::downgrade(&state);

@@ -73,6 +73,20 @@ impl AppState {
                 json(serde_json::json!({ "granted": self.windows.claim(peer) }))
             }
             Request::Track { text } => json(self.track(&text).await?),
+            Request::Agents {} => json(self.agents().await?),
+            Request::CheckCsv { path } => json(self.check_csv(path).await?),
+            Request::PrepareRetry { id, reason } => {
+                json(self.prepare_retry(batch_id(&id)?, reason).await?)
+            }
+            Request::DescribeStart {
+                calls,
+                file_name,
+                choice,
+            } => json(self.describe_start(calls, &file_name, &choice)?),
+            Request::StartBatch { path, choice } => json(self.start_file(path, choice).await?),
+            Request::StartRetry { id, reason, choice } => {
+                json(self.start_retry(batch_id(&id)?, reason, choice).await?)
+            }
             Request::TrackStarted { id, launch } => {
                 let tracking = self
                     .monitor
@@ -156,6 +170,7 @@ impl AppState {
                     progress: (*progress).clone(),
                     samples: watched.map(|b| b.samples.to_vec()).unwrap_or_default(),
                     answered_at_ms: watched.and_then(|b| b.last_updated_ms),
+                    launch: watched.and_then(|b| b.launch.as_deref().cloned()),
                 })
             }
             Request::About {} => json(serde_json::json!({

@@ -32,6 +32,8 @@ pub struct AppState {
     pub windows: Windows,
     /// Cancelled to quit (the tray's "Quit", or a client's).
     pub quit: CancellationToken,
+    /// The record of recent starts and the retry lists shown before a start.
+    pub launching: crate::launching::Launching,
 }
 
 impl AppState {

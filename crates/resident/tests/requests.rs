@@ -109,6 +109,9 @@ fn harness(failure: Option<KeychainError>) -> Harness {
         views: tokio::sync::watch::channel(Arc::from("{}")).0,
         windows: Windows::new(endpoint.clone(), false),
         quit: CancellationToken::new(),
+        launching: batchwatch_resident::launching::Launching::at(
+            config_home.path().join("state.db"),
+        ),
     });
     let mut bound = endpoint.bind().unwrap();
     let client = runtime.block_on(async {
@@ -797,4 +800,247 @@ fn clear_finished_stops_watching_only_the_batches_that_are_over() {
     );
     let state = h.wait_for_state(|s| s["cards"].as_array().is_some_and(|c| c.len() == 1));
     assert_eq!(state["cards"][0]["id"], "batch_a");
+}
+
+/// A retry from the window: the list the person was shown (the batch's own columns, each failed
+/// number once) is the list started, once; the new batch is tracked and linked to its parent;
+/// the same list again is held back until forced; an unknown outcome says so.
+#[test]
+fn a_retry_is_shown_then_started_once_and_linked_to_its_batch() {
+    let h = harness(None);
+    let control = h.sim.control();
+    control.add_agent(trillet_sim::Agent::ready("agent_sales", "Sales").in_workspace("ws_cmd"));
+    h.finished_failing_batch("batch_bad");
+
+    let agents = h.invoke("agents", json!({})).unwrap();
+    assert_eq!(agents[0]["_id"], "agent_sales");
+
+    let shown = h
+        .invoke("prepare_retry", json!({"id": "batch_bad"}))
+        .unwrap();
+    assert_eq!(shown["fileName"], "batch_bad-retry.csv");
+    assert_eq!(shown["retryOf"], "batch_bad");
+    assert_eq!(shown["startable"], true);
+    let rows = shown["report"]["rows"].as_u64().unwrap();
+    assert!(rows > 200, "{shown}");
+    assert_eq!(
+        shown["report"]["columns"],
+        json!(["phone_number", "name", "appointment_day"])
+    );
+
+    let question = h
+        .invoke(
+            "describe_start",
+            json!({"calls": rows, "fileName": "batch_bad-retry.csv", "agentId": "agent_sales", "agentName": "Sales"}),
+        )
+        .unwrap();
+    assert!(
+        question
+            .as_str()
+            .unwrap()
+            .ends_with("from batch_bad-retry.csv with the agent \"Sales\" (agent_sales) now?"),
+        "{question}"
+    );
+
+    let pages_before = control
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/calls"))
+        .count();
+    let started = h
+        .invoke(
+            "start_retry",
+            json!({"id": "batch_bad", "agentId": "agent_sales", "agentName": "Sales"}),
+        )
+        .unwrap();
+    let new_id = started["batchId"].as_str().unwrap().to_owned();
+    assert_eq!(started["totalCalls"], rows);
+    assert!(started["message"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("Started {new_id}: ")));
+    let pages_after = control
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/calls"))
+        .count();
+    assert_eq!(
+        pages_before, pages_after,
+        "the list shown was the list started: no page asked again"
+    );
+
+    let uploads = control.uploads();
+    assert_eq!(uploads.len(), 1);
+    let uploaded = uploads[0].csv_text();
+    let mut reader = csv::Reader::from_reader(uploaded.as_bytes());
+    let numbers: std::collections::HashSet<String> =
+        reader.records().map(|r| r.unwrap()[0].to_owned()).collect();
+    assert_eq!(numbers.len() as u64, rows, "each failed number once");
+
+    // The new card: tracked at once, linked both ways.
+    let state = h.wait_for_state(|s| {
+        s["cards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == new_id.as_str())
+    });
+    let card = |id: &str| {
+        state["cards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(card(&new_id)["retryOf"], "batch_bad");
+    assert_eq!(
+        card(&new_id)["launchText"],
+        "batch_bad-retry.csv · agent Sales"
+    );
+    assert_eq!(card("batch_bad")["retries"], json!([new_id]));
+
+    // The same list with the same agent again: held back, nothing sent, until forced.
+    h.invoke("prepare_retry", json!({"id": "batch_bad"}))
+        .unwrap();
+    let again = h
+        .invoke(
+            "start_retry",
+            json!({"id": "batch_bad", "agentId": "agent_sales", "agentName": "Sales"}),
+        )
+        .unwrap_err();
+    assert_eq!(again["code"], "recent_start", "{again}");
+    assert_eq!(control.uploads().len(), 1);
+    h.invoke(
+        "start_retry",
+        json!({"id": "batch_bad", "agentId": "agent_sales", "agentName": "Sales", "force": true}),
+    )
+    .unwrap();
+    assert_eq!(control.uploads().len(), 2);
+
+    // A start whose answer never comes: said as it is, sent once.
+    control.set_fault(
+        trillet_sim::FaultTarget::Start,
+        trillet_sim::Fault::DropConnection,
+    );
+    h.invoke(
+        "prepare_retry",
+        json!({"id": "batch_bad", "reason": "Number busy"}),
+    )
+    .unwrap();
+    let unknown = h
+        .invoke(
+            "start_retry",
+            json!({"id": "batch_bad", "reason": "Number busy", "agentId": "agent_sales", "agentName": "Sales"}),
+        )
+        .unwrap_err();
+    assert_eq!(unknown["code"], "unknown_outcome", "{unknown}");
+    assert!(unknown["message"]
+        .as_str()
+        .unwrap()
+        .contains("the batch may have started"));
+    assert_eq!(control.uploads().len(), 3);
+    let starts = control
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert_eq!(starts, 3, "every start sent once");
+}
+
+#[test]
+fn a_chosen_file_is_checked_and_started_with_a_schedule_and_refusals_say_why() {
+    let h = harness(None);
+    let control = h.sim.control();
+    control.add_agent(trillet_sim::Agent::ready("agent_sales", "Sales").in_workspace("ws_cmd"));
+    h.finished_failing_batch("batch_seed");
+    let folder = tempfile::tempdir().unwrap();
+    let good = folder.path().join("contacts.csv");
+    std::fs::write(
+        &good,
+        "phone_number,first_name\n+15550000001,Ada\n+15550000001,Ada again\n",
+    )
+    .unwrap();
+    let bad = folder.path().join("bad.csv");
+    std::fs::write(&bad, "phone_number\n12345\n").unwrap();
+
+    let checked = h.invoke("check_csv", json!({"path": good})).unwrap();
+    assert_eq!(checked["fileName"], "contacts.csv");
+    assert_eq!(
+        checked["summary"],
+        "2 rows, 1 distinct numbers (1 repeated: each is called again)"
+    );
+    assert_eq!(
+        checked["report"]["preview"][0],
+        json!(["+15550000001", "Ada"])
+    );
+    let refused = h.invoke("check_csv", json!({"path": bad})).unwrap();
+    assert_eq!(refused["startable"], false);
+    assert!(refused["badRowsText"]
+        .as_str()
+        .unwrap()
+        .contains("line 2 \"12345\""));
+    let missing = h
+        .invoke("check_csv", json!({"path": folder.path().join("gone.csv")}))
+        .unwrap_err();
+    assert_eq!(missing["code"], "unreadable");
+
+    let bad_start = h
+        .invoke(
+            "start_batch",
+            json!({"path": bad, "agentId": "agent_sales"}),
+        )
+        .unwrap_err();
+    assert_eq!(bad_start["code"], "bad_rows");
+    let past = h
+        .invoke(
+            "start_batch",
+            json!({"path": good, "agentId": "agent_sales", "scheduledAtMs": 1000}),
+        )
+        .unwrap_err();
+    assert_eq!(past["code"], "in_the_past");
+    assert!(control.uploads().is_empty(), "nothing sent");
+
+    let at = now_ms() + 24 * 3_600_000;
+    let started = h
+        .invoke(
+            "start_batch",
+            json!({"path": good, "agentId": "agent_sales", "agentName": "Sales", "scheduledAtMs": at,
+                   "callbackAttempts": 2, "callbackGaps": ["4h"]}),
+        )
+        .unwrap();
+    let id = started["batchId"].as_str().unwrap().to_owned();
+    let upload = &control.uploads()[0];
+    assert_eq!(upload.file_name.as_deref(), Some("contacts.csv"));
+    assert_eq!(
+        upload.scheduled_at.as_deref(),
+        Some(batchwatch_core::launch::scheduled_at_text(at).as_str())
+    );
+    assert!(upload
+        .smart_callback_config
+        .as_deref()
+        .unwrap()
+        .contains("\"maxAttempts\":2"));
+    let state = h.wait_for_state(|s| {
+        s["cards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == id.as_str() && c["startsText"].is_string())
+    });
+    let card = state["cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id.as_str())
+        .unwrap();
+    assert!(
+        card["startsText"]
+            .as_str()
+            .unwrap()
+            .starts_with("starts at "),
+        "{card}"
+    );
+    assert_eq!(card["launchText"], "contacts.csv · agent Sales");
 }

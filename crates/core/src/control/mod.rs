@@ -32,7 +32,7 @@ pub mod start;
 pub use client::{CallError, Client, ConnectError};
 pub use endpoint::{BindError, Bound, Endpoint};
 pub use launch::Launch;
-pub use protocol::{ClientKind, Failure, Push, Request, Secret, StatusAnswer};
+pub use protocol::{ClientKind, Failure, Push, Request, Secret, StartChoice, StatusAnswer};
 pub use server::{serve, Handler, Peer};
 pub use start::connect_or_start;
 

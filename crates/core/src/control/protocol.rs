@@ -21,6 +21,9 @@ pub struct StatusAnswer {
     pub samples: Vec<Sample>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answered_at_ms: Option<u64>,
+    /// What the tray app knows of it when Batchwatch started it (its start time, agent, file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch: Option<crate::launch::Launch>,
 }
 
 impl StatusAnswer {
@@ -29,6 +32,42 @@ impl StatusAnswer {
             samples: &self.samples,
             answered_at_ms: self.answered_at_ms,
         }
+    }
+}
+
+/// What a person chose for a start in the window: the agent (its name for the card), when,
+/// callbacks, and whether to start it although the same file was started lately.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartChoice {
+    pub agent_id: String,
+    #[serde(default)]
+    pub agent_name: String,
+    /// `None`: at once.
+    #[serde(default)]
+    pub scheduled_at_ms: Option<u64>,
+    /// Smart callbacks: how many, and the gaps as typed ("4h", "1d2h").
+    #[serde(default)]
+    pub callback_attempts: Option<u32>,
+    #[serde(default)]
+    pub callback_gaps: Vec<String>,
+    #[serde(default)]
+    pub force: bool,
+}
+
+impl StartChoice {
+    /// The callbacks asked for, or why they cannot be.
+    pub fn callbacks(&self) -> Result<Option<crate::launch::SmartCallbacks>, String> {
+        let Some(attempts) = self.callback_attempts else {
+            return Ok(None);
+        };
+        let gaps = self
+            .callback_gaps
+            .iter()
+            .filter(|g| !g.trim().is_empty())
+            .map(|g| crate::launch::Gap::parse(g))
+            .collect::<Result<Vec<_>, _>>()?;
+        crate::launch::SmartCallbacks::new(attempts, gaps).map(Some)
     }
 }
 
@@ -114,6 +153,41 @@ pub enum Request {
     ClaimWindow {},
     Track {
         text: String,
+    },
+    /// The workspace's call agents, ready ones first (one request, within the budget).
+    Agents {},
+    /// Checks a CSV file before a start (the window process sends it for the file the person
+    /// chose; the page cannot name one).
+    CheckCsv {
+        path: std::path::PathBuf,
+    },
+    /// A tracked batch's failed calls (one reason's group when given) made into the list a
+    /// retry starts, checked; kept until it is started.
+    PrepareRetry {
+        id: String,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    /// The question asked before a start, in the core's words.
+    DescribeStart {
+        calls: u64,
+        file_name: String,
+        #[serde(flatten)]
+        choice: StartChoice,
+    },
+    /// Starts the file at `path` (sent by the window process for the chosen file), once.
+    StartBatch {
+        path: std::path::PathBuf,
+        #[serde(flatten)]
+        choice: StartChoice,
+    },
+    /// Starts the prepared retry list of batch `id`, once.
+    StartRetry {
+        id: String,
+        #[serde(default)]
+        reason: Option<String>,
+        #[serde(flatten)]
+        choice: StartChoice,
     },
     /// A batch Batchwatch started (the terminal's `start`/`retry`): tracked with what is known
     /// of it — its agent, file, schedule and the batch it retries.
@@ -265,6 +339,7 @@ mod tests {
                 failed: 4,
             }],
             answered_at_ms: Some(1_703_101_200_000),
+            launch: None,
         };
         let wire = serde_json::to_value(&answer).unwrap();
         assert_eq!(wire["total"], 150);

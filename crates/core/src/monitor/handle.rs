@@ -32,6 +32,9 @@ pub enum ActionError {
     Interrupted,
     #[error("Too many requests are waiting for room in the key's budget; try again in a moment.")]
     Busy,
+    /// A start that was sent and whose outcome is not known: the batch may have started.
+    #[error("{0}")]
+    OutcomeUnknown(crate::launch::StartFailure),
 }
 
 impl ActionError {
@@ -43,6 +46,7 @@ impl ActionError {
             Self::Api(e) => e.code(),
             Self::Interrupted => "interrupted",
             Self::Busy => "busy",
+            Self::OutcomeUnknown(_) => "unknown_outcome",
         }
     }
 }
@@ -108,6 +112,11 @@ pub(super) enum Slot {
 }
 
 pub(super) enum Command {
+    Agents(Reply<Vec<crate::model::Agent>>),
+    Start(
+        Box<crate::launch::StartForm>,
+        Reply<crate::model::StartAnswer>,
+    ),
     /// Batches to track, each with what Batchwatch knows of it when Batchwatch started it.
     Track(
         Vec<(BatchId, Option<Arc<crate::launch::Launch>>)>,
@@ -238,6 +247,32 @@ impl MonitorHandle {
     /// [`ActionError::Interrupted`] when the monitor has stopped.
     pub async fn lease(&self) -> Result<(), ActionError> {
         self.ask(Command::Lease).await
+    }
+
+    /// The workspace's call agents, asked once within the budget (a click).
+    pub async fn agents(&self) -> Result<Vec<crate::model::Agent>, ActionError> {
+        self.ask(Command::Agents).await
+    }
+
+    /// Starts a batch at Trillet, within the budget, **once**: never sent again whatever comes
+    /// back. Refused before sending (no credentials, a 429 pause in force) as any request;
+    /// [`ActionError::OutcomeUnknown`] when the batch may have started — also when the monitor
+    /// stopped while the start was out.
+    pub async fn start(
+        &self,
+        form: crate::launch::StartForm,
+    ) -> Result<crate::model::StartAnswer, ActionError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Start(Box::new(form), reply))
+            .map_err(|_| ActionError::Interrupted)?;
+        answer.await.unwrap_or_else(|_| {
+            Err(ActionError::OutcomeUnknown(
+                crate::launch::StartFailure::Unknown(ApiError::Network(
+                    "Batchwatch stopped before Trillet answered".into(),
+                )),
+            ))
+        })
     }
 
     /// Asks Trillet whether these credentials are good, within the monitor's budget, before

@@ -187,6 +187,16 @@ enum RequestAnswer {
         result: Result<BatchProgress, ApiError>,
         reply: Reply<Arc<BatchProgress>>,
     },
+    Agents {
+        credentials_generation: u64,
+        result: Result<Vec<crate::model::Agent>, ApiError>,
+        reply: Reply<Vec<crate::model::Agent>>,
+    },
+    Start {
+        credentials_generation: u64,
+        result: Result<crate::model::StartAnswer, crate::launch::StartFailure>,
+        reply: Reply<crate::model::StartAnswer>,
+    },
 }
 
 struct Task<S> {

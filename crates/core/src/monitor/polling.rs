@@ -148,7 +148,12 @@ impl<S: TrilletApi> Task<S> {
                 let batch = &mut self.batches[index];
                 batch.next_due = now
                     + if progress.status == BatchStatus::Queued {
-                        policy.queued_interval(running, queued)
+                        let until_start = batch
+                            .launch
+                            .as_ref()
+                            .and_then(|l| l.scheduled_at_ms)
+                            .map(|at| Duration::from_millis(at.saturating_sub(now_ms)));
+                        policy.queued_wait(running, queued, until_start)
                     } else {
                         policy.interval(running, queued)
                     };

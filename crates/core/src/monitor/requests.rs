@@ -134,6 +134,51 @@ impl<S: TrilletApi> Task<S> {
         });
     }
 
+    pub(super) fn send_agents(&mut self, reply: Reply<Vec<crate::model::Agent>>, now: Instant) {
+        match self.may_ask(Slot::Click, now) {
+            Ok(credentials) => {
+                let request = self.source.agents(&credentials);
+                let credentials_generation = self.credentials_generation;
+                self.user_requests.spawn(async move {
+                    RequestAnswer::Agents {
+                        credentials_generation,
+                        result: request.await,
+                        reply,
+                    }
+                });
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+
+    /// Sends a start, once. What it answers is never a reason to send it again: the reply
+    /// carries whatever came back.
+    pub(super) fn send_start(
+        &mut self,
+        form: crate::launch::StartForm,
+        reply: Reply<crate::model::StartAnswer>,
+        now: Instant,
+    ) {
+        match self.may_ask(Slot::Click, now) {
+            Ok(credentials) => {
+                let request = self.source.start(&credentials, form);
+                let credentials_generation = self.credentials_generation;
+                self.user_requests.spawn(async move {
+                    RequestAnswer::Start {
+                        credentials_generation,
+                        result: request.await,
+                        reply,
+                    }
+                });
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+
     pub(super) fn send_calls(
         &mut self,
         id: BatchId,
@@ -189,6 +234,32 @@ impl<S: TrilletApi> Task<S> {
             } => {
                 let changed = self.learn_from(result.as_ref().err(), credentials_generation);
                 let _ = reply.send(result.map(Arc::new).map_err(|e| self.action_error(e)));
+                changed
+            }
+            RequestAnswer::Agents {
+                credentials_generation,
+                result,
+                reply,
+            } => {
+                let changed = self.learn_from(result.as_ref().err(), credentials_generation);
+                let _ = reply.send(result.map_err(|e| self.action_error(e)));
+                changed
+            }
+            RequestAnswer::Start {
+                credentials_generation,
+                result,
+                reply,
+            } => {
+                use crate::launch::StartFailure;
+                let known_refusal = match &result {
+                    Err(StartFailure::NotStarted(e)) => Some(e),
+                    _ => None,
+                };
+                let changed = self.learn_from(known_refusal, credentials_generation);
+                let _ = reply.send(result.map_err(|failure| match failure {
+                    StartFailure::NotStarted(e) => self.action_error(e),
+                    unknown @ StartFailure::Unknown(_) => ActionError::OutcomeUnknown(unknown),
+                }));
                 changed
             }
             RequestAnswer::Cancel {

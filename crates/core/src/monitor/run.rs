@@ -204,6 +204,14 @@ impl<S: TrilletApi> Task<S> {
                 self.send_cancel(id, reply, now);
                 return false;
             }
+            Command::Agents(reply) => {
+                self.send_agents(reply, now);
+                return false;
+            }
+            Command::Start(form, reply) => {
+                self.send_start(*form, reply, now);
+                return false;
+            }
             Command::Calls(id, query, reply, slot) => {
                 self.send_calls(id, query, reply, slot, now);
                 return false;

@@ -81,6 +81,26 @@ struct Row<'a> {
     figures: Option<Figures>,
 }
 
+/// "starts at 09:30" for a batch Batchwatch started for later, until it starts: the card, the
+/// tray row and the terminal say it alike.
+pub fn starts_text(
+    launch: Option<&crate::launch::Launch>,
+    status_known_queued: bool,
+    now_ms: u64,
+    zone: &crate::format::TimeZone,
+) -> Option<String> {
+    let at = launch?.scheduled_at_ms.filter(|at| *at > now_ms)?;
+    status_known_queued.then(|| format!("starts at {}", crate::format::moment_in(at, now_ms, zone)))
+}
+
+impl Row<'_> {
+    /// [`starts_text`] for this batch: queued, or not heard of yet.
+    fn starts_text(&self, now_ms: u64, zone: &crate::format::TimeZone) -> Option<String> {
+        let waiting = matches!(self.state, BatchState::Queued | BatchState::Pending);
+        starts_text(self.snapshot.launch.as_deref(), waiting, now_ms, zone)
+    }
+}
+
 fn rows(view: &MonitorSnapshot) -> Vec<Row<'_>> {
     view.batches
         .iter()
@@ -185,6 +205,84 @@ mod tests {
             Some(progress(BatchStatus::Completed, 145, 5, 0, 150)),
             FetchStatus::Live,
         )
+    }
+
+    fn launched(
+        mut b: BatchSnapshot,
+        scheduled_at_ms: Option<u64>,
+        retry_of: Option<&str>,
+    ) -> BatchSnapshot {
+        b.launch = Some(Arc::new(crate::launch::Launch {
+            agent_id: "agent_1".into(),
+            agent_name: "Sales follow-up".into(),
+            file_name: "contacts.csv".into(),
+            started_at_ms: START,
+            scheduled_at_ms,
+            retry_of: retry_of.map(|p| BatchId::parse(p).unwrap()),
+        }));
+        b
+    }
+
+    #[test]
+    fn a_batch_started_for_later_says_when_and_how_it_was_started() {
+        let now = START + 10 * MIN;
+        let queued = |id: &str| {
+            snap(
+                id,
+                Some(progress(BatchStatus::Queued, 0, 0, 0, 200)),
+                FetchStatus::Live,
+            )
+        };
+        // 16:00 UTC is 21:30 in the test zone.
+        let at = 1_796_486_400_000;
+        assert!(at > now);
+        let v = view(
+            vec![
+                launched(queued("batch_later"), Some(at), None),
+                launched(done("batch_retry"), None, Some("batch_later")),
+                queued("batch_plain"),
+                snap("batch_new", None, FetchStatus::Pending),
+                launched(
+                    snap("batch_soon", None, FetchStatus::Pending),
+                    Some(at),
+                    None,
+                ),
+            ],
+            Connection::Ready,
+        );
+        let tray = tray_view(&v, &zone());
+        for row in [
+            "batch_later — starts at 2026-12-05 21:30 IST",
+            "batch_plain — queued",
+            "batch_new — checking…",
+            "batch_soon — starts at 2026-12-05 21:30 IST",
+        ] {
+            assert!(
+                tray.rows.iter().any(|r| r == row),
+                "{row:?} in {:?}",
+                tray.rows
+            );
+        }
+
+        let w = window_view(&v, &zone());
+        let later = &w.cards[0];
+        assert_eq!(
+            later.starts_text.as_deref(),
+            Some("starts at 2026-12-05 21:30 IST")
+        );
+        assert_eq!(
+            later.launch_text.as_deref(),
+            Some("contacts.csv · agent Sales follow-up")
+        );
+        assert_eq!(later.agent_id, Some("agent_1"));
+        assert_eq!(later.retries, ["batch_retry"]);
+        assert_eq!(w.cards[1].retry_of, Some("batch_later"));
+        assert_eq!(w.cards[1].starts_text, None, "no start time once it ran");
+        assert_eq!(w.cards[2].launch_text, None, "started elsewhere");
+        // Once the time has passed, the card no longer says it.
+        let mut after = v.clone();
+        after.now_ms = at + 1;
+        assert_eq!(window_view(&after, &zone()).cards[0].starts_text, None);
     }
 
     #[test]

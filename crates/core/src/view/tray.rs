@@ -44,7 +44,7 @@ pub(super) fn needs_attention(row: &Row<'_>) -> bool {
         || (matches!(row.snapshot.fetch, FetchStatus::Retrying { .. }) && !row.state.has_ended())
 }
 
-pub(super) fn tray_row(row: &Row<'_>) -> String {
+pub(super) fn tray_row(row: &Row<'_>, now_ms: u64, zone: &TimeZone) -> String {
     let id = &row.snapshot.id;
     let f = row.figures.as_ref();
     match row.state {
@@ -52,6 +52,12 @@ pub(super) fn tray_row(row: &Row<'_>) -> String {
         BatchState::Failed => format!("✗ {id} failed"),
         BatchState::Cancelled => format!("⊘ {id} cancelled"),
         BatchState::NotFound => format!("⚠ {id} not found"),
+        BatchState::Pending | BatchState::Queued if row.starts_text(now_ms, zone).is_some() => {
+            format!(
+                "{id} — {}",
+                row.starts_text(now_ms, zone).unwrap_or_default()
+            )
+        }
         BatchState::Pending => format!("{id} — checking…"),
         BatchState::Queued => format!("{id} — queued"),
         BatchState::Running | BatchState::Unknown => {
@@ -87,7 +93,7 @@ pub fn tray_view(view: &MonitorSnapshot, zone: &TimeZone) -> TrayView {
     }
     let summary = Summary::of(&rows, &view.connection);
     let label = label(&summary, &view.connection, zone);
-    let menu = menu_rows(&rows);
+    let menu = menu_rows(&rows, view.now_ms, zone);
     let tooltip = format!("Batchwatch — {label}\n{}", menu.join("\n"));
     TrayView {
         state: summary.state(),
@@ -209,7 +215,7 @@ fn label(summary: &Summary<'_>, connection: &Connection, zone: &TimeZone) -> Str
 
 /// One disabled menu row per batch — problems first, then running, then finished, tracked
 /// order within each — capped at [`MAX_TRAY_ROWS`] with "and N more".
-fn menu_rows(rows: &[Row<'_>]) -> Vec<String> {
+fn menu_rows(rows: &[Row<'_>], now_ms: u64, zone: &TimeZone) -> Vec<String> {
     let mut ordered: Vec<&Row> = rows.iter().collect();
     ordered.sort_by_key(|r| {
         if needs_attention(r) {
@@ -223,7 +229,7 @@ fn menu_rows(rows: &[Row<'_>]) -> Vec<String> {
     let mut menu: Vec<String> = ordered
         .iter()
         .take(MAX_TRAY_ROWS)
-        .map(|r| tray_row(r))
+        .map(|r| tray_row(r, now_ms, zone))
         .collect();
     if ordered.len() > MAX_TRAY_ROWS {
         menu.push(format!("and {} more", ordered.len() - MAX_TRAY_ROWS));

@@ -2,6 +2,7 @@
 //! problem line, a cancel's outcome), the banner across the window, and the settings panel.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use serde::Serialize;
 
@@ -124,6 +125,17 @@ pub struct BatchCard<'a> {
     pub pace_text: Option<String>,
     /// "95% succeeded", once it has ended.
     pub success_text: Option<String>,
+    /// How Batchwatch started it: "contacts.csv · agent Sales follow-up"; none for a batch
+    /// started elsewhere.
+    pub launch_text: Option<String>,
+    /// The agent that places its calls, when Batchwatch started it (a retry's default).
+    pub agent_id: Option<&'a str>,
+    /// "starts at 09:30": started from Batchwatch for later, and not started yet.
+    pub starts_text: Option<String>,
+    /// The batch whose failed calls it calls again.
+    pub retry_of: Option<&'a str>,
+    /// The tracked batches that retry its failed calls, oldest first.
+    pub retries: Vec<&'a str>,
     /// What the card says while a retry list is made: "Loading 257 failed calls from Trillet
     /// (3 pages, within the key's budget)…", or "Saving…" for one page; none without failures.
     pub saving_text: Option<String>,
@@ -273,7 +285,39 @@ pub(super) fn saving_text(failed: u64) -> Option<String> {
     }
 }
 
-pub(super) fn card<'a>(row: &Row<'a>, connection: &Connection, zone: &TimeZone) -> BatchCard<'a> {
+/// "contacts.csv · agent Sales follow-up".
+pub(super) fn launch_text(launch: &crate::launch::Launch) -> String {
+    let agent = if launch.agent_name.trim().is_empty() {
+        &launch.agent_id
+    } else {
+        &launch.agent_name
+    };
+    format!("{} · agent {agent}", launch.file_name)
+}
+
+/// Each parent's tracked retries, oldest first (built once a view: most batches have none).
+fn retries_by_parent(view: &MonitorSnapshot) -> HashMap<&str, Vec<&str>> {
+    let mut by_parent: HashMap<&str, Vec<&str>> = HashMap::new();
+    for b in &view.batches {
+        if let Some(parent) = b.launch.as_ref().and_then(|l| l.retry_of.as_ref()) {
+            by_parent
+                .entry(parent.as_str())
+                .or_default()
+                .push(b.id.as_str());
+        }
+    }
+    by_parent
+}
+
+pub(super) fn card<'a>(
+    row: &Row<'a>,
+    view: &'a MonitorSnapshot,
+    retries: &HashMap<&str, Vec<&'a str>>,
+    zone: &TimeZone,
+) -> BatchCard<'a> {
+    let connection = &view.connection;
+    let launch = row.snapshot.launch.as_deref();
+    let id = row.snapshot.id.as_str();
     let problem = card_problem(row, connection, zone);
     let empty = Segments {
         completed: 0.0,
@@ -333,6 +377,11 @@ pub(super) fn card<'a>(row: &Row<'a>, connection: &Connection, zone: &TimeZone) 
         finished: p.is_some_and(BatchProgress::is_settled),
         throughput: Throughput(&row.snapshot.samples),
         ended_at_ms: p.and_then(|p| p.ended_at(row.snapshot.last_updated_ms)),
+        launch_text: launch.map(launch_text),
+        agent_id: launch.map(|l| l.agent_id.as_str()),
+        starts_text: row.starts_text(view.now_ms, zone),
+        retry_of: launch.and_then(|l| l.retry_of.as_ref()).map(|p| p.as_str()),
+        retries: retries.get(id).cloned().unwrap_or_default(),
         problem,
     }
 }
@@ -374,10 +423,11 @@ pub(super) fn recent_calls(p: &BatchProgress) -> Vec<RecentCallRow<'_>> {
 
 /// The window's view model, its times in `zone`.
 pub fn window_view<'a>(view: &'a MonitorSnapshot, zone: &TimeZone) -> WindowView<'a> {
+    let retries = retries_by_parent(view);
     WindowView {
         cards: rows(view)
             .iter()
-            .map(|r| card(r, &view.connection, zone))
+            .map(|r| card(r, view, &retries, zone))
             .collect(),
         banner: banner(view, zone),
         state_file_problem: view.state_problem.clone(),
