@@ -2,28 +2,9 @@
 // `batchwatch://view` event on every change) and calls commands; every figure and sentence it
 // shows was formatted by the core, so the window, tray and terminal agree.
 
-// Every request goes to the resident (the tray process) through the window's one forwarding
-// command, under the names the page has always used.
-const tauriCore = window.__TAURI__.core;
-const invoke = (op, args) => tauriCore.invoke("call", { op, args: args ?? {} });
-const { listen } = window.__TAURI__.event;
-
-const $ = (id) => document.getElementById(id);
-
-function el(tag, props = {}, children = []) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (key === "dataset") Object.assign(node.dataset, value);
-    else if (key in node) node[key] = value;
-    else node.setAttribute(key, value);
-  }
-  for (const child of children) node.append(child);
-  return node;
-}
-
-function timeOfDay(ms) {
-  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
-}
+import { $, el, invoke, listen, tauriCore, timeOfDay } from "./dom.js";
+import { buildFailures } from "./failures.js";
+import { fillLaunchLine, openRetry, setupLaunch } from "./launch.js";
 
 // ---- rendering -------------------------------------------------------------------------
 
@@ -153,6 +134,8 @@ function buildCard(id) {
   });
   const segments = ["completed", "failed", "active", "waiting"].map((kind) => el("span", { className: `seg ${kind}` }));
   const cancel = el("button", { type: "button", className: "cancel", textContent: "Cancel batch…" });
+  const retry = el("button", { type: "button", className: "retry-all", textContent: "Retry failed calls…", ariaLabel: `Start the failed calls of ${id} again as a new batch` });
+  retry.addEventListener("click", () => openRetry(id, null));
   const confirmBox = buildCancelConfirm(id);
   cancel.addEventListener("click", () => {
     confirmBox.hidden = false;
@@ -165,6 +148,7 @@ function buildCard(id) {
       el("span", { className: "percent" }),
       el("span", { className: "chip" }),
     ]),
+    el("p", { className: "launch-line muted", hidden: true }),
     el("div", { className: "bar", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100", "aria-label": `Progress of ${id}` }, segments),
     plotElement(id),
     el("p", { className: "counts" }),
@@ -174,7 +158,7 @@ function buildCard(id) {
     el("details", { className: "recent" }, [el("summary"), el("ul")]),
     buildFailures(id),
     confirmBox,
-    el("div", { className: "actions" }, [cancel, refresh, remove]),
+    el("div", { className: "actions" }, [retry, cancel, refresh, remove]),
   ]);
   return node;
 }
@@ -213,134 +197,6 @@ function buildCancelConfirm(id) {
     }
   });
   return box;
-}
-
-// ---- failed calls ----------------------------------------------------------------------
-
-// "Save failed calls as CSV…" (every failed call, or one group's): the window asks where with
-// the desktop's save dialog, the tray app loads every page and writes the file. What happened
-// stays beside the button until the next save.
-function saveButton(id, reason, label, ariaLabel) {
-  const button = el("button", { type: "button", className: "save-csv", textContent: label, ariaLabel });
-  button.addEventListener("click", async () => {
-    const panel = button.closest(".failures");
-    // One save at a time per card (a group's button is made anew as pages load).
-    if (panel.dataset.saving) return;
-    panel.dataset.saving = "1";
-    const said = panel.querySelector(".save-status");
-    button.disabled = true;
-    said.className = "save-status muted";
-    said.textContent = panel.dataset.savingText || "Saving…";
-    said.hidden = false;
-    try {
-      const saved = await tauriCore.invoke("save_retry_list", { id, reason });
-      if (saved.cancelled) said.hidden = true;
-      else said.textContent = saved.message;
-    } catch (e) {
-      said.className = "save-status error";
-      said.textContent = `Not saved: ${e && e.message ? e.message : String(e)}`;
-    } finally {
-      button.disabled = false;
-      delete panel.dataset.saving;
-    }
-  });
-  return button;
-}
-
-function buildFailures(id) {
-  const more = el("button", { type: "button", className: "more", textContent: "Load more" });
-  const details = el("details", { className: "failures" }, [
-    el("summary"),
-    el("div", { className: "failures-head" }, [
-      el("p", { className: "failures-summary muted", role: "status" }),
-      saveButton(id, null, "Save failed calls as CSV…", `Save the failed calls of ${id} as CSV`),
-    ]),
-    el("p", { className: "save-status muted", role: "status", hidden: true }),
-    el("p", { className: "failures-error error", role: "alert", hidden: true }),
-    el("div", { className: "groups" }),
-    more,
-  ]);
-  // Each opening is a new generation: an answer for an earlier one (closed meanwhile) is
-  // dropped, and "more" waits for the page in flight rather than asking for it twice.
-  let generation = 0;
-  let loading = false;
-  async function load(moreWanted) {
-    if (loading && moreWanted) return;
-    const mine = generation;
-    loading = true;
-    more.disabled = true;
-    const status = details.querySelector(".failures-summary");
-    if (!moreWanted) status.textContent = "Loading failed calls…";
-    const error = details.querySelector(".failures-error");
-    const started = performance.now();
-    try {
-      const view = await invoke("failed_calls", { id, more: moreWanted });
-      if (mine !== generation) return;
-      error.hidden = true;
-      renderFailures(details, view);
-      // How long the person waited, request to rows on screen (read by the E2E suite).
-      if (!moreWanted) details.dataset.firstPageMs = String(Math.round(performance.now() - started));
-    } catch (e) {
-      if (mine !== generation) return;
-      error.textContent = `Could not load failed calls: ${e && e.message ? e.message : String(e)}`;
-      error.hidden = false;
-      if (!moreWanted) status.textContent = "";
-    } finally {
-      if (mine === generation) {
-        loading = false;
-        more.disabled = false;
-      }
-    }
-  }
-  // Reopening waits for the close to be done, so the close cannot drop the fresh list.
-  let closing = Promise.resolve();
-  details.addEventListener("toggle", async () => {
-    generation += 1;
-    loading = false;
-    if (details.open) {
-      await closing;
-      if (details.open) load(false);
-    } else {
-      more.hidden = true;
-      details.querySelector(".groups").replaceChildren();
-      details.querySelector(".failures-summary").textContent = "";
-      closing = invoke("close_failed_calls", { id }).catch(() => {});
-    }
-  });
-  more.addEventListener("click", () => load(true));
-  // Loaded as the person scrolls: the next page comes when "Load more" comes into view.
-  new IntersectionObserver((entries) => {
-    if (entries.some((e) => e.isIntersecting) && details.open && !more.hidden) load(true);
-  }).observe(more);
-  more.hidden = true;
-  return details;
-}
-
-function renderFailures(details, view) {
-  details.querySelector(".failures-summary").textContent = view.summary;
-  details.querySelector(".more").hidden = !view.hasMore;
-  details.querySelector(".more").textContent = `Load more (${view.remaining} left)`;
-  details.querySelector(".groups").replaceChildren(...view.groups.map((group) => {
-    const copy = el("button", { type: "button", className: "copy-numbers", textContent: "Copy numbers", ariaLabel: `Copy the numbers of “${group.reason}”` });
-    const list = el("ul", {}, group.calls.map((call) => el("li", {}, [
-      el("span", { className: "number", textContent: call.phoneNumber || call.jobId }),
-      el("span", { className: "muted", textContent: call.endedAtMs ? timeOfDay(call.endedAtMs) : "" }),
-      el("span", { className: "muted", textContent: call.durationText || "" }),
-    ])));
-    copy.addEventListener("click", async () => {
-      try { await navigator.clipboard.writeText(group.numbers); copy.textContent = "Copied"; }
-      catch { window.getSelection().selectAllChildren(list); copy.textContent = "Selected — press Ctrl+C"; }
-      setTimeout(() => { copy.textContent = "Copy numbers"; }, 2000);
-    });
-    return el("section", { className: "group", dataset: { reason: group.reason } }, [
-      el("div", { className: "group-head" }, [
-        el("h3", { textContent: `${group.reason} × ${group.count}` }),
-        copy,
-        saveButton(view.batchId, group.reason, "Save as CSV…", `Save the calls of “${group.reason}” as CSV`),
-      ]),
-      list,
-    ]);
-  }));
 }
 
 // The throughput plot: calls finished per minute over the last hour, a bar per sample
@@ -396,6 +252,7 @@ function fillPlot(svg, bars, paceText) {
 
 function fillCard(node, card) {
   node.dataset.state = card.state;
+  fillLaunchLine(node, card);
   fillPlot(node.querySelector(".plot"), card.throughput || [], card.paceText);
   node.dataset.stale = String(card.stale);
   node.querySelector(".chip").textContent = card.statusText;
@@ -629,6 +486,7 @@ $("restart-resident").addEventListener("click", async () => {
     $("restart-resident").disabled = false;
   }
 });
+setupLaunch();
 invoke("get_state").then(render);
 // Elapsed times and "updated" stamps age between polls; re-render what we have each 30 s.
 setInterval(() => { if (latest) render(latest); }, 30000);

@@ -1,16 +1,21 @@
 #!/usr/bin/python3
-"""x-window.py close|shown|class|press TITLE [PID] [KEY] — on an X display with no window
+"""x-window.py close|shown|class|press|type TITLE [PID] [KEY|TEXT] — on an X display with no window
 manager (Xvfb): `close` asks the window titled TITLE to close exactly as a window manager's
 close button does (a WM_DELETE_WINDOW client message); `shown` exits 0 when a mapped window
 titled TITLE exists; `class` prints its WM_CLASS (instance and class, one a line), what docks
 group windows by; `press` gives that window the keyboard focus and presses KEY (an X keysym
-name: Return, Escape) on the keyboard, through XTEST, as a person's key press arrives.
+name: Return, Escape) on the keyboard, through XTEST, as a person's key press arrives; `type`
+types TEXT so (letters, digits and . - _ / , Shift held where the keyboard needs it).
 With PID, only windows of that process (_NET_WM_PID) count (0: none). Tests and benchmarks
 use it to exercise the app's real close path and the desktop's own dialogs."""
 import sys
 
 from Xlib import X, XK, display, protocol
 from Xlib.ext import xtest
+
+
+# The keysym names of the characters `type` types that are not their own name.
+SYMBOLS = {".": "period", "-": "minus", "_": "underscore", "/": "slash", " ": "space"}
 
 
 def windows(window, title, pid, d):
@@ -46,20 +51,31 @@ def main():
     if not found:
         print(f"no window titled {title!r}", file=sys.stderr)
         return 1
-    if action == "press":
-        keycode = d.keysym_to_keycode(XK.string_to_keysym(sys.argv[4]))
-        if not keycode:
-            print(f"no key named {sys.argv[4]!r}", file=sys.stderr)
-            return 2
+    if action in ("press", "type"):
+        names = [sys.argv[4]] if action == "press" else [SYMBOLS.get(c, c) for c in sys.argv[4]]
+        keys = []
+        for name in names:
+            keysym = XK.string_to_keysym(name)
+            keycode = d.keysym_to_keycode(keysym)
+            if not keycode:
+                print(f"no key named {name!r}", file=sys.stderr)
+                return 2
+            keys.append((keycode, d.keycode_to_keysym(keycode, 0) != keysym))
         mapped = [w for w in found if w.get_attributes().map_state == X.IsViewable]
         if not mapped:
             print(f"the window titled {title!r} is not shown", file=sys.stderr)
             return 1
         mapped[0].set_input_focus(X.RevertToParent, X.CurrentTime)
         d.sync()
-        xtest.fake_input(d, X.KeyPress, keycode)
-        xtest.fake_input(d, X.KeyRelease, keycode)
-        d.sync()
+        shift = d.keysym_to_keycode(XK.string_to_keysym("Shift_L"))
+        for keycode, shifted in keys:
+            if shifted:
+                xtest.fake_input(d, X.KeyPress, shift)
+            xtest.fake_input(d, X.KeyPress, keycode)
+            xtest.fake_input(d, X.KeyRelease, keycode)
+            if shifted:
+                xtest.fake_input(d, X.KeyRelease, shift)
+            d.sync()
         return 0
     delete = d.intern_atom("WM_DELETE_WINDOW")
     protocols = d.intern_atom("WM_PROTOCOLS")

@@ -18,9 +18,10 @@ fn gone() -> Failure {
     )
 }
 
-/// What the page may not ask by name: writing a retry list goes through
-/// [`save_retry_list`], so the place written is always one the person chose in the dialog.
-const NOT_FROM_THE_PAGE: [&str; 1] = ["save_retry_list"];
+/// What the page may not ask by name: each names a path, and a path is always one the person
+/// chose — writing a retry list goes through [`save_retry_list`] (the save dialog), checking
+/// and starting a file through [`crate::launch`] (the open dialog, or a drop).
+const NOT_FROM_THE_PAGE: [&str; 3] = ["save_retry_list", "check_csv", "start_batch"];
 
 /// Forwards one request to the resident.
 #[tauri::command]
@@ -34,7 +35,7 @@ pub async fn call(link: State<'_, Link>, op: String, args: Value) -> Result<Valu
     forward(&link, &op, args).await
 }
 
-async fn forward(link: &Link, op: &str, args: Value) -> Result<Value, Failure> {
+pub(crate) async fn forward(link: &Link, op: &str, args: Value) -> Result<Value, Failure> {
     link.client()
         .await
         .call_raw(op, args)

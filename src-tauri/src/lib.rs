@@ -10,10 +10,12 @@
 //! # Layout
 //! - [`resident`] — finding or starting the resident, and the link to it.
 //! - [`commands`] — what the page calls (forwarded); [`follow`] — what the resident pushes.
+//! - [`launch`] — the CSV chosen for "New batch…" (open dialog or drop), kept here.
 //! - [`window`] — the one window.
 
 pub mod commands;
 pub mod follow;
+pub mod launch;
 pub mod resident;
 pub mod window;
 
@@ -31,6 +33,8 @@ fn with_commands<R: Runtime>(builder: Builder<R>) -> Builder<R> {
         commands::call,
         commands::restart_resident,
         commands::save_retry_list,
+        launch::choose_csv,
+        launch::start_chosen,
     ])
 }
 
@@ -79,12 +83,18 @@ pub fn run() -> ExitCode {
                 .build(),
         )
         .plugin(tauri_plugin_window_state::Builder::default().build())
-        // The save dialog of "Save failed calls as CSV…" (asked from Rust: the page gets no
-        // dialog or file permission).
+        // The save dialog of "Save failed calls as CSV…" and the open dialog of "New batch…"
+        // (asked from Rust: the page gets no dialog or file permission).
         .plugin(tauri_plugin_dialog::init());
     let link = Link::new(endpoint, launch.demo, client);
     let app = with_commands(builder)
         .manage(link)
+        .manage(launch::ChosenCsv::default())
+        .on_window_event(|window, event| {
+            if let tauri::WindowEvent::DragDrop(drop) = event {
+                launch::on_drop(window.app_handle(), drop);
+            }
+        })
         .setup(|app| {
             let handle = app.handle().clone();
             let client = tauri::async_runtime::block_on(app.state::<Link>().client());

@@ -143,15 +143,32 @@ impl Desktop {
     /// This test's Downloads folder (made, and named in `user-dirs.dirs` as the desktop does),
     /// where a save dialog opens.
     pub fn downloads_dir(&self) -> PathBuf {
+        self.user_dirs().0
+    }
+
+    /// This test's Documents folder, where the open dialog of "New batch…" opens.
+    pub fn documents_dir(&self) -> PathBuf {
+        self.user_dirs().1
+    }
+
+    /// Makes the Downloads and Documents folders and names them in `user-dirs.dirs`.
+    fn user_dirs(&self) -> (PathBuf, PathBuf) {
         let downloads = self.home.path().join("downloads");
-        std::fs::create_dir_all(&downloads).unwrap();
+        let documents = self.home.path().join("documents");
+        for dir in [&downloads, &documents] {
+            std::fs::create_dir_all(dir).unwrap();
+        }
         std::fs::create_dir_all(self.config_dir()).unwrap();
         std::fs::write(
             self.config_dir().join("user-dirs.dirs"),
-            format!("XDG_DOWNLOAD_DIR=\"{}\"\n", downloads.display()),
+            format!(
+                "XDG_DOWNLOAD_DIR=\"{}\"\nXDG_DOCUMENTS_DIR=\"{}\"\n",
+                downloads.display(),
+                documents.display()
+            ),
         )
         .unwrap();
-        downloads
+        (downloads, documents)
     }
 
     pub fn config_dir(&self) -> PathBuf {
@@ -246,6 +263,32 @@ impl Desktop {
         for (key, value) in &self.extra_env {
             command.env(key, value);
         }
+    }
+
+    /// Runs `batchwatch-cli` in this test's world with `stdin` as its input; returns (status,
+    /// stdout, stderr).
+    pub fn cli(&self, args: &[&str], stdin: &str) -> (i32, String, String) {
+        use std::io::Write;
+        let mut command = Command::new(cli_binary());
+        command
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        self.env(&mut command);
+        let mut child = command.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     /// Starts the app through tauri-driver and opens a WebDriver session on its window.

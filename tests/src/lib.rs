@@ -7,12 +7,14 @@
 //!   app (through WebDriver or directly), and artifacts on failure.
 //! - [`webdriver`] — the few W3C WebDriver calls the tests use.
 //! - [`os`] — reading the desktop from outside: tray over D-Bus, dunst, the keychain.
+//! - [`window`] — what a person does in the window and reads off it.
 //! - [`eventually`] and [`net`] come from `batchwatch-test-support`, which the crates' own
 //!   tests use too.
 
 pub mod desktop;
 pub mod os;
 pub mod webdriver;
+pub mod window;
 
 use std::path::PathBuf;
 

@@ -125,6 +125,11 @@ pub fn tray_menu(service: &str) -> Vec<(i64, String, bool)> {
 }
 
 /// Whether the check item labelled `label` is checked (dbusmenu's `toggle-state`).
+/// The labels of the tray menu's rows.
+pub fn tray_rows(service: &str) -> Vec<String> {
+    tray_menu(service).into_iter().map(|(_, l, _)| l).collect()
+}
+
 pub fn menu_item_checked(service: &str, label: &str) -> bool {
     menu_rows(service)
         .iter()
@@ -346,6 +351,16 @@ pub fn close_window_as_a_person_would(title: &str, owner: &str, mut closed: impl
 pub fn press_key(title: &str, owner: &str, key: &str) -> bool {
     x_window_command("press", title, owner)
         .arg(key)
+        .status()
+        .expect("x-window.py runs")
+        .success()
+}
+
+/// Types `text` (letters, digits, `. - _ /`) into that window as a person types it. `false`
+/// when no such window is shown.
+pub fn type_text(title: &str, owner: &str, text: &str) -> bool {
+    x_window_command("type", title, owner)
+        .arg(text)
         .status()
         .expect("x-window.py runs")
         .success()

@@ -7,26 +7,12 @@ use std::time::Duration;
 
 use batchwatch_e2e::desktop::{Desktop, KEY, WORKSPACE};
 use batchwatch_e2e::webdriver::WebDriver;
+use batchwatch_e2e::window::{card_state, in_card, save_credentials};
 use batchwatch_e2e::{eventually, os};
 use serde_json::json;
 use trillet_sim::BatchScript;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// Enters credentials the way a person does and waits for the confirmation.
-fn save_credentials(window: &WebDriver, key: &str) {
-    window.run(
-        "document.getElementById('credentials-panel').open = true;",
-        json!([]),
-    );
-    window.type_into("#api-key", key);
-    window.run(
-        "document.getElementById('workspace-id').value = '';",
-        json!([]),
-    );
-    window.type_into("#workspace-id", WORKSPACE);
-    window.click("#credentials-form button[type=submit]");
-}
 
 fn add_batches(window: &WebDriver, text: &str) {
     window.type_into("#add-input", text);
@@ -73,14 +59,6 @@ fn cards(window: &WebDriver) -> Vec<(String, String, String)> {
             (s(0), s(1), s(2))
         })
         .collect()
-}
-
-fn card_state(window: &WebDriver, id: &str) -> String {
-    window
-        .run("const c = [...document.querySelectorAll('.card')].find(c => c.querySelector('.id').textContent === arguments[0]); return c ? c.dataset.state : '';", json!([id]))
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
 }
 
 /// Whether the keychain's "Try again" button is hidden (`None`: no such button).
@@ -535,13 +513,9 @@ fn closing_ends_the_window_process_and_the_resident_stays_in_the_tray() {
         .add_batch(BatchScript::new(3000).id("batch_life"));
     // Set up from the terminal, then the window started as a person starts it (from the menu,
     // not through WebDriver): the window closed below is closed as a person closes it.
-    let (code, out, err) = cli(
-        &desktop,
-        &["credentials", "set", "--workspace", WORKSPACE],
-        KEY,
-    );
+    let (code, out, err) = desktop.cli(&["credentials", "set", "--workspace", WORKSPACE], KEY);
     assert_eq!(code, 0, "{out}{err}");
-    let (code, out, err) = cli(&desktop, &["add", "batch_life"], "");
+    let (code, out, err) = desktop.cli(&["add", "batch_life"], "");
     assert_eq!(code, 0, "{out}{err}");
     let app = batchwatch_e2e::desktop::app_binary();
     let app = app.to_string_lossy();
@@ -608,38 +582,6 @@ fn closing_ends_the_window_process_and_the_resident_stays_in_the_tray() {
     });
 }
 
-/// Runs `batchwatch-cli` in this test's world; returns (status, stdout, stderr).
-fn cli(desktop: &Desktop, args: &[&str], stdin: &str) -> (i32, String, String) {
-    use std::io::Write;
-    let mut command = std::process::Command::new(batchwatch_e2e::desktop::cli_binary());
-    command
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    desktop.env(&mut command);
-    let mut child = command.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn tray_rows(service: &str) -> Vec<String> {
-    os::tray_menu(service)
-        .into_iter()
-        .map(|(_, l, _)| l)
-        .collect()
-}
-
 #[test]
 fn a_script_hands_batches_to_the_tray_app_and_status_spends_none_of_the_budget() {
     let mut desktop = Desktop::new("cli_client");
@@ -655,11 +597,7 @@ fn a_script_hands_batches_to_the_tray_app_and_status_spends_none_of_the_budget()
             .add_batch(BatchScript::new(3000).id(id));
     }
     // The keychain holds the credentials (stored by the terminal companion); nothing runs.
-    let (code, out, err) = cli(
-        &desktop,
-        &["credentials", "set", "--workspace", WORKSPACE],
-        KEY,
-    );
+    let (code, out, err) = desktop.cli(&["credentials", "set", "--workspace", WORKSPACE], KEY);
     assert_eq!(code, 0, "{out}{err}");
     let resident = batchwatch_e2e::desktop::resident_binary();
     let resident = resident.to_string_lossy();
@@ -668,7 +606,7 @@ fn a_script_hands_batches_to_the_tray_app_and_status_spends_none_of_the_budget()
     assert_eq!(os::processes_running(&resident), 0);
 
     // `add` with no app running starts it hidden, in the tray, and returns once it tracks.
-    let (code, out, err) = cli(&desktop, &["add", "batch_script_1"], "");
+    let (code, out, err) = desktop.cli(&["add", "batch_script_1"], "");
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("batch_script_1"), "{out}");
     assert_eq!(
@@ -678,7 +616,7 @@ fn a_script_hands_batches_to_the_tray_app_and_status_spends_none_of_the_budget()
     );
     let service = os::tray_service(WAIT);
     eventually("the batch in the tray menu", WAIT, || {
-        tray_rows(&service)
+        os::tray_rows(&service)
             .iter()
             .any(|l| l.starts_with("batch_script_1 — ") && l.contains('%'))
             .then_some(())
@@ -695,10 +633,10 @@ fn a_script_hands_batches_to_the_tray_app_and_status_spends_none_of_the_budget()
             .then_some(())
     });
     // A bad ID is refused in words, and nothing is added (checked once a later batch shows).
-    let (code, _, err) = cli(&desktop, &["add", "batch_ok", "not/an id"], "");
+    let (code, _, err) = desktop.cli(&["add", "batch_ok", "not/an id"], "");
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("bad batch ID"), "{err}");
-    let (code, out, err) = cli(&desktop, &["add", "-"], "batch_script_2\n");
+    let (code, out, err) = desktop.cli(&["add", "-"], "batch_script_2\n");
     assert_eq!(code, 0, "{out}{err}");
     eventually("the piped batch's card", WAIT, || {
         cards(&window)
@@ -711,7 +649,7 @@ fn a_script_hands_batches_to_the_tray_app_and_status_spends_none_of_the_budget()
         "nothing of the refused add was tracked"
     );
     eventually("the piped batch in the tray menu", WAIT, || {
-        tray_rows(&service)
+        os::tray_rows(&service)
             .iter()
             .any(|l| l.starts_with("batch_script_2 — "))
             .then_some(())
@@ -724,11 +662,7 @@ fn a_script_hands_batches_to_the_tray_app_and_status_spends_none_of_the_budget()
     env_key.push(("TRILLET_API_KEY".into(), "sk_wrong_would_be_refused".into()));
     env_key.push(("TRILLET_WORKSPACE_ID".into(), WORKSPACE.into()));
     let previous = std::mem::replace(&mut desktop.extra_env, env_key);
-    let (code, out, err) = cli(
-        &desktop,
-        &["status", "batch_script_1", "batch_elsewhere"],
-        "",
-    );
+    let (code, out, err) = desktop.cli(&["status", "batch_script_1", "batch_elsewhere"], "");
     desktop.extra_env = previous;
     assert_eq!(code, 0, "{out}{err}");
     assert!(
@@ -747,16 +681,16 @@ fn a_script_hands_batches_to_the_tray_app_and_status_spends_none_of_the_budget()
         "the untracked batch was asked about through the tray app: {requests:?}"
     );
     // Asked about, not added: checked once a batch added after it is in the tray.
-    let (code, out, err) = cli(&desktop, &["add", "batch_script_3"], "");
+    let (code, out, err) = desktop.cli(&["add", "batch_script_3"], "");
     assert_eq!(code, 0, "{out}{err}");
     eventually("the batch added after the status", WAIT, || {
-        tray_rows(&service)
+        os::tray_rows(&service)
             .iter()
             .any(|l| l.starts_with("batch_script_3 — "))
             .then_some(())
     });
     assert!(
-        !tray_rows(&service)
+        !os::tray_rows(&service)
             .iter()
             .any(|l| l.starts_with("batch_elsewhere")),
         "asked about, not added"
@@ -970,16 +904,6 @@ fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 /// The text of the first element matching `css` inside the card of `id`, if it is shown.
-fn in_card(window: &WebDriver, id: &str, css: &str) -> Option<String> {
-    window
-        .run(
-            "const c = document.querySelector(`.card[data-id='${arguments[0]}']`); const e = c && c.querySelector(arguments[1]); return e && !e.closest('[hidden]') ? e.textContent : null;",
-            json!([id, css]),
-        )
-        .as_str()
-        .map(str::to_owned)
-}
-
 #[test]
 fn failed_calls_open_grouped_and_a_batch_is_cancelled_from_its_card() {
     use trillet_sim::{Fault, FaultTarget};
@@ -1431,15 +1355,11 @@ fn the_tray_app_and_a_terminal_watch_share_one_request_budget() {
             .control()
             .add_batch(BatchScript::new(5000).id(id));
     }
-    let (code, out, err) = cli(
-        &desktop,
-        &["credentials", "set", "--workspace", WORKSPACE],
-        KEY,
-    );
+    let (code, out, err) = desktop.cli(&["credentials", "set", "--workspace", WORKSPACE], KEY);
     assert_eq!(code, 0, "{out}{err}");
     let mut args = vec!["add"];
     args.extend(tray_ids.iter().map(String::as_str));
-    let (code, out, err) = cli(&desktop, &args, "");
+    let (code, out, err) = desktop.cli(&args, "");
     assert_eq!(code, 0, "{out}{err}");
 
     // 30 more watched from a terminal, with the same key, while the tray app polls its 30.

@@ -1,0 +1,41 @@
+//! What a person does in the window and reads off it, for the end-to-end suites.
+
+use serde_json::json;
+
+use crate::desktop::WORKSPACE;
+use crate::webdriver::WebDriver;
+
+/// Enters credentials the way a person does and waits for the confirmation.
+pub fn save_credentials(window: &WebDriver, key: &str) {
+    window.run(
+        "document.getElementById('credentials-panel').open = true;",
+        json!([]),
+    );
+    window.type_into("#api-key", key);
+    window.run(
+        "document.getElementById('workspace-id').value = '';",
+        json!([]),
+    );
+    window.type_into("#workspace-id", WORKSPACE);
+    window.click("#credentials-form button[type=submit]");
+}
+
+/// The state of the card of batch `id` (`running`, `completed`, …), empty when there is none.
+pub fn card_state(window: &WebDriver, id: &str) -> String {
+    window
+        .run("const c = [...document.querySelectorAll('.card')].find(c => c.querySelector('.id').textContent === arguments[0]); return c ? c.dataset.state : '';", json!([id]))
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The text of `css` in the card of batch `id`, unless it (or what holds it) is hidden.
+pub fn in_card(window: &WebDriver, id: &str, css: &str) -> Option<String> {
+    window
+        .run(
+            "const c = document.querySelector(`.card[data-id='${arguments[0]}']`); const e = c && c.querySelector(arguments[1]); return e && !e.closest('[hidden]') ? e.textContent : null;",
+            json!([id, css]),
+        )
+        .as_str()
+        .map(str::to_owned)
+}

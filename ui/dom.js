@@ -1,0 +1,30 @@
+// What every part of the window shares: the one way to the resident, and building the page.
+
+// Every request goes to the resident (the tray process) through the window's one forwarding
+// command, under the names the page has always used.
+export const tauriCore = window.__TAURI__.core;
+export const invoke = (op, args) => tauriCore.invoke("call", { op, args: args ?? {} });
+export const { listen } = window.__TAURI__.event;
+
+export const $ = (id) => document.getElementById(id);
+
+export function el(tag, props = {}, children = []) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key in node) node[key] = value;
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+export function timeOfDay(ms) {
+  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+
+// An error as the page shows it: commands fail with {code, message}, the message written for
+// people.
+export function said(error) {
+  return error && error.message ? error.message : String(error);
+}
