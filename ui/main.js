@@ -43,6 +43,10 @@ function render(payload) {
   renderCredentials(status.credentials, status.demo);
   renderSettings(settings, status);
   renderCards(payload.cards);
+  // A batch and its retries, added up, head the Finished section.
+  const campaigns = payload.campaigns || [];
+  $("campaigns").replaceChildren(...campaigns.map((c) => el("li", { textContent: c.text, dataset: { root: c.root } })));
+  if (campaigns.length) $("finished").hidden = false;
 }
 
 // The form shows the stored settings until the person starts editing it.

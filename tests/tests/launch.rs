@@ -247,6 +247,31 @@ fn a_csv_is_started_from_the_window_and_its_failed_calls_retried_as_a_linked_bat
             .filter(|l| l.contains(&format!("Retried as {retry_id}")))
     });
     assert_eq!(starts_received(&desktop).len(), 2, "each start sent once");
+
+    // Once the retry has run, the campaign adds up both attempts, in the window and the record.
+    eventually("the retry to finish", Duration::from_secs(60), || {
+        (card_state(&window, &retry_id) == "completed").then_some(())
+    });
+    let counts = |batch: &str| {
+        let (code, out, err) = desktop.cli(&["status", "--json", batch], "");
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        (
+            v["completed"].as_u64().unwrap(),
+            v["failed"].as_u64().unwrap(),
+        )
+    };
+    let ((first_done, _), (retry_done, retry_failed)) = (counts(&id), counts(&retry_id));
+    let expected = format!(
+        "{id}: {} of 30 reached over 2 attempts, {retry_failed} still unreached",
+        first_done + retry_done
+    );
+    eventually("the campaign's line", WAIT, || {
+        (panel_text(&window, "campaigns") == expected).then_some(())
+    });
+    let (code, out, err) = desktop.cli(&["history"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("Campaign {expected}")), "{out}");
 }
 
 #[test]

@@ -58,13 +58,59 @@ fn delete(file: &StateFile, asked: &[String]) -> Result<(), Failure> {
     }
 }
 
-/// A record as `--json` prints it: `status --json`'s line and when it finished (epoch ms).
+/// A record as `--json` prints it: `status --json`'s line, when it finished (epoch ms), and for
+/// a batch Batchwatch started, the batch it retries and its campaign's first batch.
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 struct HistoryLine<'a> {
     #[serde(flatten)]
     line: JsonLine<'a>,
     finished_at: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_of: Option<&'a batchwatch_core::BatchId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    campaign: Option<&'a batchwatch_core::BatchId>,
+}
+
+/// The campaigns in the record (batches with retries), each attempt's first batch by ID.
+fn campaigns(
+    record: &[batchwatch_core::state_file::Finished],
+) -> Vec<batchwatch_core::campaign::Campaign> {
+    use batchwatch_core::campaign::{campaigns, Attempt};
+    let attempts: Vec<Attempt<'_>> = record
+        .iter()
+        .map(|f| Attempt {
+            id: &f.id,
+            retry_of: f.launch.as_ref().and_then(|l| l.retry_of.as_ref()),
+            total: f.last.total,
+            completed: f.last.completed,
+            failed: f.last.failed,
+            ended: true,
+        })
+        .collect();
+    campaigns(&attempts)
+}
+
+/// The first batch of the campaign `id` is an attempt of, if any.
+fn campaign_of<'a>(
+    id: &batchwatch_core::BatchId,
+    record: &'a [batchwatch_core::state_file::Finished],
+    campaigns: &'a [batchwatch_core::campaign::Campaign],
+) -> Option<&'a batchwatch_core::BatchId> {
+    let mut at = id;
+    for _ in 0..record.len() {
+        if let Some(c) = campaigns.iter().find(|c| &c.root == at) {
+            return Some(&c.root);
+        }
+        at = record
+            .iter()
+            .find(|f| &f.id == at)?
+            .launch
+            .as_ref()?
+            .retry_of
+            .as_ref()?;
+    }
+    None
 }
 
 fn list(file: &StateFile, json: bool) -> Result<(), Failure> {
@@ -79,6 +125,7 @@ fn list(file: &StateFile, json: bool) -> Result<(), Failure> {
         .map(|f| f.id.as_str().len())
         .max()
         .unwrap_or(0);
+    let campaigns = campaigns(&record);
     for finished in &record {
         let when = finished.finished_at_ms;
         let f = batchwatch_core::figures(&finished.last, now);
@@ -86,6 +133,8 @@ fn list(file: &StateFile, json: bool) -> Result<(), Failure> {
             let line = HistoryLine {
                 line: JsonLine::new(&finished.id, &finished.last, &f),
                 finished_at: when,
+                retry_of: finished.launch.as_ref().and_then(|l| l.retry_of.as_ref()),
+                campaign: campaign_of(&finished.id, &record, &campaigns),
             };
             println!(
                 "{}",
@@ -102,6 +151,11 @@ fn list(file: &StateFile, json: bool) -> Result<(), Failure> {
                 "{}{success}{finished_at}",
                 summary::human_line(&finished.id, &finished.last, &f, width)
             );
+        }
+    }
+    if !json {
+        for campaign in &campaigns {
+            println!("Campaign {}", campaign.text());
         }
     }
     Ok(())

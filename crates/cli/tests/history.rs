@@ -157,3 +157,69 @@ fn records_are_deleted_by_id_or_all_and_an_unknown_id_is_said() {
     // The tray app's list is not the record: the batches are still tracked.
     assert_eq!(file.load(1).state.batches.len(), 3);
 }
+
+/// A batch and the retries Batchwatch started from it are one campaign: a line of its own that
+/// adds up the attempts, and in `--json` each record names the batch it retries and its
+/// campaign's first batch.
+#[test]
+fn a_campaign_gets_a_line_adding_up_its_attempts() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = StateFile::new(dir.path().join("batchwatch/state.db"));
+    file.load(0);
+    let launched = |id: &str, p: BatchProgress, retry_of: Option<&str>| SavedBatch {
+        launch: Some(Arc::new(batchwatch_core::launch::Launch {
+            agent_id: "agent_1".into(),
+            agent_name: "Sales".into(),
+            file_name: "contacts.csv".into(),
+            started_at_ms: 1_703_097_600_000,
+            scheduled_at_ms: None,
+            retry_of: retry_of.map(|p| BatchId::parse(p).unwrap()),
+        })),
+        ..batch(id, p)
+    };
+    // 95 + 5 failed of 100; the 5 retried: 3 reached, 2 failed again.
+    let mut retry = progress("completed", 3, Some(1_703_103_600_000));
+    retry.failed = 2;
+    retry.total = 5;
+    let state = SavedState {
+        batches: vec![
+            launched(
+                "batch_first",
+                progress("completed", 95, Some(1_703_100_000_000)),
+                None,
+            ),
+            launched("batch_again", retry, Some("batch_first")),
+            batch(
+                "batch_alone",
+                progress("completed", 10, Some(1_703_090_000_000)),
+            ),
+        ],
+        ..SavedState::default()
+    };
+    file.save(&state).unwrap();
+
+    let mut command = cli(&["history"]);
+    without_keychain(&mut command, dir.path());
+    let out = run(command);
+    out.assert_code(0);
+    assert_eq!(
+        out.stdout.lines().last(),
+        Some("Campaign batch_first: 98 of 100 reached over 2 attempts, 2 still unreached"),
+        "{out:#?}"
+    );
+    let mut command = cli(&["history", "--json"]);
+    without_keychain(&mut command, dir.path());
+    let out = run(command);
+    out.assert_code(0);
+    let lines: Vec<serde_json::Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let line = |id: &str| lines.iter().find(|l| l["batchId"] == id).unwrap();
+    assert_eq!(line("batch_again")["retryOf"], "batch_first");
+    assert_eq!(line("batch_again")["campaign"], "batch_first");
+    assert_eq!(line("batch_first")["campaign"], "batch_first");
+    assert!(line("batch_alone").get("campaign").is_none());
+    assert_eq!(lines.len(), 3, "records only: no line of another shape");
+}

@@ -12,6 +12,7 @@
 //! - [`figures`] — percent, remaining, elapsed, throughput, ETA from one snapshot.
 //! - [`failures`] — a batch's failed calls, paged in and grouped by reason; [`retry_list`]
 //!   the CSV of them to upload again.
+//! - [`campaign`] — a batch and its retries as one line: reached, unreached, attempts.
 //! - [`launch`] — starting a batch: the CSV check, the form, the at-most-once rules and the
 //!   record of recent starts.
 //! - [`secret_store`] — the keychain port and its platform implementation.
@@ -38,6 +39,7 @@ pub mod announcer;
 pub mod api;
 pub mod autostart;
 pub mod batch_id;
+pub mod campaign;
 pub mod change;
 #[cfg(all(unix, not(target_os = "macos")))]
 pub mod control;

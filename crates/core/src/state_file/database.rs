@@ -387,6 +387,8 @@ pub struct Finished {
     pub id: BatchId,
     pub finished_at_ms: Option<u64>,
     pub last: crate::model::BatchProgress,
+    /// How Batchwatch started it, when it did (the batch it retries links a campaign).
+    pub launch: Option<crate::launch::Launch>,
 }
 
 /// The record of finished batches in the database at `path`, newest first, read without
@@ -398,15 +400,18 @@ pub fn read_history(path: &Path) -> Result<Vec<Finished>, Unreadable> {
     if version < 2 {
         return Ok(Vec::new());
     }
-    let mut rows = connection.prepare(
-        "SELECT id, finished_at_ms, final FROM history ORDER BY finished_at_ms DESC, id",
-    )?;
+    // The launch column came with version 5; before it, no batch was started from Batchwatch.
+    let launch = if version >= 5 { "launch" } else { "NULL" };
+    let mut rows = connection.prepare(&format!(
+        "SELECT id, finished_at_ms, final, {launch} FROM history ORDER BY finished_at_ms DESC, id"
+    ))?;
     let mut query = rows.query([])?;
     let mut out = Vec::new();
     while let Some(r) = query.next()? {
         let id: String = r.get(0)?;
         let at: Option<i64> = r.get(1)?;
         let text: String = r.get(2)?;
+        let launch: Option<String> = r.get(3)?;
         let (Ok(id), Ok(last)) = (BatchId::parse(&id), serde_json::from_str(&text)) else {
             // One damaged record does not hide the others.
             continue;
@@ -415,6 +420,8 @@ pub fn read_history(path: &Path) -> Result<Vec<Finished>, Unreadable> {
             id,
             finished_at_ms: at.and_then(|ms| u64::try_from(ms).ok()),
             last,
+            // A label: one that cannot be read is left out, the record kept.
+            launch: launch.and_then(|l| serde_json::from_str(&l).ok()),
         });
     }
     Ok(out)

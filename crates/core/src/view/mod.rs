@@ -25,7 +25,7 @@ pub mod tray_icon;
 mod window;
 
 pub use tray::{tray_view, TrayState, TrayView, MAX_TRAY_ROWS};
-pub use window::{window_view, BatchCard, RecentCallRow, Segments, WindowView};
+pub use window::{window_view, BatchCard, CampaignLine, RecentCallRow, Segments, WindowView};
 
 /// How a batch is doing, for colours and icons.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -277,6 +277,12 @@ mod tests {
         assert_eq!(later.agent_id, Some("agent_1"));
         assert_eq!(later.retries, ["batch_retry"]);
         assert_eq!(w.cards[1].retry_of, Some("batch_later"));
+        assert_eq!(w.campaigns.len(), 1);
+        assert_eq!(w.campaigns[0].root, "batch_later");
+        assert_eq!(
+            w.campaigns[0].text,
+            "batch_later: 145 of 200 reached over 2 attempts, 5 still unreached, an attempt is still running"
+        );
         assert_eq!(w.cards[1].starts_text, None, "no start time once it ran");
         assert_eq!(w.cards[2].launch_text, None, "started elsewhere");
         // Once the time has passed, the card no longer says it.

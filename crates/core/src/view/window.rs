@@ -141,11 +141,22 @@ pub struct BatchCard<'a> {
     pub saving_text: Option<String>,
 }
 
+/// A campaign's line in the Finished section: a batch and its retries added up.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignLine {
+    pub root: String,
+    /// "batch_x: 27 of 30 reached over 2 attempts, 3 still unreached".
+    pub text: String,
+}
+
 /// The whole window.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WindowView<'a> {
     pub cards: Vec<BatchCard<'a>>,
+    /// Each tracked batch with a tracked retry, added up over its attempts.
+    pub campaigns: Vec<CampaignLine>,
     /// A problem that concerns every batch (credentials, rate limit, state file).
     pub banner: Option<Problem>,
     pub state_file_problem: Option<String>,
@@ -295,6 +306,32 @@ pub(super) fn launch_text(launch: &crate::launch::Launch) -> String {
     format!("{} · agent {agent}", launch.file_name)
 }
 
+/// The campaigns among the tracked batches (only built when some batch has a retry).
+fn campaign_lines(view: &MonitorSnapshot) -> Vec<CampaignLine> {
+    let attempts: Vec<crate::campaign::Attempt<'_>> = view
+        .batches
+        .iter()
+        .map(|b| {
+            let p = b.progress.as_deref();
+            crate::campaign::Attempt {
+                id: &b.id,
+                retry_of: b.launch.as_ref().and_then(|l| l.retry_of.as_ref()),
+                total: p.map_or(0, |p| p.total),
+                completed: p.map_or(0, |p| p.completed),
+                failed: p.map_or(0, |p| p.failed),
+                ended: p.is_some_and(BatchProgress::is_settled),
+            }
+        })
+        .collect();
+    crate::campaign::campaigns(&attempts)
+        .into_iter()
+        .map(|c| CampaignLine {
+            root: c.root.to_string(),
+            text: c.text(),
+        })
+        .collect()
+}
+
 /// Each parent's tracked retries, oldest first (built once a view: most batches have none).
 fn retries_by_parent(view: &MonitorSnapshot) -> HashMap<&str, Vec<&str>> {
     let mut by_parent: HashMap<&str, Vec<&str>> = HashMap::new();
@@ -425,6 +462,11 @@ pub(super) fn recent_calls(p: &BatchProgress) -> Vec<RecentCallRow<'_>> {
 pub fn window_view<'a>(view: &'a MonitorSnapshot, zone: &TimeZone) -> WindowView<'a> {
     let retries = retries_by_parent(view);
     WindowView {
+        campaigns: if retries.is_empty() {
+            Vec::new()
+        } else {
+            campaign_lines(view)
+        },
         cards: rows(view)
             .iter()
             .map(|r| card(r, view, &retries, zone))
