@@ -175,6 +175,20 @@ fn a_csv_is_started_from_the_window_and_its_failed_calls_retried_as_a_linked_bat
         starts_received(&desktop)[0].agent_id.as_deref(),
         Some("agent_sales")
     );
+    // One request started it; the card's first answer is the batch's first poll, at once.
+    let (started_at, first_poll) = eventually("the new batch's first poll", WAIT, || {
+        let requests = desktop.sim.control().requests();
+        let start = requests.iter().find(|r| r.method == "POST")?.sim_ms;
+        let poll = requests
+            .iter()
+            .find(|r| r.batch_id.as_deref() == Some(id.as_str()) && r.path.ends_with("/status"))?
+            .sim_ms;
+        Some((start, poll))
+    });
+    eprintln!(
+        "figure: from the start's request to the new batch's first poll: {:.0} ms",
+        first_poll.saturating_sub(started_at) as f64 / batchwatch_e2e::desktop::SPEED
+    );
 
     // The card: at once, with its agent and file, then to the end.
     eventually("the new card", WAIT, || {
