@@ -7,7 +7,6 @@ use batchwatch_core::control::{CallError, Failure};
 use batchwatch_core::BatchId;
 use serde_json::{json, Value};
 use tauri::{AppHandle, Manager, Runtime, State, WebviewWindow};
-use tauri_plugin_dialog::DialogExt;
 
 use crate::resident::Link;
 
@@ -64,30 +63,18 @@ pub async fn save_retry_list<R: Runtime>(
             format!("{id:?} is not a batch ID: it {e}"),
         )
     })?;
-    let mut dialog = app
-        .dialog()
-        .file()
-        .set_title("Save failed calls as CSV")
-        .set_file_name(batchwatch_core::retry_list::suggested_file_name(
+    let chosen = crate::file_dialog::csv(
+        &app,
+        &window,
+        "Save failed calls as CSV",
+        app.path().download_dir().ok(),
+        crate::file_dialog::Choose::SaveAs(batchwatch_core::retry_list::suggested_file_name(
             &batch,
             reason.as_deref(),
-        ))
-        .add_filter("CSV", &["csv"])
-        .set_parent(&window);
-    if let Some(folder) = app
-        .path()
-        .download_dir()
-        .ok()
-        .filter(|d| d.is_dir())
-        .or_else(|| app.path().home_dir().ok())
-    {
-        dialog = dialog.set_directory(folder);
-    }
-    let (chosen, answer) = tokio::sync::oneshot::channel();
-    dialog.save_file(move |path| {
-        let _ = chosen.send(path);
-    });
-    let Some(path) = answer.await.ok().flatten() else {
+        )),
+    )
+    .await;
+    let Some(path) = chosen else {
         return Ok(json!({ "cancelled": true }));
     };
     let path = path.into_path().map_err(|e| {

@@ -8,7 +8,6 @@ use std::sync::Mutex;
 use batchwatch_core::control::Failure;
 use serde_json::{json, Value};
 use tauri::{AppHandle, DragDropEvent, Emitter, Manager, Runtime, State, WebviewWindow};
-use tauri_plugin_dialog::DialogExt;
 
 use crate::commands::forward;
 use crate::resident::Link;
@@ -39,26 +38,15 @@ pub async fn choose_csv<R: Runtime>(
     link: State<'_, Link>,
     chosen: State<'_, ChosenCsv>,
 ) -> Result<Value, Failure> {
-    let mut dialog = app
-        .dialog()
-        .file()
-        .set_title("Choose the campaign's CSV file")
-        .add_filter("CSV", &["csv", "CSV"])
-        .set_parent(&window);
-    if let Some(folder) = app
-        .path()
-        .document_dir()
-        .ok()
-        .filter(|d| d.is_dir())
-        .or_else(|| app.path().home_dir().ok())
-    {
-        dialog = dialog.set_directory(folder);
-    }
-    let (picked, answer) = tokio::sync::oneshot::channel();
-    dialog.pick_file(move |path| {
-        let _ = picked.send(path);
-    });
-    let Some(path) = answer.await.ok().flatten() else {
+    let picked = crate::file_dialog::csv(
+        &app,
+        &window,
+        "Choose the campaign's CSV file",
+        app.path().document_dir().ok(),
+        crate::file_dialog::Choose::Open,
+    )
+    .await;
+    let Some(path) = picked else {
         return Ok(json!({ "cancelled": true }));
     };
     let path = path.into_path().map_err(|e| {

@@ -10,10 +10,12 @@
 //! # Layout
 //! - [`resident`] — finding or starting the resident, and the link to it.
 //! - [`commands`] — what the page calls (forwarded); [`follow`] — what the resident pushes.
-//! - [`launch`] — the CSV chosen for "New batch…" (open dialog or drop), kept here.
+//! - [`launch`] — the CSV chosen for "New batch…" (open dialog or drop), kept here;
+//!   [`file_dialog`] — the desktop's save and open dialogs.
 //! - [`window`] — the one window.
 
 pub mod commands;
+pub mod file_dialog;
 pub mod follow;
 pub mod launch;
 pub mod resident;

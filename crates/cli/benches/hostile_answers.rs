@@ -3,6 +3,8 @@
 //! without `Content-Length`), and how long it waits on a body that trickles in forever before
 //! it gives up. Run with `cargo bench -p batchwatch-cli --bench hostile_answers`.
 
+mod common;
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -12,28 +14,13 @@ const KEY: &str = "sk_bench_hostile";
 const WORKSPACE: &str = "ws_bench";
 
 fn cli(sim: &RunningSim, args: &[&str]) -> Command {
-    // GNU time's "%M": the peak resident set of the child, in KiB.
-    let mut command = Command::new("/usr/bin/time");
-    command
-        .args(["-f", "%M"])
-        .arg(env!("CARGO_BIN_EXE_batchwatch-cli"))
-        .args(args)
-        .env("BATCHWATCH_API_BASE", sim.base_url())
-        .env("TRILLET_API_KEY", KEY)
-        .env("TRILLET_WORKSPACE_ID", WORKSPACE);
-    command
+    common::timed_cli(&sim.base_url(), KEY, WORKSPACE, args)
 }
 
 /// Peak RSS in MiB and the exit code of one run.
 fn peak_rss(sim: &RunningSim, args: &[&str]) -> (f64, Option<i32>) {
     let out = cli(sim, args).output().expect("/usr/bin/time runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let kib: f64 = stderr
-        .lines()
-        .last()
-        .and_then(|l| l.trim().parse().ok())
-        .expect("time printed the peak RSS");
-    (kib / 1024.0, out.status.code())
+    (common::peak_rss_mib(&out), out.status.code())
 }
 
 fn main() {

@@ -4,8 +4,9 @@
 //! time and peak RSS of the whole process. Run with
 //! `cargo bench -p batchwatch-cli --bench start_file`.
 
+mod common;
+
 use std::io::Write;
-use std::process::Command;
 use std::time::Instant;
 
 use trillet_sim::{Agent, RunningSim, SimConfig, MAX_FILE_BYTES};
@@ -38,13 +39,7 @@ fn campaign(path: &std::path::Path) -> usize {
 /// One run of `batchwatch-cli args` under GNU time: (seconds, peak RSS in MiB, exit code).
 fn run(sim: &RunningSim, home: &std::path::Path, args: &[&str]) -> (f64, f64, Option<i32>) {
     let started = Instant::now();
-    let out = Command::new("/usr/bin/time")
-        .args(["-f", "%M"])
-        .arg(env!("CARGO_BIN_EXE_batchwatch-cli"))
-        .args(args)
-        .env("BATCHWATCH_API_BASE", sim.base_url())
-        .env("TRILLET_API_KEY", KEY)
-        .env("TRILLET_WORKSPACE_ID", WORKSPACE)
+    let out = common::timed_cli(&sim.base_url(), KEY, WORKSPACE, args)
         .env("HOME", home)
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env("BATCHWATCH_ENDPOINT", home.join("none.sock"))
@@ -52,13 +47,7 @@ fn run(sim: &RunningSim, home: &std::path::Path, args: &[&str]) -> (f64, f64, Op
         .output()
         .expect("/usr/bin/time runs");
     let seconds = started.elapsed().as_secs_f64();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let kib: f64 = stderr
-        .lines()
-        .last()
-        .and_then(|l| l.trim().parse().ok())
-        .expect("time printed the peak RSS");
-    (seconds, kib / 1024.0, out.status.code())
+    (seconds, common::peak_rss_mib(&out), out.status.code())
 }
 
 fn main() {
@@ -66,7 +55,10 @@ fn main() {
     let file = home.path().join("campaign.csv");
     let rows = campaign(&file);
     let bytes = std::fs::metadata(&file).unwrap().len();
-    println!("the file: {rows} rows, {bytes} bytes ({:.1} MiB)", bytes as f64 / 1048576.0);
+    println!(
+        "the file: {rows} rows, {bytes} bytes ({:.1} MiB)",
+        bytes as f64 / 1048576.0
+    );
 
     let mut checks = Vec::new();
     for _ in 0..5 {
@@ -96,9 +88,16 @@ fn main() {
     println!("start, checked and asked (no --yes): {seconds:.2} s, peak RSS {mib:.1} MiB (exit {code:?})");
     assert!(sim.control().uploads().is_empty());
 
-    let (seconds, mib, code) = run(&sim, home.path(), &["start", path, "--agent", "Bench", "--yes"]);
+    let (seconds, mib, code) = run(
+        &sim,
+        home.path(),
+        &["start", path, "--agent", "Bench", "--yes"],
+    );
     println!("start, checked and uploaded (streamed): {seconds:.2} s, peak RSS {mib:.1} MiB (exit {code:?})");
     let uploads = sim.control().uploads();
     assert_eq!(uploads.len(), 1);
-    assert_eq!(uploads[0].file_bytes as u64, bytes, "the whole file arrived");
+    assert_eq!(
+        uploads[0].file_bytes as u64, bytes,
+        "the whole file arrived"
+    );
 }

@@ -222,29 +222,17 @@ impl<S: TrilletApi> Task<S> {
                 credentials_generation,
                 result,
                 reply,
-            } => {
-                let changed = self.learn_from(result.as_ref().err(), credentials_generation);
-                let _ = reply.send(result.map_err(|e| self.action_error(e)));
-                changed
-            }
+            } => self.learn_and_reply(credentials_generation, result, reply),
             RequestAnswer::Status {
                 credentials_generation,
                 result,
                 reply,
-            } => {
-                let changed = self.learn_from(result.as_ref().err(), credentials_generation);
-                let _ = reply.send(result.map(Arc::new).map_err(|e| self.action_error(e)));
-                changed
-            }
+            } => self.learn_and_reply(credentials_generation, result.map(Arc::new), reply),
             RequestAnswer::Agents {
                 credentials_generation,
                 result,
                 reply,
-            } => {
-                let changed = self.learn_from(result.as_ref().err(), credentials_generation);
-                let _ = reply.send(result.map_err(|e| self.action_error(e)));
-                changed
-            }
+            } => self.learn_and_reply(credentials_generation, result, reply),
             RequestAnswer::Start {
                 credentials_generation,
                 result,
@@ -275,6 +263,18 @@ impl<S: TrilletApi> Task<S> {
                 changed
             }
         }
+    }
+
+    /// Learns what a plain request's answer says about the key, then replies with it.
+    fn learn_and_reply<T>(
+        &mut self,
+        credentials_generation: u64,
+        result: Result<T, ApiError>,
+        reply: Reply<T>,
+    ) -> bool {
+        let changed = self.learn_from(result.as_ref().err(), credentials_generation);
+        let _ = reply.send(result.map_err(|e| self.action_error(e)));
+        changed
     }
 
     /// A user request's error as the person reads it: a 429 says the wait actually used (the
