@@ -1,11 +1,13 @@
 #!/usr/bin/python3
-"""x-window.py close|shown|class|press|type TITLE [PID] [KEY|TEXT] — on an X display with no window
+"""x-window.py close|shown|class|press|type|drop TITLE [PID] [KEY|TEXT|PATH] — on an X display with no window
 manager (Xvfb): `close` asks the window titled TITLE to close exactly as a window manager's
 close button does (a WM_DELETE_WINDOW client message); `shown` exits 0 when a mapped window
 titled TITLE exists; `class` prints its WM_CLASS (instance and class, one a line), what docks
 group windows by; `press` gives that window the keyboard focus and presses KEY (an X keysym
 name: Return, Escape) on the keyboard, through XTEST, as a person's key press arrives; `type`
-types TEXT so (letters, digits and . - _ / , Shift held where the keyboard needs it).
+types TEXT so (letters, digits and . - _ / , Shift held where the keyboard needs it); `drop`
+drops the file PATH on the middle of that window as a file manager does, by the XDND protocol
+(enter, position, drop, then the file's URI handed over as text/uri-list).
 With PID, only windows of that process (_NET_WM_PID) count (0: none). Tests and benchmarks
 use it to exercise the app's real close path and the desktop's own dialogs."""
 import sys
@@ -51,6 +53,12 @@ def main():
     if not found:
         print(f"no window titled {title!r}", file=sys.stderr)
         return 1
+    if action == "drop":
+        mapped = [w for w in found if w.get_attributes().map_state == X.IsViewable]
+        if not mapped:
+            print(f"the window titled {title!r} is not shown", file=sys.stderr)
+            return 1
+        return drop(d, mapped[0], sys.argv[4])
     if action in ("press", "type"):
         names = [sys.argv[4]] if action == "press" else [SYMBOLS.get(c, c) for c in sys.argv[4]]
         keys = []
@@ -83,6 +91,62 @@ def main():
         event = protocol.event.ClientMessage(window=window, client_type=protocols, data=(32, [delete, X.CurrentTime, 0, 0, 0]))
         window.send_event(event, event_mask=X.NoEventMask)
     d.flush()
+    return 0
+
+
+def drop(d, target, path):
+    """Plays the source side of XDND (version 5) against `target`; 0 once it finished."""
+    import time
+    from urllib.parse import quote
+
+    atom = d.intern_atom
+    uri_list = atom("text/uri-list")
+    selection = atom("XdndSelection")
+    source = d.screen().root.create_window(0, 0, 1, 1, 0, X.CopyFromParent)
+    source.set_selection_owner(selection, X.CurrentTime)
+    geometry = target.get_geometry()
+    origin = target.translate_coords(d.screen().root, 0, 0)
+    x = -origin.x + geometry.width // 2
+    y = -origin.y + geometry.height // 2
+
+    def send(kind, data):
+        event = protocol.event.ClientMessage(window=target, client_type=atom(kind), data=(32, data))
+        target.send_event(event, event_mask=X.NoEventMask)
+        d.flush()
+
+    def wait_for(kind, seconds=10):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            while d.pending_events():
+                event = d.next_event()
+                if event.type == X.SelectionRequest:
+                    answer(event)
+                elif event.type == X.ClientMessage and event.client_type == atom(kind):
+                    return event
+            time.sleep(0.02)
+        return None
+
+    def answer(request):
+        # The target asks for the dropped data: the file's URI, as a file manager gives it.
+        data = ("file://" + quote(path) + "\r\n").encode()
+        request.requestor.change_property(request.property, uri_list, 8, data)
+        notify = protocol.event.SelectionNotify(
+            time=request.time, requestor=request.requestor, selection=request.selection,
+            target=request.target, property=request.property)
+        request.requestor.send_event(notify)
+        d.flush()
+
+    send("XdndEnter", [source.id, 5 << 24, uri_list, 0, 0])
+    send("XdndPosition", [source.id, 0, (x << 16) | y, X.CurrentTime, atom("XdndActionCopy")])
+    status = wait_for("XdndStatus")
+    if status is None or not status.data[1][1] & 1:
+        print("the window did not accept the drop", file=sys.stderr)
+        send("XdndLeave", [source.id, 0, 0, 0, 0])
+        return 1
+    send("XdndDrop", [source.id, 0, X.CurrentTime, 0, 0])
+    if wait_for("XdndFinished") is None:
+        print("the window never finished the drop", file=sys.stderr)
+        return 1
     return 0
 
 

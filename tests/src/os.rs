@@ -366,6 +366,16 @@ pub fn type_text(title: &str, owner: &str, text: &str) -> bool {
         .success()
 }
 
+/// Drops the file at `path` on the middle of that window as a file manager does (XDND).
+/// `false` when the window is not shown or did not take it.
+pub fn drop_file(title: &str, owner: &str, path: &std::path::Path) -> bool {
+    x_window_command("drop", title, owner)
+        .arg(path)
+        .status()
+        .expect("x-window.py runs")
+        .success()
+}
+
 /// The WM_CLASS (instance, class) of that process's window titled `title`, once it has one.
 pub fn window_class(title: &str, owner: &str) -> Option<(String, String)> {
     let out = x_window_command("class", title, owner).output().ok()?;

@@ -1,5 +1,5 @@
-//! Starting campaigns as a person does: a CSV chosen in the desktop's own open dialog, checked
-//! and previewed on the window's panel, the agent picked, confirmed, started once — its card
+//! Starting campaigns as a person does: a CSV chosen in the desktop's own open dialog or dropped
+//! on the window from a file manager, checked and previewed on the window's panel, the agent picked, confirmed, started once — its card
 //! runs to the end — and its failed calls started again from the card as a linked batch whose
 //! CSV holds exactly the numbers that failed, with their columns; and a start scheduled from the
 //! terminal showing its time in the tray and in `status`. Every start is read back from the
@@ -108,7 +108,13 @@ fn a_csv_is_started_from_the_window_and_its_failed_calls_retried_as_a_linked_bat
             .then_some(())
     });
 
-    // Ctrl+N opens the panel; the desktop's dialog chooses the file.
+    // Ctrl+N opens the panel; in the desktop's dialog, a file Trillet would refuse first: its
+    // bad rows are named and it cannot be started.
+    std::fs::write(
+        documents.join("bad.csv"),
+        "phone_number,first_name\n+15550000001,Ada\n555-0100,Bo\n",
+    )
+    .unwrap();
     window.run(
         "document.dispatchEvent(new KeyboardEvent('keydown', {key: 'n', ctrlKey: true}));",
         json!([]),
@@ -116,9 +122,29 @@ fn a_csv_is_started_from_the_window_and_its_failed_calls_retried_as_a_linked_bat
     eventually("the panel", WAIT, || {
         (panel_text(&window, "launch-title") == "New batch").then_some(())
     });
-    pick_in_dialog(&window, &app, &documents.join("contacts.csv"));
-    let summary = eventually("the file's check", WAIT, || {
-        Some(panel_text(&window, "launch-summary")).filter(|s| !s.is_empty())
+    pick_in_dialog(&window, &app, &documents.join("bad.csv"));
+    let bad = eventually("the bad rows", WAIT, || {
+        Some(panel_text(&window, "launch-bad")).filter(|s| !s.is_empty())
+    });
+    assert!(
+        bad.starts_with("1 row has a number Trillet refuses: line 3 \"555-0100\""),
+        "{bad}"
+    );
+    assert_eq!(
+        window.run(
+            "return document.getElementById('launch-review').disabled;",
+            json!([])
+        ),
+        true
+    );
+
+    // The campaign's file dropped on the window, as from a file manager: checked, previewed.
+    assert!(
+        os::drop_file("Batchwatch", &app, &documents.join("contacts.csv")),
+        "the window took the drop"
+    );
+    let summary = eventually("the dropped file's check", WAIT, || {
+        Some(panel_text(&window, "launch-summary")).filter(|s| s.starts_with("30 rows"))
     });
     assert_eq!(summary, "30 rows, 30 distinct numbers");
     assert_eq!(panel_text(&window, "launch-file"), "contacts.csv");

@@ -326,7 +326,28 @@ fn a_short_rate_limit_is_the_one_start_sent_again() {
     let started = run(setup.cli(&["start", text(&file), "--agent", "Sales", "--yes"]));
     clear.join().unwrap();
     started.assert_code(0);
-    assert_eq!(setup.starts_sent(), 2);
+    // Sent again only after answers that took nothing (however slowly the fault was cleared),
+    // and one batch started.
+    let statuses: Vec<u16> = setup
+        .sim
+        .control()
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| r.status)
+        .collect();
+    assert!(statuses.len() >= 2, "{statuses:?}");
+    let (last, before) = statuses.split_last().unwrap();
+    assert_eq!(*last, 200, "{statuses:?}");
+    assert!(before.iter().all(|s| *s == 429), "{statuses:?}");
+    let started_batches = setup
+        .sim
+        .control()
+        .uploads()
+        .iter()
+        .filter(|u| u.batch_id.is_some())
+        .count();
+    assert_eq!(started_batches, 1);
     assert!(
         started.stderr.contains("rate limit was reached"),
         "{started:#?}"
@@ -392,4 +413,10 @@ fn retry_starts_exactly_the_failed_numbers_with_their_own_columns() {
     ]))
     .assert_code(2)
     .assert_error_line("no failed calls for \"Nothing like it\"");
+    // A batch Trillet does not know: exit 4, and no start.
+    let before = setup.starts_sent();
+    run(setup.cli(&["retry", "batch_nobody", "--agent", "Sales", "--yes"]))
+        .assert_code(4)
+        .assert_error_line("no batch with this ID");
+    assert_eq!(setup.starts_sent(), before);
 }
