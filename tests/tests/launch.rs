@@ -359,3 +359,58 @@ fn a_start_scheduled_from_the_terminal_shows_its_time_in_the_tray_and_status() {
         Some("2099-06-01T09:30:00Z")
     );
 }
+
+#[test]
+fn the_demo_starts_a_dropped_campaign_with_its_own_agents() {
+    let mut desktop = Desktop::new("launch_demo");
+    let file = desktop.documents_dir().join("demo-contacts.csv");
+    std::fs::write(&file, contacts(5)).unwrap();
+    let app = batchwatch_e2e::desktop::app_binary();
+    let app = app.to_string_lossy();
+    let window = desktop.open(&["--demo"]);
+    eventually("the demo's cards", WAIT, || {
+        (card_state(&window, "batch_demo_campaign") == "running").then_some(())
+    });
+    assert!(
+        os::drop_file("Batchwatch", &app, &file),
+        "the window took the drop"
+    );
+    eventually("the dropped file's check", WAIT, || {
+        Some(panel_text(&window, "launch-summary")).filter(|s| s == "5 rows, 5 distinct numbers")
+    });
+    let agents = eventually("the demo's agents", WAIT, || {
+        let options = window.run(
+            "return [...document.querySelectorAll('#launch-agent option')].map(o => o.textContent);",
+            json!([]),
+        );
+        Some(options).filter(|o| o.as_array().is_some_and(|a| !a.is_empty()))
+    });
+    assert_eq!(
+        agents,
+        json!([
+            "Appointment reminder",
+            "Sales follow-up (EN)",
+            "Customer survey (draft)"
+        ])
+    );
+    window.click("#launch-review");
+    eventually("the question", WAIT, || {
+        Some(panel_text(&window, "launch-question"))
+            .filter(|q| q.starts_with("Start 5 calls from demo-contacts.csv"))
+    });
+    window.click("#launch-go");
+    let said = eventually("the start said", WAIT, || {
+        Some(panel_text(&window, "add-feedback")).filter(|s| s.starts_with("Started batch_"))
+    });
+    let id = said
+        .strip_prefix("Started ")
+        .and_then(|s| s.split(':').next())
+        .unwrap()
+        .to_owned();
+    eventually("the new card", WAIT, || {
+        in_card(&window, &id, ".launch-line")
+            .filter(|l| l == "demo-contacts.csv · agent Appointment reminder")
+    });
+    // The demo keeps nothing: its record of starts is not in the person's state database.
+    assert!(!desktop.state_file().exists());
+}

@@ -46,7 +46,7 @@ pub fn demo_agents() -> Vec<Agent> {
     vec![
         Agent::ready("agent_demo_sales", "Sales follow-up (EN)"),
         Agent::ready("agent_demo_reminder", "Appointment reminder"),
-        Agent::ready("agent_demo_survey", "Survey (draft)").status("draft"),
+        Agent::ready("agent_demo_survey", "Customer survey").status("draft"),
     ]
 }
 
