@@ -21,14 +21,24 @@ function show(text, isError) {
   $("launch-message").classList.toggle("error", Boolean(isError));
 }
 
+// What was confirmed is what is sent: any change (the file, the agent, the time, callbacks) or
+// any failure takes the confirm step and "Start anyway" away until the next review.
+function resetConfirm() {
+  $("launch-confirm").hidden = true;
+  $("launch-anyway").hidden = true;
+}
+
 function open(kind) {
   const panel = $("launch");
   target = kind;
   checked = null;
   agentsLoaded = null;
   show("");
-  $("launch-anyway").hidden = true;
-  $("launch-confirm").hidden = true;
+  resetConfirm();
+  // Each opening starts from "now", without callbacks: nothing of an earlier one is sent.
+  document.querySelector("input[name=launch-when][value=now]").checked = true;
+  $("launch-at").value = "";
+  $("launch-callbacks-on").checked = false;
   $("launch-title").textContent = kind.kind === "retry"
     ? (kind.reason ? `Retry “${kind.reason}” of ${kind.id}` : `Retry the failed calls of ${kind.id}`)
     : "New batch";
@@ -136,12 +146,14 @@ function choice(force) {
     callbackAttempts: callbacks ? Number($("launch-callbacks").value) : null,
     callbackGaps: callbacks ? [$("launch-gap").value] : [],
     force: Boolean(force),
+    // The content reviewed: the tray app refuses to start anything else.
+    fingerprint: checked.report.fingerprint,
   };
 }
 
 async function review() {
   show("");
-  $("launch-anyway").hidden = true;
+  resetConfirm();
   try {
     const chosen = choice(false);
     const question = await invoke("describe_start", { calls: checked.report.rows, fileName: checked.fileName, ...chosen });
@@ -169,9 +181,17 @@ async function start(force) {
     close();
     $("add-feedback").replaceChildren(el("li", { textContent: started.message }));
   } catch (e) {
-    // Everything chosen stays; the reason is said, and a start held back may be forced.
-    show(`Not started: ${said(e)}`, true);
-    $("launch-anyway").hidden = !(e && e.code === "recent_start");
+    // Everything chosen stays; the reason is said, and only a start held back may be forced.
+    const code = e && e.code;
+    if (code === "unknown_outcome" || code === "resident_gone") {
+      // It may have started: never "Not started", and no Start until a new review.
+      resetConfirm();
+      show(`The outcome is unknown: ${said(e)}`, true);
+    } else {
+      show(`Not started: ${said(e)}`, true);
+      if (code === "recent_start") $("launch-anyway").hidden = false;
+      else resetConfirm();
+    }
   } finally {
     go.disabled = false;
     $("launch-anyway").disabled = false;
@@ -183,10 +203,11 @@ async function chooseFile() {
   try {
     const result = await tauriCore.invoke("choose_csv");
     if (result.cancelled) return;
+    resetConfirm();
     checked = result;
-    $("launch-confirm").hidden = true;
     renderChecked();
   } catch (e) {
+    resetConfirm();
     checked = null;
     renderChecked();
     show(said(e), true);
@@ -215,9 +236,12 @@ export function setupLaunch() {
   $("launch").addEventListener("keydown", (event) => { if (event.key === "Escape") close(); });
   for (const input of document.querySelectorAll("#launch input, #launch select")) {
     // A change after "Review…" asks for a new review: what is confirmed is what is sent.
-    input.addEventListener("input", () => { $("launch-confirm").hidden = true; });
+    input.addEventListener("input", resetConfirm);
   }
-  $("launch-at").addEventListener("focus", () => { document.querySelector("input[name=launch-when][value=at]").checked = true; });
+  $("launch-at").addEventListener("focus", () => {
+    document.querySelector("input[name=launch-when][value=at]").checked = true;
+    resetConfirm();
+  });
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey && !event.altKey && !event.shiftKey && event.key.toLowerCase() === "n") {
       event.preventDefault();
@@ -229,7 +253,7 @@ export function setupLaunch() {
     if (!target || target.kind !== "file") open({ kind: "file" });
     const { checked: result, error } = event.payload;
     checked = result || null;
-    $("launch-confirm").hidden = true;
+    resetConfirm();
     renderChecked();
     show(error ? error.message : "", Boolean(error));
   });

@@ -24,6 +24,10 @@ impl ChosenCsv {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(path);
     }
 
+    fn clear(&self) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
     fn get(&self) -> Option<PathBuf> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -60,6 +64,9 @@ pub async fn choose_csv<R: Runtime>(
 
 /// Checks `path` with the resident and makes it the chosen file.
 async fn check(link: &Link, chosen: &ChosenCsv, path: PathBuf) -> Result<Value, Failure> {
+    // No file is chosen until this one's check passes: a failed check never leaves the one
+    // before it ready to start.
+    chosen.clear();
     let Some(text) = path.to_str() else {
         return Err(Failure::new(
             "unreadable",

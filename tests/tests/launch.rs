@@ -176,7 +176,24 @@ fn a_csv_is_started_from_the_window_and_its_failed_calls_retried_as_a_linked_bat
             .filter(|r| r.path == "/v1/api/agents")
             .count()
     };
-    assert_eq!(agent_lists(&desktop), 1, "asked once for this opening");
+
+    // A change after the review takes the confirm step away: what is confirmed is what is sent.
+    window.click("#launch-review");
+    eventually("a first question", WAIT, || {
+        Some(panel_text(&window, "launch-question")).filter(|s| !s.is_empty())
+    });
+    window.run(
+        "const s = document.getElementById('launch-agent'); s.value = 'agent_draft'; s.dispatchEvent(new Event('input', {bubbles: true}));",
+        json!([]),
+    );
+    assert!(
+        panel_text(&window, "launch-question").is_empty(),
+        "the question went with the change"
+    );
+    window.run(
+        "const s = document.getElementById('launch-agent'); s.value = 'agent_sales'; s.dispatchEvent(new Event('input', {bubbles: true}));",
+        json!([]),
+    );
 
     window.click("#launch-review");
     let question = eventually("the question", WAIT, || {
@@ -223,6 +240,12 @@ fn a_csv_is_started_from_the_window_and_its_failed_calls_retried_as_a_linked_bat
     assert!(
         panel_text(&window, "launch-title").is_empty(),
         "the panel closed"
+    );
+    // Counted once the card is there: every request of this opening has been made.
+    assert_eq!(
+        agent_lists(&desktop),
+        1,
+        "the agents asked once for this opening"
     );
     eventually("the batch to finish", Duration::from_secs(60), || {
         (card_state(&window, &id) == "completed").then_some(())
@@ -329,7 +352,13 @@ fn a_start_scheduled_from_the_terminal_shows_its_time_in_the_tray_and_status() {
     assert_eq!(code, 0, "{out}{err}");
     let service = os::tray_service(WAIT);
 
-    let file = desktop.documents_dir().join("tomorrow.csv");
+    // Noon UTC, thirty days on (a start may be at most a year ahead).
+    let day = 24 * 3_600_000;
+    let at = trillet_sim::scheduled_at_text(
+        (i64::try_from(desktop.sim.control().now_ms()).unwrap() / day + 30) * day + day / 2,
+    );
+    let date = &at[..10];
+    let file = desktop.documents_dir().join("later.csv");
     std::fs::write(&file, contacts(3)).unwrap();
     let (code, out, err) = desktop.cli(
         &[
@@ -338,7 +367,7 @@ fn a_start_scheduled_from_the_terminal_shows_its_time_in_the_tray_and_status() {
             "--agent",
             "Sales",
             "--at",
-            "2099-06-01T09:30:00Z",
+            &at,
             "--yes",
         ],
         "",
@@ -350,13 +379,13 @@ fn a_start_scheduled_from_the_terminal_shows_its_time_in_the_tray_and_status() {
             .into_iter()
             .find(|r| r.starts_with(&format!("{id} — starts at ")))
     });
-    assert!(row.contains("2099-06-01"), "{row}");
+    assert!(row.contains(date), "{row}");
     let (code, out, err) = desktop.cli(&["status", &id], "");
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("(starts at 2099-06-01"), "{out}");
+    assert!(out.contains(&format!("(starts at {date}")), "{out}");
     assert_eq!(
         desktop.sim.control().uploads()[0].scheduled_at.as_deref(),
-        Some("2099-06-01T09:30:00Z")
+        Some(at.as_str())
     );
 }
 

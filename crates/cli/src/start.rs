@@ -16,7 +16,7 @@ use std::io::Write;
 
 use batchwatch_core::control::Request;
 use batchwatch_core::launch::csv_check::{self, CsvReport};
-use batchwatch_core::launch::ledger::{Ledger, Settled};
+use batchwatch_core::launch::ledger::{Claim, Ledger, Settled};
 use batchwatch_core::launch::{
     self, CsvSource, Gap, Launch, SmartCallbacks, StartFailure, StartForm,
 };
@@ -171,22 +171,31 @@ pub async fn launch(
         return Err(Failure::Usage("Not started.".to_owned()));
     }
 
-    let ledger = Ledger::for_user().ok_or_else(|| {
-        Failure::Usage("no home folder for the record of recent starts".to_owned())
-    })?;
-    if !args.force {
-        let recent = ledger
-            .recent(&report.fingerprint, &agent.id, wall_clock_ms())
-            .map_err(|e| Failure::Usage(format!("{e}; pass --force to start without it")))?;
-        if let Some(recent) = recent {
-            return Err(Failure::Usage(
-                recent.refusal(wall_clock_ms(), "pass --force to start it anyway"),
-            ));
+    // What was confirmed is what is sent: the file is read again, and must be the same.
+    if let CsvSource::File(path) = &file {
+        let again = csv_check::check_file(path).map_err(|e| Failure::Usage(e.to_string()))?;
+        if again.fingerprint != report.fingerprint {
+            return Err(Failure::Usage(format!(
+                "{file_name} changed while you were asked; nothing was sent. Start it again."
+            )));
         }
     }
-    let entry = ledger
-        .sending(&report.fingerprint, &agent.id, wall_clock_ms())
-        .map_err(Failure::Usage)?;
+    let ledger = Ledger::for_user().ok_or_else(|| {
+        Failure::Usage(
+            "no home folder for the record of recent starts; nothing was sent".to_owned(),
+        )
+    })?;
+    let entry = match ledger
+        .claim(&report.fingerprint, &agent.id, wall_clock_ms(), args.force)
+        .map_err(Failure::Usage)?
+    {
+        Claim::Recorded(entry) => entry,
+        Claim::HeldBack(recent) => {
+            return Err(Failure::Usage(
+                recent.refusal(wall_clock_ms(), "pass --force to start it anyway"),
+            ))
+        }
+    };
 
     let form = StartForm {
         file,

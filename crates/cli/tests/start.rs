@@ -130,6 +130,11 @@ fn start_prints_the_new_batch_id_alone_and_uploads_the_file_once() {
 #[test]
 fn a_scheduled_start_with_callbacks_sends_them_as_documented() {
     let setup = Setup::new();
+    // Noon UTC, thirty days on (a start may be at most a year ahead).
+    let day = 24 * 3_600_000;
+    let at = trillet_sim::scheduled_at_text(
+        (i64::try_from(setup.sim.control().now_ms()).unwrap() / day + 30) * day + day / 2,
+    );
     let file = setup.csv("contacts.csv", CSV);
     let started = run(setup.cli(&[
         "start",
@@ -137,7 +142,7 @@ fn a_scheduled_start_with_callbacks_sends_them_as_documented() {
         "--agent",
         "Sales",
         "--at",
-        "2099-01-02T09:30:00Z",
+        &at,
         "--callbacks",
         "2",
         "--callback-gap",
@@ -146,7 +151,7 @@ fn a_scheduled_start_with_callbacks_sends_them_as_documented() {
     ]));
     started.assert_code(0);
     let upload = &setup.sim.control().uploads()[0];
-    assert_eq!(upload.scheduled_at.as_deref(), Some("2099-01-02T09:30:00Z"));
+    assert_eq!(upload.scheduled_at.as_deref(), Some(at.as_str()));
     assert_eq!(
         upload.smart_callback_config.as_deref(),
         Some(
@@ -326,8 +331,8 @@ fn a_short_rate_limit_is_the_one_start_sent_again() {
     let started = run(setup.cli(&["start", text(&file), "--agent", "Sales", "--yes"]));
     clear.join().unwrap();
     started.assert_code(0);
-    // Sent again only after answers that took nothing (however slowly the fault was cleared),
-    // and one batch started.
+    // Sent again only after answers that took nothing (a slow clearing of the fault costs a
+    // resend more, never a second batch), and one batch started.
     let statuses: Vec<u16> = setup
         .sim
         .control()

@@ -6,7 +6,11 @@
 //! - reached = the completed calls of every attempt;
 //! - unreached = every attempt's failed calls less those called again by a retry of it (its
 //!   total) — for a plain chain, the last attempt's failed calls; with a retry of one reason's
-//!   group only, the other groups stay unreached, as they are.
+//!   group only, the other groups stay unreached, as they are — and the calls an ended attempt
+//!   never made (dropped by a cancel).
+//!
+//! These count calls, as Trillet's counters do: a number listed twice in a campaign's file is
+//! two calls.
 
 use serde::Serialize;
 
@@ -102,7 +106,15 @@ pub fn campaigns(attempts: &[Attempt<'_>]) -> Vec<Campaign> {
             .sum();
         entry.attempts += 1;
         entry.reached += attempt.completed;
-        entry.unreached += attempt.failed.saturating_sub(retried);
+        // An ended attempt's calls neither completed nor failed were never made (a cancel).
+        let never_made = if attempt.ended {
+            attempt
+                .total
+                .saturating_sub(attempt.completed + attempt.failed)
+        } else {
+            0
+        };
+        entry.unreached += attempt.failed.saturating_sub(retried) + never_made;
         entry.running |= !attempt.ended;
     }
     campaigns
@@ -178,6 +190,31 @@ mod tests {
             found[0].text(),
             "batch_a: 94 of 100 reached over 3 attempts, 6 still unreached, an attempt is still running"
         );
+    }
+
+    #[test]
+    fn calls_a_cancel_dropped_are_unreached() {
+        let (a, b) = (id("batch_a"), id("batch_b"));
+        let attempts = [
+            // Cancelled after 60 calls: 40 never made.
+            Attempt {
+                id: &a,
+                retry_of: None,
+                total: 100,
+                completed: 50,
+                failed: 10,
+                ended: true,
+            },
+            Attempt {
+                id: &b,
+                retry_of: Some(&a),
+                total: 10,
+                completed: 10,
+                failed: 0,
+                ended: true,
+            },
+        ];
+        assert_eq!(campaigns(&attempts)[0].unreached, 40);
     }
 
     #[test]

@@ -83,6 +83,23 @@ fn unscripted<T>() -> Result<T, ApiError> {
 }
 
 impl TrilletApi for FakeTrillet {
+    /// A start's answer never comes: the one request is out, its outcome unknown.
+    fn start(
+        &self,
+        credentials: &Credentials,
+        _: batchwatch_core::launch::StartForm,
+    ) -> impl Future<
+        Output = Result<batchwatch_core::model::StartAnswer, batchwatch_core::launch::StartFailure>,
+    > + Send
+           + 'static {
+        self.log.lock().unwrap().push((
+            Instant::now(),
+            "start".into(),
+            credentials.workspace_id.to_string(),
+        ));
+        std::future::pending()
+    }
+
     fn cancel(
         &self,
         _: &Credentials,
@@ -314,6 +331,40 @@ async fn a_batch_started_for_tomorrow_is_asked_every_15_minutes_until_then() {
         batch(&snapshot, "batch_tomorrow").launch.as_deref(),
         Some(&launch)
     );
+}
+
+/// A start out when Batchwatch stops: its answer will never be heard, so it may have started —
+/// said as such, never as "not started" (which would invite sending it again).
+#[tokio::test(start_paused = true)]
+async fn a_start_out_when_the_monitor_stops_has_an_unknown_outcome() {
+    let fake = FakeTrillet::default();
+    let (monitor, _events) = start(&fake, None);
+    let monitor = Arc::new(monitor);
+    let form = batchwatch_core::launch::StartForm {
+        file: batchwatch_core::launch::CsvSource::Bytes {
+            name: "c.csv".into(),
+            bytes: b"phone_number\n+15550000001\n".to_vec(),
+        },
+        agent_id: "agent_1".into(),
+        scheduled_at_ms: None,
+        callbacks: None,
+    };
+    let starting = tokio::spawn({
+        let monitor = Arc::clone(&monitor);
+        async move { monitor.start(form).await }
+    });
+    run_for(Duration::from_secs(1)).await;
+    assert_eq!(fake.requests("start"), 1, "the start went out");
+    monitor.shutdown().await;
+    let outcome = starting.await.unwrap();
+    assert!(
+        matches!(
+            outcome,
+            Err(batchwatch_core::monitor::ActionError::OutcomeUnknown(_))
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(fake.requests("start"), 1, "and was never sent again");
 }
 
 #[tokio::test(start_paused = true)]

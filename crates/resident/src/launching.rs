@@ -12,7 +12,7 @@ use std::sync::Mutex;
 
 use batchwatch_core::control::StartChoice;
 use batchwatch_core::launch::csv_check::{self, CsvReport};
-use batchwatch_core::launch::ledger::{Ledger, Settled};
+use batchwatch_core::launch::ledger::{Claim, Ledger, Settled};
 use batchwatch_core::launch::{self, CsvSource, Launch, StartForm};
 use batchwatch_core::model::Agent;
 use batchwatch_core::monitor::{wall_clock_ms, ActionError};
@@ -251,20 +251,19 @@ impl AppState {
             .await
     }
 
-    /// Starts the retry list the person was shown for `id` (made again if it is gone).
+    /// Starts the retry list the person was shown for `id`.
     pub(crate) async fn start_retry(
         &self,
         id: BatchId,
         reason: Option<String>,
         choice: StartChoice,
     ) -> Result<Started, CommandError> {
-        if self.launching.prepared(&id, &reason).is_none() {
-            self.prepare_retry(id.clone(), reason.clone()).await?;
-        }
+        // Only a list the person was shown: one gone (Batchwatch restarted, or more were opened
+        // since) is not made again behind their back.
         let (name, csv, report) = self.launching.prepared(&id, &reason).ok_or_else(|| {
             CommandError::Launch(
-                "nothing_to_retry",
-                format!("{id}'s retry list is gone; open it again."),
+                "not_prepared",
+                format!("The list of {id}'s failed calls is no longer at hand; open Retry again to see it before it is started."),
             )
         })?;
         let started = self
@@ -289,10 +288,20 @@ impl AppState {
         retry_of: Option<BatchId>,
     ) -> Result<Started, CommandError> {
         let now = wall_clock_ms();
-        if choice.scheduled_at_ms.is_some_and(|at| at <= now) {
+        if let Some(at) = choice.scheduled_at_ms {
+            launch::check_start_time(at, now, &batchwatch_core::format::TimeZone::system())
+                .map_err(|why| {
+                    CommandError::Launch("bad_time", format!("That start time {why}."))
+                })?;
+        }
+        // What the person reviewed is what is sent.
+        if choice.fingerprint.as_deref() != Some(report.fingerprint.as_str()) {
             return Err(CommandError::Launch(
-                "in_the_past",
-                "That start time has passed; choose a later one, or start now.".into(),
+                "changed",
+                format!(
+                    "{} is not what you reviewed (it changed, or was never reviewed); nothing was sent. Review it again.",
+                    file.file_name()
+                ),
             ));
         }
         let callbacks = choice
@@ -304,25 +313,18 @@ impl AppState {
                 "There is no home folder to keep the record of starts in; nothing was sent.".into(),
             )
         })?;
-        if !choice.force {
-            let recent = ledger
-                .recent(&report.fingerprint, &choice.agent_id, now)
-                .map_err(|e| {
-                    CommandError::Launch(
-                        "ledger",
-                        format!("{e}; start it anyway to go on without it."),
-                    )
-                })?;
-            if let Some(recent) = recent {
+        let entry = match ledger
+            .claim(&report.fingerprint, &choice.agent_id, now, choice.force)
+            .map_err(|e| CommandError::Launch("ledger", e))?
+        {
+            Claim::Recorded(entry) => entry,
+            Claim::HeldBack(recent) => {
                 return Err(CommandError::Launch(
                     "recent_start",
                     recent.refusal(now, "choose “Start anyway” if that is what you want"),
-                ));
+                ))
             }
-        }
-        let entry = ledger
-            .sending(&report.fingerprint, &choice.agent_id, now)
-            .map_err(|e| CommandError::Launch("ledger", e))?;
+        };
         let file_name = file.file_name();
         let form = StartForm {
             file,

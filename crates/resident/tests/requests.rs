@@ -803,14 +803,29 @@ fn clear_finished_stops_watching_only_the_batches_that_are_over() {
 }
 
 /// A retry from the window: the list the person was shown (the batch's own columns, each failed
-/// number once) is the list started, once; the new batch is tracked and linked to its parent;
-/// the same list again is held back until forced; an unknown outcome says so.
+/// number once) is the list started, once, and only with the fingerprint they reviewed; the new
+/// batch is tracked and linked to its parent; the same list again is held back until forced; an
+/// unknown outcome says so and holds the list back too.
 #[test]
 fn a_retry_is_shown_then_started_once_and_linked_to_its_batch() {
     let h = harness(None);
     let control = h.sim.control();
     control.add_agent(trillet_sim::Agent::ready("agent_sales", "Sales").in_workspace("ws_cmd"));
     h.finished_failing_batch("batch_bad");
+    let posts = || {
+        control
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST")
+            .count()
+    };
+    let pages = || {
+        control
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/calls"))
+            .count()
+    };
 
     let agents = h.invoke("agents", json!({})).unwrap();
     assert_eq!(agents[0]["_id"], "agent_sales");
@@ -827,6 +842,7 @@ fn a_retry_is_shown_then_started_once_and_linked_to_its_batch() {
         shown["report"]["columns"],
         json!(["phone_number", "name", "appointment_day"])
     );
+    let fingerprint = shown["report"]["fingerprint"].clone();
 
     let question = h
         .invoke(
@@ -842,30 +858,28 @@ fn a_retry_is_shown_then_started_once_and_linked_to_its_batch() {
         "{question}"
     );
 
-    let pages_before = control
-        .requests()
-        .iter()
-        .filter(|r| r.path.ends_with("/calls"))
-        .count();
-    let started = h
-        .invoke(
-            "start_retry",
-            json!({"id": "batch_bad", "agentId": "agent_sales", "agentName": "Sales"}),
-        )
-        .unwrap();
+    let retry = |extra: Value| {
+        let mut args = json!({"id": "batch_bad", "agentId": "agent_sales", "agentName": "Sales"});
+        for (k, v) in extra.as_object().unwrap() {
+            args[k] = v.clone();
+        }
+        h.invoke("start_retry", args)
+    };
+    // Only what was reviewed starts: without its fingerprint, nothing is sent.
+    assert_eq!(retry(json!({})).unwrap_err()["code"], "changed");
+    assert_eq!(posts(), 0);
+
+    let pages_before = pages();
+    let started = retry(json!({"fingerprint": fingerprint})).unwrap();
     let new_id = started["batchId"].as_str().unwrap().to_owned();
     assert_eq!(started["totalCalls"], rows);
     assert!(started["message"]
         .as_str()
         .unwrap()
         .starts_with(&format!("Started {new_id}: ")));
-    let pages_after = control
-        .requests()
-        .iter()
-        .filter(|r| r.path.ends_with("/calls"))
-        .count();
     assert_eq!(
-        pages_before, pages_after,
+        pages_before,
+        pages(),
         "the list shown was the list started: no page asked again"
     );
 
@@ -901,52 +915,53 @@ fn a_retry_is_shown_then_started_once_and_linked_to_its_batch() {
     );
     assert_eq!(card("batch_bad")["retries"], json!([new_id]));
 
-    // The same list with the same agent again: held back, nothing sent, until forced.
+    // A list started is gone: starting it again needs it shown again — never made behind the
+    // person's back.
+    assert_eq!(
+        retry(json!({"fingerprint": fingerprint})).unwrap_err()["code"],
+        "not_prepared"
+    );
+    // Shown again, the same list with the same agent is held back, nothing sent, until forced.
     h.invoke("prepare_retry", json!({"id": "batch_bad"}))
         .unwrap();
-    let again = h
-        .invoke(
-            "start_retry",
-            json!({"id": "batch_bad", "agentId": "agent_sales", "agentName": "Sales"}),
-        )
-        .unwrap_err();
+    let again = retry(json!({"fingerprint": fingerprint})).unwrap_err();
     assert_eq!(again["code"], "recent_start", "{again}");
-    assert_eq!(control.uploads().len(), 1);
-    h.invoke(
-        "start_retry",
-        json!({"id": "batch_bad", "agentId": "agent_sales", "agentName": "Sales", "force": true}),
-    )
-    .unwrap();
-    assert_eq!(control.uploads().len(), 2);
+    assert_eq!(posts(), 1);
+    retry(json!({"fingerprint": fingerprint, "force": true})).unwrap();
+    assert_eq!(posts(), 2);
 
-    // A start whose answer never comes: said as it is, sent once.
+    // A start whose answer never comes: said as it is, sent once, and held back afterwards.
     control.set_fault(
         trillet_sim::FaultTarget::Start,
         trillet_sim::Fault::DropConnection,
     );
-    h.invoke(
-        "prepare_retry",
-        json!({"id": "batch_bad", "reason": "Number busy"}),
-    )
-    .unwrap();
-    let unknown = h
+    let busy = h
         .invoke(
-            "start_retry",
-            json!({"id": "batch_bad", "reason": "Number busy", "agentId": "agent_sales", "agentName": "Sales"}),
+            "prepare_retry",
+            json!({"id": "batch_bad", "reason": "Number busy"}),
         )
-        .unwrap_err();
+        .unwrap();
+    let busy_retry = json!({"reason": "Number busy", "fingerprint": busy["report"]["fingerprint"]});
+    let unknown = retry(busy_retry.clone()).unwrap_err();
     assert_eq!(unknown["code"], "unknown_outcome", "{unknown}");
     assert!(unknown["message"]
         .as_str()
         .unwrap()
         .contains("the batch may have started"));
-    assert_eq!(control.uploads().len(), 3);
-    let starts = control
-        .requests()
-        .iter()
-        .filter(|r| r.method == "POST")
-        .count();
-    assert_eq!(starts, 3, "every start sent once");
+    assert_eq!(posts(), 3);
+    control.clear_all_faults();
+    h.invoke(
+        "prepare_retry",
+        json!({"id": "batch_bad", "reason": "Number busy"}),
+    )
+    .unwrap();
+    let held = retry(busy_retry).unwrap_err();
+    assert_eq!(held["code"], "recent_start", "{held}");
+    assert!(held["message"]
+        .as_str()
+        .unwrap()
+        .contains("did not say whether it started"));
+    assert_eq!(posts(), 3, "every start sent once");
 }
 
 #[test]
@@ -975,6 +990,7 @@ fn a_chosen_file_is_checked_and_started_with_a_schedule_and_refusals_say_why() {
         checked["report"]["preview"][0],
         json!(["+15550000001", "Ada"])
     );
+    let fingerprint = checked["report"]["fingerprint"].clone();
     let refused = h.invoke("check_csv", json!({"path": bad})).unwrap();
     assert_eq!(refused["startable"], false);
     assert!(refused["badRowsText"]
@@ -986,30 +1002,30 @@ fn a_chosen_file_is_checked_and_started_with_a_schedule_and_refusals_say_why() {
         .unwrap_err();
     assert_eq!(missing["code"], "unreadable");
 
-    let bad_start = h
-        .invoke(
-            "start_batch",
-            json!({"path": bad, "agentId": "agent_sales"}),
-        )
-        .unwrap_err();
+    let start = |args: Value| h.invoke("start_batch", args);
+    let bad_start = start(json!({"path": bad, "agentId": "agent_sales"})).unwrap_err();
     assert_eq!(bad_start["code"], "bad_rows");
-    let past = h
-        .invoke(
-            "start_batch",
-            json!({"path": good, "agentId": "agent_sales", "scheduledAtMs": 1000}),
-        )
-        .unwrap_err();
-    assert_eq!(past["code"], "in_the_past");
+    // Past, or further ahead than a year (never "start now" for a time a clock cannot hold).
+    for at in [1000, now_ms() + 400 * 24 * 3_600_000] {
+        let refused = start(json!({"path": good, "agentId": "agent_sales", "scheduledAtMs": at, "fingerprint": fingerprint}))
+            .unwrap_err();
+        assert_eq!(refused["code"], "bad_time", "{refused}");
+    }
+    // A file that is not the one reviewed (changed on disk since): refused.
+    let other = folder.path().join("other.csv");
+    std::fs::write(&other, "phone_number\n+15550000009\n").unwrap();
+    let changed =
+        start(json!({"path": other, "agentId": "agent_sales", "fingerprint": fingerprint}))
+            .unwrap_err();
+    assert_eq!(changed["code"], "changed", "{changed}");
     assert!(control.uploads().is_empty(), "nothing sent");
 
     let at = now_ms() + 24 * 3_600_000;
-    let started = h
-        .invoke(
-            "start_batch",
-            json!({"path": good, "agentId": "agent_sales", "agentName": "Sales", "scheduledAtMs": at,
-                   "callbackAttempts": 2, "callbackGaps": ["4h"]}),
-        )
-        .unwrap();
+    let started = start(
+        json!({"path": good, "agentId": "agent_sales", "agentName": "Sales", "scheduledAtMs": at,
+        "callbackAttempts": 2, "callbackGaps": ["4h"], "fingerprint": fingerprint}),
+    )
+    .unwrap();
     let id = started["batchId"].as_str().unwrap().to_owned();
     let upload = &control.uploads()[0];
     assert_eq!(upload.file_name.as_deref(), Some("contacts.csv"));

@@ -53,6 +53,10 @@ pub struct StartChoice {
     pub callback_gaps: Vec<String>,
     #[serde(default)]
     pub force: bool,
+    /// The content the person reviewed (the check's fingerprint): a start is refused when the
+    /// file, or the retry list, is not that one any more.
+    #[serde(default)]
+    pub fingerprint: Option<String>,
 }
 
 impl StartChoice {

@@ -408,6 +408,8 @@ struct Hashing<R> {
     hash: u64,
     bytes: u64,
     line: u64,
+    /// The last byte was a `\r` (whether a `\n` follows decides if it ended a line).
+    after_cr: bool,
     state: Scan,
     starts: RecordLines,
 }
@@ -429,12 +431,17 @@ impl<R> Hashing<R> {
             hash: 0xcbf2_9ce4_8422_2325,
             bytes: 0,
             line: 1,
+            after_cr: false,
             state: Scan::BetweenRecords,
             starts: RecordLines::default(),
         }
     }
 
     fn scan(&mut self, b: u8) {
+        // A `\r` alone (files of old Macs) ends a line as `\n` and `\r\n` do.
+        if std::mem::take(&mut self.after_cr) && b != b'\n' {
+            self.line += 1;
+        }
         let end_of_line = b == b'\n' || b == b'\r';
         if self.state == Scan::BetweenRecords && !end_of_line {
             self.starts.borrow_mut().push_back(self.line);
@@ -453,6 +460,7 @@ impl<R> Hashing<R> {
         if b == b'\n' {
             self.line += 1;
         }
+        self.after_cr = b == b'\r';
     }
 }
 

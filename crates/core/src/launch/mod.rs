@@ -180,13 +180,26 @@ pub fn parse_start_time(text: &str, zone: &TimeZone, now_ms: u64) -> Result<u64,
             })?,
     };
     let ms = u64::try_from(at.as_millisecond()).map_err(|_| format!("{text:?} is in the past"))?;
-    if ms <= now_ms {
+    check_start_time(ms, now_ms, zone).map_err(|why| format!("{text:?} {why}"))?;
+    Ok(ms)
+}
+
+/// How far ahead a start may be scheduled: a year.
+pub const MAX_SCHEDULE_AHEAD: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
+
+/// Whether `at_ms` can be a batch's start: after `now_ms`, within [`MAX_SCHEDULE_AHEAD`]; the
+/// end of a sentence about it when not.
+pub fn check_start_time(at_ms: u64, now_ms: u64, zone: &TimeZone) -> Result<(), String> {
+    if at_ms <= now_ms {
         return Err(format!(
-            "{text:?} is in the past (it is {} now); give a later time, or leave it out to start now",
+            "is in the past (it is {} now); give a later time, or leave it out to start now",
             crate::format::moment_in(now_ms, now_ms, zone)
         ));
     }
-    Ok(ms)
+    if at_ms - now_ms > MAX_SCHEDULE_AHEAD.as_millis() as u64 {
+        return Err("is more than a year from now; give a nearer time".to_owned());
+    }
+    Ok(())
 }
 
 /// The agent `wanted` names: its ID, else its exact name (one agent only).
@@ -369,6 +382,14 @@ mod tests {
         assert_eq!(scheduled_at_text(offset), "2026-12-06T09:30:00Z");
         let past = parse_start_time("2026-12-05 12:59", &zone, now).unwrap_err();
         assert!(past.contains("in the past"), "{past}");
+        // Past the calendar a clock can hold, or just far: refused, never "start now".
+        for far in [
+            "2028-01-01 09:00",
+            "9999-12-31T23:59:59Z",
+            "+10000-01-01T00:00:00Z",
+        ] {
+            assert!(parse_start_time(far, &zone, now).is_err(), "{far}");
+        }
         assert!(parse_start_time("tomorrow", &zone, now)
             .unwrap_err()
             .contains("YYYY-MM-DD HH:MM"));

@@ -67,37 +67,65 @@ pub(super) const MIGRATIONS: &[&str] = &[
 /// brought up to date: refused when it is damaged or a newer Batchwatch wrote it.
 pub(crate) fn open_current(path: &Path) -> Result<Connection, Unreadable> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        private_dir_all(dir).map_err(|e| Unreadable(format!("could not be created ({e})")))?;
+        private_dir_all(dir).map_err(|e| Unreadable::new(format!("could not be created ({e})")))?;
     }
-    private_file(path).map_err(|e| Unreadable(format!("could not be opened ({e})")))?;
-    let connection = Connection::open(path)?;
+    private_file(path).map_err(|e| Unreadable::new(format!("could not be opened ({e})")))?;
+    let mut connection = Connection::open(path)?;
     // A file that is not a database fails here, at its first read.
     let check: String = connection.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
     if check != "ok" {
-        return Err(Unreadable(format!("is damaged ({check})")));
+        return Err(Unreadable::new(format!("is damaged ({check})")));
     }
     // A reader elsewhere (a backup tool) may hold a lock for a moment; waited out, briefly.
     connection.busy_timeout(std::time::Duration::from_secs(1))?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", "FULL")?;
-    let version = known_version(&connection)?;
-    for (from, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let to = from + 1;
-        connection.execute_batch(&format!(
-            "BEGIN; {migration}; PRAGMA user_version = {to}; COMMIT;"
-        ))?;
+    // Each step reads the version again inside a transaction that holds the database: the
+    // tray app and a terminal (its ledger of starts) may open it at the same moment, and the
+    // second must find the first one's migration done, not run it again and call that damage.
+    loop {
+        let transaction =
+            connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let version = known_version(&transaction)? as usize;
+        let Some(migration) = MIGRATIONS.get(version) else {
+            break;
+        };
+        transaction.execute_batch(migration)?;
+        transaction.pragma_update(None, "user_version", version + 1)?;
+        transaction.commit()?;
     }
     Ok(connection)
 }
 
 /// Why the database cannot be used, as the end of a sentence ("The saved list of batches …").
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Unreadable(String);
+#[error("{text}")]
+pub struct Unreadable {
+    text: String,
+    busy: bool,
+}
+
+impl Unreadable {
+    fn new(text: String) -> Self {
+        Self { text, busy: false }
+    }
+
+    /// Held by another writer past the wait: nothing is wrong with it, and it is worth another
+    /// try — never a reason to set it aside.
+    pub fn is_busy(&self) -> bool {
+        self.busy
+    }
+}
 
 impl From<rusqlite::Error> for Unreadable {
     fn from(e: rusqlite::Error) -> Self {
-        Self(format!("is damaged ({e})"))
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => Self {
+                text: "is busy (another program is writing it); try again".into(),
+                busy: true,
+            },
+            _ => Self::new(format!("is damaged ({e})")),
+        }
     }
 }
 
@@ -199,7 +227,7 @@ impl Database {
                 };
                 let id: String = r.get(1)?;
                 let damaged = |what: &str, e: &dyn std::fmt::Display| {
-                    Unreadable(format!("is damaged (batch {id:?}: {what}: {e})"))
+                    Unreadable::new(format!("is damaged (batch {id:?}: {what}: {e})"))
                 };
                 let batch = SavedBatch {
                     id: BatchId::parse(&id).map_err(|e| damaged("its ID", &e))?,
@@ -242,7 +270,7 @@ impl Database {
             .optional()?;
         let settings = match &settings_text {
             Some(text) => serde_json::from_str::<Settings>(text)
-                .map_err(|e| Unreadable(format!("is damaged (its settings: {e})")))?,
+                .map_err(|e| Unreadable::new(format!("is damaged (its settings: {e})")))?,
             None => Settings::default(),
         };
         self.written = written;
@@ -395,7 +423,7 @@ pub struct Finished {
 /// writing anything (the tray app may be running).
 pub fn read_history(path: &Path) -> Result<Vec<Finished>, Unreadable> {
     let connection = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| Unreadable(format!("could not be opened ({e})")))?;
+        .map_err(|e| Unreadable::new(format!("could not be opened ({e})")))?;
     let version: u32 = connection.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version < 2 {
         return Ok(Vec::new());
@@ -432,7 +460,7 @@ fn known_version(connection: &Connection) -> Result<u32, Unreadable> {
     let version: u32 = connection.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let known = u32::try_from(MIGRATIONS.len()).unwrap_or(u32::MAX);
     if version > known {
-        return Err(Unreadable(format!(
+        return Err(Unreadable::new(format!(
             "was written by a newer Batchwatch (format {version})"
         )));
     }
@@ -446,7 +474,7 @@ fn known_version(connection: &Connection) -> Result<u32, Unreadable> {
 pub fn forget_history(path: &Path, ids: Option<&[BatchId]>) -> Result<Vec<BatchId>, Unreadable> {
     let mut connection =
         Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
-            .map_err(|e| Unreadable(format!("could not be opened ({e})")))?;
+            .map_err(|e| Unreadable::new(format!("could not be opened ({e})")))?;
     connection.busy_timeout(std::time::Duration::from_secs(1))?;
     if known_version(&connection)? < 2 {
         return Ok(Vec::new());
@@ -455,7 +483,7 @@ pub fn forget_history(path: &Path, ids: Option<&[BatchId]>) -> Result<Vec<BatchI
         delete_records(&mut connection, ids).map_err(|e| match e.sqlite_error_code() {
             // Held by another writer past the wait: not damage, and worth another try.
             Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
-                Unreadable("is busy (another program is writing it); try again".into())
+                Unreadable::new("is busy (another program is writing it); try again".into())
             }
             _ => Unreadable::from(e),
         })?;

@@ -126,6 +126,9 @@ pub struct Loaded {
     pub writable: bool,
 }
 
+/// How many more times a busy database is opened again at start (each waits a second).
+const BUSY_TRIES: usize = 30;
+
 /// The state database at a path the caller chose. Clones share the database connection and
 /// the count of writes.
 #[derive(Debug, Clone)]
@@ -197,9 +200,27 @@ impl StateFile {
     /// file. `now_ms` names a moved-aside file.
     pub fn load(&self, now_ms: u64) -> Loaded {
         let existed = self.path.exists();
-        let opened = Database::open(&self.path);
+        // Busy is not damage: another Batchwatch (a terminal writing down a start) holds it for
+        // a moment, and each try waits a second for it.
+        let mut opened = Database::open(&self.path);
+        for _ in 0..BUSY_TRIES {
+            match &opened {
+                Err(e) if e.is_busy() => opened = Database::open(&self.path),
+                _ => break,
+            }
+        }
         let mut database = match opened {
             Ok(database) => database,
+            Err(e) if e.is_busy() => {
+                return Loaded {
+                    state: SavedState::default(),
+                    problem: Some(StateProblem {
+                        message: format!("The saved list of batches {e}: Batchwatch started with an empty list and will not write over it; restart it in a moment."),
+                        moved_to: None,
+                    }),
+                    writable: false,
+                }
+            }
             Err(e) => return self.set_aside(&self.path, &e.to_string(), now_ms),
         };
         let read = database.read();

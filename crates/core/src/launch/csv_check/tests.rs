@@ -163,6 +163,7 @@ fn lines_are_counted_alike_for_lf_and_crlf_files() {
         "phone_number\n+15550000001\nbad\n",
         "phone_number\r\n+15550000001\r\nbad\r\n",
         "\u{feff}phone_number\r\n+15550000001\r\n\r\nbad",
+        "phone_number\r+15550000001\rbad\r",
     ] {
         let report = check(text).unwrap();
         let expected = if text.contains("\r\n\r\n") { 4 } else { 3 };
