@@ -43,6 +43,15 @@ pub fn import(
     })?;
     let mut done = path.as_os_str().to_owned();
     done.push(".imported");
+    // It holds the recent calls' phone numbers: readable by its owner only, like everything
+    // Batchwatch keeps (an earlier version wrote it 0644).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Err(e) = fs::set_permissions(path, fs::Permissions::from_mode(0o600)) {
+            log::warn!("could not make {} private: {e}", path.display());
+        }
+    }
     if let Err(e) = fs::rename(path, &done) {
         log::warn!("imported {} but could not rename it: {e}", path.display());
     } else {

@@ -194,12 +194,20 @@ fn the_old_state_json_is_imported_once_and_renamed() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("state.json");
     fs::write(&json, serde_json::to_vec_pretty(&sample()).unwrap()).unwrap();
+    // As the earlier version left it: readable by every user of the machine.
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&json, fs::Permissions::from_mode(0o644)).unwrap();
     let path = dir.path().join("state.db");
     let loaded = StateFile::new(&path).load(1);
     assert_eq!(loaded.problem, None);
     assert_eq!(loaded.state, sample());
     assert!(!json.exists());
-    assert!(dir.path().join("state.json.imported").exists());
+    let imported = dir.path().join("state.json.imported");
+    assert_eq!(
+        fs::metadata(&imported).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "the imported file is its owner's alone"
+    );
     // In the database now: a second start reads it from there.
     assert_eq!(StateFile::new(&path).load(2).state, sample());
 }
