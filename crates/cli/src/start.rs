@@ -16,12 +16,12 @@ use std::io::Write;
 
 use batchwatch_core::control::Request;
 use batchwatch_core::launch::csv_check::{self, CsvReport};
-use batchwatch_core::launch::ledger::{Claim, Ledger, Settled};
 use batchwatch_core::launch::{
     self, CsvSource, Gap, Launch, SmartCallbacks, StartFailure, StartForm,
 };
 use batchwatch_core::model::{Agent, StartAnswer};
 use batchwatch_core::monitor::wall_clock_ms;
+use batchwatch_core::state_file::ledger::{Claim, Ledger, Settled};
 use batchwatch_core::{format, ApiError, BatchId};
 
 use crate::args::LaunchArgs;

@@ -162,7 +162,7 @@ async fn fetch(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use batchwatch_core::state_file::Sample;
+    use batchwatch_core::figures::Sample;
 
     /// 100 calls in the first hour, only 10 in its last ten minutes: through the tray app the
     /// line says the recent pace's ETA (50 min), as the tray does; straight from Trillet,

@@ -32,7 +32,7 @@ fn snapshots(n: usize) -> Vec<BatchSnapshot> {
             // A full hour of the throughput plot.
             samples: Arc::new(
                 (0..61u64)
-                    .map(|m| batchwatch_core::state_file::Sample {
+                    .map(|m| batchwatch_core::figures::Sample {
                         at_ms: 1_703_097_600_000 + m * 60_000,
                         completed: m * 3,
                         failed: m / 4,

@@ -7,7 +7,8 @@
 
 use std::sync::Arc;
 
-use batchwatch_core::state_file::{Sample, SavedBatch, SavedState, StateFile};
+use batchwatch_core::figures::Sample;
+use batchwatch_core::state_file::{SavedBatch, SavedState, StateFile};
 use batchwatch_core::BatchId;
 
 mod common;

@@ -17,7 +17,16 @@
 use std::time::Duration;
 
 use crate::model::{BatchProgress, EpochMillis};
-use crate::state_file::Sample;
+
+/// A running batch's counters at one moment: what the recent pace and the throughput plot are
+/// made of (the state file keeps them, the figures own them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sample {
+    pub at_ms: u64,
+    pub completed: u64,
+    pub failed: u64,
+}
 
 /// How far back the recent pace looks: the last ten minutes of the plot.
 pub const RECENT_PACE_MS: u64 = 10 * 60_000;

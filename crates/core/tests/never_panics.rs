@@ -96,12 +96,12 @@ prop_compose! {
 fn snapshot(id: &str, progress: BatchProgress, retry_at_ms: u64) -> BatchSnapshot {
     // Samples as far apart and as large as the counters go: the plot's arithmetic too.
     let samples = vec![
-        batchwatch_core::state_file::Sample {
+        batchwatch_core::figures::Sample {
             at_ms: 0,
             completed: u64::MAX,
             failed: 0,
         },
-        batchwatch_core::state_file::Sample {
+        batchwatch_core::figures::Sample {
             at_ms: retry_at_ms,
             completed: progress.completed,
             failed: progress.failed,
@@ -137,7 +137,7 @@ proptest! {
         // Samples as the counters and clocks may be: the recent pace's arithmetic.
         let samples: Vec<_> = samples
             .into_iter()
-            .map(|(at_ms, completed, failed)| batchwatch_core::state_file::Sample { at_ms, completed, failed })
+            .map(|(at_ms, completed, failed)| batchwatch_core::figures::Sample { at_ms, completed, failed })
             .collect();
         let seen = Seen { samples: &samples, answered_at_ms: Some(now_ms / 2) };
         let f = figures_seen(&current, seen, now_ms);

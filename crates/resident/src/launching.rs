@@ -12,11 +12,11 @@ use std::sync::Mutex;
 
 use batchwatch_core::control::StartChoice;
 use batchwatch_core::launch::csv_check::{self, CsvReport};
-use batchwatch_core::launch::ledger::{Claim, Ledger, Settled};
 use batchwatch_core::launch::{self, CsvSource, Launch, StartForm};
 use batchwatch_core::model::Agent;
 use batchwatch_core::monitor::{wall_clock_ms, ActionError};
 use batchwatch_core::retry_list;
+use batchwatch_core::state_file::ledger::{Claim, Ledger, Settled};
 use batchwatch_core::BatchId;
 use serde::Serialize;
 

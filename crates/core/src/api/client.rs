@@ -19,9 +19,9 @@ use serde::de::DeserializeOwned;
 
 use super::base::ApiBase;
 use super::error::{excerpt, ApiError};
+use super::start::{scheduled_at_text, CsvSource, StartFailure, StartForm};
 use crate::batch_id::BatchId;
 use crate::credentials::Credentials;
-use crate::launch::{CsvSource, StartFailure, StartForm};
 use crate::model::{
     Agent, BatchDetail, BatchProgress, CallsPage, CallsQuery, CancelOutcome, StartAnswer,
     MAX_CALLS_PAGE_LIMIT,
@@ -207,7 +207,7 @@ impl TrilletClient {
             .part("file", file)
             .text("agentId", form.agent_id.clone());
         if let Some(at) = form.scheduled_at_ms {
-            multipart = multipart.text("scheduledAt", crate::launch::scheduled_at_text(at));
+            multipart = multipart.text("scheduledAt", scheduled_at_text(at));
         }
         if let Some(callbacks) = &form.callbacks {
             multipart = multipart.text("smartCallbackConfig", callbacks.to_form_value());

@@ -1,9 +1,10 @@
 //! Speaking the Trillet batch-call API: where it lives ([`ApiBase`]), the client
-//! ([`TrilletClient`]) and what can go wrong ([`ApiError`]).
+//! ([`TrilletClient`]), what can go wrong ([`ApiError`]), and what a start sends ([`start`]).
 
 mod base;
 mod client;
 mod error;
+pub mod start;
 
 pub use base::{ApiBase, InsecureApiBase, API_BASE_ENV, DEFAULT_API_BASE};
 pub use client::{

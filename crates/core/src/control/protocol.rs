@@ -4,10 +4,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use zeroize::Zeroize;
 
+use crate::figures::Sample;
 use crate::figures::Seen;
 use crate::model::BatchProgress;
 use crate::settings::SettingsForm;
-use crate::state_file::Sample;
 
 /// The answer to [`Request::Status`]: the batch's progress (its API fields, as ever), and for
 /// a batch the resident watches what it saw of it lately — so the terminal gives the ETA of

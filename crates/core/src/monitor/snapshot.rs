@@ -60,7 +60,7 @@ pub struct BatchSnapshot {
     /// What Batchwatch knows of it when Batchwatch started it.
     pub launch: Option<Arc<crate::launch::Launch>>,
     /// Its counters, sampled at most once a minute over the last hour.
-    pub samples: Arc<Vec<crate::state_file::Sample>>,
+    pub samples: Arc<Vec<crate::figures::Sample>>,
 }
 
 /// Everything the monitor knows, as an immutable snapshot.

@@ -9,8 +9,9 @@ use tokio::time::Instant;
 use crate::batch_id::BatchId;
 use crate::change::{detect, failure_rate_alert, notification_for, Change, NotificationContent};
 use crate::failures::FailedCalls;
+use crate::figures::Sample;
 use crate::model::{BatchProgress, BatchStatus, CancelOutcome};
-use crate::state_file::{Sample, SavedBatch};
+use crate::state_file::SavedBatch;
 
 use super::*;
 

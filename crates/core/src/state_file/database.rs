@@ -49,7 +49,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     INSERT INTO plots (id, samples) SELECT id, samples FROM batches WHERE samples IS NOT NULL;
     ALTER TABLE batches DROP COLUMN samples;",
     // The starts sent from Batchwatch, so the same file is not started twice by mistake
-    // (`launch::ledger`); what Batchwatch knows of a batch it started (`launch::Launch`, as
+    // (`state_file::ledger`); what Batchwatch knows of a batch it started (`launch::Launch`, as
     // JSON), kept in the record too: a campaign's attempts are linked by it.
     "CREATE TABLE starts (
         seq INTEGER PRIMARY KEY,

@@ -15,9 +15,11 @@
 //!
 //! - [`database`] — the schema, its migrations, reading and the changed-rows-only write, and
 //!   the record of finished batches (kept when they leave the tracked list).
+//! - [`ledger`] — the starts of the last ten minutes, so one is not sent twice by mistake.
 //! - [`legacy`] — reading the old JSON file, for the import.
 
 mod database;
+pub mod ledger;
 mod legacy;
 
 use std::fs;
@@ -29,6 +31,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 
 use crate::batch_id::BatchId;
+use crate::figures::Sample;
 use crate::model::{BatchProgress, CancelOutcome};
 pub use crate::settings::Settings;
 
@@ -36,9 +39,9 @@ use database::Database;
 pub use database::Finished;
 
 /// A connection to the state database at `path`, schema up to date (created when missing),
-/// for a record kept beside the tracked batches (`launch::ledger`); the error ends a sentence
-/// that starts with the database's name.
-pub(crate) fn open_database(path: &Path) -> Result<rusqlite::Connection, String> {
+/// for a record kept beside the tracked batches ([`ledger`]); the error ends a sentence that
+/// starts with the database's name.
+fn open_database(path: &Path) -> Result<rusqlite::Connection, String> {
     database::open_current(path).map_err(|e| e.to_string())
 }
 
@@ -77,15 +80,6 @@ pub struct SavedBatch {
     /// card's throughput plot.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub samples: Vec<Sample>,
-}
-
-/// A running batch's counters at one moment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Sample {
-    pub at_ms: u64,
-    pub completed: u64,
-    pub failed: u64,
 }
 
 /// Everything saved.

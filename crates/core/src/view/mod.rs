@@ -516,7 +516,7 @@ mod tests {
     /// its pace and the tray all give the recent pace's ETA, 100 calls at one a minute.
     #[test]
     fn the_card_and_the_tray_give_the_eta_of_the_recent_pace() {
-        let sample = |minute: u64, completed| crate::state_file::Sample {
+        let sample = |minute: u64, completed| crate::figures::Sample {
             at_ms: START + minute * MIN,
             completed,
             failed: 0,

@@ -56,7 +56,7 @@ impl Serialize for ThroughputBar {
 
 /// The plot's bars from a batch's samples: one between each two, per minute (a gap with no
 /// change spreads over its minutes).
-fn bars(samples: &[crate::state_file::Sample]) -> impl Iterator<Item = ThroughputBar> + '_ {
+fn bars(samples: &[crate::figures::Sample]) -> impl Iterator<Item = ThroughputBar> + '_ {
     samples.windows(2).filter_map(|pair| {
         let (a, b) = (pair[0], pair[1]);
         let minutes = b.at_ms.checked_sub(a.at_ms).filter(|ms| *ms > 0)? as f64 / 60_000.0;
@@ -74,7 +74,7 @@ fn bars(samples: &[crate::state_file::Sample]) -> impl Iterator<Item = Throughpu
 /// A card's plot as the view holds it: the batch's samples, made into bars only as the view is
 /// written out — no list of bars is allocated for each card of each view.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Throughput<'a>(pub &'a [crate::state_file::Sample]);
+pub struct Throughput<'a>(pub &'a [crate::figures::Sample]);
 
 impl Serialize for Throughput<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -480,7 +480,7 @@ pub fn window_view<'a>(view: &'a MonitorSnapshot, zone: &TimeZone) -> WindowView
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state_file::Sample;
+    use crate::figures::Sample;
 
     fn throughput(samples: &[Sample]) -> Vec<ThroughputBar> {
         bars(samples).collect()

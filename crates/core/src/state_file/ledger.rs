@@ -74,7 +74,7 @@ impl Ledger {
 
     /// The ledger in the state database of this user (`None` without a home).
     pub fn for_user() -> Option<Self> {
-        crate::state_file::StateFile::default_path().map(Self::at)
+        super::StateFile::default_path().map(Self::at)
     }
 
     pub fn path(&self) -> &Path {
@@ -82,7 +82,7 @@ impl Ledger {
     }
 
     fn connection(&self) -> Result<rusqlite::Connection, String> {
-        crate::state_file::open_database(&self.path).map_err(|e| {
+        super::open_database(&self.path).map_err(|e| {
             format!(
                 "The record of recent starts ({}) {e}, so nothing was sent",
                 self.path.display()
