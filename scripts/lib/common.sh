@@ -14,7 +14,7 @@ SESSION_PACKAGES=(xvfb xauth dbus dbus-bin gnome-keyring libsecret-tools dunst l
     haskell-status-notifier-item-utils systemd imagemagick x11-utils python3-xlib webkit2gtk-driver procps
     xclip tzdata tmux time)
 # What the package test checks the package with.
-PACKAGE_TEST_PACKAGES=(desktop-file-utils appstream)
+PACKAGE_TEST_PACKAGES=(desktop-file-utils appstream man-db)
 
 log() { printf '\033[1m[%s]\033[0m %s\n' "$(basename "$0")" "$*" >&2; }
 

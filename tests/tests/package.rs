@@ -107,6 +107,33 @@ fn the_package_holds_both_programs_a_valid_menu_entry_icons_and_metainfo() {
     );
     assert!(ok && version.contains("0.1.0"), "{version}");
 
+    // The terminal companion's manual page (`man batchwatch-cli`) and completions, where
+    // man-db, bash-completion, zsh and fish look for them.
+    let man = root.join("usr/share/man/man1/batchwatch-cli.1.gz");
+    let (ok, page) = run("man", &["-l", man.to_str().unwrap()]);
+    assert!(
+        ok && page.contains("batchwatch-cli") && page.contains("SUBCOMMANDS"),
+        "{page}"
+    );
+    for (place, shell) in [
+        (
+            "usr/share/bash-completion/completions/batchwatch-cli",
+            "bash",
+        ),
+        ("usr/share/zsh/vendor-completions/_batchwatch-cli", "zsh"),
+        (
+            "usr/share/fish/vendor_completions.d/batchwatch-cli.fish",
+            "fish",
+        ),
+    ] {
+        let script =
+            std::fs::read_to_string(root.join(place)).unwrap_or_else(|e| panic!("{place}: {e}"));
+        assert!(
+            script.contains("retry") && script.contains("callback-gap"),
+            "{shell}: {place}"
+        );
+    }
+
     for size in ICON_SIZES {
         let icon = root.join(format!(
             "usr/share/icons/hicolor/{size}x{size}/apps/batchwatch.png"

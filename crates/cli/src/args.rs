@@ -59,6 +59,15 @@ pub enum Command {
     /// Store, remove or describe the credentials kept in your keychain.
     #[command(subcommand)]
     Credentials(CredentialsCommand),
+    /// Print the completions for SHELL (bash, zsh, fish, …), e.g.
+    /// `batchwatch-cli completions bash > ~/.local/share/bash-completion/completions/batchwatch-cli`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), as `man` reads it; the package installs it.
+    #[command(hide = true)]
+    Man,
 }
 
 #[derive(Debug, Args)]

@@ -61,6 +61,22 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Credentials(command) => credentials::run(command),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "batchwatch-cli",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .map_err(|e| Failure::Unreachable(format!("could not write the manual page: {e}")))
+        }
         Command::Add(args) => runtime()?.block_on(add::run(&args.ids)),
         Command::History(args) => history::run(&args),
         Command::Status(args) => {
