@@ -12,6 +12,8 @@
 //! These count calls, as Trillet's counters do: a number listed twice in a campaign's file is
 //! two calls.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use crate::batch_id::BatchId;
@@ -66,44 +68,47 @@ impl Campaign {
 /// The campaigns among `attempts` (those with a retry among them), in the order their first
 /// attempts come. A retry whose parent is not among them starts a campaign of its own.
 pub fn campaigns(attempts: &[Attempt<'_>]) -> Vec<Campaign> {
-    let known = |id: &BatchId| attempts.iter().position(|a| a.id == id);
+    // Built once: the window makes this with every view, over up to 2,000 batches.
+    let index: HashMap<&BatchId, usize> = attempts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.id, i))
+        .collect();
+    let mut retried: HashMap<&BatchId, u64> = HashMap::new();
+    for attempt in attempts {
+        if let Some(parent) = attempt.retry_of {
+            *retried.entry(parent).or_default() += attempt.total;
+        }
+    }
     // Each attempt's first attempt, following the links up (a loop, which only a damaged
     // record could hold, stops where it closes).
     let root_of = |start: usize| {
         let mut at = start;
         for _ in 0..attempts.len() {
-            match attempts[at].retry_of.and_then(known) {
+            match attempts[at].retry_of.and_then(|p| index.get(p).copied()) {
                 Some(parent) if parent != start => at = parent,
                 _ => break,
             }
         }
         at
     };
-    let mut campaigns: Vec<(usize, Campaign)> = Vec::new();
+    let mut campaigns: Vec<Campaign> = Vec::new();
+    let mut by_root: HashMap<usize, usize> = HashMap::new();
     for (i, attempt) in attempts.iter().enumerate() {
         let root = root_of(i);
-        let entry = match campaigns.iter_mut().find(|(r, _)| *r == root) {
-            Some((_, c)) => c,
-            None => {
-                campaigns.push((
-                    root,
-                    Campaign {
-                        root: attempts[root].id.clone(),
-                        attempts: 0,
-                        numbers: attempts[root].total,
-                        reached: 0,
-                        unreached: 0,
-                        running: false,
-                    },
-                ));
-                &mut campaigns.last_mut().expect("just pushed").1
-            }
-        };
-        let retried: u64 = attempts
-            .iter()
-            .filter(|a| a.retry_of == Some(attempt.id))
-            .map(|a| a.total)
-            .sum();
+        let at = *by_root.entry(root).or_insert_with(|| {
+            campaigns.push(Campaign {
+                root: attempts[root].id.clone(),
+                attempts: 0,
+                numbers: attempts[root].total,
+                reached: 0,
+                unreached: 0,
+                running: false,
+            });
+            campaigns.len() - 1
+        });
+        let entry = &mut campaigns[at];
+        let retried = retried.get(attempt.id).copied().unwrap_or(0);
         entry.attempts += 1;
         entry.reached += attempt.completed;
         // An ended attempt's calls neither completed nor failed were never made (a cancel).
@@ -117,11 +122,8 @@ pub fn campaigns(attempts: &[Attempt<'_>]) -> Vec<Campaign> {
         entry.unreached += attempt.failed.saturating_sub(retried) + never_made;
         entry.running |= !attempt.ended;
     }
+    campaigns.retain(|c| c.attempts > 1);
     campaigns
-        .into_iter()
-        .map(|(_, c)| c)
-        .filter(|c| c.attempts > 1)
-        .collect()
 }
 
 #[cfg(test)]

@@ -258,19 +258,6 @@ fn check_reader(name: &str, source: impl Read) -> Result<CsvReport, CsvProblem> 
             },
         }
     };
-    let text_of = |record: &csv::ByteRecord, line: u64| -> Result<Vec<String>, CsvProblem> {
-        record
-            .iter()
-            .map(|cell| {
-                std::str::from_utf8(cell)
-                    .map(str::to_owned)
-                    .map_err(|_| CsvProblem::NotUtf8 {
-                        name: name.to_owned(),
-                        line,
-                    })
-            })
-            .collect()
-    };
 
     let mut record = csv::ByteRecord::new();
     if !reader.read_byte_record(&mut record).map_err(malformed)? {
@@ -278,7 +265,10 @@ fn check_reader(name: &str, source: impl Read) -> Result<CsvReport, CsvProblem> 
             name: name.to_owned(),
         });
     }
-    let mut columns = text_of(&record, next_line())?;
+    let mut columns: Vec<String> = cells(&record, name, next_line())?
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     if let Some(first) = columns.first_mut() {
         if let Some(rest) = first.strip_prefix('\u{feff}') {
             *first = rest.to_owned();
@@ -312,13 +302,13 @@ fn check_reader(name: &str, source: impl Read) -> Result<CsvReport, CsvProblem> 
     while reader.read_byte_record(&mut record).map_err(malformed)? {
         let line = next_line();
         report.rows += 1;
-        let cells = text_of(&record, line)?;
+        let row = cells(&record, name, line)?;
         if report.preview.len() < PREVIEW_ROWS {
             report
                 .preview
-                .push(cells.iter().map(|c| shorten(c)).collect());
+                .push(row.iter().map(|c| shorten(c)).collect());
         }
-        let value = cells.get(phone).map_or("", |v| v.trim());
+        let value = row.get(phone).map_or("", |v| v.trim());
         match international_digits(value) {
             Ok(digits) => match first_seen.get(&digits) {
                 Some(&first_line) => {
@@ -363,6 +353,24 @@ fn check_reader(name: &str, source: impl Read) -> Result<CsvReport, CsvProblem> 
     report.bytes = hashed.bytes;
     report.fingerprint = format!("{:016x}", hashed.hash);
     Ok(report)
+}
+
+/// A row's cells as text, borrowed from the record: each is checked, none copied (only the
+/// preview's few rows are kept).
+fn cells<'r>(
+    record: &'r csv::ByteRecord,
+    name: &str,
+    line: u64,
+) -> Result<Vec<&'r str>, CsvProblem> {
+    record
+        .iter()
+        .map(|cell| {
+            std::str::from_utf8(cell).map_err(|_| CsvProblem::NotUtf8 {
+                name: name.to_owned(),
+                line,
+            })
+        })
+        .collect()
 }
 
 /// The digits of an international number (`+`, then 7 to 15 digits, the first not 0: E.164),
