@@ -82,6 +82,18 @@ pub fn run() -> ExitCode {
                     tauri_plugin_log::TargetKind::Stderr,
                 ))
                 .level(log::LevelFilter::Info)
+                // The tray app's log's own line, local time included (the plugin's stamp is
+                // UTC in a process with threads).
+                .format(|out, message, record| {
+                    out.finish(format_args!(
+                        "{}",
+                        batchwatch_core::format::log_line_now(
+                            record.level(),
+                            record.target(),
+                            message
+                        )
+                    ))
+                })
                 .build(),
         )
         .plugin(tauri_plugin_window_state::Builder::default().build())

@@ -14,7 +14,7 @@ use crate::summary::{self, JsonLine};
 pub fn run(args: &HistoryArgs) -> Result<(), Failure> {
     let Some(path) = StateFile::default_path() else {
         return Err(Failure::Usage(
-            "no configuration folder is known (neither XDG_CONFIG_HOME nor HOME is set)".into(),
+            "no configuration folder is known (neither XDG_CONFIG_HOME nor HOME is an absolute path)".into(),
         ));
     };
     let file = StateFile::new(&path);

@@ -28,7 +28,7 @@ fn batch(id: &str, p: BatchProgress) -> SavedBatch {
         failure_alerted: false,
         cancellation: None,
         launch: None,
-        samples: Vec::new(),
+        samples: Default::default(),
     }
 }
 

@@ -31,9 +31,9 @@ fn snapshots(n: usize) -> Vec<BatchSnapshot> {
             launch: None,
             // A full hour of the throughput plot.
             samples: Arc::new(
-                (0..61u64)
+                (0..61u32)
                     .map(|m| batchwatch_core::figures::Sample {
-                        at_ms: 1_703_097_600_000 + m * 60_000,
+                        at_ms: 1_703_097_600_000 + u64::from(m) * 60_000,
                         completed: m * 3,
                         failed: m / 4,
                     })

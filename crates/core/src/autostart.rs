@@ -30,19 +30,11 @@ impl Autostart {
         }
     }
 
-    /// The entry where the desktop session looks: `$XDG_CONFIG_HOME/autostart`, else
-    /// `~/.config/autostart`.
+    /// The entry where the desktop session looks ([`crate::folders::autostart`]).
     pub fn for_user() -> Option<Self> {
-        let config = std::env::var_os("XDG_CONFIG_HOME")
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-            .or_else(|| {
-                std::env::var_os("HOME")
-                    .map(PathBuf::from)
-                    .filter(|h| h.is_absolute())
-                    .map(|h| h.join(".config"))
-            })?;
-        Some(Self::in_config_dir(&config))
+        Some(Self {
+            path: crate::folders::autostart()?.join(ENTRY_NAME),
+        })
     }
 
     pub fn path(&self) -> &Path {

@@ -19,13 +19,32 @@ use std::time::Duration;
 use crate::model::{BatchProgress, EpochMillis};
 
 /// A running batch's counters at one moment: what the recent pace and the throughput plot are
-/// made of (the state file keeps them, the figures own them).
+/// made of (the state file keeps them, the figures own them). An hour of them is kept for
+/// every tracked batch, so the counters take 32 bits (four billion calls), not 64: 16 bytes a
+/// sample, not 24.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Sample {
     pub at_ms: u64,
-    pub completed: u64,
-    pub failed: u64,
+    pub completed: u32,
+    pub failed: u32,
+}
+
+impl Sample {
+    /// The counters of `progress` at `at_ms` (a count past 32 bits is kept at the largest).
+    pub fn of(at_ms: u64, progress: &BatchProgress) -> Self {
+        let narrow = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+        Self {
+            at_ms,
+            completed: narrow(progress.completed),
+            failed: narrow(progress.failed),
+        }
+    }
+
+    /// Calls ended by then, whichever way.
+    pub fn finished(&self) -> u64 {
+        u64::from(self.completed) + u64::from(self.failed)
+    }
 }
 
 /// How far back the recent pace looks: the last ten minutes of the plot.
@@ -173,7 +192,7 @@ fn recent_pace(finished: u64, seen: Seen<'_>) -> Option<RecentPace> {
     let span = answered_at_ms
         .checked_sub(base.at_ms)
         .filter(|ms| *ms > 0)?;
-    let ended = finished.saturating_sub(base.completed.saturating_add(base.failed));
+    let ended = finished.saturating_sub(base.finished());
     (ended > 0).then(|| RecentPace {
         calls_per_ms: ended as f64 / span as f64,
         answered_at_ms,
@@ -418,7 +437,7 @@ mod tests {
         }
     }
 
-    fn sample(minute: u64, completed: u64, failed: u64) -> Sample {
+    fn sample(minute: u64, completed: u32, failed: u32) -> Sample {
         Sample {
             at_ms: START + minute * MIN,
             completed,
@@ -431,10 +450,10 @@ mod tests {
     #[test]
     fn a_batch_that_slowed_down_gets_the_eta_of_its_recent_pace() {
         let p = progress(45, 5, 95, 5, 150);
-        let samples: Vec<Sample> = (0..=60)
+        let samples: Vec<Sample> = (0..=60u32)
             .map(|m| {
                 let ended = if m <= 50 { m * 90 / 50 } else { 90 + (m - 50) };
-                sample(m, ended - ended / 20, ended / 20)
+                sample(u64::from(m), ended - ended / 20, ended / 20)
             })
             .collect();
         assert_eq!(samples[50].completed + samples[50].failed, 90);

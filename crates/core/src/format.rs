@@ -118,6 +118,29 @@ pub fn moment_in(epoch_ms: u64, now_ms: u64, zone: &TimeZone) -> String {
     }
 }
 
+/// A line of either log — the tray app's and the window's write the same: the local time to the
+/// millisecond with its offset (sortable, and unambiguous across a clock change), the level,
+/// where it came from, the message.
+/// `2026-12-05T19:31:07.123+01:00 INFO batchwatch_core::monitor: …`
+pub fn log_line(
+    epoch_ms: u64,
+    zone: &TimeZone,
+    level: log::Level,
+    target: &str,
+    message: &std::fmt::Arguments<'_>,
+) -> String {
+    let stamp = zoned_text(epoch_ms, zone, "%Y-%m-%dT%H:%M:%S%.3f%:z");
+    format!("{stamp} {level} {target}: {message}")
+}
+
+/// [`log_line`] now, in the system's zone.
+pub fn log_line_now(level: log::Level, target: &str, message: &std::fmt::Arguments<'_>) -> String {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    log_line(now_ms, &TimeZone::system(), level, target, message)
+}
+
 fn zoned_text(epoch_ms: u64, zone: &TimeZone, pattern: &str) -> String {
     let zoned = i64::try_from(epoch_ms)
         .ok()
@@ -159,6 +182,22 @@ pub fn count(n: u64, one: &str, many: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_log_line_carries_local_time_with_its_offset() {
+        let zone = TimeZone::fixed(jiff::tz::offset(1));
+        let line = log_line(
+            1_764_963_067_123,
+            &zone,
+            log::Level::Warn,
+            "batchwatch_core::monitor",
+            &format_args!("paused for {} s", 30),
+        );
+        assert_eq!(
+            line,
+            "2025-12-05T20:31:07.123+01:00 WARN batchwatch_core::monitor: paused for 30 s"
+        );
+    }
 
     #[test]
     fn seconds_from_the_api_never_panic() {

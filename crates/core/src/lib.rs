@@ -18,7 +18,8 @@
 //! - [`secret_store`] — the keychain port and its platform implementation.
 //! - [`notifier`] — the desktop-notification port and its platform implementation;
 //!   [`announcer`] the one thread that sends them, queued and coalesced.
-//! - [`autostart`] — the XDG autostart entry behind "Start at login".
+//! - [`autostart`] — the XDG autostart entry behind "Start at login"; [`folders`] where
+//!   everything Batchwatch keeps lives.
 //! - [`monitor`] — the task that owns the tracked batches and polls them; [`schedule`] its policy;
 //!   [`change`] what happened and what to say; [`state_file`] what survives a restart;
 //!   [`settings`] what the user chose.
@@ -46,6 +47,7 @@ pub mod control;
 pub mod credentials;
 pub mod failures;
 pub mod figures;
+pub mod folders;
 pub mod format;
 pub mod launch;
 pub mod model;

@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use compact_str::CompactString;
+
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Milliseconds since the Unix epoch, as every Trillet timestamp is.
@@ -90,7 +92,11 @@ pub struct BatchProgress {
     /// Seconds, averaged over ended calls.
     #[serde(default)]
     pub average_call_duration: Option<f64>,
-    #[serde(rename = "recent_calls", default, deserialize_with = "null_as_default")]
+    #[serde(
+        rename = "recent_calls",
+        default,
+        deserialize_with = "calls_kept_tight"
+    )]
     pub recent_calls: Vec<RecentCall>,
 }
 
@@ -126,21 +132,23 @@ impl BatchProgress {
 }
 
 /// One entry of `recent_calls`: a completed call carries `completedAt` and `duration`, a failed
-/// one `failedAt` and `error`.
+/// one `failedAt` and `error`. Its texts are short (an ID, a status, a number, a reason) and
+/// kept in place, not each in an allocation of its own: ten of them are held for every
+/// tracked batch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 // Absent fields stay absent when written back (state file, `--json`), as on the wire.
 pub struct RecentCall {
     #[serde(default)]
-    pub job_id: String,
+    pub job_id: CompactString,
     #[serde(default)]
-    pub status: String,
+    pub status: CompactString,
     #[serde(
         rename = "phone_number",
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub phone_number: Option<String>,
+    pub phone_number: Option<CompactString>,
     #[serde(
         default,
         deserialize_with = "lenient_millis",
@@ -157,7 +165,7 @@ pub struct RecentCall {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub error: Option<CompactString>,
 }
 
 impl RecentCall {
@@ -385,6 +393,18 @@ fn lenient_millis<'de, D: Deserializer<'de>>(d: D) -> Result<Option<EpochMillis>
             }
         },
     })
+}
+
+/// The recent calls, `null` as none, in a list no larger than they are: a list read from JSON
+/// grows by doubling (10 calls in room for 16), and the snapshot is kept for every tracked
+/// batch until its next answer.
+fn calls_kept_tight<'de, D>(d: D) -> Result<Vec<RecentCall>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let mut calls: Vec<RecentCall> = null_as_default(d)?;
+    calls.shrink_to_fit();
+    Ok(calls)
 }
 
 fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>

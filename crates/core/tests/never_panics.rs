@@ -98,14 +98,10 @@ fn snapshot(id: &str, progress: BatchProgress, retry_at_ms: u64) -> BatchSnapsho
     let samples = vec![
         batchwatch_core::figures::Sample {
             at_ms: 0,
-            completed: u64::MAX,
+            completed: u32::MAX,
             failed: 0,
         },
-        batchwatch_core::figures::Sample {
-            at_ms: retry_at_ms,
-            completed: progress.completed,
-            failed: progress.failed,
-        },
+        batchwatch_core::figures::Sample::of(retry_at_ms, &progress),
     ];
     BatchSnapshot {
         samples: Arc::new(samples),
@@ -131,7 +127,7 @@ proptest! {
         current in progress(),
         now_ms in count(),
         threshold in any::<u8>(),
-        samples in proptest::collection::vec((count(), count(), count()), 0..4),
+        samples in proptest::collection::vec((count(), any::<u32>(), any::<u32>()), 0..4),
     ) {
         let id = BatchId::parse("batch_prop").unwrap();
         // Samples as the counters and clocks may be: the recent pace's arithmetic.

@@ -37,7 +37,7 @@ fn state(n: usize, completed: u64) -> SavedState {
                 failure_alerted: false,
                 cancellation: None,
                 launch: None,
-                samples: Vec::new(),
+                samples: Default::default(),
             })
             .collect(),
         ..SavedState::default()

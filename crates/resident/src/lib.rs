@@ -283,12 +283,7 @@ fn env_millis(name: &str) -> Option<std::time::Duration> {
 
 /// Notifications carry the app icon, written where the daemon can read it.
 fn notifier() -> DesktopNotifier {
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(std::path::PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| Some(std::path::PathBuf::from(std::env::var_os("HOME")?).join(".cache")));
-    let icon = cache.and_then(|cache| {
-        let dir = cache.join("dev.batchwatch.app");
+    let icon = batchwatch_core::folders::cache().and_then(|dir| {
         let path = dir.join("batchwatch.png");
         std::fs::create_dir_all(&dir).ok()?;
         std::fs::write(&path, include_bytes!("../../../icons/128x128.png")).ok()?;

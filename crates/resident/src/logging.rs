@@ -59,13 +59,9 @@ impl log::Log for Logger {
         if !self.enabled(record.metadata()) || !record.target().starts_with("batchwatch") {
             return;
         }
-        let now = timestamp();
-        let line = format!(
-            "{now} {} {}: {}\n",
-            record.level(),
-            record.target(),
-            record.args()
-        );
+        let mut line =
+            batchwatch_core::format::log_line_now(record.level(), record.target(), record.args());
+        line.push('\n');
         let _ = std::io::stderr().write_all(line.as_bytes());
         if let Some(file) = &self.file {
             file.lock().unwrap_or_else(|p| p.into_inner()).write(&line);
@@ -75,25 +71,8 @@ impl log::Log for Logger {
     fn flush(&self) {}
 }
 
-/// Seconds since the epoch, with milliseconds: enough to line up with the window's log.
-fn timestamp() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    format!("[{}.{:03}]", now.as_secs(), now.subsec_millis())
-}
-
-/// The app's log folder, as the window's log plugin has it on Linux.
-pub fn log_dir() -> Option<PathBuf> {
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| Some(PathBuf::from(std::env::var_os("HOME")?).join(".local/share")))?;
-    Some(data.join("dev.batchwatch.app/logs"))
-}
-
 pub fn init() {
-    let file = log_dir().and_then(|dir| {
+    let file = batchwatch_core::folders::logs().and_then(|dir| {
         std::fs::create_dir_all(&dir).ok()?;
         LogFile::open(&dir.join("resident.log"), MAX_LOG_BYTES)
     });

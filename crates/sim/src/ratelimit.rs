@@ -6,8 +6,6 @@ use std::collections::{HashMap, VecDeque};
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 use crate::clock::{real_epoch_ms, SimClock};
 
@@ -87,9 +85,8 @@ pub(crate) fn too_many_requests(
 
 /// `2026-11-29T16:05:00Z` for an epoch second.
 fn rfc3339(epoch_secs: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(epoch_secs)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
+    jiff::Timestamp::from_second(epoch_secs)
+        .map(|t| t.to_string())
         .unwrap_or_default()
 }
 

@@ -6,9 +6,6 @@
 
 use std::time::Duration;
 
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
-
 use crate::script::Row;
 
 /// The documented limit of the `file` field: 20 MB.
@@ -112,8 +109,10 @@ fn schedule(text: &str, now_wall_ms: i64) -> Result<Duration, Refusal> {
     if !text.ends_with('Z') {
         return Err(refuse());
     }
-    let at = OffsetDateTime::parse(text, &Rfc3339).map_err(|_| refuse())?;
-    let at_ms = i64::try_from(at.unix_timestamp_nanos() / 1_000_000).map_err(|_| refuse())?;
+    let at_ms = text
+        .parse::<jiff::Timestamp>()
+        .map_err(|_| refuse())?
+        .as_millisecond();
     Ok(Duration::from_millis(
         u64::try_from(at_ms.saturating_sub(now_wall_ms)).unwrap_or(0),
     ))
@@ -207,17 +206,10 @@ pub(crate) fn is_international(number: &str) -> bool {
 
 /// Now, as `scheduledAt` spells it (for tests and the demo).
 pub fn scheduled_at_text(epoch_ms: i64) -> String {
-    let at = OffsetDateTime::from_unix_timestamp(epoch_ms.div_euclid(1000))
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second()
-    )
+    jiff::Timestamp::from_second(epoch_ms.div_euclid(1000))
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 use batchwatch_core::BatchProgress;
 
 /// A full snapshot as Trillet sends it: ten recent calls, half of them failed with a reason;
-/// `completed` of `total` done, 5 failed, 5 active, 45 waiting.
+/// `completed` of `total` done, 5 failed, 5 active, 45 waiting. Read from JSON text, as the
+/// tray app reads an answer.
 pub fn full_snapshot(i: usize, completed: u64, total: u64) -> BatchProgress {
     let calls: Vec<serde_json::Value> = (0..10)
         .map(|c| {
@@ -14,10 +15,10 @@ pub fn full_snapshot(i: usize, completed: u64, total: u64) -> BatchProgress {
             }
         })
         .collect();
-    serde_json::from_value(serde_json::json!({
+    serde_json::from_str(&serde_json::json!({
         "status": "processing", "isComplete": false, "waiting": 45, "active": 5, "completed": completed,
         "failed": 5, "total": total, "startTime": 1703097600000u64, "lastCompletedTime": 1703101200000u64,
         "completedTime": null, "averageCallDuration": 45.2, "recent_calls": calls
-    }))
+    }).to_string())
     .unwrap()
 }

@@ -208,10 +208,7 @@ pub fn retry_wait(
         })
     });
     let from_body = reset_at.and_then(|r| {
-        let at =
-            time::OffsetDateTime::parse(r.trim(), &time::format_description::well_known::Rfc3339)
-                .ok()?;
-        let at = SystemTime::from(at);
+        let at = SystemTime::from(r.trim().parse::<jiff::Timestamp>().ok()?);
         Some(at.duration_since(now).unwrap_or_default())
     });
     match (from_header, from_body) {

@@ -61,17 +61,7 @@ impl Endpoint {
                 return Self::at(PathBuf::from(path));
             }
         }
-        let dir = std::env::var_os("XDG_RUNTIME_DIR")
-            .map(PathBuf::from)
-            .filter(|d| d.is_absolute())
-            .map(|d| d.join("batchwatch"))
-            .unwrap_or_else(|| {
-                std::env::temp_dir().join(format!(
-                    "batchwatch-{}",
-                    rustix::process::geteuid().as_raw()
-                ))
-            });
-        Self::at(dir.join(if demo { "demo.sock" } else { "control.sock" }))
+        Self::at(crate::folders::runtime().join(if demo { "demo.sock" } else { "control.sock" }))
     }
 
     pub fn at(socket: PathBuf) -> Self {

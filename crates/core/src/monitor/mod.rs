@@ -26,6 +26,7 @@
 //! - `snapshot` — [`MonitorSnapshot`] and [`MonitorEvent`], what the monitor publishes.
 //! - `tracked` — one batch inside the task, and `observe`.
 //! - `run` — the loop and the commands it takes; `polling` — polls and their answers;
+//!   `turns` — whose turn the key's budget gives next, a poll's or another process's lease;
 //!   `requests` — cancels and pages of calls made for the user; `persistence`,
 //!   `publishing`.
 
@@ -54,6 +55,7 @@ mod requests;
 mod run;
 mod snapshot;
 mod tracked;
+mod turns;
 
 pub use config::{system_clock, wall_clock_ms, MonitorConfig, WallClock};
 pub use handle::{

@@ -57,22 +57,7 @@ impl<S: TrilletApi> Task<S> {
             self.rate_limit = None;
             changed = true;
         }
-        while let Some(at) = self.next_poll_time(now) {
-            if at > now {
-                break;
-            }
-            let Some(index) = self.most_due(now) else {
-                break;
-            };
-            // Another process asked for a slot before this batch was due: its turn first.
-            if self.lease_asked_before(self.batches[index].next_due) {
-                self.grant_lease(now);
-                continue;
-            }
-            self.send_poll(index, now);
-            changed = true;
-        }
-        changed
+        changed | self.take_turns(now)
     }
 
     /// The due batch to poll first: never-fetched batches, then the longest overdue.

@@ -21,7 +21,10 @@ impl<S: TrilletApi> Task<S> {
         cancel: CancellationToken,
     ) {
         loop {
-            self.grant_leases(Instant::now());
+            // A lease asked for, a save or an answer may have made someone's turn come.
+            if self.take_turns(Instant::now()) {
+                self.publish();
+            }
             let wake = self.next_wake();
             let changed = tokio::select! {
                 biased;
@@ -65,53 +68,6 @@ impl<S: TrilletApi> Task<S> {
         .into_iter()
         .flatten()
         .min()
-    }
-
-    /// When the first waiting lease can be granted: the next slot in the budget, after any 429
-    /// pause (a request sent during one would only earn another).
-    fn next_lease_time(&mut self, now: Instant) -> Option<Instant> {
-        self.leases.retain(|(_, l)| !l.is_closed());
-        if self.leases.is_empty() {
-            return None;
-        }
-        let slot = self.budget.next_slot(now, &self.poll_policy());
-        Some(self.rate_limit.map_or(slot, |pause| slot.max(pause.until)))
-    }
-
-    /// Whether the oldest waiting lease asked before `due` (a poll's due time): turns are
-    /// taken in the order asked, so neither the monitor's polls nor the other process starve.
-    pub(super) fn lease_asked_before(&self, due: Instant) -> bool {
-        self.leases.front().is_some_and(|(since, _)| *since <= due)
-    }
-
-    /// Grants the oldest waiting lease whose client still waits, counted as a request sent
-    /// now (one whose client went takes no slot).
-    pub(super) fn grant_lease(&mut self, now: Instant) {
-        while let Some((_, lease)) = self.leases.pop_front() {
-            if !lease.is_closed() {
-                self.budget.record(now);
-                let _ = lease.send(Ok(()));
-                return;
-            }
-        }
-    }
-
-    /// Grants the waiting leases the budget has room for now and that asked before any poll
-    /// that is due.
-    fn grant_leases(&mut self, now: Instant) {
-        while self.next_lease_time(now).is_some_and(|at| at <= now) {
-            // Only a poll that can be sent now takes its turn (none without usable
-            // credentials: then leases go on alone).
-            let due_poll = self
-                .polling_allowed()
-                .then(|| self.most_due(now))
-                .flatten()
-                .map(|i| self.batches[i].next_due);
-            if due_poll.is_some_and(|due| !self.lease_asked_before(due)) {
-                break;
-            }
-            self.grant_lease(now);
-        }
     }
 
     /// When a notification pause in force ends, so the view says so at that moment.

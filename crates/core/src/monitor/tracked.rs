@@ -99,7 +99,7 @@ impl Tracked {
         t.failure_alerted = saved.failure_alerted;
         t.cancellation = saved.cancellation;
         t.launch = saved.launch;
-        t.samples = Arc::new(saved.samples);
+        t.samples = saved.samples;
         if saved.not_found {
             t.fetch = FetchStatus::NotFound {
                 message: "Trillet has no batch with this ID in this workspace.".into(),
@@ -185,7 +185,7 @@ impl Tracked {
             failure_alerted: self.failure_alerted,
             cancellation: self.cancellation.clone(),
             launch: self.launch.clone(),
-            samples: self.samples.to_vec(),
+            samples: self.samples.clone(),
         }
     }
 
@@ -204,11 +204,7 @@ impl Tracked {
             return false;
         }
         let samples = Arc::make_mut(&mut self.samples);
-        samples.push(Sample {
-            at_ms: now_ms,
-            completed: p.completed,
-            failed: p.failed,
-        });
+        samples.push(Sample::of(now_ms, p));
         let excess = samples.len().saturating_sub(SAMPLES_KEPT);
         samples.drain(..excess);
         true

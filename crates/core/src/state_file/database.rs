@@ -2,23 +2,47 @@
 //! and a save that writes only the rows that changed.
 //!
 //! One row a tracked batch, in the order tracked (`seq`, given once, so removing one batch
-//! rewrites no other); the snapshot and a cancellation as JSON (the API's own bodies), the
-//! flags as columns; its plot's samples in a row of their own (`plots`: they change once a
-//! minute, the snapshot with every answer); the settings in a one-row table. WAL mode with `synchronous = FULL`:
-//! a commit is on disk when it returns.
+//! rewrites no other): the snapshot and a cancellation as JSON (the API's own bodies), the
+//! flags as columns, its plot's samples packed small ([`super::plot`]) so that an answer and
+//! its new sample are one page written; the settings in a one-row table. WAL mode with
+//! `synchronous = FULL`: a commit is on disk when it returns.
+//!
+//! What was last written is remembered as the very values the monitor holds (`Arc`s it
+//! shares), so a save passes over an unchanged batch by comparing pointers: it serializes only
+//! what changed, and its cost follows the changes, not the number of batches.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use super::{private_dir_all, private_file, SavedBatch, SavedState, Settings, SCHEMA_VERSION};
+use super::{
+    plot, private_dir_all, private_file, SavedBatch, SavedState, Settings, SCHEMA_VERSION,
+};
 use crate::batch_id::BatchId;
+use crate::figures::Sample;
+
+/// One step of the schema, from its version to the next.
+pub(super) enum Migration {
+    Sql(&'static str),
+    /// A step SQL alone cannot take (it re-encodes values).
+    Code(fn(&Transaction) -> rusqlite::Result<()>),
+}
+
+impl Migration {
+    pub(super) fn apply(&self, transaction: &Transaction) -> rusqlite::Result<()> {
+        match self {
+            Self::Sql(sql) => transaction.execute_batch(sql),
+            Self::Code(step) => step(transaction),
+        }
+    }
+}
 
 /// Each entry brings the schema from version `index` to `index + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[
-    "CREATE TABLE batches (
+pub(super) const MIGRATIONS: &[Migration] = &[
+    Migration::Sql(
+        "CREATE TABLE batches (
         seq INTEGER PRIMARY KEY,
         id TEXT NOT NULL UNIQUE,
         last TEXT,
@@ -32,26 +56,32 @@ pub(super) const MIGRATIONS: &[&str] = &[
         one INTEGER PRIMARY KEY CHECK (one = 1),
         saved TEXT NOT NULL
     );",
+    ),
     // The record of finished batches, kept when they leave the tracked list.
-    "CREATE TABLE history (
+    Migration::Sql(
+        "CREATE TABLE history (
         id TEXT PRIMARY KEY,
         finished_at_ms INTEGER,
         final TEXT NOT NULL
     );",
+    ),
     // The counters sampled for the throughput plot, as JSON.
-    "ALTER TABLE batches ADD COLUMN samples TEXT;",
+    Migration::Sql("ALTER TABLE batches ADD COLUMN samples TEXT;"),
     // ... moved to a table of their own: in the batch's row, every changed answer rewrote an
     // hour of samples with it (9 KiB a changed answer with 10 batches, 21 KiB with 1,000).
-    "CREATE TABLE plots (
+    Migration::Sql(
+        "CREATE TABLE plots (
         id TEXT PRIMARY KEY,
         samples TEXT NOT NULL
     );
     INSERT INTO plots (id, samples) SELECT id, samples FROM batches WHERE samples IS NOT NULL;
     ALTER TABLE batches DROP COLUMN samples;",
+    ),
     // The starts sent from Batchwatch, so the same file is not started twice by mistake
     // (`state_file::ledger`); what Batchwatch knows of a batch it started (`launch::Launch`, as
     // JSON), kept in the record too: a campaign's attempts are linked by it.
-    "CREATE TABLE starts (
+    Migration::Sql(
+        "CREATE TABLE starts (
         seq INTEGER PRIMARY KEY,
         fingerprint TEXT NOT NULL,
         agent_id TEXT NOT NULL,
@@ -61,7 +91,30 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE batches ADD COLUMN launch TEXT;
     ALTER TABLE history ADD COLUMN launch TEXT;",
+    ),
+    // ... and back into the batch's row, packed small: an answer and its new sample were two
+    // pages written (14 KiB a changed answer with 1,000 batches), now one.
+    Migration::Code(plots_into_rows),
 ];
+
+/// Migration 6: each plot's JSON samples, packed, into its batch's new `plot` column.
+fn plots_into_rows(transaction: &Transaction) -> rusqlite::Result<()> {
+    transaction.execute_batch("ALTER TABLE batches ADD COLUMN plot BLOB;")?;
+    {
+        let mut plots = transaction.prepare("SELECT id, samples FROM plots")?;
+        let mut pack = transaction.prepare("UPDATE batches SET plot = ?2 WHERE id = ?1")?;
+        let mut rows = plots.query([])?;
+        while let Some(r) = rows.next()? {
+            let id: String = r.get(0)?;
+            let samples: String = r.get(1)?;
+            // A plot that cannot be read is only a plot: it starts again.
+            if let Ok(samples) = serde_json::from_str::<Vec<Sample>>(&samples) {
+                pack.execute(params![id, plot::encode(&samples)])?;
+            }
+        }
+    }
+    transaction.execute_batch("DROP TABLE plots;")
+}
 
 /// A connection to the database at `path` (created, private, when missing) with its schema
 /// brought up to date: refused when it is damaged or a newer Batchwatch wrote it.
@@ -90,7 +143,7 @@ pub(crate) fn open_current(path: &Path) -> Result<Connection, Unreadable> {
         let Some(migration) = MIGRATIONS.get(version) else {
             break;
         };
-        transaction.execute_batch(migration)?;
+        migration.apply(&transaction)?;
         transaction.pragma_update(None, "user_version", version + 1)?;
         transaction.commit()?;
     }
@@ -129,64 +182,40 @@ impl From<rusqlite::Error> for Unreadable {
     }
 }
 
-/// A batch's row, as last written: what the next save compares against.
-#[derive(Debug, Clone, PartialEq)]
-struct Row {
-    seq: i64,
-    last: Option<String>,
-    last_updated_ms: Option<i64>,
-    finish_notified: bool,
-    not_found: bool,
-    failure_alerted: bool,
-    cancellation: Option<String>,
-    launch: Option<String>,
-    samples: Option<String>,
+/// Whether two optional shared values are the same: the same allocation (what an unchanged
+/// batch has), else equal contents (an identical answer parsed again).
+fn same<T: PartialEq>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b) || a == b,
+        (None, None) => true,
+        _ => false,
+    }
 }
 
-impl Row {
-    /// Whether the batch's own row (all but the plot) is as `other`'s.
-    fn same_batch_columns(&self, other: &Self) -> bool {
-        self.seq == other.seq
-            && self.last == other.last
-            && self.last_updated_ms == other.last_updated_ms
-            && self.finish_notified == other.finish_notified
-            && self.not_found == other.not_found
-            && self.failure_alerted == other.failure_alerted
-            && self.cancellation == other.cancellation
-            && self.launch == other.launch
-    }
+/// Whether `batch` would write the same row as `written`.
+fn unchanged(written: &SavedBatch, batch: &SavedBatch) -> bool {
+    written.last_updated_ms == batch.last_updated_ms
+        && written.finish_notified == batch.finish_notified
+        && written.not_found == batch.not_found
+        && written.failure_alerted == batch.failure_alerted
+        && same(&written.last, &batch.last)
+        && same(&written.cancellation, &batch.cancellation)
+        && same(&written.launch, &batch.launch)
+        && (Arc::ptr_eq(&written.samples, &batch.samples) || written.samples == batch.samples)
+}
 
-    fn of(batch: &SavedBatch, seq: i64) -> Self {
-        let json = |v: &Option<Arc<_>>| v.as_ref().and_then(|v| serde_json::to_string(v).ok());
-        Self {
-            seq,
-            last: batch
-                .last
-                .as_ref()
-                .and_then(|p| serde_json::to_string(p).ok()),
-            last_updated_ms: batch
-                .last_updated_ms
-                .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
-            finish_notified: batch.finish_notified,
-            not_found: batch.not_found,
-            failure_alerted: batch.failure_alerted,
-            cancellation: json(&batch.cancellation),
-            launch: batch
-                .launch
-                .as_ref()
-                .and_then(|v| serde_json::to_string(v).ok()),
-            samples: (!batch.samples.is_empty())
-                .then(|| serde_json::to_string(&batch.samples).ok())
-                .flatten(),
-        }
-    }
+/// A batch as the database last had it: its place in the order, and the values written.
+#[derive(Debug)]
+struct Written {
+    seq: i64,
+    batch: SavedBatch,
 }
 
 #[derive(Debug)]
 pub struct Database {
     connection: Connection,
     /// Every row as last written (or read), by batch ID.
-    written: HashMap<String, Row>,
+    written: HashMap<String, Written>,
     settings: Option<String>,
     next_seq: i64,
 }
@@ -208,59 +237,55 @@ impl Database {
         let mut written = HashMap::new();
         {
             let mut rows = self.connection.prepare(
-                "SELECT b.seq, b.id, b.last, b.last_updated_ms, b.finish_notified, b.not_found,
-                     b.failure_alerted, b.cancellation, p.samples, b.launch
-                 FROM batches b LEFT JOIN plots p ON p.id = b.id ORDER BY b.seq",
+                "SELECT seq, id, last, last_updated_ms, finish_notified, not_found,
+                     failure_alerted, cancellation, plot, launch
+                 FROM batches ORDER BY seq",
             )?;
             let mut query = rows.query([])?;
             while let Some(r) = query.next()? {
-                let row = Row {
-                    seq: r.get(0)?,
-                    last: r.get(2)?,
-                    last_updated_ms: r.get(3)?,
-                    finish_notified: r.get(4)?,
-                    not_found: r.get(5)?,
-                    failure_alerted: r.get(6)?,
-                    cancellation: r.get(7)?,
-                    samples: r.get(8)?,
-                    launch: r.get(9)?,
-                };
+                let seq: i64 = r.get(0)?;
                 let id: String = r.get(1)?;
                 let damaged = |what: &str, e: &dyn std::fmt::Display| {
                     Unreadable::new(format!("is damaged (batch {id:?}: {what}: {e})"))
                 };
+                let json = |column: usize| -> rusqlite::Result<Option<String>> { r.get(column) };
                 let batch = SavedBatch {
                     id: BatchId::parse(&id).map_err(|e| damaged("its ID", &e))?,
-                    last: row
-                        .last
+                    last: json(2)?
                         .as_deref()
                         .map(serde_json::from_str)
                         .transpose()
                         .map_err(|e| damaged("its snapshot", &e))?,
-                    last_updated_ms: row.last_updated_ms.and_then(|ms| u64::try_from(ms).ok()),
-                    finish_notified: row.finish_notified,
-                    not_found: row.not_found,
-                    failure_alerted: row.failure_alerted,
-                    cancellation: row
-                        .cancellation
+                    last_updated_ms: r
+                        .get::<_, Option<i64>>(3)?
+                        .and_then(|ms| u64::try_from(ms).ok()),
+                    finish_notified: r.get(4)?,
+                    not_found: r.get(5)?,
+                    failure_alerted: r.get(6)?,
+                    cancellation: json(7)?
                         .as_deref()
                         .map(serde_json::from_str)
                         .transpose()
                         .map_err(|e| damaged("its cancellation", &e))?,
+                    // A plot that cannot be read is only a plot: it starts again.
+                    samples: Arc::new(
+                        r.get::<_, Option<Vec<u8>>>(8)?
+                            .and_then(|bytes| plot::decode(&bytes))
+                            .unwrap_or_default(),
+                    ),
                     // What we knew of how it was started is only a label: lost, not fatal.
-                    launch: row
-                        .launch
+                    launch: json(9)?
                         .as_deref()
                         .and_then(|s| serde_json::from_str(s).ok()),
-                    // A plot that cannot be read is only a plot: it starts again.
-                    samples: row
-                        .samples
-                        .as_deref()
-                        .and_then(|s| serde_json::from_str(s).ok())
-                        .unwrap_or_default(),
                 };
-                self.next_seq = self.next_seq.max(row.seq + 1);
-                written.insert(id, row);
+                self.next_seq = self.next_seq.max(seq + 1);
+                written.insert(
+                    id,
+                    Written {
+                        seq,
+                        batch: batch.clone(),
+                    },
+                );
                 batches.push(batch);
             }
         }
@@ -287,31 +312,35 @@ impl Database {
     /// nothing was written).
     pub fn write_changes(&mut self, state: &SavedState) -> Result<bool, rusqlite::Error> {
         let mut next_seq = self.next_seq;
-        let rows: Vec<(&str, Row)> = state
-            .batches
-            .iter()
-            .map(|b| {
-                let seq = self.written.get(b.id.as_str()).map_or_else(
-                    || {
-                        next_seq += 1;
-                        next_seq - 1
-                    },
-                    |r| r.seq,
-                );
-                (b.id.as_str(), Row::of(b, seq))
-            })
-            .collect();
-        let changed: Vec<&(&str, Row)> = rows
-            .iter()
-            .filter(|(id, row)| self.written.get(*id) != Some(row))
-            .collect();
-        let kept: std::collections::HashSet<&str> = rows.iter().map(|(id, _)| *id).collect();
-        let gone: Vec<String> = self
-            .written
-            .keys()
-            .filter(|id| !kept.contains(id.as_str()))
-            .cloned()
-            .collect();
+        let mut still_tracked = 0;
+        // (the batch, its place, whether its answer is new)
+        let mut changed: Vec<(&SavedBatch, i64, bool)> = Vec::new();
+        for batch in &state.batches {
+            match self.written.get(batch.id.as_str()) {
+                Some(w) => {
+                    still_tracked += 1;
+                    if !unchanged(&w.batch, batch) {
+                        changed.push((batch, w.seq, !same(&w.batch.last, &batch.last)));
+                    }
+                }
+                None => {
+                    changed.push((batch, next_seq, true));
+                    next_seq += 1;
+                }
+            }
+        }
+        // Only when fewer of the written batches are still tracked than were written is one gone.
+        let gone: Vec<String> = if still_tracked < self.written.len() {
+            let kept: std::collections::HashSet<&str> =
+                state.batches.iter().map(|b| b.id.as_str()).collect();
+            self.written
+                .keys()
+                .filter(|id| !kept.contains(id.as_str()))
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        };
         let settings = serde_json::to_string(&state.settings).ok();
         let settings_changed = settings.is_some() && settings != self.settings;
         if changed.is_empty() && gone.is_empty() && !settings_changed {
@@ -321,62 +350,43 @@ impl Database {
         let transaction = self.connection.transaction()?;
         {
             let mut upsert = transaction.prepare_cached(
-                "INSERT INTO batches (seq, id, last, last_updated_ms, finish_notified, not_found, failure_alerted, cancellation, launch)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                "INSERT INTO batches (seq, id, last, last_updated_ms, finish_notified, not_found, failure_alerted, cancellation, launch, plot)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                  ON CONFLICT(id) DO UPDATE SET last = ?3, last_updated_ms = ?4, finish_notified = ?5,
-                     not_found = ?6, failure_alerted = ?7, cancellation = ?8, launch = ?9",
+                     not_found = ?6, failure_alerted = ?7, cancellation = ?8, launch = ?9, plot = ?10",
             )?;
-            let mut plot = transaction.prepare_cached(
-                "INSERT INTO plots (id, samples) VALUES (?1, ?2)
-                 ON CONFLICT(id) DO UPDATE SET samples = ?2",
-            )?;
-            let mut no_plot = transaction.prepare_cached("DELETE FROM plots WHERE id = ?1")?;
-            for (id, row) in &changed {
-                let before = self.written.get(*id);
-                if before.is_none_or(|w| !w.same_batch_columns(row)) {
-                    upsert.execute(params![
-                        row.seq,
-                        id,
-                        row.last,
-                        row.last_updated_ms,
-                        row.finish_notified,
-                        row.not_found,
-                        row.failure_alerted,
-                        row.cancellation,
-                        row.launch,
-                    ])?;
-                }
-                // The plot only when its samples changed (at most once a minute).
-                if before.map(|w| &w.samples) != Some(&row.samples) {
-                    match &row.samples {
-                        Some(samples) => plot.execute(params![id, samples])?,
-                        None => no_plot.execute([id])?,
-                    };
-                }
-            }
             // A batch that has ended goes into the record (again, should its final answer
-            // change: a cancel's last calls finishing).
+            // change: a cancel's last calls finishing) — only for a new answer: a row rewritten
+            // for its other columns leaves the record, and one the person deleted, as it is.
             let mut record = transaction.prepare_cached(
                 "INSERT INTO history (id, finished_at_ms, final, launch) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT(id) DO UPDATE SET finished_at_ms = ?2, final = ?3, launch = ?4",
             )?;
-            for (id, row) in &changed {
-                // Only a new answer: a row rewritten for its other columns (when it was last
-                // heard from) leaves the record — and a record the person deleted — as it is.
-                if self.written.get(*id).is_some_and(|w| w.last == row.last) {
-                    continue;
-                }
-                let batch = state.batches.iter().find(|b| b.id.as_str() == *id);
-                if let Some((batch, last)) = batch.and_then(|b| Some((b, b.last.as_ref()?))) {
-                    if last.has_ended() {
-                        record.execute(params![id, finished_at(batch), row.last, row.launch])?;
-                    }
+            for &(batch, seq, new_answer) in &changed {
+                let last = to_json(batch.last.as_deref());
+                let launch = to_json(batch.launch.as_deref());
+                let plot = (!batch.samples.is_empty()).then(|| plot::encode(&batch.samples));
+                upsert.execute(params![
+                    seq,
+                    batch.id.as_str(),
+                    last,
+                    batch
+                        .last_updated_ms
+                        .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
+                    batch.finish_notified,
+                    batch.not_found,
+                    batch.failure_alerted,
+                    to_json(batch.cancellation.as_deref()),
+                    launch,
+                    plot,
+                ])?;
+                if new_answer && batch.last.as_ref().is_some_and(|l| l.has_ended()) {
+                    record.execute(params![batch.id.as_str(), finished_at(batch), last, launch])?;
                 }
             }
             let mut delete = transaction.prepare_cached("DELETE FROM batches WHERE id = ?1")?;
             for id in &gone {
                 delete.execute([id])?;
-                no_plot.execute([id])?;
             }
             if settings_changed {
                 transaction.execute(
@@ -388,8 +398,14 @@ impl Database {
         }
         transaction.commit()?;
 
-        for (id, row) in changed {
-            self.written.insert((*id).to_owned(), row.clone());
+        for (batch, seq, _) in changed {
+            self.written.insert(
+                batch.id.as_str().to_owned(),
+                Written {
+                    seq,
+                    batch: batch.clone(),
+                },
+            );
         }
         for id in gone {
             self.written.remove(&id);
@@ -400,6 +416,11 @@ impl Database {
         self.next_seq = next_seq;
         Ok(true)
     }
+}
+
+/// A value as the JSON its column keeps.
+fn to_json<T: serde::Serialize>(value: Option<&T>) -> Option<String> {
+    value.and_then(|v| serde_json::to_string(v).ok())
 }
 
 /// When a batch ended ([`crate::model::BatchProgress::ended_at`]), as SQLite keeps it.

@@ -16,11 +16,13 @@
 //! - [`database`] — the schema, its migrations, reading and the changed-rows-only write, and
 //!   the record of finished batches (kept when they leave the tracked list).
 //! - [`ledger`] — the starts of the last ten minutes, so one is not sent twice by mistake.
+//! - [`plot`] — a plot's samples packed into a few hundred bytes.
 //! - [`legacy`] — reading the old JSON file, for the import.
 
 mod database;
 pub mod ledger;
 mod legacy;
+mod plot;
 
 use std::fs;
 use std::io;
@@ -78,8 +80,14 @@ pub struct SavedBatch {
     pub launch: Option<Arc<crate::launch::Launch>>,
     /// The running batch's counters, sampled at most once a minute over the last hour: the
     /// card's throughput plot.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub samples: Vec<Sample>,
+    /// (Shared with the monitor, which replaces it when a sample is added: a save compares
+    /// it by pointer.)
+    #[serde(default, skip_serializing_if = "no_samples")]
+    pub samples: Arc<Vec<Sample>>,
+}
+
+fn no_samples(samples: &Arc<Vec<Sample>>) -> bool {
+    samples.is_empty()
 }
 
 /// Everything saved.
@@ -151,13 +159,9 @@ impl StateFile {
         &self.path
     }
 
-    /// `$XDG_CONFIG_HOME/batchwatch/state.db` (or `~/.config/…`), the app's default.
+    /// `state.db` in [`crate::folders::config`], the app's default.
     pub fn default_path() -> Option<PathBuf> {
-        let config = std::env::var_os("XDG_CONFIG_HOME")
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
-        Some(config.join("batchwatch").join("state.db"))
+        Some(crate::folders::config()?.join("state.db"))
     }
 
     /// The state file of earlier versions, imported once: `state.json` beside the database.

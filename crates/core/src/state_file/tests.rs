@@ -41,7 +41,7 @@ fn sample() -> SavedState {
                 failure_alerted: true,
                 cancellation: None,
                 launch: None,
-                samples: vec![
+                samples: Arc::new(vec![
                     Sample {
                         at_ms: 1_703_101_140_000,
                         completed: 90,
@@ -52,7 +52,7 @@ fn sample() -> SavedState {
                         completed: 95,
                         failed: 5,
                     },
-                ],
+                ]),
             },
             SavedBatch {
                 id: BatchId::parse("batch_a").unwrap(),
@@ -81,7 +81,7 @@ fn sample() -> SavedState {
                     scheduled_at_ms: Some(1_703_108_000_000),
                     retry_of: Some(BatchId::parse("batch_0").unwrap()),
                 })),
-                samples: Vec::new(),
+                samples: Arc::default(),
             },
         ],
         settings: Settings {
@@ -361,8 +361,7 @@ fn audit_writes(path: &Path) -> rusqlite::Connection {
         "CREATE TABLE audit (what TEXT);
          CREATE TRIGGER batches_i AFTER INSERT ON batches BEGIN INSERT INTO audit VALUES ('batches'); END;
          CREATE TRIGGER batches_u AFTER UPDATE ON batches BEGIN INSERT INTO audit VALUES ('batches'); END;
-         CREATE TRIGGER plots_i AFTER INSERT ON plots BEGIN INSERT INTO audit VALUES ('plots'); END;
-         CREATE TRIGGER plots_u AFTER UPDATE ON plots BEGIN INSERT INTO audit VALUES ('plots'); END;",
+         CREATE TRIGGER history_i AFTER INSERT ON history BEGIN INSERT INTO audit VALUES ('history'); END;",
     )
     .unwrap();
     db
@@ -379,74 +378,129 @@ fn audited(db: &rusqlite::Connection) -> Vec<String> {
     seen
 }
 
-/// A changed answer rewrites the batch's row, not its hour of plot samples; a new sample
-/// rewrites only the plot.
+/// A changed answer, a new plot sample, or both are one row written — that batch's, no other;
+/// the same answer parsed again (a new allocation, equal contents) writes nothing.
 #[test]
-fn a_changed_answer_leaves_the_plot_and_a_new_sample_the_answer() {
+fn a_changed_answer_and_its_sample_are_one_row_written() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
     let file = StateFile::new(&path);
     file.load(1);
     let mut state = sample();
+    let other = state.batches[0].clone();
+    state.batches.push(SavedBatch {
+        id: BatchId::parse("batch_other").unwrap(),
+        ..other
+    });
     file.save(&state).unwrap();
     let audit = audit_writes(&path);
 
     let mut answer = (**state.batches[0].last.as_ref().unwrap()).clone();
+    state.batches[0].last = Some(Arc::new(answer.clone()));
+    let writes = file.writes();
+    file.save(&state).unwrap();
+    assert_eq!(
+        file.writes(),
+        writes,
+        "the same answer again writes nothing"
+    );
+    assert!(audited(&audit).is_empty());
+
     answer.completed += 1;
     state.batches[0].last = Some(Arc::new(answer));
-    file.save(&state).unwrap();
-    assert_eq!(audited(&audit), ["batches"]);
-
-    state.batches[0].samples.push(Sample {
+    Arc::make_mut(&mut state.batches[0].samples).push(Sample {
         at_ms: 1_703_101_260_000,
         completed: 96,
         failed: 5,
     });
     file.save(&state).unwrap();
-    assert_eq!(audited(&audit), ["plots"]);
+    assert_eq!(audited(&audit), ["batches"]);
     assert_eq!(StateFile::new(&path).load(1).state, state);
 
-    // A plot emptied goes, and a batch untracked takes its plot with it.
-    state.batches[0].samples.clear();
+    // A plot emptied reads back empty; a batch untracked takes its row, plot and all.
+    state.batches[0].samples = Arc::default();
     file.save(&state).unwrap();
-    let plots = |db: &rusqlite::Connection| -> i64 {
-        db.query_row("SELECT count(*) FROM plots", [], |r| r.get(0))
-            .unwrap()
-    };
-    assert_eq!(plots(&audit), 0);
-    state.batches[0].samples = sample().batches[0].samples.clone();
-    file.save(&state).unwrap();
-    assert_eq!(plots(&audit), 1);
+    assert_eq!(audited(&audit), ["batches"]);
+    assert_eq!(StateFile::new(&path).load(1).state, state);
     state.batches.remove(0);
     file.save(&state).unwrap();
-    assert_eq!(plots(&audit), 0);
+    assert_eq!(StateFile::new(&path).load(1).state, state);
 }
 
-/// A database of the format before the plot had its own table keeps its plots.
+/// A database of the format before the plot had its own table keeps its plots, through the
+/// table and back into the row.
 #[test]
 fn a_format_3_database_keeps_its_plots() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
     {
-        let db = rusqlite::Connection::open(&path).unwrap();
+        let mut db = rusqlite::Connection::open(&path).unwrap();
+        let transaction = db.transaction().unwrap();
         for migration in &database::MIGRATIONS[..3] {
-            db.execute_batch(migration).unwrap();
+            migration.apply(&transaction).unwrap();
         }
-        db.execute_batch(
-            r#"PRAGMA user_version = 3;
+        transaction
+            .execute_batch(
+                r#"PRAGMA user_version = 3;
             INSERT INTO batches (seq, id, samples)
                 VALUES (1, 'batch_plotted', '[{"atMs":60000,"completed":3,"failed":1}]');"#,
-        )
-        .unwrap();
+            )
+            .unwrap();
+        transaction.commit().unwrap();
     }
     let loaded = StateFile::new(&path).load(1);
     assert!(loaded.problem.is_none(), "{:?}", loaded.problem);
     assert_eq!(
-        loaded.state.batches[0].samples,
+        *loaded.state.batches[0].samples,
         [Sample {
             at_ms: 60_000,
             completed: 3,
             failed: 1
         }]
     );
+    let db = rusqlite::Connection::open(&path).unwrap();
+    let plots: i64 = db
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'plots'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        plots, 0,
+        "the plots' own table is gone once they are in their rows"
+    );
+}
+
+/// A plot the format-5 table kept that cannot be read costs that plot only.
+#[test]
+fn an_unreadable_plot_of_format_5_starts_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    {
+        let mut db = rusqlite::Connection::open(&path).unwrap();
+        let transaction = db.transaction().unwrap();
+        for migration in &database::MIGRATIONS[..5] {
+            migration.apply(&transaction).unwrap();
+        }
+        transaction
+            .execute_batch(
+                r#"PRAGMA user_version = 5;
+            INSERT INTO batches (seq, id) VALUES (1, 'batch_good'), (2, 'batch_bad');
+            INSERT INTO plots (id, samples) VALUES
+                ('batch_good', '[{"atMs":60000,"completed":3,"failed":1}]'),
+                ('batch_bad', 'not json');"#,
+            )
+            .unwrap();
+        transaction.commit().unwrap();
+    }
+    let loaded = StateFile::new(&path).load(1);
+    assert!(loaded.problem.is_none(), "{:?}", loaded.problem);
+    let samples: Vec<usize> = loaded
+        .state
+        .batches
+        .iter()
+        .map(|b| b.samples.len())
+        .collect();
+    assert_eq!(samples, [1, 0]);
 }
