@@ -13,8 +13,8 @@ BUILD_PACKAGES=(build-essential pkg-config libdbus-1-dev libssl-dev
 SESSION_PACKAGES=(xvfb xauth dbus dbus-bin gnome-keyring libsecret-tools dunst libnotify-bin
     haskell-status-notifier-item-utils systemd imagemagick x11-utils python3-xlib webkit2gtk-driver procps
     xclip tzdata tmux time)
-# What the package test checks the package with.
-PACKAGE_TEST_PACKAGES=(desktop-file-utils appstream man-db)
+# What the package tests check the packages with (Debian's rpm reads an .rpm: -qip, -qlp).
+PACKAGE_TEST_PACKAGES=(desktop-file-utils appstream man-db rpm)
 
 log() { printf '\033[1m[%s]\033[0m %s\n' "$(basename "$0")" "$*" >&2; }
 

@@ -1,9 +1,11 @@
-//! The Debian package `scripts/package` builds, checked as a distribution would check it and
-//! then started as a person would start it. Building the package takes a release build, so this
-//! runs only when asked — `BATCHWATCH_TEST_PACKAGE=1 scripts/test` builds the package and runs it
-//! (with `--ignored`, the package's path in `BATCHWATCH_PACKAGE`); a plain run lists it as
-//! ignored, never as passed.
+//! The packages `scripts/package` builds, checked as a distribution would check them, and the
+//! .deb then started as a person would start it; the .rpm must hold the very same files.
+//! Building them takes a release build, so this runs only when asked —
+//! `BATCHWATCH_TEST_PACKAGE=1 scripts/test` builds both and runs it (with `--ignored`, their
+//! paths in `BATCHWATCH_PACKAGE` and `BATCHWATCH_RPM`); a plain run lists it as ignored, never
+//! as passed.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -22,6 +24,44 @@ fn package() -> PathBuf {
         .expect("BATCHWATCH_PACKAGE names the .deb: run BATCHWATCH_TEST_PACKAGE=1 scripts/test");
     assert!(path.exists(), "{} is missing", path.display());
     path
+}
+
+fn rpm_package() -> PathBuf {
+    let path = std::env::var_os("BATCHWATCH_RPM")
+        .map(PathBuf::from)
+        .expect("BATCHWATCH_RPM names the .rpm: run BATCHWATCH_TEST_PACKAGE=1 scripts/test");
+    assert!(path.exists(), "{} is missing", path.display());
+    path
+}
+
+/// `rpm -qp ARGS… PACKAGE`, Debian's rpm reading the package without installing it.
+fn rpm_query(rpm: &Path, args: &[&str]) -> String {
+    let mut all = vec!["-qp"];
+    all.extend_from_slice(args);
+    all.push(rpm.to_str().unwrap());
+    let (ok, text) = run("rpm", &all);
+    assert!(ok, "rpm {all:?}: {text}");
+    text
+}
+
+/// Every file under `root` (not folders), by its path in the package, with its SHA-256.
+fn digests(root: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut folders = vec![root.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+                continue;
+            }
+            let (ok, sum) = run("sha256sum", &[path.to_str().unwrap()]);
+            assert!(ok, "{sum}");
+            let name = format!("/{}", path.strip_prefix(root).unwrap().display());
+            out.insert(name, sum.split_whitespace().next().unwrap().to_owned());
+        }
+    }
+    out
 }
 
 fn run(program: &str, args: &[&str]) -> (bool, String) {
@@ -211,5 +251,58 @@ fn the_packaged_app_starts_the_demo_with_its_tray_item_and_the_window_the_entry_
     assert!(
         instance == wm_class || class == wm_class,
         "StartupWMClass={wm_class}, the window's WM_CLASS is {instance:?}, {class:?}"
+    );
+}
+
+#[test]
+#[ignore = "needs the packages: BATCHWATCH_TEST_PACKAGE=1 scripts/test builds them and runs this"]
+fn the_rpm_holds_the_debs_files_and_asks_for_its_libraries_by_the_names_every_rpm_distribution_provides(
+) {
+    let rpm = rpm_package();
+    let info = rpm_query(&rpm, &["-i"]);
+    let value = |key: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(key)?.trim_start().strip_prefix(':'))
+            .unwrap_or_else(|| panic!("no {key} in:\n{info}"))
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(value("Name"), "batchwatch");
+    assert_eq!(value("Version"), "0.1.0");
+    assert_eq!(value("Architecture"), std::env::consts::ARCH);
+    assert_eq!(value("License"), "MIT OR Apache-2.0");
+    assert!(value("Summary").contains("Trillet"), "{info}");
+
+    // The same files as the .deb, byte for byte: `--dump` gives each file's SHA-256.
+    let in_rpm: BTreeMap<String, String> = rpm_query(&rpm, &["--dump"])
+        .lines()
+        .map(|l| {
+            let fields: Vec<&str> = l.split_whitespace().collect();
+            (fields[0].to_owned(), fields[3].to_owned())
+        })
+        .collect();
+    let deb = unpacked(&package());
+    let in_deb = digests(deb.path());
+    assert!(in_deb.contains_key("/usr/share/man/man1/batchwatch-cli.1.gz"));
+    assert_eq!(in_rpm, in_deb, "the .rpm's files and the .deb's");
+
+    // Libraries by soname (Fedora's webkit2gtk4.1 is openSUSE's libwebkit2gtk-4_1-0), never a
+    // -devel package, and nothing run as root at install.
+    let requires = rpm_query(&rpm, &["--requires"]);
+    for library in [
+        "libwebkit2gtk-4.1.so.0()(64bit)",
+        "libgtk-3.so.0()(64bit)",
+        "libdbus-1.so.3()(64bit)",
+    ] {
+        assert!(
+            requires.lines().any(|l| l.trim() == library),
+            "{library} in {requires}"
+        );
+    }
+    assert!(!requires.contains("-devel"), "{requires}");
+    assert_eq!(
+        rpm_query(&rpm, &["--scripts"]).trim(),
+        "",
+        "no install scripts"
     );
 }
