@@ -26,8 +26,16 @@ use crate::model::{BatchProgress, EpochMillis};
 #[serde(rename_all = "camelCase")]
 pub struct Sample {
     pub at_ms: u64,
+    #[serde(deserialize_with = "at_most_u32")]
     pub completed: u32,
+    #[serde(deserialize_with = "at_most_u32")]
     pub failed: u32,
+}
+
+/// A counter written as 64 bits (by an earlier version), kept at the largest 32 bits hold.
+fn at_most_u32<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = <u64 as serde::Deserialize>::deserialize(d)?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
 impl Sample {

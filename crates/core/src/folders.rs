@@ -35,6 +35,7 @@ pub fn cache() -> Option<PathBuf> {
 
 /// `$XDG_RUNTIME_DIR/batchwatch`: the control socket. Without a runtime folder (a session
 /// without logind), `<tmp>/batchwatch-<uid>`, which the socket's owner makes private.
+#[cfg(all(unix, not(target_os = "macos")))]
 pub fn runtime() -> PathBuf {
     absolute(dirs::runtime_dir())
         .map(|d| d.join("batchwatch"))

@@ -113,7 +113,9 @@ fn plots_into_rows(transaction: &Transaction) -> rusqlite::Result<()> {
             }
         }
     }
-    transaction.execute_batch("DROP TABLE plots;")
+    // Emptied, not dropped: a tray app of the version before, still running through the
+    // upgrade, goes on writing it (and saving its batches) until it restarts.
+    transaction.execute_batch("DELETE FROM plots;")
 }
 
 /// A connection to the database at `path` (created, private, when missing) with its schema
@@ -209,6 +211,9 @@ fn unchanged(written: &SavedBatch, batch: &SavedBatch) -> bool {
 struct Written {
     seq: i64,
     batch: SavedBatch,
+    /// The last save that found it still tracked: each is counted once, however many times
+    /// a list read from an old file names it.
+    seen_in: u64,
 }
 
 #[derive(Debug)]
@@ -218,6 +223,8 @@ pub struct Database {
     written: HashMap<String, Written>,
     settings: Option<String>,
     next_seq: i64,
+    /// Counts saves, for [`Written::seen_in`].
+    saves: u64,
 }
 
 impl Database {
@@ -228,6 +235,7 @@ impl Database {
             written: HashMap::new(),
             settings: None,
             next_seq: 1,
+            saves: 0,
         })
     }
 
@@ -284,6 +292,7 @@ impl Database {
                     Written {
                         seq,
                         batch: batch.clone(),
+                        seen_in: 0,
                     },
                 );
                 batches.push(batch);
@@ -312,13 +321,17 @@ impl Database {
     /// nothing was written).
     pub fn write_changes(&mut self, state: &SavedState) -> Result<bool, rusqlite::Error> {
         let mut next_seq = self.next_seq;
+        self.saves += 1;
         let mut still_tracked = 0;
         // (the batch, its place, whether its answer is new)
         let mut changed: Vec<(&SavedBatch, i64, bool)> = Vec::new();
         for batch in &state.batches {
-            match self.written.get(batch.id.as_str()) {
+            match self.written.get_mut(batch.id.as_str()) {
                 Some(w) => {
-                    still_tracked += 1;
+                    if w.seen_in != self.saves {
+                        w.seen_in = self.saves;
+                        still_tracked += 1;
+                    }
                     if !unchanged(&w.batch, batch) {
                         changed.push((batch, w.seq, !same(&w.batch.last, &batch.last)));
                     }
@@ -404,6 +417,7 @@ impl Database {
                 Written {
                     seq,
                     batch: batch.clone(),
+                    seen_in: self.saves,
                 },
             );
         }
