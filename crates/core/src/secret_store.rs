@@ -1,8 +1,10 @@
 //! The one place Batchwatch touches the OS keychain.
 //!
 //! [`SecretStore`] is the port the app and the terminal companion use; [`KeyringStore`] is its
-//! implementation on the platform store (the Secret Service on Linux — GNOME Keyring, KWallet —
-//! the Keychain on macOS, the Credential Manager on Windows). Both credentials live in one item,
+//! implementation on the Secret Service (GNOME Keyring, KWallet), through `keyring-core` and its
+//! zbus store: the same D-Bus library the tray speaks, no libdbus. (Items stored by earlier
+//! versions, through keyring 3, carry the same `service` and `username` attributes and are
+//! found as they are.) Both credentials live in one item,
 //! so they are saved and removed together. Every failure is a distinct [`KeychainError`] with
 //! a sentence saying what to do: there is no plaintext fallback, ever.
 
@@ -71,55 +73,6 @@ impl KeychainError {
 /// The bus name a Secret Service (GNOME Keyring, KWallet) owns while it runs.
 pub const SECRET_SERVICE_NAME: &str = "org.freedesktop.secrets";
 
-/// Calls `appeared` each time a Secret Service takes its name on the session bus — a keyring
-/// that starts after Batchwatch (autostart can run before the login keyring is up) or comes
-/// back after a restart. One thread, asleep on the bus connection between signals.
-#[cfg(all(unix, not(target_os = "macos")))]
-pub fn on_secret_service_start(appeared: impl Fn() + Send + 'static) -> Result<(), String> {
-    use dbus::blocking::Connection;
-    use dbus::message::MatchRule;
-
-    let (ready_tx, ready) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name("keychain-watch".into())
-        .spawn(move || {
-            let watching = Connection::new_session().and_then(|bus| {
-                let rule = MatchRule::new_signal("org.freedesktop.DBus", "NameOwnerChanged");
-                bus.add_match(
-                    rule,
-                    move |(name, _old, new): (String, String, String), _, _| {
-                        if name == SECRET_SERVICE_NAME && !new.is_empty() {
-                            appeared();
-                        }
-                        true
-                    },
-                )?;
-                Ok(bus)
-            });
-            let bus = match watching {
-                Ok(bus) => {
-                    let _ = ready_tx.send(Ok(()));
-                    bus
-                }
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e.to_string()));
-                    return;
-                }
-            };
-            while bus.process(std::time::Duration::from_secs(3600)).is_ok() {}
-        })
-        .map_err(|e| e.to_string())?;
-    ready
-        .recv()
-        .unwrap_or_else(|_| Err("the keychain watch did not start".into()))
-}
-
-/// Elsewhere the platform store is always there: nothing to wait for.
-#[cfg(not(all(unix, not(target_os = "macos"))))]
-pub fn on_secret_service_start(_appeared: impl Fn() + Send + 'static) -> Result<(), String> {
-    Ok(())
-}
-
 /// The stored form: one secret holding both values, so they are saved and removed together.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -135,7 +88,7 @@ impl Zeroize for StoredItem {
     }
 }
 
-/// [`SecretStore`] on the platform keychain, through the `keyring` crate.
+/// [`SecretStore`] on the Secret Service, through `keyring-core`.
 #[derive(Debug, Clone)]
 pub struct KeyringStore {
     service: String,
@@ -173,8 +126,21 @@ impl KeyringStore {
         }
     }
 
-    fn entry(&self) -> Result<keyring::Entry, KeychainError> {
-        keyring::Entry::new(&self.service, &self.account).map_err(classify)
+    /// The item, on a connection of its own: a keychain that started (or restarted) since the
+    /// last question is reached, never a connection left over from before.
+    #[cfg(all(unix, not(target_os = "macos")))]
+    fn entry(&self) -> Result<keyring_core::Entry, KeychainError> {
+        use keyring_core::api::CredentialStoreApi;
+        let store = zbus_secret_service_keyring_store::Store::new().map_err(classify)?;
+        store
+            .build(&self.service, &self.account, None)
+            .map_err(classify)
+    }
+
+    /// Batchwatch keeps credentials in the Secret Service only (its tray and socket are Linux's).
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    fn entry(&self) -> Result<keyring_core::Entry, KeychainError> {
+        Err(KeychainError::NoSecretService)
     }
 }
 
@@ -183,7 +149,7 @@ impl SecretStore for KeyringStore {
         // Every copy of the key made on the way in is wiped when dropped.
         let secret = match self.entry()?.get_password() {
             Ok(secret) => Zeroizing::new(secret),
-            Err(keyring::Error::NoEntry) => return Ok(None),
+            Err(keyring_core::Error::NoEntry) => return Ok(None),
             Err(e) => return Err(classify(e)),
         };
         let item: StoredItem = serde_json::from_str(&secret).map_err(|_| KeychainError::Corrupt)?;
@@ -208,22 +174,21 @@ impl SecretStore for KeyringStore {
 
     fn delete(&self) -> Result<(), KeychainError> {
         match self.entry()?.delete_credential() {
-            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
             Err(e) => Err(classify(e)),
         }
     }
 }
 
-/// Sorts keyring's errors into the cases a person can act on. The Secret Service reports them
+/// Sorts the store's errors into the cases a person can act on. The Secret Service reports them
 /// only as D-Bus error names and texts, so this reads those.
-fn classify(e: keyring::Error) -> KeychainError {
+fn classify(e: keyring_core::Error) -> KeychainError {
     let text = match &e {
-        keyring::Error::PlatformFailure(inner) | keyring::Error::NoStorageAccess(inner) => {
-            error_chain_text(inner.as_ref())
-        }
+        keyring_core::Error::PlatformFailure(inner)
+        | keyring_core::Error::NoStorageAccess(inner) => error_chain_text(inner.as_ref()),
         other => other.to_string(),
     };
-    classify_text(&text, matches!(e, keyring::Error::NoStorageAccess(_)))
+    classify_text(&text, matches!(e, keyring_core::Error::NoStorageAccess(_)))
 }
 
 fn classify_text(text: &str, no_storage_access: bool) -> KeychainError {
@@ -235,6 +200,8 @@ fn classify_text(text: &str, no_storage_access: bool) -> KeychainError {
     {
         KeychainError::NoSecretService
     } else if has("dbus_session_bus_address")
+        // The store's word for a bus it could not connect to.
+        || has("dbus session found")
         || has("autolaunch")
         || has("dbus-launch")
         || has("failed to connect to socket")
@@ -284,6 +251,10 @@ mod tests {
             ("org.freedesktop.DBus.Error.ServiceUnknown: The name org.freedesktop.secrets was not provided by any .service files", false, "keychain_unavailable"),
             ("Unable to autolaunch a dbus-daemon without a $DISPLAY for X11", false, "keychain_no_session_bus"),
             ("Failed to connect to socket /run/user/0/bus: No such file or directory", false, "keychain_no_session_bus"),
+            ("no secret service provider or dbus session found", false, "keychain_no_session_bus"),
+            ("zbus error: org.freedesktop.DBus.Error.ServiceUnknown: The name is not activatable", false, "keychain_unavailable"),
+            ("SS error: prompt dismissed", true, "keychain_prompt_dismissed"),
+            ("SS Error: object locked", true, "keychain_locked"),
             ("Prompt was dismissed", true, "keychain_prompt_dismissed"),
             ("Cannot get secret of a locked object", false, "keychain_locked"),
             ("something else entirely", true, "keychain_locked"),

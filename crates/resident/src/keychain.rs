@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use batchwatch_core::secret_store::on_secret_service_start;
+use batchwatch_core::secret_store::SECRET_SERVICE_NAME;
+use futures_util::StreamExt;
 
 use crate::state::AppState;
 use crate::status::CredentialsStatus;
@@ -34,23 +35,32 @@ pub async fn read(state: &AppState) {
 }
 
 /// From now on, a keychain service that starts while the keychain is unavailable is read at
-/// once. (A keychain that was fine is not asked again: its state is already shown.)
-pub fn reread_when_it_starts(state: &Arc<AppState>) {
-    let runtime = tokio::runtime::Handle::current();
+/// once. (A keychain that was fine is not asked again: its state is already shown.) Watched on
+/// the tray's own bus connection: no thread and no connection of its own.
+pub fn reread_when_it_starts(state: &Arc<AppState>, bus: zbus::Connection) {
     let state = Arc::downgrade(state);
-    let watching = on_secret_service_start(move || {
-        let Some(state) = state.upgrade() else {
-            return;
-        };
-        runtime.spawn(async move {
-            let unavailable = state.status.borrow().credentials.state == "unavailable";
-            if unavailable {
-                log::info!("a keychain service started; reading it again");
-                read(&state).await;
+    tokio::spawn(async move {
+        let watching = async {
+            let dbus = zbus::fdo::DBusProxy::new(&bus).await?;
+            let mut owners = dbus
+                .receive_name_owner_changed_with_args(&[(0, SECRET_SERVICE_NAME)])
+                .await?;
+            while let Some(change) = owners.next().await {
+                if !change.args().is_ok_and(|a| a.new_owner().is_some()) {
+                    continue;
+                }
+                let Some(state) = state.upgrade() else {
+                    break;
+                };
+                if state.status.borrow().credentials.state == "unavailable" {
+                    log::info!("a keychain service started; reading it again");
+                    read(&state).await;
+                }
             }
-        });
+            zbus::Result::Ok(())
+        };
+        if let Err(e) = watching.await {
+            log::warn!("cannot watch for a keychain service to start: {e}");
+        }
     });
-    if let Err(e) = watching {
-        log::warn!("cannot watch for a keychain service to start: {e}");
-    }
 }

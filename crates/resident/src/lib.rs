@@ -187,6 +187,7 @@ async fn resident(
             None
         }
     };
+    let bus = tray.as_ref().map(tray::Tray::bus);
     let bridge = Bridge {
         state: state.clone(),
         views,
@@ -196,7 +197,7 @@ async fn resident(
         announcer,
         notified,
     };
-    tokio::spawn(look_around(state.clone(), notifier));
+    tokio::spawn(look_around(state.clone(), notifier, bus));
     let bridging = tokio::spawn(bridge.run());
 
     // The server owns the only listening descriptor: once it stops, a new client is refused
@@ -248,9 +249,15 @@ async fn terminated() {
 
 /// The slow, blocking questions of start-up, asked off the async thread so the tray appears at
 /// once: what the keychain holds, and whether a notification daemon answers.
-async fn look_around(state: Arc<AppState>, notifier: DesktopNotifier) {
+async fn look_around(
+    state: Arc<AppState>,
+    notifier: DesktopNotifier,
+    bus: Option<zbus::Connection>,
+) {
     if state.secrets.is_some() {
-        keychain::reread_when_it_starts(&state);
+        if let Some(bus) = bus {
+            keychain::reread_when_it_starts(&state, bus);
+        }
         keychain::read(&state).await;
     }
     let probe = tokio::task::spawn_blocking(move || notifier.probe()).await;

@@ -67,6 +67,11 @@ impl Tray {
         })
     }
 
+    /// Its session bus connection, for whatever else listens on the bus (a keychain starting).
+    pub fn bus(&self) -> Connection {
+        self.connection.clone()
+    }
+
     /// Brings the tray in line with `view`, telling the panel only what changed.
     pub async fn apply(&mut self, view: &TrayView, paused: bool) -> zbus::Result<()> {
         let last = self.last.take();
