@@ -2,9 +2,8 @@
 //!
 //! [`SecretStore`] is the port the app and the terminal companion use; [`KeyringStore`] is its
 //! implementation on the Secret Service (GNOME Keyring, KWallet), through `keyring-core` and its
-//! zbus store: the same D-Bus library the tray speaks, no libdbus. (Items stored by earlier
-//! versions, through keyring 3, carry the same `service` and `username` attributes and are
-//! found as they are.) Both credentials live in one item,
+//! Secret Service store. (Items stored by earlier versions, through keyring 3, carry the same
+//! `service` and `username` attributes and are found as they are.) Both credentials live in one item,
 //! so they are saved and removed together. Every failure is a distinct [`KeychainError`] with
 //! a sentence saying what to do: there is no plaintext fallback, ever.
 
@@ -131,7 +130,7 @@ impl KeyringStore {
     #[cfg(all(unix, not(target_os = "macos")))]
     fn entry(&self) -> Result<keyring_core::Entry, KeychainError> {
         use keyring_core::api::CredentialStoreApi;
-        let store = zbus_secret_service_keyring_store::Store::new().map_err(classify)?;
+        let store = dbus_secret_service_keyring_store::Store::new().map_err(classify)?;
         store
             .build(&self.service, &self.account, None)
             .map_err(classify)
