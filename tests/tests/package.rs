@@ -18,20 +18,23 @@ const WAIT: Duration = Duration::from_secs(60);
 /// The hicolor sizes a desktop asks for.
 const ICON_SIZES: [u32; 8] = [16, 24, 32, 48, 64, 128, 256, 512];
 
-fn package() -> PathBuf {
-    let path = std::env::var_os("BATCHWATCH_PACKAGE")
+/// The package the environment variable `name` points at, which `scripts/test` sets.
+fn built(name: &str) -> PathBuf {
+    let path = std::env::var_os(name)
         .map(PathBuf::from)
-        .expect("BATCHWATCH_PACKAGE names the .deb: run BATCHWATCH_TEST_PACKAGE=1 scripts/test");
+        .unwrap_or_else(|| {
+            panic!("{name} names a package: run BATCHWATCH_TEST_PACKAGE=1 scripts/test")
+        });
     assert!(path.exists(), "{} is missing", path.display());
     path
 }
 
+fn package() -> PathBuf {
+    built("BATCHWATCH_PACKAGE")
+}
+
 fn rpm_package() -> PathBuf {
-    let path = std::env::var_os("BATCHWATCH_RPM")
-        .map(PathBuf::from)
-        .expect("BATCHWATCH_RPM names the .rpm: run BATCHWATCH_TEST_PACKAGE=1 scripts/test");
-    assert!(path.exists(), "{} is missing", path.display());
-    path
+    built("BATCHWATCH_RPM")
 }
 
 /// `rpm -qp ARGS… PACKAGE`, Debian's rpm reading the package without installing it.

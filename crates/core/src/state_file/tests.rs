@@ -427,27 +427,32 @@ fn a_changed_answer_and_its_sample_are_one_row_written() {
     assert_eq!(StateFile::new(&path).load(1).state, state);
 }
 
+/// A database as a Batchwatch of schema `version` left it, holding `rows`.
+fn a_database_of_format(path: &Path, version: usize, rows: &str) {
+    let mut db = rusqlite::Connection::open(path).unwrap();
+    let transaction = db.transaction().unwrap();
+    for migration in &database::MIGRATIONS[..version] {
+        migration.apply(&transaction).unwrap();
+    }
+    transaction
+        .pragma_update(None, "user_version", version)
+        .unwrap();
+    transaction.execute_batch(rows).unwrap();
+    transaction.commit().unwrap();
+}
+
 /// A database of the format before the plot had its own table keeps its plots, through the
 /// table and back into the row.
 #[test]
 fn a_format_3_database_keeps_its_plots() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
-    {
-        let mut db = rusqlite::Connection::open(&path).unwrap();
-        let transaction = db.transaction().unwrap();
-        for migration in &database::MIGRATIONS[..3] {
-            migration.apply(&transaction).unwrap();
-        }
-        transaction
-            .execute_batch(
-                r#"PRAGMA user_version = 3;
-            INSERT INTO batches (seq, id, samples)
-                VALUES (1, 'batch_plotted', '[{"atMs":60000,"completed":3,"failed":1}]');"#,
-            )
-            .unwrap();
-        transaction.commit().unwrap();
-    }
+    a_database_of_format(
+        &path,
+        3,
+        r#"INSERT INTO batches (seq, id, samples)
+            VALUES (1, 'batch_plotted', '[{"atMs":60000,"completed":3,"failed":1}]');"#,
+    );
     let loaded = StateFile::new(&path).load(1);
     assert!(loaded.problem.is_none(), "{:?}", loaded.problem);
     assert_eq!(
@@ -473,23 +478,14 @@ fn a_format_3_database_keeps_its_plots() {
 fn an_unreadable_plot_of_format_5_starts_again() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
-    {
-        let mut db = rusqlite::Connection::open(&path).unwrap();
-        let transaction = db.transaction().unwrap();
-        for migration in &database::MIGRATIONS[..5] {
-            migration.apply(&transaction).unwrap();
-        }
-        transaction
-            .execute_batch(
-                r#"PRAGMA user_version = 5;
-            INSERT INTO batches (seq, id) VALUES (1, 'batch_good'), (2, 'batch_bad');
-            INSERT INTO plots (id, samples) VALUES
-                ('batch_good', '[{"atMs":60000,"completed":3,"failed":1}]'),
-                ('batch_bad', 'not json');"#,
-            )
-            .unwrap();
-        transaction.commit().unwrap();
-    }
+    a_database_of_format(
+        &path,
+        5,
+        r#"INSERT INTO batches (seq, id) VALUES (1, 'batch_good'), (2, 'batch_bad');
+        INSERT INTO plots (id, samples) VALUES
+            ('batch_good', '[{"atMs":60000,"completed":3,"failed":1}]'),
+            ('batch_bad', 'not json');"#,
+    );
     let loaded = StateFile::new(&path).load(1);
     assert!(loaded.problem.is_none(), "{:?}", loaded.problem);
     let samples: Vec<usize> = loaded
