@@ -1407,3 +1407,40 @@ fn the_tray_app_and_a_terminal_watch_share_one_request_budget() {
         "{worst} requests in the worst (simulated) minute"
     );
 }
+
+/// Debian keeps a user's processes after logout: a tray app whose desktop session ends (its
+/// session bus goes away) ends too, in order — it says why, lets go of its socket — instead of
+/// polling on beside the next login's tray app with the same key.
+#[test]
+fn a_tray_app_ends_with_its_desktop_session() {
+    let mut desktop = Desktop::new("session_end");
+    let mut bus = os::PrivateBus::start();
+    desktop
+        .extra_env
+        .push(("DBUS_SESSION_BUS_ADDRESS".into(), bus.address.clone()));
+    let resident = batchwatch_e2e::desktop::resident_binary();
+    desktop.launch_program(&resident, &[]);
+    eventually("the tray app to be up", WAIT, || {
+        desktop
+            .logs()
+            .contains("Batchwatch is running (control socket ready)")
+            .then_some(())
+    });
+    let socket = desktop.runtime_dir().join("batchwatch/control.sock");
+    assert!(socket.exists(), "{}", socket.display());
+    let (code, out, err) = desktop.cli(&["add", "batch_session"], "");
+    assert_eq!(code, 0, "the tray app answers: {out}{err}");
+
+    bus.end();
+    let status = eventually("the tray app to end with its session", WAIT, || {
+        desktop.direct(0).try_wait().unwrap()
+    });
+    assert!(status.success(), "{status:?}");
+    let logs = desktop.logs();
+    assert!(
+        logs.contains("the desktop session ended (its bus is gone)")
+            && logs.contains("Batchwatch stopped"),
+        "{logs}"
+    );
+    assert!(!socket.exists(), "its socket is let go");
+}

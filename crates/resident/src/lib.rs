@@ -197,6 +197,7 @@ async fn resident(
         announcer,
         notified,
     };
+    let session = bus.clone();
     tokio::spawn(look_around(state.clone(), notifier, bus));
     let bridging = tokio::spawn(bridge.run());
 
@@ -219,6 +220,10 @@ async fn resident(
     tokio::select! {
         () = quit.cancelled() => {}
         () = terminated() => quit.cancel(),
+        () = session_ended(session) => {
+            log::info!("the desktop session ended (its bus is gone)");
+            quit.cancel();
+        }
     }
     log::info!("Batchwatch is quitting");
     state.windows.close();
@@ -230,6 +235,17 @@ async fn resident(
     drop(bound);
     log::info!("Batchwatch stopped");
     Ok(())
+}
+
+/// The session bus the tray app started on has gone: the desktop session ended. Debian keeps a
+/// user's processes after logout, and a tray app left behind would spend the key's budget
+/// beside the next login's; it ends as on SIGTERM, saving first. (Without a bus there is no
+/// session to outlive.)
+async fn session_ended(bus: Option<zbus::Connection>) {
+    match bus {
+        Some(bus) => bus.closed().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// SIGTERM (a logout, `kill`) or SIGINT (Ctrl-C in a terminal).
