@@ -59,10 +59,13 @@ function renderSettings(settings, status) {
     $("notifications-on").checked = settings.notifications;
     $("failure-alert-on").checked = settings.failureAlertPercent != null;
     if (settings.failureAlertPercent != null) $("failure-alert-percent").value = settings.failureAlertPercent;
+    $("stall-on").checked = settings.stallMinutes > 0;
+    if (settings.stallMinutes > 0) $("stall-minutes").value = settings.stallMinutes;
     $("settings-consequence").textContent = settings.consequence;
     $("settings-consequence").classList.remove("error");
   }
   $("failure-alert-percent").disabled = !$("failure-alert-on").checked;
+  $("stall-minutes").disabled = !$("stall-on").checked;
   const paused = settings.notificationsPausedUntilMs;
   $("pause-state").textContent = paused ? `Notifications paused until ${timeOfDay(paused)}.` : "";
   $("pause").textContent = paused ? "Resume notifications" : "Pause notifications for 1 hour";
@@ -158,6 +161,7 @@ function buildCard(id) {
     el("p", { className: "counts" }),
     el("p", { className: "timing" }),
     el("p", { className: "problem", role: "alert" }),
+    el("p", { className: "stall", role: "status", hidden: true }),
     el("p", { className: "cancellation", role: "status" }),
     el("details", { className: "recent" }, [el("summary"), el("ul")]),
     buildFailures(id),
@@ -284,6 +288,9 @@ function fillCard(node, card) {
   confirmBox.querySelector(".what").textContent =
     `Cancel ${card.id}? Its ${card.waiting} waiting calls are dropped and never made; ` +
     `the ${card.active} calls in progress finish. This cannot be undone.`;
+  const stall = node.querySelector(".stall");
+  stall.hidden = !card.stallText;
+  stall.textContent = card.stallText || "";
   const cancellation = node.querySelector(".cancellation");
   cancellation.hidden = !card.cancellationText;
   cancellation.textContent = card.cancellationText || "";
@@ -391,13 +398,14 @@ function settingsForm() {
     budget: number("budget"),
     notifications: $("notifications-on").checked,
     failureAlertPercent: $("failure-alert-on").checked ? number("failure-alert-percent") : null,
+    stallMinutes: $("stall-on").checked ? number("stall-minutes") : 0,
   };
 }
 
 // Range checks are the app's (their words come back from preview_settings); here only what
 // cannot travel as a whole number.
 function invalidNumbers(form) {
-  return [form.floorSecs, form.budget, form.failureAlertPercent ?? 1].some((n) => !Number.isSafeInteger(n));
+  return [form.floorSecs, form.budget, form.failureAlertPercent ?? 1, form.stallMinutes].some((n) => !Number.isSafeInteger(n));
 }
 
 // Closing the panel drops unsaved edits: it shows the stored settings when opened again.
@@ -417,6 +425,7 @@ $("settings-form").addEventListener("input", async () => {
   settingsDirty = true;
   const asked = ++previewAsked;
   $("failure-alert-percent").disabled = !$("failure-alert-on").checked;
+  $("stall-minutes").disabled = !$("stall-on").checked;
   const line = $("settings-consequence");
   const form = settingsForm();
   if (invalidNumbers(form)) {

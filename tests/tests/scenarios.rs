@@ -1444,3 +1444,76 @@ fn a_tray_app_ends_with_its_desktop_session() {
     );
     assert!(!socket.exists(), "its socket is let go");
 }
+
+/// A batch whose calls stop ending while others wait: said once (a notification in dunst), on
+/// its card and its tray row, and not said again while it stays stuck. (In this suite a
+/// "minute" is the budget window, 4 s, as for the plot.)
+#[test]
+fn a_batch_that_stops_making_progress_is_said_once() {
+    let mut desktop = Desktop::new("stall");
+    // Calls that never end: 5 active, 45 waiting, nothing completed or failed, ever.
+    desktop.sim.control().add_batch(
+        BatchScript::new(50)
+            .id("batch_frozen")
+            .concurrency(5)
+            .call_duration(Duration::from_secs(10_000_000)),
+    );
+    let window = desktop.open(&[]);
+    save_credentials(&window, KEY);
+    window.run(
+        "document.getElementById('settings-panel').open = true;",
+        json!([]),
+    );
+    eventually("the stored settings in the form", WAIT, || {
+        window
+            .text("#settings-consequence")
+            .filter(|t| !t.is_empty())
+    });
+    // (The suite's compressed poll floor is below the panel's range, and its override wins
+    // whatever is stored: a floor in range lets the form be saved.)
+    window.run(
+        "document.getElementById('floor-secs').value = ''; document.getElementById('stall-minutes').value = '';",
+        json!([]),
+    );
+    window.type_into("#floor-secs", "5");
+    window.type_into("#stall-minutes", "1");
+    window.click("#save-settings");
+    eventually("the save", WAIT, || {
+        window.text("#settings-message").filter(|t| t == "Saved.")
+    });
+    eventually("the setting in the state file", WAIT, || {
+        desktop.saved_settings().filter(|s| s["stallMinutes"] == 1)
+    });
+    add_batches(&window, "batch_frozen");
+
+    let said = eventually("the stall notification", Duration::from_secs(60), || {
+        let seen: Vec<_> = os::notifications()
+            .into_iter()
+            .filter(|(_, s, _)| s.starts_with("Batch batch_frozen has made no progress for "))
+            .collect();
+        (!seen.is_empty()).then_some(seen)
+    });
+    assert!(said[0].2.starts_with("45 waiting, 5 active"), "{said:?}");
+    let card = eventually("the card to say so", WAIT, || {
+        in_card(&window, "batch_frozen", ".stall").filter(|t| t.starts_with("No progress for "))
+    });
+    assert!(!card.is_empty());
+    let service = os::tray_service(WAIT);
+    eventually("the tray row to say so", WAIT, || {
+        os::tray_menu(&service)
+            .iter()
+            .any(|(_, row, _)| row.starts_with("⚠ batch_frozen — No progress for "))
+            .then_some(())
+    });
+
+    // Three more answers, each still stuck: the stall had as many chances to be said again.
+    let polls = desktop.sim.control().request_count("batch_frozen");
+    eventually("three more polls", WAIT, || {
+        (desktop.sim.control().request_count("batch_frozen") >= polls + 3).then_some(())
+    });
+    let all: Vec<_> = os::notifications()
+        .into_iter()
+        .filter(|(_, s, _)| s.contains("batch_frozen"))
+        .collect();
+    assert_eq!(all.len(), 1, "said more than once: {all:?}");
+}

@@ -213,6 +213,7 @@ mod tests {
             cancellation: None,
             launch: None,
             samples: Default::default(),
+            moved_at_ms: None,
         }
     }
 

@@ -29,6 +29,8 @@ fn batch(id: &str, p: BatchProgress) -> SavedBatch {
         cancellation: None,
         launch: None,
         samples: Default::default(),
+        moved_at_ms: None,
+        stall_alerted: false,
     }
 }
 

@@ -39,6 +39,8 @@ fn snapshots(n: usize) -> Vec<BatchSnapshot> {
                     })
                     .collect(),
             ),
+            // Its calls last ended a minute before its answer: not stalled.
+            moved_at_ms: Some(1_703_101_140_000),
         })
         .collect()
 }

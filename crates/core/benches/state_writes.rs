@@ -38,6 +38,8 @@ fn state(n: usize) -> SavedState {
                 cancellation: None,
                 launch: None,
                 samples: Arc::new(an_hour_of_samples(60)),
+                moved_at_ms: None,
+                stall_alerted: false,
             })
             .collect(),
         ..SavedState::default()

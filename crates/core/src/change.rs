@@ -152,6 +152,52 @@ pub fn failure_rate_alert(
     })
 }
 
+/// How long a running batch has made no progress at `now_ms` — no call ended since
+/// `moved_at_ms` (the answer that last changed its completed and failed counts) while calls still
+/// wait or are active — once that is at least `after_ms` (0: never; see
+/// [`crate::settings::Settings::stall_after_ms`]). A queued batch, waiting for its start, is
+/// never stalled.
+pub fn stalled_for(
+    current: &BatchProgress,
+    moved_at_ms: Option<u64>,
+    now_ms: u64,
+    after_ms: u64,
+) -> Option<std::time::Duration> {
+    if after_ms == 0
+        || current.status != BatchStatus::Processing
+        || current.has_ended()
+        || current.waiting.saturating_add(current.active) == 0
+    {
+        return None;
+    }
+    let since = now_ms.checked_sub(moved_at_ms?)?;
+    (since >= after_ms).then(|| std::time::Duration::from_millis(since))
+}
+
+/// What the card and the tray row say of a stalled batch: "No progress for 22 min".
+pub fn stall_text(stalled: std::time::Duration) -> String {
+    format!("No progress for {}", format::duration(stalled))
+}
+
+/// The one notification of a stall.
+pub fn stall_notification(
+    id: &BatchId,
+    current: &BatchProgress,
+    stalled: std::time::Duration,
+) -> NotificationContent {
+    NotificationContent {
+        title: format!(
+            "Batch {id} has made no progress for {}",
+            format::duration(stalled)
+        ),
+        body: format!(
+            "{} waiting, {} active, and no call has ended since. The batch is still running.",
+            current.waiting, current.active
+        ),
+        urgent: true,
+    }
+}
+
 /// The one notification for rejected credentials.
 pub fn credentials_rejected_notification(message: &str) -> NotificationContent {
     NotificationContent {

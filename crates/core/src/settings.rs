@@ -21,6 +21,9 @@ pub struct Settings {
     /// Also notify (once per batch) when a running batch's failure rate reaches this percent.
     /// Off by default: a campaign's normal failure rate is the user's to know.
     pub failure_alert_percent: Option<u8>,
+    /// Notify (once per stall) when a running batch's ended calls have not moved for this many
+    /// minutes of answers while calls still wait or run; 0 turns it off.
+    pub stall_minutes: u16,
 }
 
 impl Default for Settings {
@@ -30,9 +33,13 @@ impl Default for Settings {
             notifications: true,
             notifications_paused_until_ms: None,
             failure_alert_percent: None,
+            stall_minutes: DEFAULT_STALL_MINUTES,
         }
     }
 }
+
+/// A quarter of an hour without a call ending, while calls wait: worth a look.
+pub const DEFAULT_STALL_MINUTES: u16 = 15;
 
 /// How long "Pause notifications" holds them.
 pub const PAUSE_FOR: Duration = Duration::from_secs(60 * 60);
@@ -44,12 +51,22 @@ pub const FLOOR_SECS: RangeInclusive<u64> = 5..=600;
 pub const BUDGET: RangeInclusive<u32> = 1..=(TRILLET_LIMIT_PER_MINUTE - 5);
 /// The failure-rate threshold, in percent.
 pub const FAILURE_ALERT_PERCENT: RangeInclusive<u8> = 1..=100;
+/// The stall alert's minutes; 0 is off.
+pub const STALL_MINUTES: RangeInclusive<u16> = 0..=240;
 
 impl Settings {
     /// Whether a pause is in force at `now_ms`.
     pub fn paused_at(&self, now_ms: u64) -> bool {
         self.notifications_paused_until_ms
             .is_some_and(|until| now_ms < until)
+    }
+
+    /// How long a batch may make no progress before it is stalled, in ms (0: never): the stall
+    /// minutes, a minute being the budget's window (always a minute, but where the start-up
+    /// test hooks compress it, as they do the plot's minute).
+    pub fn stall_after_ms(&self) -> u64 {
+        let minute_ms = u64::try_from(self.poll.window.as_millis()).unwrap_or(u64::MAX);
+        u64::from(self.stall_minutes).saturating_mul(minute_ms)
     }
 
     /// Whether a notification may be shown at `now_ms`.
@@ -85,6 +102,11 @@ impl Settings {
             failure_alert_percent: self
                 .failure_alert_percent
                 .filter(|p| FAILURE_ALERT_PERCENT.contains(p)),
+            stall_minutes: if STALL_MINUTES.contains(&self.stall_minutes) {
+                self.stall_minutes
+            } else {
+                DEFAULT_STALL_MINUTES
+            },
             ..self
         }
     }
@@ -107,6 +129,13 @@ pub struct SettingsForm {
     pub budget: i64,
     pub notifications: bool,
     pub failure_alert_percent: Option<i64>,
+    /// (A form without it, from a window of the version before, keeps the default.)
+    #[serde(default = "default_stall_minutes")]
+    pub stall_minutes: i64,
+}
+
+fn default_stall_minutes() -> i64 {
+    DEFAULT_STALL_MINUTES.into()
 }
 
 /// A field out of its range, said so the person can fix it.
@@ -118,6 +147,8 @@ pub enum SettingsError {
     Budget(i64),
     #[error("The failure-rate threshold must be {min}–{max} % (you entered {0} %).", min = FAILURE_ALERT_PERCENT.start(), max = FAILURE_ALERT_PERCENT.end())]
     FailureAlert(i64),
+    #[error("The stall alert must be {min}–{max} minutes, 0 for off (you entered {0}).", min = STALL_MINUTES.start(), max = STALL_MINUTES.end())]
+    Stall(i64),
 }
 
 impl SettingsForm {
@@ -128,6 +159,7 @@ impl SettingsForm {
             budget: i64::from(settings.poll.budget),
             notifications: settings.notifications,
             failure_alert_percent: settings.failure_alert_percent.map(i64::from),
+            stall_minutes: settings.stall_minutes.into(),
         }
     }
 
@@ -157,12 +189,19 @@ impl SettingsForm {
                 .ok_or(SettingsError::FailureAlert(p))?,
             ),
         };
+        let stall_minutes = within(
+            self.stall_minutes,
+            (*STALL_MINUTES.start()).into(),
+            (*STALL_MINUTES.end()).into(),
+        )
+        .ok_or(SettingsError::Stall(self.stall_minutes))?;
         // In range, so these conversions cannot fail.
         Ok(ValidSettingsForm {
             floor: Duration::from_secs(floor),
             budget: budget as u32,
             notifications: self.notifications,
             failure_alert_percent: failure_alert_percent.map(|p| p as u8),
+            stall_minutes: stall_minutes as u16,
         })
     }
 }
@@ -174,6 +213,7 @@ pub struct ValidSettingsForm {
     budget: u32,
     notifications: bool,
     failure_alert_percent: Option<u8>,
+    stall_minutes: u16,
 }
 
 impl ValidSettingsForm {
@@ -184,6 +224,7 @@ impl ValidSettingsForm {
         settings.poll.backoff_cap = settings.poll.backoff_cap.max(settings.poll.floor);
         settings.notifications = self.notifications;
         settings.failure_alert_percent = self.failure_alert_percent;
+        settings.stall_minutes = self.stall_minutes;
         settings
     }
 
@@ -248,10 +289,12 @@ mod tests {
             notifications: false,
             notifications_paused_until_ms: Some(5),
             failure_alert_percent: Some(0),
+            stall_minutes: 241,
         };
         let held = hostile.within_ranges();
         assert_eq!(held.poll, PollPolicy::default());
         assert_eq!(held.failure_alert_percent, None);
+        assert_eq!(held.stall_minutes, DEFAULT_STALL_MINUTES);
         assert!(
             !held.notifications,
             "choices that cannot be out of range are kept"
@@ -326,10 +369,44 @@ mod tests {
                 },
                 SettingsError::Budget(i64::MAX),
             ),
+            (
+                SettingsForm {
+                    stall_minutes: 241,
+                    ..form()
+                },
+                SettingsError::Stall(241),
+            ),
+            (
+                SettingsForm {
+                    stall_minutes: -1,
+                    ..form()
+                },
+                SettingsError::Stall(-1),
+            ),
         ];
         for (form, error) in cases {
             assert_eq!(form.validate(), Err(error));
         }
+        let off = SettingsForm {
+            stall_minutes: 0,
+            ..form()
+        };
+        assert_eq!(
+            off.validate()
+                .unwrap()
+                .applied_to(Settings::default())
+                .stall_minutes,
+            0,
+            "0 turns the stall alert off"
+        );
+        let from_before: SettingsForm = serde_json::from_value(serde_json::json!(
+            {"floorSecs": 15, "budget": 50, "notifications": true, "failureAlertPercent": null}
+        ))
+        .unwrap();
+        assert_eq!(
+            from_before.stall_minutes, 15,
+            "a form without it keeps the default"
+        );
         assert_eq!(
             SettingsError::Budget(56).to_string(),
             "The request budget must be 1–55 requests a minute (you entered 56); Trillet allows 60."
@@ -344,6 +421,7 @@ mod tests {
             budget: 20,
             notifications: false,
             failure_alert_percent: Some(25),
+            stall_minutes: 30,
         }
         .validate()
         .unwrap()

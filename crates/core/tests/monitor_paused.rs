@@ -894,6 +894,7 @@ async fn settings_round_trip_through_the_file_and_steer_the_schedule() {
         budget: 20,
         notifications: false,
         failure_alert_percent: Some(30),
+        stall_minutes: 20,
     }
     .validate()
     .unwrap();
@@ -912,6 +913,7 @@ async fn settings_round_trip_through_the_file_and_steer_the_schedule() {
     assert_eq!(stored.poll.budget, 20);
     assert!(!stored.notifications);
     assert_eq!(stored.failure_alert_percent, Some(30));
+    assert_eq!(stored.stall_minutes, 20);
 
     // A new run reads them back and polls by them.
     let again = FakeTrillet::default();

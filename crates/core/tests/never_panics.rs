@@ -115,6 +115,8 @@ fn snapshot(id: &str, progress: BatchProgress, retry_at_ms: u64) -> BatchSnapsho
         },
         cancellation: None,
         launch: None,
+        // As far back as a clock goes: the stall's arithmetic too.
+        moved_at_ms: Some(0),
     }
 }
 

@@ -38,6 +38,8 @@ fn state(n: usize, completed: u64) -> SavedState {
                 cancellation: None,
                 launch: None,
                 samples: Default::default(),
+                moved_at_ms: None,
+                stall_alerted: false,
             })
             .collect(),
         ..SavedState::default()

@@ -124,6 +124,14 @@ impl Bridge {
                 log::warn!("batch {id}: {}", notification.body);
                 (show.then_some(notification), false)
             }
+            MonitorEvent::Stalled {
+                id,
+                notification,
+                show,
+            } => {
+                log::warn!("batch {id}: {}", notification.title);
+                (show.then_some(notification), false)
+            }
             MonitorEvent::CredentialsRejected {
                 message,
                 notification,

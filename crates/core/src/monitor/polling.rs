@@ -127,6 +127,7 @@ impl<S: TrilletApi> Task<S> {
         let (running, queued) = self.budget_shares();
         let policy = self.poll_policy();
         let failure_alert = self.settings.failure_alert_percent;
+        let stall_after_ms = self.settings_in_force().stall_after_ms();
 
         match answer.result {
             Ok(progress) => {
@@ -142,7 +143,7 @@ impl<S: TrilletApi> Task<S> {
                     } else {
                         policy.interval(running, queued)
                     };
-                let observed = batch.observe(progress, failure_alert, now_ms);
+                let observed = batch.observe(progress, failure_alert, stall_after_ms, now_ms);
                 if observed.save != Save::Nothing {
                     let every = u64::try_from(policy.window.as_millis()).unwrap_or(u64::MAX);
                     batch.sample(now_ms, every);
@@ -159,6 +160,13 @@ impl<S: TrilletApi> Task<S> {
                 }
                 if let Some(notification) = observed.alert {
                     let _ = self.events.send(MonitorEvent::FailureRateHigh {
+                        id: id.clone(),
+                        notification,
+                        show,
+                    });
+                }
+                if let Some(notification) = observed.stall {
+                    let _ = self.events.send(MonitorEvent::Stalled {
                         id: id.clone(),
                         notification,
                         show,

@@ -19,6 +19,7 @@ impl<S: TrilletApi> Task<S> {
                     cancellation: b.cancellation.clone(),
                     launch: b.launch.clone(),
                     samples: b.samples.clone(),
+                    moved_at_ms: b.moved_at_ms,
                 })
                 .collect(),
             connection: self.connection(),

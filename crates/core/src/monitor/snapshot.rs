@@ -61,6 +61,8 @@ pub struct BatchSnapshot {
     pub launch: Option<Arc<crate::launch::Launch>>,
     /// Its counters, sampled at most once a minute over the last hour.
     pub samples: Arc<Vec<crate::figures::Sample>>,
+    /// When an answer last moved its status or its ended calls: a stall is counted from here.
+    pub moved_at_ms: Option<u64>,
 }
 
 /// Everything the monitor knows, as an immutable snapshot.
@@ -92,6 +94,14 @@ pub enum MonitorEvent {
     },
     /// A running batch's failure rate reached the user's threshold. Sent once per batch.
     FailureRateHigh {
+        id: BatchId,
+        notification: NotificationContent,
+        /// As for [`MonitorEvent::BatchFinished`].
+        show: bool,
+    },
+    /// A running batch made no progress for the user's stall minutes while calls still wait
+    /// or run. Sent once per stall, across restarts.
+    Stalled {
         id: BatchId,
         notification: NotificationContent,
         /// As for [`MonitorEvent::BatchFinished`].

@@ -41,6 +41,11 @@ pub(super) struct Tracked {
     pub(super) drilldown: Option<Arc<tokio::sync::Mutex<FailedCalls>>>,
     /// The counters at most once a spacing (a minute), the last hour of them: the plot.
     pub(super) samples: Arc<Vec<Sample>>,
+    /// When an answer last moved its status or its ended calls (epoch ms): a stall is counted
+    /// from here.
+    pub(super) moved_at_ms: Option<u64>,
+    /// The current stall was announced; cleared when the counters move again.
+    pub(super) stall_alerted: bool,
 }
 
 /// Samples kept: an hour of one a minute, and the one before as the first bar's start.
@@ -54,6 +59,8 @@ pub(super) struct Observed {
     pub(super) finish: Option<NotificationContent>,
     /// The failure-rate alert, given once per batch.
     pub(super) alert: Option<NotificationContent>,
+    /// The stall alert, given once per stall.
+    pub(super) stall: Option<NotificationContent>,
     pub(super) save: Save,
 }
 
@@ -88,6 +95,8 @@ impl Tracked {
             launch: None,
             drilldown: None,
             samples: Arc::default(),
+            moved_at_ms: None,
+            stall_alerted: false,
         }
     }
 
@@ -100,6 +109,8 @@ impl Tracked {
         t.cancellation = saved.cancellation;
         t.launch = saved.launch;
         t.samples = saved.samples;
+        t.moved_at_ms = saved.moved_at_ms;
+        t.stall_alerted = saved.stall_alerted;
         if saved.not_found {
             t.fetch = FetchStatus::NotFound {
                 message: "Trillet has no batch with this ID in this workspace.".into(),
@@ -111,18 +122,39 @@ impl Tracked {
     /// Takes a poll's answer: keeps it as the batch's snapshot and says what it means — the
     /// finish to announce, the failure-rate alert that is due, how soon to save. The flags that
     /// make each happen once are set here, so the caller only sends what it is given.
-    /// `failure_alert` is the user's threshold in percent, if they set one.
+    /// `failure_alert` is the user's threshold in percent, if they set one; `stall_after_ms` how
+    /// long without progress makes a stall (0: off).
     pub(super) fn observe(
         &mut self,
         progress: BatchProgress,
         failure_alert: Option<u8>,
+        stall_after_ms: u64,
         now_ms: u64,
     ) -> Observed {
         // The same answer as the one kept (and kept on disk: a batch Trillet did not know is
         // saved as such, so hearing of it again is news for the file).
         let same = self.last.as_deref() == Some(&progress)
             && !matches!(self.fetch, FetchStatus::NotFound { .. });
-        let flags_before = (self.finish_notified, self.failure_alerted);
+        let flags_before = (
+            self.finish_notified,
+            self.failure_alerted,
+            self.stall_alerted,
+        );
+        // Progress is a call ending, or the run changing state (a queued batch starting): a
+        // stall is counted from the last answer that brought either.
+        let moved = self.last.as_deref().is_none_or(|was| {
+            was.status != progress.status
+                || was.completed.saturating_add(was.failed)
+                    != progress.completed.saturating_add(progress.failed)
+        });
+        if moved || self.moved_at_ms.is_none() {
+            self.moved_at_ms = Some(now_ms);
+            self.stall_alerted = false;
+        }
+        let stall = crate::change::stalled_for(&progress, self.moved_at_ms, now_ms, stall_after_ms)
+            .filter(|_| !self.stall_alerted)
+            .map(|stalled| crate::change::stall_notification(&self.id, &progress, stalled));
+        self.stall_alerted |= stall.is_some();
         let change = detect(self.last.as_deref(), &progress);
         let alert = failure_alert
             .filter(|_| !self.failure_alerted)
@@ -148,7 +180,12 @@ impl Tracked {
         self.consecutive_errors = 0;
         // A flag a restart needs (announced, alerted) changed: it reaches the disk before
         // anything is said, and before a crash could make the next start say it again.
-        let save = if (self.finish_notified, self.failure_alerted) != flags_before {
+        let save = if (
+            self.finish_notified,
+            self.failure_alerted,
+            self.stall_alerted,
+        ) != flags_before
+        {
             Save::Now
         } else if same {
             Save::Nothing
@@ -158,6 +195,7 @@ impl Tracked {
         Observed {
             finish,
             alert,
+            stall,
             save,
         }
     }
@@ -186,6 +224,8 @@ impl Tracked {
             cancellation: self.cancellation.clone(),
             launch: self.launch.clone(),
             samples: self.samples.clone(),
+            moved_at_ms: self.moved_at_ms,
+            stall_alerted: self.stall_alerted,
         }
     }
 
@@ -290,6 +330,123 @@ mod tests {
         t
     }
 
+    /// The default stall alert, in ms.
+    const FIFTEEN_MIN: u64 = 15 * 60_000;
+
+    /// A running batch whose ended calls stay at `ended` while 45 wait and 5 are active.
+    fn busy(ended: u64) -> BatchProgress {
+        BatchProgress {
+            waiting: 45,
+            active: 5,
+            completed: ended,
+            failed: 0,
+            ..progress(Answer::Running)
+        }
+    }
+
+    /// The stall alert: said once the ended calls have not moved for the user's minutes of
+    /// answers while calls wait, once however long it lasts and across a restart; cleared when
+    /// a call ends, and said again for the next stall; never when off, for a batch with nothing
+    /// left to call, or for a queued batch (nor at the start of one that waited long).
+    #[tokio::test(start_paused = true)]
+    async fn a_stall_is_said_once_clears_when_a_call_ends_and_survives_a_restart() {
+        let at = |minute: u64| NOW_MS + minute * 60_000;
+        let id = || BatchId::parse("batch_stall").unwrap();
+        let mut t = Tracked::new(id(), Instant::now(), 1);
+        assert_eq!(t.observe(busy(10), None, FIFTEEN_MIN, at(0)).stall, None);
+        assert_eq!(t.observe(busy(10), None, FIFTEEN_MIN, at(14)).stall, None);
+        let seen = t.observe(busy(10), None, FIFTEEN_MIN, at(15));
+        let said = seen.stall.expect("stalled after 15 min of answers");
+        assert_eq!(
+            said.title,
+            "Batch batch_stall has made no progress for 15 min"
+        );
+        assert!(
+            said.body.starts_with("45 waiting, 5 active"),
+            "{}",
+            said.body
+        );
+        assert_eq!(seen.save, Save::Now, "on disk before it is said");
+        assert_eq!(
+            t.observe(busy(10), None, FIFTEEN_MIN, at(40)).stall,
+            None,
+            "once a stall"
+        );
+
+        let mut restarted = Tracked::restored(t.saved(), Instant::now());
+        assert_eq!(
+            restarted.observe(busy(10), None, FIFTEEN_MIN, at(41)).stall,
+            None,
+            "nor after a restart"
+        );
+        let moved = restarted.observe(busy(11), None, FIFTEEN_MIN, at(42));
+        assert_eq!(
+            (moved.stall, moved.save),
+            (None, Save::Now),
+            "cleared, and that saved"
+        );
+        assert_eq!(
+            restarted.observe(busy(11), None, FIFTEEN_MIN, at(56)).stall,
+            None
+        );
+        assert!(
+            restarted
+                .observe(busy(11), None, FIFTEEN_MIN, at(57))
+                .stall
+                .is_some(),
+            "the next stall"
+        );
+
+        let mut off = Tracked::new(id(), Instant::now(), 1);
+        off.observe(busy(10), None, 0, at(0));
+        assert_eq!(
+            off.observe(busy(10), None, 0, at(500)).stall,
+            None,
+            "0 is off"
+        );
+
+        let mut nothing_left = Tracked::new(id(), Instant::now(), 1);
+        let idle = || BatchProgress {
+            waiting: 0,
+            active: 0,
+            ..busy(10)
+        };
+        nothing_left.observe(idle(), None, FIFTEEN_MIN, at(0));
+        assert_eq!(
+            nothing_left
+                .observe(idle(), None, FIFTEEN_MIN, at(100))
+                .stall,
+            None
+        );
+
+        let queued = || BatchProgress {
+            waiting: 50,
+            ..progress(Answer::Queued)
+        };
+        let mut scheduled = Tracked::new(id(), Instant::now(), 1);
+        scheduled.observe(queued(), None, FIFTEEN_MIN, at(0));
+        assert_eq!(
+            scheduled
+                .observe(queued(), None, FIFTEEN_MIN, at(120))
+                .stall,
+            None,
+            "queued"
+        );
+        assert_eq!(
+            scheduled.observe(busy(0), None, FIFTEEN_MIN, at(121)).stall,
+            None,
+            "its start is progress"
+        );
+        assert_eq!(
+            scheduled.observe(busy(0), None, FIFTEEN_MIN, at(135)).stall,
+            None
+        );
+        assert!(scheduled
+            .observe(busy(0), None, FIFTEEN_MIN, at(136))
+            .stall
+            .is_some());
+    }
+
     #[tokio::test(start_paused = true)]
     async fn observe_grid_announces_each_end_once_and_saves_before_telling() {
         use Answer as A;
@@ -318,7 +475,7 @@ mod tests {
         ];
         for (before, answer, finish, alert, save) in grid {
             let mut t = tracked(before);
-            let seen = t.observe(progress(answer), ALERT_AT, NOW_MS);
+            let seen = t.observe(progress(answer), ALERT_AT, 0, NOW_MS);
             let case = format!("{before:?} then {answer:?}");
             assert_eq!(
                 seen.finish
@@ -333,7 +490,7 @@ mod tests {
             assert_eq!(t.last.as_deref(), Some(&progress(answer)), "{case}");
 
             // The same answer again is never news, and costs the disk nothing.
-            let again = t.observe(progress(answer), ALERT_AT, NOW_MS);
+            let again = t.observe(progress(answer), ALERT_AT, 0, NOW_MS);
             assert_eq!((again.finish, again.alert), (None, None), "{case}, twice");
             assert_eq!(again.save, Save::Nothing, "{case}, twice");
         }
@@ -342,7 +499,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn no_threshold_means_no_alert() {
         let mut t = tracked(Before::Running);
-        let seen = t.observe(progress(Answer::FailingFast), None, NOW_MS);
+        let seen = t.observe(progress(Answer::FailingFast), None, 0, NOW_MS);
         assert_eq!(seen.alert, None);
         assert!(!t.failure_alerted);
     }
@@ -354,7 +511,7 @@ mod tests {
             !batch.sample(NOW_MS, 60_000),
             "nothing to sample before an answer"
         );
-        batch.observe(progress(Answer::Running), None, NOW_MS);
+        batch.observe(progress(Answer::Running), None, 0, NOW_MS);
         assert!(batch.sample(NOW_MS, 60_000));
         assert!(!batch.sample(NOW_MS + 59_999, 60_000), "within the minute");
         assert!(batch.sample(NOW_MS + 60_000, 60_000));

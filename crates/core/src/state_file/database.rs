@@ -95,6 +95,12 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     // ... and back into the batch's row, packed small: an answer and its new sample were two
     // pages written (14 KiB a changed answer with 1,000 batches), now one.
     Migration::Code(plots_into_rows),
+    // When a batch last made progress and whether its current stall was announced: a stall
+    // goes on, announced once, across a restart.
+    Migration::Sql(
+        "ALTER TABLE batches ADD COLUMN moved_at_ms INTEGER;
+    ALTER TABLE batches ADD COLUMN stall_alerted INTEGER NOT NULL DEFAULT 0;",
+    ),
 ];
 
 /// Migration 6: each plot's JSON samples, packed, into its batch's new `plot` column.
@@ -204,6 +210,8 @@ fn unchanged(written: &SavedBatch, batch: &SavedBatch) -> bool {
         && same(&written.cancellation, &batch.cancellation)
         && same(&written.launch, &batch.launch)
         && (Arc::ptr_eq(&written.samples, &batch.samples) || written.samples == batch.samples)
+        && written.moved_at_ms == batch.moved_at_ms
+        && written.stall_alerted == batch.stall_alerted
 }
 
 /// A batch as the database last had it: its place in the order, and the values written.
@@ -246,7 +254,7 @@ impl Database {
         {
             let mut rows = self.connection.prepare(
                 "SELECT seq, id, last, last_updated_ms, finish_notified, not_found,
-                     failure_alerted, cancellation, plot, launch
+                     failure_alerted, cancellation, plot, launch, moved_at_ms, stall_alerted
                  FROM batches ORDER BY seq",
             )?;
             let mut query = rows.query([])?;
@@ -285,6 +293,10 @@ impl Database {
                     launch: json(9)?
                         .as_deref()
                         .and_then(|s| serde_json::from_str(s).ok()),
+                    moved_at_ms: r
+                        .get::<_, Option<i64>>(10)?
+                        .and_then(|ms| u64::try_from(ms).ok()),
+                    stall_alerted: r.get(11)?,
                 };
                 self.next_seq = self.next_seq.max(seq + 1);
                 written.insert(
@@ -363,10 +375,11 @@ impl Database {
         let transaction = self.connection.transaction()?;
         {
             let mut upsert = transaction.prepare_cached(
-                "INSERT INTO batches (seq, id, last, last_updated_ms, finish_notified, not_found, failure_alerted, cancellation, launch, plot)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                "INSERT INTO batches (seq, id, last, last_updated_ms, finish_notified, not_found, failure_alerted, cancellation, launch, plot, moved_at_ms, stall_alerted)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                  ON CONFLICT(id) DO UPDATE SET last = ?3, last_updated_ms = ?4, finish_notified = ?5,
-                     not_found = ?6, failure_alerted = ?7, cancellation = ?8, launch = ?9, plot = ?10",
+                     not_found = ?6, failure_alerted = ?7, cancellation = ?8, launch = ?9, plot = ?10,
+                     moved_at_ms = ?11, stall_alerted = ?12",
             )?;
             // A batch that has ended goes into the record (again, should its final answer
             // change: a cancel's last calls finishing) — only for a new answer: a row rewritten
@@ -392,6 +405,10 @@ impl Database {
                     to_json(batch.cancellation.as_deref()),
                     launch,
                     plot,
+                    batch
+                        .moved_at_ms
+                        .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
+                    batch.stall_alerted,
                 ])?;
                 if new_answer && batch.last.as_ref().is_some_and(|l| l.has_ended()) {
                     record.execute(params![batch.id.as_str(), finished_at(batch), last, launch])?;

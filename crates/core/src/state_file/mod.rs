@@ -84,6 +84,12 @@ pub struct SavedBatch {
     /// it by pointer.)
     #[serde(default, skip_serializing_if = "no_samples")]
     pub samples: Arc<Vec<Sample>>,
+    /// When an answer last moved its status or its ended calls (epoch ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_at_ms: Option<u64>,
+    /// The current stall was announced: not again until the counters move.
+    #[serde(default)]
+    pub stall_alerted: bool,
 }
 
 fn no_samples(samples: &Arc<Vec<Sample>>) -> bool {

@@ -53,6 +53,8 @@ fn sample() -> SavedState {
                         failed: 5,
                     },
                 ]),
+                moved_at_ms: Some(1_703_101_140_000),
+                stall_alerted: true,
             },
             SavedBatch {
                 id: BatchId::parse("batch_a").unwrap(),
@@ -82,12 +84,15 @@ fn sample() -> SavedState {
                     retry_of: Some(BatchId::parse("batch_0").unwrap()),
                 })),
                 samples: Arc::default(),
+                moved_at_ms: None,
+                stall_alerted: false,
             },
         ],
         settings: Settings {
             notifications: false,
             notifications_paused_until_ms: Some(1_703_104_800_000),
             failure_alert_percent: Some(30),
+            stall_minutes: 45,
             poll: crate::schedule::PollPolicy {
                 floor: std::time::Duration::from_secs(45),
                 budget: 20,

@@ -79,6 +79,9 @@ struct Row<'a> {
     snapshot: &'a BatchSnapshot,
     state: BatchState,
     figures: Option<Figures>,
+    /// How long it has made no progress, once that is past the user's stall minutes: as of its
+    /// last answer, as the stall alert counts it.
+    stalled: Option<std::time::Duration>,
 }
 
 /// "starts at 09:30" for a batch Batchwatch started for later, until it starts: the card, the
@@ -107,6 +110,14 @@ fn rows(view: &MonitorSnapshot) -> Vec<Row<'_>> {
         .map(|snapshot| Row {
             snapshot,
             state: BatchState::of(snapshot),
+            stalled: snapshot.progress.as_deref().and_then(|p| {
+                crate::change::stalled_for(
+                    p,
+                    snapshot.moved_at_ms,
+                    snapshot.last_updated_ms?,
+                    view.settings.stall_after_ms(),
+                )
+            }),
             figures: snapshot.progress.as_deref().map(|p| {
                 let seen = Seen {
                     samples: &snapshot.samples,
@@ -177,6 +188,7 @@ mod tests {
             cancellation: None,
             launch: None,
             samples: Default::default(),
+            moved_at_ms: None,
         }
     }
 
@@ -221,6 +233,39 @@ mod tests {
             retry_of: retry_of.map(|p| BatchId::parse(p).unwrap()),
         }));
         b
+    }
+
+    /// A batch whose calls stopped ending says so on its card and its tray row, and turns the
+    /// tray to attention; once a call ends (or with the alert off) it says nothing.
+    #[test]
+    fn a_stalled_batch_says_how_long_on_its_card_and_its_tray_row() {
+        let mut stuck = running("batch_stuck", 40, 150);
+        stuck.moved_at_ms = Some(START + 10 * MIN - 22 * MIN);
+        let v = view(
+            vec![stuck.clone(), running("batch_fine", 40, 150)],
+            Connection::Ready,
+        );
+        let card =
+            |v: &MonitorSnapshot, i: usize| window_view(v, &zone()).cards[i].stall_text.clone();
+        assert_eq!(card(&v, 0).as_deref(), Some("No progress for 22 min"));
+        assert_eq!(card(&v, 1), None);
+        let tray = tray_view(&v, &zone());
+        assert_eq!(tray.state, TrayState::Attention);
+        assert!(
+            tray.rows
+                .iter()
+                .any(|r| r == "⚠ batch_stuck — No progress for 22 min"),
+            "{:?}",
+            tray.rows
+        );
+
+        let mut off = v.clone();
+        off.settings.stall_minutes = 0;
+        assert_eq!(card(&off, 0), None);
+        assert_ne!(tray_view(&off, &zone()).state, TrayState::Attention);
+        let mut moved = v.clone();
+        moved.batches[0].moved_at_ms = Some(START + 10 * MIN - MIN);
+        assert_eq!(card(&moved, 0), None);
     }
 
     #[test]
@@ -472,6 +517,7 @@ mod tests {
                 cancellation: None,
                 launch: None,
                 samples: Default::default(),
+                moved_at_ms: None,
             }],
             connection: Connection::Ready,
             settings: Settings::default(),

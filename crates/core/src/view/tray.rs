@@ -41,6 +41,7 @@ pub struct TrayView {
 
 pub(super) fn needs_attention(row: &Row<'_>) -> bool {
     matches!(row.state, BatchState::NotFound | BatchState::Failed)
+        || row.stalled.is_some()
         || (matches!(row.snapshot.fetch, FetchStatus::Retrying { .. }) && !row.state.has_ended())
 }
 
@@ -73,6 +74,8 @@ pub(super) fn tray_row(row: &Row<'_>, now_ms: u64, zone: &TimeZone) -> String {
             }
             if let FetchStatus::Retrying { .. } = row.snapshot.fetch {
                 text = format!("⚠ {text}, retrying");
+            } else if let Some(stalled) = row.stalled {
+                text = format!("⚠ {id} — {}", crate::change::stall_text(stalled));
             }
             text
         }

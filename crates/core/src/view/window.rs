@@ -123,6 +123,9 @@ pub struct BatchCard<'a> {
     pub throughput: Throughput<'a>,
     /// "12 calls a minute lately": the recent pace the ETA comes from, while it runs.
     pub pace_text: Option<String>,
+    /// "No progress for 22 min": no call ended for the user's stall minutes while calls wait
+    /// (the attention colour).
+    pub stall_text: Option<String>,
     /// "95% succeeded", once it has ended.
     pub success_text: Option<String>,
     /// How Batchwatch started it: "contacts.csv · agent Sales follow-up"; none for a batch
@@ -394,6 +397,7 @@ pub(super) fn card<'a>(
         }),
         eta_text: f.and_then(|f| eta_text(row.state, f)),
         pace_text: f.and_then(|f| pace_text(row.state, f)),
+        stall_text: row.stalled.map(crate::change::stall_text),
         success_text: f
             .filter(|_| row.state.has_ended())
             .and_then(format::success),
