@@ -423,6 +423,7 @@ fn settings_are_checked_previewed_and_stored() {
     for wild in [
         json!({"form": {"floorSecs": -1, "budget": 50, "notifications": true, "failureAlertPercent": null}}),
         json!({"form": {"floorSecs": 15, "budget": 50, "notifications": true, "failureAlertPercent": 256}}),
+        json!({"form": {"floorSecs": 15, "budget": 50, "notifications": true, "failureAlertPercent": null, "stallMinutes": 241}}),
     ] {
         assert_eq!(
             h.invoke("save_settings", wild).unwrap_err()["code"],
@@ -442,6 +443,8 @@ fn settings_are_checked_previewed_and_stored() {
         state["settings"],
         json!({
             "floorSecs": 40, "budget": 6, "notifications": false, "failureAlertPercent": 20,
+            // A form without the stall minutes (a window of the version before) keeps them.
+            "stallMinutes": 15,
             "notificationsPausedUntilMs": null,
             "consequence": "With 3 batches, each updates every 40 s."
         })
