@@ -1225,7 +1225,7 @@ fn settings_are_kept_and_start_at_login_writes_the_autostart_entry() {
 
     // Each edit says what it would mean before it is saved.
     window.run(
-        "document.getElementById('floor-secs').value = '';",
+        "const e = document.getElementById('floor-secs'); e.value = ''; e.dispatchEvent(new Event('input', { bubbles: true }));",
         json!([]),
     );
     window.type_into("#floor-secs", "45");
@@ -1234,14 +1234,20 @@ fn settings_are_kept_and_start_at_login_writes_the_autostart_entry() {
             .text("#settings-consequence")
             .filter(|t| t == "A batch updates every 45 s.")
     });
-    window.run("document.getElementById('budget').value = '';", json!([]));
+    window.run(
+        "const e = document.getElementById('budget'); e.value = ''; e.dispatchEvent(new Event('input', { bubbles: true }));",
+        json!([]),
+    );
     window.type_into("#budget", "70");
     eventually("the range error", WAIT, || {
         window
             .text("#settings-consequence")
             .filter(|t| t.starts_with("The request budget must be 1–55"))
     });
-    window.run("document.getElementById('budget').value = '';", json!([]));
+    window.run(
+        "const e = document.getElementById('budget'); e.value = ''; e.dispatchEvent(new Event('input', { bubbles: true }));",
+        json!([]),
+    );
     window.type_into("#budget", "20");
     window.click("#failure-alert-on");
     window.click("#save-settings");
@@ -1470,9 +1476,10 @@ fn a_batch_that_stops_making_progress_is_said_once() {
             .filter(|t| !t.is_empty())
     });
     // (The suite's compressed poll floor is below the panel's range, and its override wins
-    // whatever is stored: a floor in range lets the form be saved.)
+    // whatever is stored: a floor in range lets the form be saved.) Emptied as an edit, so a
+    // view pushed meanwhile does not put the stored values back before the typing.
     window.run(
-        "document.getElementById('floor-secs').value = ''; document.getElementById('stall-minutes').value = '';",
+        "for (const id of ['floor-secs', 'stall-minutes']) { const e = document.getElementById(id); e.value = ''; e.dispatchEvent(new Event('input', { bubbles: true })); }",
         json!([]),
     );
     window.type_into("#floor-secs", "5");
