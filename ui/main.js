@@ -161,7 +161,7 @@ function buildCard(id) {
     el("p", { className: "counts" }),
     el("p", { className: "timing" }),
     el("p", { className: "problem", role: "alert" }),
-    el("p", { className: "stall", role: "status", hidden: true }),
+    el("p", { className: "stall", hidden: true }),
     el("p", { className: "cancellation", role: "status" }),
     el("details", { className: "recent" }, [el("summary"), el("ul")]),
     buildFailures(id),
@@ -408,6 +408,12 @@ function invalidNumbers(form) {
   return [form.floorSecs, form.budget, form.failureAlertPercent ?? 1, form.stallMinutes].some((n) => !Number.isSafeInteger(n));
 }
 
+// 0 minutes would turn the stall alert off while its box stays ticked: the box is how to do that.
+const STALL_NEEDS_MINUTES = "The stall alert needs 1–240 minutes; untick it to turn it off.";
+function stallOffByNumber(form) {
+  return $("stall-on").checked && form.stallMinutes < 1;
+}
+
 // Closing the panel drops unsaved edits: it shows the stored settings when opened again.
 $("settings-panel").addEventListener("toggle", () => {
   if (!$("settings-panel").open) {
@@ -433,6 +439,11 @@ $("settings-form").addEventListener("input", async () => {
     line.classList.add("error");
     return;
   }
+  if (stallOffByNumber(form)) {
+    line.textContent = STALL_NEEDS_MINUTES;
+    line.classList.add("error");
+    return;
+  }
   try {
     const said = await invoke("preview_settings", { form });
     if (!settingsDirty || asked !== previewAsked) return; // closed, saved or edited meanwhile
@@ -451,6 +462,7 @@ $("settings-form").addEventListener("submit", async (event) => {
   const form = settingsForm();
   try {
     if (invalidNumbers(form)) throw new Error("Enter whole numbers.");
+    if (stallOffByNumber(form)) throw new Error(STALL_NEEDS_MINUTES);
     await invoke("save_settings", { form });
     settingsDirty = false;
     message.textContent = "Saved.";

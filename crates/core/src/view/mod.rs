@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::figures::{figures_seen, Figures, Seen};
 use crate::model::BatchStatus;
-use crate::monitor::{BatchSnapshot, FetchStatus, MonitorSnapshot};
+use crate::monitor::{BatchSnapshot, Connection, FetchStatus, MonitorSnapshot};
 
 mod tray;
 pub mod tray_icon;
@@ -110,14 +110,23 @@ fn rows(view: &MonitorSnapshot) -> Vec<Row<'_>> {
         .map(|snapshot| Row {
             snapshot,
             state: BatchState::of(snapshot),
-            stalled: snapshot.progress.as_deref().and_then(|p| {
-                crate::change::stalled_for(
-                    p,
-                    snapshot.moved_at_ms,
-                    snapshot.last_updated_ms?,
-                    view.settings.stall_after_ms(),
-                )
-            }),
+            // Only while its answers come: a batch that cannot be asked shows why, not a stall
+            // frozen at its last answer.
+            stalled: snapshot
+                .progress
+                .as_deref()
+                .filter(|_| {
+                    matches!(snapshot.fetch, FetchStatus::Live)
+                        && matches!(view.connection, Connection::Ready)
+                })
+                .and_then(|p| {
+                    crate::change::stalled_for(
+                        p,
+                        snapshot.moved_at_ms,
+                        snapshot.last_updated_ms?,
+                        view.settings.stall_after_ms(),
+                    )
+                }),
             figures: snapshot.progress.as_deref().map(|p| {
                 let seen = Seen {
                     samples: &snapshot.samples,
@@ -137,7 +146,6 @@ mod tests {
     use crate::batch_id::BatchId;
     use crate::format::TimeZone;
     use crate::model::{BatchProgress, CancelOutcome};
-    use crate::monitor::Connection;
     use crate::state_file::Settings;
 
     const START: u64 = 1_795_968_000_000;
@@ -263,6 +271,22 @@ mod tests {
         off.settings.stall_minutes = 0;
         assert_eq!(card(&off, 0), None);
         assert_ne!(tray_view(&off, &zone()).state, TrayState::Attention);
+        // A batch that cannot be asked shows why, not a stall frozen at its last answer.
+        let mut retrying = v.clone();
+        retrying.batches[0].fetch = FetchStatus::Retrying {
+            code: "network".into(),
+            message: "no connection".into(),
+            retry_at_ms: START + 11 * MIN,
+        };
+        assert_eq!(card(&retrying, 0), None);
+        let rejected = MonitorSnapshot {
+            connection: Connection::CredentialsRejected {
+                status: 401,
+                message: "bad key".into(),
+            },
+            ..v.clone()
+        };
+        assert_eq!(card(&rejected, 0), None);
         let mut moved = v.clone();
         moved.batches[0].moved_at_ms = Some(START + 10 * MIN - MIN);
         assert_eq!(card(&moved, 0), None);
