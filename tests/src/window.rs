@@ -39,3 +39,31 @@ pub fn in_card(window: &WebDriver, id: &str, css: &str) -> Option<String> {
         .as_str()
         .map(str::to_owned)
 }
+
+/// Opens the Settings panel and waits until it shows the stored settings.
+pub fn open_settings(window: &WebDriver) {
+    window.run(
+        "document.getElementById('settings-panel').open = true;",
+        json!([]),
+    );
+    crate::eventually(
+        "the stored settings in the form",
+        std::time::Duration::from_secs(30),
+        || {
+            window
+                .text("#settings-consequence")
+                .filter(|t| !t.is_empty())
+        },
+    );
+}
+
+/// Replaces what a field of a form holds with `text`, as a person selects it and types: it is
+/// emptied as an edit (an input event), so a view pushed meanwhile cannot put the stored value
+/// back before the typing (a 1 typed after a stored 15 would read 151).
+pub fn retype(window: &WebDriver, css: &str, text: &str) {
+    window.run(
+        "const e = document.querySelector(arguments[0]); e.value = ''; e.dispatchEvent(new Event('input', { bubbles: true }));",
+        json!([css]),
+    );
+    window.type_into(css, text);
+}

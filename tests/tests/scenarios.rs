@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use batchwatch_e2e::desktop::{Desktop, KEY, WORKSPACE};
 use batchwatch_e2e::webdriver::WebDriver;
-use batchwatch_e2e::window::{card_state, in_card, save_credentials};
+use batchwatch_e2e::window::{card_state, in_card, open_settings, retype, save_credentials};
 use batchwatch_e2e::{eventually, os};
 use serde_json::json;
 use trillet_sim::BatchScript;
@@ -1213,42 +1213,22 @@ fn failed_calls_are_saved_as_a_csv_where_the_desktops_save_dialog_says() {
 fn settings_are_kept_and_start_at_login_writes_the_autostart_entry() {
     let mut desktop = Desktop::new("settings");
     let window = desktop.open(&[]);
-    window.run(
-        "document.getElementById('settings-panel').open = true;",
-        json!([]),
-    );
-    eventually("the stored settings in the form", WAIT, || {
-        window
-            .text("#settings-consequence")
-            .filter(|t| !t.is_empty())
-    });
+    open_settings(&window);
 
     // Each edit says what it would mean before it is saved.
-    window.run(
-        "const e = document.getElementById('floor-secs'); e.value = ''; e.dispatchEvent(new Event('input', { bubbles: true }));",
-        json!([]),
-    );
-    window.type_into("#floor-secs", "45");
+    retype(&window, "#floor-secs", "45");
     eventually("the live consequence", WAIT, || {
         window
             .text("#settings-consequence")
             .filter(|t| t == "A batch updates every 45 s.")
     });
-    window.run(
-        "const e = document.getElementById('budget'); e.value = ''; e.dispatchEvent(new Event('input', { bubbles: true }));",
-        json!([]),
-    );
-    window.type_into("#budget", "70");
+    retype(&window, "#budget", "70");
     eventually("the range error", WAIT, || {
         window
             .text("#settings-consequence")
             .filter(|t| t.starts_with("The request budget must be 1–55"))
     });
-    window.run(
-        "const e = document.getElementById('budget'); e.value = ''; e.dispatchEvent(new Event('input', { bubbles: true }));",
-        json!([]),
-    );
-    window.type_into("#budget", "20");
+    retype(&window, "#budget", "20");
     window.click("#failure-alert-on");
     window.click("#save-settings");
     eventually("the save", WAIT, || {
@@ -1420,7 +1400,7 @@ fn the_tray_app_and_a_terminal_watch_share_one_request_budget() {
 #[test]
 fn a_tray_app_ends_with_its_desktop_session() {
     let mut desktop = Desktop::new("session_end");
-    let mut bus = os::PrivateBus::start();
+    let mut bus = batchwatch_test_support::bus::PrivateBus::start();
     desktop
         .extra_env
         .push(("DBUS_SESSION_BUS_ADDRESS".into(), bus.address.clone()));
@@ -1466,24 +1446,11 @@ fn a_batch_that_stops_making_progress_is_said_once() {
     );
     let window = desktop.open(&[]);
     save_credentials(&window, KEY);
-    window.run(
-        "document.getElementById('settings-panel').open = true;",
-        json!([]),
-    );
-    eventually("the stored settings in the form", WAIT, || {
-        window
-            .text("#settings-consequence")
-            .filter(|t| !t.is_empty())
-    });
+    open_settings(&window);
     // (The suite's compressed poll floor is below the panel's range, and its override wins
-    // whatever is stored: a floor in range lets the form be saved.) Emptied as an edit, so a
-    // view pushed meanwhile does not put the stored values back before the typing.
-    window.run(
-        "for (const id of ['floor-secs', 'stall-minutes']) { const e = document.getElementById(id); e.value = ''; e.dispatchEvent(new Event('input', { bubbles: true })); }",
-        json!([]),
-    );
-    window.type_into("#floor-secs", "5");
-    window.type_into("#stall-minutes", "1");
+    // whatever is stored: a floor in range lets the form be saved.)
+    retype(&window, "#floor-secs", "5");
+    retype(&window, "#stall-minutes", "1");
     window.click("#save-settings");
     eventually("the save", WAIT, || {
         window.text("#settings-message").filter(|t| t == "Saved.")

@@ -7,7 +7,9 @@
 //! # Layout
 //! - [`session`] — the session bus, dunst and the keychain, via `busctl`, `dunstctl`, `secret-tool`.
 //! - [`net`] — a loopback listener that counts connections (a redirect target, a proxy).
+//! - [`bus`] — a session bus of a test's own, to leave services off it or to end it.
 
+pub mod bus;
 pub mod net;
 pub mod session;
 
