@@ -98,7 +98,7 @@ pub fn figures(progress: &BatchProgress, now_ms: EpochMillis) -> Figures {
 /// [`figures`], at the recent pace when what was `seen` of the batch tells it.
 pub fn figures_seen(progress: &BatchProgress, seen: Seen<'_>, now_ms: EpochMillis) -> Figures {
     // Saturating: the counters are the server's word, and any u64 must give figures.
-    let finished = progress.completed.saturating_add(progress.failed);
+    let finished = progress.ended_calls();
     let counted = finished
         .saturating_add(progress.active)
         .saturating_add(progress.waiting);

@@ -101,6 +101,11 @@ pub struct BatchProgress {
 }
 
 impl BatchProgress {
+    /// Calls that have ended, whichever way (saturating: the counters are the server's word).
+    pub fn ended_calls(&self) -> u64 {
+        self.completed.saturating_add(self.failed)
+    }
+
     /// The run has ended: complete, or in a status that never changes again. A finish is
     /// announced when a batch is first seen this way.
     pub fn has_ended(&self) -> bool {

@@ -143,9 +143,7 @@ impl Tracked {
         // Progress is a call ending, or the run changing state (a queued batch starting): a
         // stall is counted from the last answer that brought either.
         let moved = self.last.as_deref().is_none_or(|was| {
-            was.status != progress.status
-                || was.completed.saturating_add(was.failed)
-                    != progress.completed.saturating_add(progress.failed)
+            was.status != progress.status || was.ended_calls() != progress.ended_calls()
         });
         if moved || self.moved_at_ms.is_none() {
             self.moved_at_ms = Some(now_ms);
