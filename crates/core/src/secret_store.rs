@@ -199,8 +199,6 @@ fn classify_text(text: &str, no_storage_access: bool) -> KeychainError {
     {
         KeychainError::NoSecretService
     } else if has("dbus_session_bus_address")
-        // The store's word for a bus it could not connect to.
-        || has("dbus session found")
         || has("autolaunch")
         || has("dbus-launch")
         || has("failed to connect to socket")
@@ -250,10 +248,9 @@ mod tests {
             ("org.freedesktop.DBus.Error.ServiceUnknown: The name org.freedesktop.secrets was not provided by any .service files", false, "keychain_unavailable"),
             ("Unable to autolaunch a dbus-daemon without a $DISPLAY for X11", false, "keychain_no_session_bus"),
             ("Failed to connect to socket /run/user/0/bus: No such file or directory", false, "keychain_no_session_bus"),
-            ("no secret service provider or dbus session found", false, "keychain_no_session_bus"),
-            ("zbus error: org.freedesktop.DBus.Error.ServiceUnknown: The name is not activatable", false, "keychain_unavailable"),
-            ("SS error: prompt dismissed", true, "keychain_prompt_dismissed"),
-            ("SS Error: object locked", true, "keychain_locked"),
+            // The store's own words (dbus-secret-service).
+            ("Secret Service: unlock prompt was dismissed", true, "keychain_prompt_dismissed"),
+            ("Secret Service: object locked", true, "keychain_locked"),
             ("Prompt was dismissed", true, "keychain_prompt_dismissed"),
             ("Cannot get secret of a locked object", false, "keychain_locked"),
             ("something else entirely", true, "keychain_locked"),
