@@ -135,10 +135,7 @@ pub fn log_line(
 
 /// [`log_line`] now, in the system's zone.
 pub fn log_line_now(level: log::Level, target: &str, message: &std::fmt::Arguments<'_>) -> String {
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    log_line(now_ms, &TimeZone::system(), level, target, message)
+    log_line(crate::monitor::wall_clock_ms(), &TimeZone::system(), level, target, message)
 }
 
 fn zoned_text(epoch_ms: u64, zone: &TimeZone, pattern: &str) -> String {

@@ -45,10 +45,12 @@ pub mod change;
 #[cfg(all(unix, not(target_os = "macos")))]
 pub mod control;
 pub mod credentials;
+pub mod events;
 pub mod failures;
 pub mod figures;
 pub mod folders;
 pub mod format;
+pub mod hooks;
 pub mod launch;
 pub mod model;
 pub mod monitor;

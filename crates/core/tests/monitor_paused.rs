@@ -699,6 +699,44 @@ async fn finishes_are_announced_exactly_once_across_restarts() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_start_is_an_event_once_across_restarts_with_its_payload() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let fake = FakeTrillet::default();
+    fake.set("batch_q", Ok(progress(BatchStatus::Queued, 0, 100)));
+    let (monitor, mut events) = start(&fake, Some(StateFile::new(&path)));
+    monitor.track(vec![id("batch_q")]);
+    run_for(Duration::from_secs(5)).await;
+    assert!(drain(&mut events).is_empty(), "queued: nothing yet");
+    fake.set("batch_q", running(3));
+    monitor.refresh(None);
+    run_for(Duration::from_secs(20)).await;
+    let said = drain(&mut events);
+    assert_eq!(said.len(), 1, "{said:?}");
+    let MonitorEvent::Started { id: started, payload } = &said[0] else {
+        panic!("{said:?}")
+    };
+    assert_eq!(started.as_str(), "batch_q");
+    let payload = serde_json::to_value(payload).unwrap();
+    assert_eq!(payload["event"], "started");
+    assert_eq!(payload["status"], "processing");
+    assert_eq!(payload["completed"], 3);
+    assert_eq!(payload["workspace"], "ws_fake");
+    assert_eq!(payload["text"], "Batch batch_q started — 100 calls");
+    assert!(!payload.to_string().contains("sk_fake"));
+    let asked = fake.requests("batch_q");
+    // Killed, not shut down: the start was saved before it was told.
+    drop(monitor);
+
+    let (monitor, mut events) = start(&fake, Some(StateFile::new(&path)));
+    monitor.refresh(None);
+    run_for(Duration::from_secs(20)).await;
+    assert!(fake.requests("batch_q") > asked, "asked again after the restart");
+    assert!(drain(&mut events).is_empty(), "the start is not said again");
+    drop(monitor);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_corrupt_state_file_is_set_aside_and_reported() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");

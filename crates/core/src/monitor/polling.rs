@@ -8,6 +8,7 @@ use tokio::time::Instant;
 
 use crate::api::{rate_limit_wait, ApiError};
 use crate::change::credentials_rejected_notification;
+use crate::events::{sentence, Event, EventKind};
 use crate::model::BatchStatus;
 use crate::schedule::jitter_seed;
 
@@ -158,26 +159,63 @@ impl<S: TrilletApi> Task<S> {
                     Save::Soon => self.schedule_save(now),
                     Save::Nothing => {}
                 }
-                if let Some(notification) = observed.alert {
-                    let _ = self.events.send(MonitorEvent::FailureRateHigh {
-                        id: id.clone(),
-                        notification,
-                        show,
+                let workspace = self.credentials.as_ref().map(|c| c.workspace_id.as_str());
+                let batch = &self.batches[index];
+                let (progress, launch) = (batch.last.as_deref(), batch.launch.as_deref());
+                let payload = |kind, text: String| {
+                    progress.map(|p| {
+                        Event::of_batch(kind, &id, p, text, now_ms, workspace, launch)
+                    })
+                };
+                let mut said = Vec::new();
+                if observed.started {
+                    let text = progress.map_or_else(String::new, |p| {
+                        format!("Batch {id} started — {}", crate::format::calls(p.total))
+                    });
+                    if let Some(payload) = payload(EventKind::Started, text) {
+                        said.push(MonitorEvent::Started {
+                            id: id.clone(),
+                            payload,
+                        });
+                    }
+                }
+                let told = [
+                    (observed.alert, EventKind::FailureRate),
+                    (observed.stall, EventKind::Stalled),
+                    (observed.finish, EventKind::Finished),
+                ];
+                for (notification, kind) in told {
+                    let Some(notification) = notification else {
+                        continue;
+                    };
+                    let text = sentence(&notification.title, &notification.body);
+                    let Some(payload) = payload(kind, text) else {
+                        continue;
+                    };
+                    let id = id.clone();
+                    said.push(match kind {
+                        EventKind::FailureRate => MonitorEvent::FailureRateHigh {
+                            id,
+                            notification,
+                            show,
+                            payload,
+                        },
+                        EventKind::Stalled => MonitorEvent::Stalled {
+                            id,
+                            notification,
+                            show,
+                            payload,
+                        },
+                        _ => MonitorEvent::BatchFinished {
+                            id,
+                            notification,
+                            show,
+                            payload,
+                        },
                     });
                 }
-                if let Some(notification) = observed.stall {
-                    let _ = self.events.send(MonitorEvent::Stalled {
-                        id: id.clone(),
-                        notification,
-                        show,
-                    });
-                }
-                if let Some(notification) = observed.finish {
-                    let _ = self.events.send(MonitorEvent::BatchFinished {
-                        id,
-                        notification,
-                        show,
-                    });
+                for event in said {
+                    let _ = self.events.send(event);
                 }
             }
             Err(ApiError::Unauthorized { status, message }) => {
@@ -227,9 +265,15 @@ impl<S: TrilletApi> Task<S> {
                 message: message.clone(),
             });
             let notification = credentials_rejected_notification(&message);
+            let payload = Event::credentials_rejected(
+                sentence(&notification.title, &notification.body),
+                (self.clock)(),
+                self.credentials.as_ref().map(|c| c.workspace_id.as_str()),
+            );
             let _ = self.events.send(MonitorEvent::CredentialsRejected {
                 message,
                 notification,
+                payload,
             });
         }
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::batch_id::BatchId;
+use crate::events::Event;
 use crate::change::NotificationContent;
 use crate::model::{BatchProgress, CancelOutcome};
 use crate::state_file::Settings;
@@ -80,10 +81,13 @@ pub struct MonitorSnapshot {
     pub state_problem: Option<String>,
 }
 
-/// Something worth telling the user once. What is only a state (a 429 pause, a state-file
-/// problem) is in the snapshot, not here.
+/// Something worth telling once — the person (a notification) and their hooks (`payload`).
+/// What is only a state (a 429 pause, a state-file problem) is in the snapshot, not here. Each
+/// is sent after the flag that makes it happen once reached the disk, so a restart repeats none.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MonitorEvent {
+    /// A batch left the queue and began calling: for hooks and the log, not a notification.
+    Started { id: BatchId, payload: Event },
     /// A batch completed, failed or was cancelled while watched (or while Batchwatch was not
     /// running). Sent exactly once per batch, across restarts.
     BatchFinished {
@@ -91,6 +95,7 @@ pub enum MonitorEvent {
         notification: NotificationContent,
         /// Whether the user's settings let it be shown now (notifications on, not paused).
         show: bool,
+        payload: Event,
     },
     /// A running batch's failure rate reached the user's threshold. Sent once per batch.
     FailureRateHigh {
@@ -98,6 +103,7 @@ pub enum MonitorEvent {
         notification: NotificationContent,
         /// As for [`MonitorEvent::BatchFinished`].
         show: bool,
+        payload: Event,
     },
     /// A running batch made no progress for the user's stall minutes while calls still wait
     /// or run. Sent once per stall, across restarts.
@@ -106,10 +112,25 @@ pub enum MonitorEvent {
         notification: NotificationContent,
         /// As for [`MonitorEvent::BatchFinished`].
         show: bool,
+        payload: Event,
     },
     /// The key was refused; polling stopped until new credentials.
     CredentialsRejected {
         message: String,
         notification: NotificationContent,
+        payload: Event,
     },
+}
+
+impl MonitorEvent {
+    /// What the hooks are handed.
+    pub fn payload(&self) -> &Event {
+        match self {
+            Self::Started { payload, .. }
+            | Self::BatchFinished { payload, .. }
+            | Self::FailureRateHigh { payload, .. }
+            | Self::Stalled { payload, .. }
+            | Self::CredentialsRejected { payload, .. } => payload,
+        }
+    }
 }

@@ -61,6 +61,9 @@ pub(super) struct Observed {
     pub(super) alert: Option<NotificationContent>,
     /// The stall alert, given once per stall.
     pub(super) stall: Option<NotificationContent>,
+    /// It left the queue with this answer (an event for hooks, no notification). Once: the
+    /// answer that says so is saved before it is told, and is the "before" of the next start.
+    pub(super) started: bool,
     pub(super) save: Save,
 }
 
@@ -166,6 +169,7 @@ impl Tracked {
             // Seen before the DELETE's own answer: the user's doing, not news.
             self.finish_notified = true;
         }
+        let started = change == Change::Started;
         let finish = if change.ends_run() && !self.finish_notified {
             self.finish_notified = true;
             notification_for(&self.id, change, &progress, now_ms)
@@ -178,11 +182,12 @@ impl Tracked {
         self.consecutive_errors = 0;
         // A flag a restart needs (announced, alerted) changed: it reaches the disk before
         // anything is said, and before a crash could make the next start say it again.
-        let save = if (
-            self.finish_notified,
-            self.failure_alerted,
-            self.stall_alerted,
-        ) != flags_before
+        let save = if started
+            || (
+                self.finish_notified,
+                self.failure_alerted,
+                self.stall_alerted,
+            ) != flags_before
         {
             Save::Now
         } else if same {
@@ -194,6 +199,7 @@ impl Tracked {
             finish,
             alert,
             stall,
+            started,
             save,
         }
     }
@@ -298,6 +304,8 @@ mod tests {
     #[derive(Debug, Clone, Copy)]
     enum Before {
         Unseen,
+        /// Seen waiting in the queue.
+        Queued,
         Running,
         /// Running, and the user's cancel is on its way.
         CancelSent,
@@ -311,6 +319,7 @@ mod tests {
         let mut t = Tracked::new(BatchId::parse("batch_grid").unwrap(), Instant::now(), 1);
         match before {
             Before::Unseen => {}
+            Before::Queued => t.last = Some(Arc::new(progress(Answer::Queued))),
             Before::Running => t.last = Some(Arc::new(progress(Answer::Running))),
             Before::CancelSent => {
                 t.last = Some(Arc::new(progress(Answer::Running)));
@@ -452,10 +461,13 @@ mod tests {
         use Save::{Now, Soon};
         // (before, answer) → (the finish announced, by its title's last word; alert; save).
         // "Now" whenever a flag a restart needs changed, said or not (an end first seen, the
-        // user's own cancel).
+        // user's own cancel), and for a start, whose answer is what a restart compares with.
         let grid = [
             (B::Unseen, A::Queued, None, false, Soon),
             (B::Unseen, A::Running, None, false, Soon),
+            (B::Queued, A::Queued, None, false, Save::Nothing),
+            (B::Queued, A::Running, None, false, Now),
+            (B::Queued, A::Completed, Some("completed"), false, Now),
             (B::Unseen, A::FailingFast, None, true, Now),
             (B::Unseen, A::Completed, None, false, Now),
             (B::Unseen, A::Failed, None, false, Now),
@@ -483,6 +495,11 @@ mod tests {
                 "{case}"
             );
             assert_eq!(seen.alert.is_some(), alert, "{case}");
+            assert_eq!(
+                seen.started,
+                matches!((before, answer), (B::Queued, A::Running)),
+                "{case}"
+            );
             assert_eq!(seen.save, save, "{case}");
             assert_eq!(t.fetch, FetchStatus::Live, "{case}");
             assert_eq!(t.last.as_deref(), Some(&progress(answer)), "{case}");
@@ -490,6 +507,7 @@ mod tests {
             // The same answer again is never news, and costs the disk nothing.
             let again = t.observe(progress(answer), ALERT_AT, 0, NOW_MS);
             assert_eq!((again.finish, again.alert), (None, None), "{case}, twice");
+            assert!(!again.started, "{case}, twice");
             assert_eq!(again.save, Save::Nothing, "{case}, twice");
         }
     }
