@@ -61,6 +61,7 @@ function renderSettings(settings, status) {
     if (settings.failureAlertPercent != null) $("failure-alert-percent").value = settings.failureAlertPercent;
     $("stall-on").checked = settings.stallMinutes > 0;
     if (settings.stallMinutes > 0) $("stall-minutes").value = settings.stallMinutes;
+    $("sounds-on").checked = settings.sounds;
     $("settings-consequence").textContent = settings.consequence;
     $("settings-consequence").classList.remove("error");
   }
@@ -73,6 +74,31 @@ function renderSettings(settings, status) {
   $("settings-demo").hidden = !status.demo;
   $("start-at-login").checked = status.startAtLogin;
   $("start-at-login").disabled = status.demo;
+  renderHooks(status.hooks, status.demo);
+}
+
+// What the hooks file gave: each hook, the events it is for, and its last failure.
+function renderHooks(hooks, demo) {
+  $("hooks-file").textContent = demo
+    ? "The demo runs no hooks."
+    : hooks.hooks.length
+      ? `From ${hooks.file}:`
+      : `No hooks. Commands and webhooks to run on a batch's events go in ${hooks.file}.`;
+  $("hooks-problem").hidden = !hooks.problem;
+  $("hooks-problem").textContent = hooks.problem ? `Hooks are off: ${hooks.problem}` : "";
+  const items = hooks.hooks.map((hook) => {
+    const failure = hook.lastFailure
+      ? el("span", { className: "error", textContent: ` Last failure at ${timeOfDay(hook.lastFailure.atMs)}: ${hook.lastFailure.what}.` })
+      : null;
+    return el("li", {}, [
+      el("span", { textContent: `On ${hook.on.join(", ")}: ${hook.describe} (line ${hook.line}).` }),
+      ...(failure ? [failure] : []),
+    ]);
+  });
+  if (hooks.dropped > 0) {
+    items.push(el("li", { className: "error", textContent: `${hooks.dropped} hook runs were dropped: too many were waiting.` }));
+  }
+  $("hooks-list").replaceChildren(...items);
 }
 
 function renderCredentials(credentials, demo) {
@@ -399,6 +425,7 @@ function settingsForm() {
     notifications: $("notifications-on").checked,
     failureAlertPercent: $("failure-alert-on").checked ? number("failure-alert-percent") : null,
     stallMinutes: $("stall-on").checked ? number("stall-minutes") : 0,
+    sounds: $("sounds-on").checked,
   };
 }
 

@@ -30,6 +30,8 @@ pub const GATHER: std::time::Duration = std::time::Duration::from_millis(300);
 pub struct Announcement {
     pub content: NotificationContent,
     pub finish: bool,
+    /// With a sound (the person's setting when it was decided).
+    pub sound: bool,
 }
 
 /// Why an announcement was not queued.
@@ -80,8 +82,8 @@ impl Announcer {
                             Err(_) => break,
                         }
                     }
-                    for content in coalesce(burst) {
-                        let result = notifier.notify(&content).err();
+                    for told in coalesce(burst) {
+                        let result = notifier.notify(&told.content, told.sound).err();
                         outcome_tx.send_if_modified(|last| {
                             let changed = *last != result;
                             *last = result.clone();
@@ -103,31 +105,37 @@ impl Announcer {
 }
 
 /// What a burst of announcements is sent as: the others in order, and two or more finishes as
-/// one notification placed where the first of them was.
-pub fn coalesce(burst: Vec<Announcement>) -> Vec<NotificationContent> {
+/// one notification placed where the first of them was (with a sound if any of them had one).
+pub fn coalesce(burst: Vec<Announcement>) -> Vec<Announcement> {
     let finishes = burst.iter().filter(|a| a.finish).count();
     if finishes < 2 {
-        return burst.into_iter().map(|a| a.content).collect();
+        return burst;
     }
     let mut out = Vec::new();
     let mut combined: Option<usize> = None;
     let mut named = Vec::new();
     let mut urgent = false;
+    let mut sound = false;
     for announcement in burst {
         if !announcement.finish {
-            out.push(announcement.content);
+            out.push(announcement);
             continue;
         }
         urgent |= announcement.content.urgent;
+        sound |= announcement.sound;
         if named.len() < NAMED_IN_BURST {
             named.push(announcement.content.title);
         }
         if combined.is_none() {
             combined = Some(out.len());
-            out.push(NotificationContent {
-                title: String::new(),
-                body: String::new(),
-                urgent: false,
+            out.push(Announcement {
+                content: NotificationContent {
+                    title: String::new(),
+                    body: String::new(),
+                    urgent: false,
+                },
+                finish: true,
+                sound: false,
             });
         }
     }
@@ -136,10 +144,14 @@ pub fn coalesce(burst: Vec<Announcement>) -> Vec<NotificationContent> {
         body.push_str(&format!("; and {} more", finishes - named.len()));
     }
     if let Some(at) = combined {
-        out[at] = NotificationContent {
-            title: format!("{finishes} batches finished"),
-            body,
-            urgent,
+        out[at] = Announcement {
+            content: NotificationContent {
+                title: format!("{finishes} batches finished"),
+                body,
+                urgent,
+            },
+            finish: true,
+            sound,
         };
     }
     out
@@ -157,6 +169,7 @@ mod tests {
                 urgent,
             },
             finish,
+            sound: false,
         }
     }
 
@@ -167,20 +180,25 @@ mod tests {
             said("Key", true, false),
         ];
         let sent = coalesce(burst.clone());
-        assert_eq!(
-            sent,
-            burst.into_iter().map(|a| a.content).collect::<Vec<_>>()
-        );
+        assert_eq!(sent, burst);
     }
 
     #[test]
     fn a_burst_of_finishes_is_one_notification_naming_them() {
         let mut burst = vec![said("Key rejected", true, false)];
         for i in 0..12 {
-            burst.push(said(&format!("Batch b{i} completed"), i == 3, true));
+            burst.push(Announcement {
+                sound: i == 7,
+                ..said(&format!("Batch b{i} completed"), i == 3, true)
+            });
         }
         burst.push(said("Batch x: 40% failing", true, false));
-        let sent = coalesce(burst);
+        let sent: Vec<_> = coalesce(burst);
+        assert!(
+            sent[1].sound && !sent[0].sound,
+            "the burst sounds if one of it did"
+        );
+        let sent: Vec<_> = sent.into_iter().map(|a| a.content).collect();
         assert_eq!(sent.len(), 3);
         assert_eq!(sent[0].title, "Key rejected");
         assert_eq!(sent[1].title, "12 batches finished");
@@ -228,7 +246,7 @@ mod tests {
     const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
     impl Notifier for Gate {
-        fn notify(&self, content: &NotificationContent) -> Result<(), NotifyError> {
+        fn notify(&self, content: &NotificationContent, _: bool) -> Result<(), NotifyError> {
             let _ = self.entered.lock().unwrap().send(());
             let _ = self.open.lock().unwrap().recv();
             let _ = self.sent.lock().unwrap().send(content.clone());

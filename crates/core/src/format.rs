@@ -135,7 +135,13 @@ pub fn log_line(
 
 /// [`log_line`] now, in the system's zone.
 pub fn log_line_now(level: log::Level, target: &str, message: &std::fmt::Arguments<'_>) -> String {
-    log_line(crate::monitor::wall_clock_ms(), &TimeZone::system(), level, target, message)
+    log_line(
+        crate::monitor::wall_clock_ms(),
+        &TimeZone::system(),
+        level,
+        target,
+        message,
+    )
 }
 
 fn zoned_text(epoch_ms: u64, zone: &TimeZone, pattern: &str) -> String {

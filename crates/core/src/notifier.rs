@@ -31,9 +31,21 @@ impl NotifyError {
     }
 }
 
-/// Sends notifications somewhere a person will see them.
+/// Sends notifications somewhere a person will see them; with `sound`, asks for the sound
+/// that fits ([`sound_for`]).
 pub trait Notifier: Send + Sync {
-    fn notify(&self, content: &NotificationContent) -> Result<(), NotifyError>;
+    fn notify(&self, content: &NotificationContent, sound: bool) -> Result<(), NotifyError>;
+}
+
+/// The freedesktop sound-theme name a notification asks for: `complete` for a finish that is
+/// news to be glad of, `dialog-warning` for what needs a look (a failure, an alert, a key
+/// refused).
+pub fn sound_for(content: &NotificationContent) -> &'static str {
+    if content.urgent {
+        "dialog-warning"
+    } else {
+        "complete"
+    }
 }
 
 /// The action key of the "Open" button; `default` is also what a click on the body sends.
@@ -77,6 +89,25 @@ impl DesktopNotifier {
         }
     }
 
+    /// The notification as sent, before the "Open" action and the urgency.
+    fn notification(
+        &self,
+        content: &NotificationContent,
+        sound: bool,
+    ) -> notify_rust::Notification {
+        let mut n = notify_rust::Notification::new();
+        n.appname(&self.app_name)
+            .summary(&content.title)
+            .body(&body_text(&content.body));
+        if let Some(icon) = &self.icon {
+            n.icon(icon);
+        }
+        if sound {
+            n.sound_name(sound_for(content));
+        }
+        n
+    }
+
     /// Offer an "Open" action (where the daemon supports actions) that runs `callback` when chosen.
     pub fn on_open(mut self, callback: impl Fn() + Send + Sync + 'static) -> Self {
         self.on_open = Some(Arc::new(callback));
@@ -94,14 +125,8 @@ impl DesktopNotifier {
 }
 
 impl Notifier for DesktopNotifier {
-    fn notify(&self, content: &NotificationContent) -> Result<(), NotifyError> {
-        let mut n = notify_rust::Notification::new();
-        n.appname(&self.app_name)
-            .summary(&content.title)
-            .body(&body_text(&content.body));
-        if let Some(icon) = &self.icon {
-            n.icon(icon);
-        }
+    fn notify(&self, content: &NotificationContent, sound: bool) -> Result<(), NotifyError> {
+        let mut n = self.notification(content, sound);
         #[cfg(all(unix, not(target_os = "macos")))]
         {
             use notify_rust::Urgency;
@@ -198,6 +223,31 @@ fn classify(text: &str) -> NotifyError {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_sound_is_asked_for_only_when_wanted_and_fits_the_news() {
+        use notify_rust::Hint;
+        let notifier = super::DesktopNotifier::new("Batchwatch", None);
+        let content = |urgent| crate::change::NotificationContent {
+            title: "t".into(),
+            body: "b".into(),
+            urgent,
+        };
+        let sounds = |urgent, sound| {
+            notifier
+                .notification(&content(urgent), sound)
+                .hints
+                .into_iter()
+                .filter_map(|h| match h {
+                    Hint::SoundName(name) => Some(name),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(sounds(false, true), ["complete"]);
+        assert_eq!(sounds(true, true), ["dialog-warning"]);
+        assert!(sounds(true, false).is_empty());
+    }
+
     use super::*;
 
     #[test]

@@ -24,6 +24,8 @@ pub struct Settings {
     /// Notify (once per stall) when a running batch's ended calls have not moved for this many
     /// minutes of answers while calls still wait or run; 0 turns it off.
     pub stall_minutes: u16,
+    /// Notifications ask for a sound (the desktop's sound theme plays it, where it has one).
+    pub sounds: bool,
 }
 
 impl Default for Settings {
@@ -34,6 +36,7 @@ impl Default for Settings {
             notifications_paused_until_ms: None,
             failure_alert_percent: None,
             stall_minutes: DEFAULT_STALL_MINUTES,
+            sounds: true,
         }
     }
 }
@@ -132,10 +135,16 @@ pub struct SettingsForm {
     /// (A form without it, from a window of the version before, keeps the default.)
     #[serde(default = "default_stall_minutes")]
     pub stall_minutes: i64,
+    #[serde(default = "yes")]
+    pub sounds: bool,
 }
 
 fn default_stall_minutes() -> i64 {
     DEFAULT_STALL_MINUTES.into()
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A field out of its range, said so the person can fix it.
@@ -160,6 +169,7 @@ impl SettingsForm {
             notifications: settings.notifications,
             failure_alert_percent: settings.failure_alert_percent.map(i64::from),
             stall_minutes: settings.stall_minutes.into(),
+            sounds: settings.sounds,
         }
     }
 
@@ -202,6 +212,7 @@ impl SettingsForm {
             notifications: self.notifications,
             failure_alert_percent: failure_alert_percent.map(|p| p as u8),
             stall_minutes: stall_minutes as u16,
+            sounds: self.sounds,
         })
     }
 }
@@ -214,6 +225,7 @@ pub struct ValidSettingsForm {
     notifications: bool,
     failure_alert_percent: Option<u8>,
     stall_minutes: u16,
+    sounds: bool,
 }
 
 impl ValidSettingsForm {
@@ -225,6 +237,7 @@ impl ValidSettingsForm {
         settings.notifications = self.notifications;
         settings.failure_alert_percent = self.failure_alert_percent;
         settings.stall_minutes = self.stall_minutes;
+        settings.sounds = self.sounds;
         settings
     }
 
@@ -290,6 +303,7 @@ mod tests {
             notifications_paused_until_ms: Some(5),
             failure_alert_percent: Some(0),
             stall_minutes: 241,
+            sounds: false,
         };
         let held = hostile.within_ranges();
         assert_eq!(held.poll, PollPolicy::default());
@@ -422,12 +436,14 @@ mod tests {
             notifications: false,
             failure_alert_percent: Some(25),
             stall_minutes: 30,
+            sounds: false,
         }
         .validate()
         .unwrap()
         .applied_to(before);
         assert_eq!(after.poll.floor, Duration::from_secs(30));
         assert_eq!(after.poll.budget, 20);
+        assert!(!after.sounds);
         assert_eq!(after.poll.window, before.poll.window);
         assert_eq!(after.notifications_paused_until_ms, Some(3_601_000));
         assert_eq!(after.failure_alert_percent, Some(25));

@@ -116,12 +116,28 @@ async fn a_command_reads_the_event_on_stdin_with_no_credential_in_its_environmen
     let (runner, _status) = HookRunner::spawn(path, Bounds::default());
     let event = finished("batch_1");
     runner.on_event(event.clone());
-    until("the command", || dir.path().join("done").exists().then_some(())).await;
+    until("the command", || {
+        dir.path().join("done").exists().then_some(())
+    })
+    .await;
 
     let payload: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("payload.json")).unwrap()).unwrap();
     assert_eq!(payload, serde_json::to_value(&event).unwrap());
-    for key in ["event", "batchId", "status", "isComplete", "completed", "failed", "active", "waiting", "total", "at", "text", "workspace"] {
+    for key in [
+        "event",
+        "batchId",
+        "status",
+        "isComplete",
+        "completed",
+        "failed",
+        "active",
+        "waiting",
+        "total",
+        "at",
+        "text",
+        "workspace",
+    ] {
         assert!(payload.get(key).is_some(), "{key} is in the payload");
     }
     let env = std::fs::read_to_string(dir.path().join("env.txt")).unwrap();
@@ -169,7 +185,12 @@ async fn a_command_past_its_time_is_stopped_with_everything_it_started() {
     // The `sleep` was in the command's group: gone too (or a zombie no one has reaped yet).
     until("the background child to end", || {
         let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
-        let state = stat.rsplit(')').next().unwrap_or("").split_whitespace().next();
+        let state = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .next();
         matches!(state, None | Some("Z")).then_some(())
     })
     .await;
@@ -192,7 +213,10 @@ async fn a_missing_program_and_a_failing_one_are_said() {
         s.hooks[0].last_failure.as_ref().unwrap().what,
         "could not be started: there is no program /no/such/next-step"
     );
-    assert_eq!(s.hooks[1].last_failure.as_ref().unwrap().what, "exited with status 3");
+    assert_eq!(
+        s.hooks[1].last_failure.as_ref().unwrap().what,
+        "exited with status 3"
+    );
     assert!(s.hooks[1].last_failure.as_ref().unwrap().at_ms > 0);
 }
 
@@ -200,7 +224,10 @@ async fn a_missing_program_and_a_failing_one_are_said() {
 /// handing over each request's head and body.
 async fn listener(
     answer: Option<&'static str>,
-) -> (String, tokio::sync::mpsc::UnboundedReceiver<(String, String)>) {
+) -> (
+    String,
+    tokio::sync::mpsc::UnboundedReceiver<(String, String)>,
+) {
     let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", socket.local_addr().unwrap());
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -250,8 +277,10 @@ async fn listener(
 
 #[tokio::test]
 async fn a_webhook_gets_the_event_as_json_and_its_failures_are_said_without_its_path() {
-    let (ok, mut ok_seen) =
-        listener(Some("HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")).await;
+    let (ok, mut ok_seen) = listener(Some(
+        "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+    ))
+    .await;
     let (broken, _) = listener(Some(
         "HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
     ))
@@ -267,10 +296,14 @@ async fn a_webhook_gets_the_event_as_json_and_its_failures_are_said_without_its_
     let (redirecting, _) = listener(Some(redirect)).await;
     let (hanging, mut hanging_seen) = listener(None).await;
     let dir = private_dir();
-    let hook = |url: &str| format!("[[hook]]\non = [\"finished\"]\nwebhook = \"{url}/services/T0/B0/SECRET\"\n\n");
+    let hook = |url: &str| {
+        format!("[[hook]]\non = [\"finished\"]\nwebhook = \"{url}/services/T0/B0/SECRET\"\n\n")
+    };
     let path = write_hooks(
         dir.path(),
-        &[&ok, &broken, &redirecting, &hanging].map(|u| hook(u)).concat(),
+        &[&ok, &broken, &redirecting, &hanging]
+            .map(|u| hook(u))
+            .concat(),
     );
     let bounds = Bounds {
         webhook_timeout: Duration::from_secs(1),
@@ -280,14 +313,30 @@ async fn a_webhook_gets_the_event_as_json_and_its_failures_are_said_without_its_
     let event = finished("batch_1");
     runner.on_event(event.clone());
 
-    let (head, body) = tokio::time::timeout(PATIENCE, ok_seen.recv()).await.unwrap().unwrap();
-    assert!(head.starts_with("POST /services/T0/B0/SECRET HTTP/1.1"), "{head}");
-    assert!(head.to_ascii_lowercase().contains("content-type: application/json"), "{head}");
+    let (head, body) = tokio::time::timeout(PATIENCE, ok_seen.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        head.starts_with("POST /services/T0/B0/SECRET HTTP/1.1"),
+        "{head}"
+    );
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{head}"
+    );
     assert!(!head.to_ascii_lowercase().contains("x-api-key"), "{head}");
     let body: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body, serde_json::to_value(&event).unwrap());
-    assert_eq!(body["text"], "Batch batch_1 completed — 145 completed, 5 failed");
-    tokio::time::timeout(PATIENCE, hanging_seen.recv()).await.unwrap().unwrap();
+    assert_eq!(
+        body["text"],
+        "Batch batch_1 completed — 145 completed, 5 failed"
+    );
+    tokio::time::timeout(PATIENCE, hanging_seen.recv())
+        .await
+        .unwrap()
+        .unwrap();
 
     let s = status_until(&mut status, "three failures", |s| {
         s.hooks.iter().filter(|h| h.last_failure.is_some()).count() == 3
@@ -307,9 +356,15 @@ async fn a_webhook_gets_the_event_as_json_and_its_failures_are_said_without_its_
             Some("did not answer within 1 s"),
         ]
     );
-    assert!(elsewhere_seen.try_recv().is_err(), "the redirect was not followed");
+    assert!(
+        elsewhere_seen.try_recv().is_err(),
+        "the redirect was not followed"
+    );
     let shown = serde_json::to_string(&s).unwrap();
-    assert!(!shown.contains("SECRET"), "a webhook's path is never shown: {shown}");
+    assert!(
+        !shown.contains("SECRET"),
+        "a webhook's path is never shown: {shown}"
+    );
     assert_eq!(s.hooks[0].describe, format!("webhook to {ok}"));
 }
 
@@ -334,7 +389,10 @@ async fn at_most_four_run_at_once_and_past_the_queue_the_oldest_waiting_is_dropp
     for i in 0..4 {
         runner.on_event(finished(&format!("b{i}")));
     }
-    until("four running", || (lines(&dir.path().join("started")).len() == 4).then_some(())).await;
+    until("four running", || {
+        (lines(&dir.path().join("started")).len() == 4).then_some(())
+    })
+    .await;
     for i in 4..14 {
         runner.on_event(finished(&format!("b{i}")));
     }
@@ -348,7 +406,10 @@ async fn at_most_four_run_at_once_and_past_the_queue_the_oldest_waiting_is_dropp
     let mut started = lines(&dir.path().join("started"));
     started.sort_by_key(|id| id[1..].parse::<u32>().unwrap());
     let expected: Vec<String> = (0..4).chain(6..14).map(|i| format!("b{i}")).collect();
-    assert_eq!(started, expected, "b4 and b5, the oldest waiting, were dropped");
+    assert_eq!(
+        started, expected,
+        "b4 and b5, the oldest waiting, were dropped"
+    );
     assert_eq!(runner.peak_running(), 4);
 }
 
@@ -369,7 +430,10 @@ async fn the_file_is_read_again_when_it_changes_and_a_bad_one_turns_hooks_off() 
     until("b1's run to begin", || (runner.busy() == 1).then_some(())).await;
 
     // A broken file while b1's run goes on: hooks are off, said with the line.
-    write_hooks(dir.path(), "[[hook]]\non = [\"finished\", 7]\nrun = [\"/bin/true\"]\n");
+    write_hooks(
+        dir.path(),
+        "[[hook]]\non = [\"finished\", 7]\nrun = [\"/bin/true\"]\n",
+    );
     let s = status_until(&mut status, "the problem", |s| s.problem.is_some()).await;
     let problem = s.problem.unwrap();
     assert!(problem.starts_with("hooks.toml, line 2: "), "{problem}");

@@ -713,7 +713,11 @@ async fn a_start_is_an_event_once_across_restarts_with_its_payload() {
     run_for(Duration::from_secs(20)).await;
     let said = drain(&mut events);
     assert_eq!(said.len(), 1, "{said:?}");
-    let MonitorEvent::Started { id: started, payload } = &said[0] else {
+    let MonitorEvent::Started {
+        id: started,
+        payload,
+    } = &said[0]
+    else {
         panic!("{said:?}")
     };
     assert_eq!(started.as_str(), "batch_q");
@@ -731,7 +735,10 @@ async fn a_start_is_an_event_once_across_restarts_with_its_payload() {
     let (monitor, mut events) = start(&fake, Some(StateFile::new(&path)));
     monitor.refresh(None);
     run_for(Duration::from_secs(20)).await;
-    assert!(fake.requests("batch_q") > asked, "asked again after the restart");
+    assert!(
+        fake.requests("batch_q") > asked,
+        "asked again after the restart"
+    );
     assert!(drain(&mut events).is_empty(), "the start is not said again");
     drop(monitor);
 }
@@ -933,6 +940,7 @@ async fn settings_round_trip_through_the_file_and_steer_the_schedule() {
         notifications: false,
         failure_alert_percent: Some(30),
         stall_minutes: 20,
+        sounds: false,
     }
     .validate()
     .unwrap();
@@ -951,6 +959,7 @@ async fn settings_round_trip_through_the_file_and_steer_the_schedule() {
     assert_eq!(stored.poll.budget, 20);
     assert!(!stored.notifications);
     assert_eq!(stored.failure_alert_percent, Some(30));
+    assert!(!stored.sounds);
     assert_eq!(stored.stall_minutes, 20);
 
     // A new run reads them back and polls by them.

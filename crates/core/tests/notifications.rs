@@ -23,7 +23,7 @@ fn notifications_reach_the_daemon_and_open_runs_the_callback() {
         urgent: false,
     };
     DesktopNotifier::new("Batchwatch", None)
-        .notify(&content)
+        .notify(&content, true)
         .unwrap();
     let seen = history();
     assert!(
@@ -37,10 +37,13 @@ fn notifications_reach_the_daemon_and_open_runs_the_callback() {
         let _ = tx.send(());
     });
     notifier
-        .notify(&NotificationContent {
-            title: "Open me".into(),
-            ..content
-        })
+        .notify(
+            &NotificationContent {
+                title: "Open me".into(),
+                ..content
+            },
+            true,
+        )
         .unwrap();
     std::thread::sleep(Duration::from_millis(300));
     // What a click on the notification sends.
@@ -66,11 +69,14 @@ fn child_notify_on_empty_bus() {
     let notifier = DesktopNotifier::new("Batchwatch", None);
     assert_eq!(notifier.probe(), Err(NotifyError::NoDaemon));
     let err = notifier
-        .notify(&NotificationContent {
-            title: "t".into(),
-            body: "b".into(),
-            urgent: false,
-        })
+        .notify(
+            &NotificationContent {
+                title: "t".into(),
+                body: "b".into(),
+                urgent: false,
+            },
+            true,
+        )
         .unwrap_err();
     assert_eq!(err, NotifyError::NoDaemon);
     assert!(err

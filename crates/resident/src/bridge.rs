@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use batchwatch_core::announcer::{Announcement, Announcer};
+use batchwatch_core::hooks::{HookRunner, HooksStatus};
 use batchwatch_core::monitor::{MonitorEvent, MonitorSnapshot};
 use batchwatch_core::notifier::NotifyError;
 use tokio::sync::{mpsc, watch};
@@ -26,6 +27,9 @@ pub struct Bridge {
     pub announcer: Announcer,
     /// How the announcer's last send went.
     pub notified: watch::Receiver<Option<NotifyError>>,
+    /// The person's hooks (none in the demo), and what the settings panel shows of them.
+    pub hooks: Option<HookRunner>,
+    pub hooks_status: Option<watch::Receiver<HooksStatus>>,
 }
 
 impl Bridge {
@@ -33,6 +37,11 @@ impl Bridge {
     pub async fn run(mut self) {
         let mut status = self.state.status.subscribe();
         let mut notifying = true;
+        let mut hooks_status = self.hooks_status.take();
+        if let Some(hooks) = &mut hooks_status {
+            let first = hooks.borrow_and_update().clone();
+            self.state.status.send_modify(|s| s.hooks = first);
+        }
         let first = status.borrow_and_update().clone();
         self.publish(&first).await;
         loop {
@@ -53,6 +62,13 @@ impl Bridge {
                     None => break,
                 },
                 Some(action) = self.tray_actions.recv() => self.on_tray(action),
+                Some(hooks) = hooks_changed(&mut hooks_status) => {
+                    self.state.status.send_if_modified(|s| {
+                        let changed = s.hooks != hooks;
+                        s.hooks = hooks;
+                        changed
+                    });
+                }
                 changed = self.notified.changed(), if notifying => {
                     if changed.is_err() {
                         // The notification thread is gone; the window and tray go on.
@@ -107,11 +123,20 @@ impl Bridge {
     }
 
     fn on_event(&mut self, event: MonitorEvent) {
+        // Queued in a moment: a hook never holds up the notification, the tray or a poll.
+        if let Some(hooks) = &self.hooks {
+            hooks.on_event(event.payload().clone());
+        }
         let (notification, finish) = match event {
+            MonitorEvent::Started { id, payload } => {
+                log::info!("batch {id} started: {}", payload.text);
+                (None, false)
+            }
             MonitorEvent::BatchFinished {
                 id,
                 notification,
                 show,
+                ..
             } => {
                 log::info!("batch {id} finished: {}", notification.body);
                 (show.then_some(notification), true)
@@ -120,6 +145,7 @@ impl Bridge {
                 id,
                 notification,
                 show,
+                ..
             } => {
                 log::warn!("batch {id}: {}", notification.body);
                 (show.then_some(notification), false)
@@ -128,6 +154,7 @@ impl Bridge {
                 id,
                 notification,
                 show,
+                ..
             } => {
                 log::warn!("batch {id}: {}", notification.title);
                 (show.then_some(notification), false)
@@ -135,16 +162,33 @@ impl Bridge {
             MonitorEvent::CredentialsRejected {
                 message,
                 notification,
+                ..
             } => {
                 log::warn!("Trillet rejected the credentials: {message}");
                 (Some(notification), false)
             }
         };
         if let Some(content) = notification {
-            if let Err(e) = self.announcer.announce(Announcement { content, finish }) {
+            let sound = self.views.borrow().settings.sounds;
+            if let Err(e) = self.announcer.announce(Announcement {
+                content,
+                finish,
+                sound,
+            }) {
                 // The window and the tray show it all the same.
                 log::warn!("a notification was not queued: {e}");
             }
         }
+    }
+}
+
+/// The hooks' next status, when there is a runner to hear from (never, otherwise).
+async fn hooks_changed(status: &mut Option<watch::Receiver<HooksStatus>>) -> Option<HooksStatus> {
+    match status {
+        Some(status) => match status.changed().await {
+            Ok(()) => Some(status.borrow_and_update().clone()),
+            Err(_) => std::future::pending().await,
+        },
+        None => std::future::pending().await,
     }
 }

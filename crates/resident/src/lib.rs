@@ -35,6 +35,7 @@ use std::sync::Arc;
 use batchwatch_core::announcer::Announcer;
 use batchwatch_core::autostart::Autostart;
 use batchwatch_core::control::{BindError, Endpoint, Launch};
+use batchwatch_core::hooks::{self, HookRunner, HooksStatus};
 use batchwatch_core::monitor::{Monitor, MonitorConfig};
 use batchwatch_core::notifier::{DesktopNotifier, Notifier};
 use batchwatch_core::schedule::PollPolicy;
@@ -150,6 +151,7 @@ async fn resident(
             message: None,
         },
         start_at_login: autostart.as_ref().is_some_and(Autostart::is_enabled),
+        hooks: HooksStatus::default(),
     });
     let views = monitor.subscribe();
     let is_demo = demo.is_some();
@@ -188,6 +190,17 @@ async fn resident(
         }
     };
     let bus = tray.as_ref().map(tray::Tray::bus);
+    let (hooks, hooks_status) = match (!is_demo).then(hooks::default_path).flatten() {
+        Some(path) => {
+            let (runner, status) = HookRunner::spawn(path, hooks::Bounds::default());
+            if let Err(e) = hooks::watch_file(&runner) {
+                log::warn!("changes to the hooks file are read at the next start ({e})");
+            }
+            (Some(runner), Some(status))
+        }
+        // The demo's batches never run the person's hooks.
+        None => (None, None),
+    };
     let bridge = Bridge {
         state: state.clone(),
         views,
@@ -196,6 +209,8 @@ async fn resident(
         tray_actions: tray_clicks,
         announcer,
         notified,
+        hooks,
+        hooks_status,
     };
     let session = bus.clone();
     tokio::spawn(look_around(state.clone(), notifier, bus));

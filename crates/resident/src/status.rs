@@ -2,6 +2,7 @@
 //! credentials stand, and whether notifications work. Held in a `watch` so the bridge
 //! re-publishes the window whenever it changes; commands update it, nothing else does.
 
+use batchwatch_core::hooks::HooksStatus;
 use batchwatch_core::view::Problem;
 use serde::Serialize;
 
@@ -89,4 +90,6 @@ pub struct AppStatus {
     pub notifications: NotificationsStatus,
     /// The autostart entry exists: Batchwatch starts (hidden) at login.
     pub start_at_login: bool,
+    /// The hooks read from the hooks file, its problem and each hook's last failure.
+    pub hooks: HooksStatus,
 }

@@ -94,6 +94,7 @@ fn harness(failure: Option<KeychainError>) -> Harness {
             message: None,
         },
         start_at_login: false,
+        hooks: Default::default(),
     });
     let config_home = tempfile::tempdir().unwrap();
     let socket_dir = tempfile::tempdir().unwrap();

@@ -47,7 +47,12 @@ pub enum Action {
 
 impl Hook {
     /// Whether `event` of `batch` in `workspace` is one this hook is for.
-    pub fn wants(&self, event: EventKind, batch: Option<&BatchId>, workspace: Option<&str>) -> bool {
+    pub fn wants(
+        &self,
+        event: EventKind,
+        batch: Option<&BatchId>,
+        workspace: Option<&str>,
+    ) -> bool {
         self.on.contains(&event)
             && self
                 .workspace
@@ -181,7 +186,10 @@ fn hook(text: &str, span: Range<usize>, raw: RawHook) -> Result<Hook, FileError>
             FileError::at(
                 text,
                 name.span(),
-                format!("no event is called \"{}\" (the events: {names})", name.get_ref()),
+                format!(
+                    "no event is called \"{}\" (the events: {names})",
+                    name.get_ref()
+                ),
             )
         })?;
         if !events.contains(&kind) {
@@ -214,9 +222,9 @@ fn hook(text: &str, span: Range<usize>, raw: RawHook) -> Result<Hook, FileError>
             }
             Action::Run(run.into_inner())
         }
-        (None, Some(webhook)) => {
-            Action::Webhook(webhook_url(webhook.get_ref()).map_err(|m| FileError::at(text, webhook.span(), m))?)
-        }
+        (None, Some(webhook)) => Action::Webhook(
+            webhook_url(webhook.get_ref()).map_err(|m| FileError::at(text, webhook.span(), m))?,
+        ),
         (Some(_), Some(webhook)) => {
             return Err(FileError::at(
                 text,
@@ -442,13 +450,21 @@ batches = ["batch_1"]
             let e = parse(text).expect_err(text);
             assert_eq!(e.line, Some(line), "{text:?}: {e}");
             assert!(e.message.contains(says), "{text:?}: {e}");
-            assert!(e.to_string().starts_with(&format!("hooks.toml, line {line}: ")), "{e}");
+            assert!(
+                e.to_string()
+                    .starts_with(&format!("hooks.toml, line {line}: ")),
+                "{e}"
+            );
         }
     }
 
     #[test]
     fn loopback_webhooks_may_be_plain_http() {
-        for url in ["http://127.0.0.1:8080/x", "http://localhost/x", "http://[::1]:9/x"] {
+        for url in [
+            "http://127.0.0.1:8080/x",
+            "http://localhost/x",
+            "http://[::1]:9/x",
+        ] {
             let text = format!("[[hook]]\non = [\"finished\"]\nwebhook = \"{url}\"\n");
             assert!(parse(&text).is_ok(), "{url}");
         }

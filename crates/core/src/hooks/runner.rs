@@ -153,7 +153,13 @@ impl HookRunner {
         let hooks: Vec<Hook> = lock(&self.shared.loaded)
             .hooks()
             .iter()
-            .filter(|h| h.wants(event.event, event.batch_id.as_ref(), event.workspace.as_deref()))
+            .filter(|h| {
+                h.wants(
+                    event.event,
+                    event.batch_id.as_ref(),
+                    event.workspace.as_deref(),
+                )
+            })
             .cloned()
             .collect();
         if hooks.is_empty() {
@@ -327,7 +333,15 @@ async fn dispatch(shared: std::sync::Weak<Shared>) {
 async fn run(shared: &Shared, job: &Job) -> Result<(), String> {
     match &job.hook.action {
         Action::Run(argv) => run_command(argv, job, shared.bounds.command_timeout).await,
-        Action::Webhook(url) => post(&shared.client, url, &job.body, shared.bounds.webhook_timeout).await,
+        Action::Webhook(url) => {
+            post(
+                &shared.client,
+                url,
+                &job.body,
+                shared.bounds.webhook_timeout,
+            )
+            .await
+        }
     }
 }
 
@@ -360,9 +374,14 @@ async fn run_command(argv: &[String], job: &Job, timeout: Duration) -> Result<()
         )
         .env("BATCHWATCH_STATUS", event.status.as_deref().unwrap_or(""));
     let mut child = command.spawn().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => format!("could not be started: there is no program {}", argv[0]),
+        std::io::ErrorKind::NotFound => {
+            format!("could not be started: there is no program {}", argv[0])
+        }
         std::io::ErrorKind::PermissionDenied => {
-            format!("could not be started: {} may not be run (permission denied)", argv[0])
+            format!(
+                "could not be started: {} may not be run (permission denied)",
+                argv[0]
+            )
         }
         _ => format!("could not be started ({e})"),
     })?;

@@ -163,9 +163,7 @@ impl<S: TrilletApi> Task<S> {
                 let batch = &self.batches[index];
                 let (progress, launch) = (batch.last.as_deref(), batch.launch.as_deref());
                 let payload = |kind, text: String| {
-                    progress.map(|p| {
-                        Event::of_batch(kind, &id, p, text, now_ms, workspace, launch)
-                    })
+                    progress.map(|p| Event::of_batch(kind, &id, p, text, now_ms, workspace, launch))
                 };
                 let mut said = Vec::new();
                 if observed.started {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::batch_id::BatchId;
-use crate::events::Event;
 use crate::change::NotificationContent;
+use crate::events::Event;
 use crate::model::{BatchProgress, CancelOutcome};
 use crate::state_file::Settings;
 

@@ -93,6 +93,7 @@ fn sample() -> SavedState {
             notifications_paused_until_ms: Some(1_703_104_800_000),
             failure_alert_percent: Some(30),
             stall_minutes: 45,
+            sounds: false,
             poll: crate::schedule::PollPolicy {
                 floor: std::time::Duration::from_secs(45),
                 budget: 20,
