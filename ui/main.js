@@ -169,6 +169,13 @@ function buildCard(id) {
   const cancel = el("button", { type: "button", className: "cancel", textContent: "Cancel batch…" });
   const retry = el("button", { type: "button", className: "retry-all", textContent: "Retry failed calls…", ariaLabel: `Start the failed calls of ${id} again as a new batch` });
   retry.addEventListener("click", () => openRetry(id, null));
+  // When this batch's notifications are shown (its hooks run whatever is chosen).
+  const notify = el("select", { className: "notify", ariaLabel: `Notifications for ${id}` }, [
+    el("option", { value: "always", textContent: "Notify: always" }),
+    el("option", { value: "failures", textContent: "Notify: if calls failed" }),
+    el("option", { value: "never", textContent: "Notify: never" }),
+  ]);
+  notify.addEventListener("change", () => call("set_notify", { id, notify: notify.value }));
   const confirmBox = buildCancelConfirm(id);
   cancel.addEventListener("click", () => {
     confirmBox.hidden = false;
@@ -192,7 +199,7 @@ function buildCard(id) {
     el("details", { className: "recent" }, [el("summary"), el("ul")]),
     buildFailures(id),
     confirmBox,
-    el("div", { className: "actions" }, [retry, cancel, refresh, remove]),
+    el("div", { className: "actions" }, [notify, retry, cancel, refresh, remove]),
   ]);
   return node;
 }
@@ -314,6 +321,9 @@ function fillCard(node, card) {
   confirmBox.querySelector(".what").textContent =
     `Cancel ${card.id}? Its ${card.waiting} waiting calls are dropped and never made; ` +
     `the ${card.active} calls in progress finish. This cannot be undone.`;
+  const notify = node.querySelector(".notify");
+  // Not while the person has it open: the next view would undo their choice under the pointer.
+  if (document.activeElement !== notify) notify.value = card.notify;
   const stall = node.querySelector(".stall");
   stall.hidden = !card.stallText;
   stall.textContent = card.stallText || "";

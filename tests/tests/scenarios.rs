@@ -1491,3 +1491,147 @@ fn a_batch_that_stops_making_progress_is_said_once() {
         .collect();
     assert_eq!(all.len(), 1, "said more than once: {all:?}");
 }
+
+/// A webhook's receiver on loopback: answers 200 to each POST and keeps its body.
+fn webhook_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hooks/T0/B0/XX", socket.local_addr().unwrap());
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = bodies.clone();
+    std::thread::spawn(move || {
+        for stream in socket.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_ok() {
+                kept.lock().unwrap().push(String::from_utf8_lossy(&body).into_owned());
+            }
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        }
+    });
+    (url, bodies)
+}
+
+#[test]
+fn hooks_run_once_for_a_finish_and_a_stall_and_never_again_after_a_restart() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut desktop = Desktop::new("hooks");
+    let control = desktop.sim.control();
+    control.add_batch(BatchScript::new(3).id("batch_done").concurrency(3).call_duration(Duration::from_secs(2)));
+    control.add_batch(
+        BatchScript::new(50)
+            .id("batch_frozen")
+            .concurrency(5)
+            .call_duration(Duration::from_secs(10_000_000)),
+    );
+    let (webhook, posted) = webhook_receiver();
+    let runs = desktop.home.path().join("hook-runs.jsonl");
+    let folder = desktop.config_dir().join("batchwatch");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let hooks = folder.join("hooks.toml");
+    std::fs::write(
+        &hooks,
+        format!(
+            r#"[[hook]]
+on = ["finished", "stalled"]
+run = ["/bin/sh", "-c", 'cat >> "$0"; echo " $BATCHWATCH_EVENT" >> "$0"; env | grep -c TRILLET_ >> "$0.env" || true', "{runs}"]
+
+[[hook]]
+on = ["finished"]
+webhook = "{webhook}"
+"#,
+            runs = runs.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&hooks, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    let window = desktop.open(&[]);
+    save_credentials(&window, KEY);
+    open_settings(&window);
+    eventually("the panel to list the hooks", WAIT, || {
+        window
+            .text("#hooks-list")
+            .filter(|t| t.contains("On finished, stalled: run /bin/sh") && t.contains("webhook to http://127.0.0.1:"))
+    });
+    retype(&window, "#floor-secs", "5");
+    retype(&window, "#stall-minutes", "1");
+    window.click("#save-settings");
+    eventually("the setting in the state file", WAIT, || {
+        desktop.saved_settings().filter(|s| s["stallMinutes"] == 1)
+    });
+    add_batches(&window, "batch_done batch_frozen");
+
+    let lines = || -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&runs)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.rsplit_once('}').map(|(json, _)| format!("{json}}}")))
+            .map(|json| serde_json::from_str(&json).unwrap())
+            .collect()
+    };
+    let ran = eventually("the command for the finish and the stall", Duration::from_secs(90), || {
+        Some(lines()).filter(|l| l.len() == 2)
+    });
+    let mut events: Vec<(String, String)> = ran
+        .iter()
+        .map(|e| (e["event"].as_str().unwrap().into(), e["batchId"].as_str().unwrap().into()))
+        .collect();
+    events.sort();
+    assert_eq!(
+        events,
+        [("finished".into(), "batch_done".into()), ("stalled".into(), "batch_frozen".into())]
+    );
+    let finished = ran.iter().find(|e| e["event"] == "finished").unwrap();
+    assert_eq!(finished["status"], "completed");
+    assert_eq!(finished["workspace"], WORKSPACE);
+    assert!(
+        finished["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Batch batch_done completed — 3 completed, 0 failed"),
+        "{finished}"
+    );
+    let env_counts = std::fs::read_to_string(format!("{}.env", runs.display())).unwrap();
+    assert!(env_counts.lines().all(|n| n == "0"), "no TRILLET_ variable: {env_counts}");
+    let posts = eventually("the webhook's POST", WAIT, || {
+        Some(posted.lock().unwrap().clone()).filter(|p| !p.is_empty())
+    });
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    let post: serde_json::Value = serde_json::from_str(&posts[0]).unwrap();
+    assert_eq!(post["batchId"], "batch_done");
+    assert!(!posts[0].contains(KEY), "the key is in no hook's input");
+    assert!(!std::fs::read_to_string(&runs).unwrap().contains(KEY));
+    eventually("the stall notification", WAIT, || {
+        os::notifications()
+            .into_iter()
+            .find(|(_, s, _)| s.starts_with("Batch batch_frozen has made no progress for "))
+    });
+
+    // Quit and start again: the stall goes on, the finish is long saved; each had its chance
+    // to run again (the frozen batch is asked three more times).
+    let service = os::tray_service(WAIT);
+    os::click_menu_item(&service, "Quit Batchwatch");
+    assert_eq!(eventually("the app to exit", WAIT, || desktop.exit_status()), 0);
+    drop(window);
+    let window = desktop.open(&[]);
+    let polls = control.request_count("batch_frozen");
+    eventually("three more polls after the restart", Duration::from_secs(60), || {
+        (control.request_count("batch_frozen") >= polls + 3).then_some(())
+    });
+    assert_eq!(lines().len(), 2, "no hook ran again: {:?}", lines());
+    assert_eq!(posted.lock().unwrap().len(), 1);
+    window.quit();
+}

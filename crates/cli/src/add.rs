@@ -31,8 +31,9 @@ pub fn read_ids(args: &[String]) -> Result<Vec<String>, Failure> {
     Ok(ids)
 }
 
-pub async fn run(args: &[String]) -> Result<(), Failure> {
-    let texts = read_ids(args)?;
+pub async fn run(args: &crate::args::AddArgs) -> Result<(), Failure> {
+    let texts = read_ids(&args.ids)?;
+    let notify = args.notify.map(Into::into);
     // Checked here first, so a typo is refused before any tray app is started.
     let ids = batch_ids(&texts)?;
     let client = crate::resident::running_or_started().await?;
@@ -42,7 +43,7 @@ pub async fn run(args: &[String]) -> Result<(), Failure> {
         .collect::<Vec<_>>()
         .join("\n");
     let outcome = client
-        .call(&Request::Track { text })
+        .call(&Request::Track { text, notify })
         .await
         .map_err(crate::resident::failure)?;
     let names = |key: &str| -> Vec<String> {

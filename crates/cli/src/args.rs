@@ -56,6 +56,13 @@ pub enum Command {
     Retry(RetryArgs),
     /// The record of finished batches the tray app keeps, newest first.
     History(HistoryArgs),
+    /// Every setting of the window's panel with its value and range, and the hooks with each
+    /// one's last failure; `settings set NAME VALUE` changes one (through the tray app when it
+    /// runs, which applies it at once).
+    Settings {
+        #[command(subcommand)]
+        action: Option<SettingsAction>,
+    },
     /// Store, remove or describe the credentials kept in your keychain.
     #[command(subcommand)]
     Credentials(CredentialsCommand),
@@ -68,6 +75,16 @@ pub enum Command {
     /// Print the manual page (roff), as `man` reads it; the package installs it.
     #[command(hide = true)]
     Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SettingsAction {
+    /// Change one setting, e.g. `settings set stall-minutes 20` or `settings set sounds off`.
+    Set {
+        /// poll-every, requests-per-minute, notifications, failure-alert, stall-minutes, sounds.
+        name: String,
+        value: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -89,6 +106,28 @@ pub struct AddArgs {
     /// Batch IDs, or links ending in /batch-calls/<ID>; `-` reads them from stdin.
     #[arg(required = true, value_name = "ID")]
     pub ids: Vec<String>,
+    /// When their notifications are shown: always, only when calls failed, or never (hooks
+    /// run either way). Batches already watched take it too.
+    #[arg(long, value_enum)]
+    pub notify: Option<NotifyArg>,
+}
+
+/// `--notify`'s values, as the card's menu offers them.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum NotifyArg {
+    Always,
+    Failures,
+    Never,
+}
+
+impl From<NotifyArg> for batchwatch_core::notify_choice::NotifyChoice {
+    fn from(arg: NotifyArg) -> Self {
+        match arg {
+            NotifyArg::Always => Self::Always,
+            NotifyArg::Failures => Self::Failures,
+            NotifyArg::Never => Self::Never,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

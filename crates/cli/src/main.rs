@@ -30,6 +30,7 @@ mod history;
 mod live;
 mod patience;
 mod resident;
+mod settings;
 mod start;
 mod status;
 mod summary;
@@ -77,8 +78,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 .render(&mut std::io::stdout())
                 .map_err(|e| Failure::Unreachable(format!("could not write the manual page: {e}")))
         }
-        Command::Add(args) => runtime()?.block_on(add::run(&args.ids)),
+        Command::Add(args) => runtime()?.block_on(add::run(&args)),
         Command::History(args) => history::run(&args),
+        Command::Settings { action } => runtime()?.block_on(settings::run(action)),
         Command::Status(args) => {
             let ids = args::batch_ids(&args.ids)?;
             let runtime = runtime()?;

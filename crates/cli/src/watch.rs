@@ -214,6 +214,7 @@ mod tests {
             launch: None,
             samples: Default::default(),
             moved_at_ms: None,
+            notify: Default::default(),
         }
     }
 

@@ -31,6 +31,7 @@ fn batch(id: &str, p: BatchProgress) -> SavedBatch {
         samples: Default::default(),
         moved_at_ms: None,
         stall_alerted: false,
+        notify: Default::default(),
     }
 }
 

@@ -41,6 +41,7 @@ fn snapshots(n: usize) -> Vec<BatchSnapshot> {
             ),
             // Its calls last ended a minute before its answer: not stalled.
             moved_at_ms: Some(1_703_101_140_000),
+            notify: Default::default(),
         })
         .collect()
 }

@@ -40,6 +40,7 @@ fn state(n: usize) -> SavedState {
                 samples: Arc::new(an_hour_of_samples(60)),
                 moved_at_ms: None,
                 stall_alerted: false,
+                notify: Default::default(),
             })
             .collect(),
         ..SavedState::default()

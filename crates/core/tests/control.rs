@@ -41,7 +41,7 @@ impl Handler for Echo {
     ) -> batchwatch_core::control::server::Reply {
         Box::pin(async move {
             match request {
-                Request::Track { text } => {
+                Request::Track { text, .. } => {
                     match text.as_str() {
                         "first" => self.second_answered.notified().await,
                         "second" => self.second_answered.notify_one(),
@@ -157,9 +157,11 @@ async fn requests_are_answered_by_id_and_errors_keep_their_code() {
     let (first, second) = (
         Request::Track {
             text: "first".into(),
+            notify: None,
         },
         Request::Track {
             text: "second".into(),
+            notify: None,
         },
     );
     let (a, b) = tokio::join!(client.call(&first), client.call(&second));
@@ -180,7 +182,7 @@ async fn requests_are_answered_by_id_and_errors_keep_their_code() {
     assert!(matches!(unknown, CallError::Failed(f) if f.code == "bad_request"));
     // An unknown request costs the connection nothing.
     assert!(client
-        .call(&Request::Track { text: "3".into() })
+        .call(&Request::Track { text: "3".into(), notify: None })
         .await
         .is_ok());
 }
@@ -237,6 +239,7 @@ async fn a_malformed_or_oversized_line_closes_that_connection_only() {
     let answer = steady
         .call(&Request::Track {
             text: "still".into(),
+            notify: None,
         })
         .await
         .unwrap();
@@ -280,7 +283,8 @@ async fn views_stream_latest_first_and_a_vanished_subscriber_costs_nothing() {
     .expect("the server noticed the subscriber leave");
     assert!(watcher
         .call(&Request::Track {
-            text: "after".into()
+            text: "after".into(),
+            notify: None,
         })
         .await
         .is_ok());
@@ -299,6 +303,7 @@ async fn fifty_clients_at_once_are_served() {
             client
                 .call(&Request::Track {
                     text: format!("c{i}"),
+                    notify: None,
                 })
                 .await
                 .unwrap()
@@ -322,7 +327,7 @@ async fn a_resident_that_goes_fails_the_waiting_calls_and_says_not_running_after
         .expect("the client hears the resident go");
     assert_eq!(
         client
-            .call(&Request::Track { text: "x".into() })
+            .call(&Request::Track { text: "x".into(), notify: None })
             .await
             .unwrap_err(),
         CallError::Gone

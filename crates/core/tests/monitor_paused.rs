@@ -744,6 +744,61 @@ async fn a_start_is_an_event_once_across_restarts_with_its_payload() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_batchs_notify_choice_silences_its_notifications_not_its_hooks_and_is_kept() {
+    use batchwatch_core::notify_choice::NotifyChoice;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let fake = FakeTrillet::default();
+    for name in ["batch_muted", "batch_clean", "batch_failing", "batch_default"] {
+        fake.set(name, running(10));
+    }
+    let (monitor, events) = start(&fake, Some(StateFile::new(&path)));
+    monitor.track(
+        ["batch_muted", "batch_clean", "batch_failing", "batch_default"]
+            .map(id)
+            .to_vec(),
+    );
+    monitor.set_notify(id("batch_muted"), NotifyChoice::Never);
+    monitor.set_notify(id("batch_clean"), NotifyChoice::Failures);
+    monitor.set_notify(id("batch_failing"), NotifyChoice::Failures);
+    run_for(Duration::from_secs(5)).await;
+    monitor.shutdown().await;
+    let (monitor, mut events_after) = start(&fake, Some(StateFile::new(&path)));
+    drop(events);
+    let view = monitor.snapshot();
+    assert_eq!(batch(&view, "batch_muted").notify, NotifyChoice::Never, "kept across a restart");
+    assert_eq!(batch(&view, "batch_default").notify, NotifyChoice::Always);
+
+    let mut some_failed = progress(BatchStatus::Completed, 90, 100);
+    some_failed.failed = 10;
+    for name in ["batch_muted", "batch_clean", "batch_default"] {
+        fake.set(name, Ok(progress(BatchStatus::Completed, 100, 100)));
+    }
+    fake.set("batch_failing", Ok(some_failed));
+    monitor.refresh(None);
+    run_for(Duration::from_secs(20)).await;
+    let mut shown: Vec<(String, bool)> = drain(&mut events_after)
+        .into_iter()
+        .filter_map(|e| match e {
+            MonitorEvent::BatchFinished { id, show, .. } => Some((id.to_string(), show)),
+            _ => None,
+        })
+        .collect();
+    shown.sort();
+    assert_eq!(
+        shown,
+        [
+            ("batch_clean".to_owned(), false),
+            ("batch_default".to_owned(), true),
+            ("batch_failing".to_owned(), true),
+            ("batch_muted".to_owned(), false),
+        ],
+        "every finish is an event (for the hooks); the choice decides only what is shown"
+    );
+    drop(monitor);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_corrupt_state_file_is_set_aside_and_reported() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");

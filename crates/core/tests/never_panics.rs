@@ -117,6 +117,7 @@ fn snapshot(id: &str, progress: BatchProgress, retry_at_ms: u64) -> BatchSnapsho
         launch: None,
         // As far back as a clock goes: the stall's arithmetic too.
         moved_at_ms: Some(0),
+        notify: Default::default(),
     }
 }
 

@@ -40,6 +40,7 @@ fn state(n: usize, completed: u64) -> SavedState {
                 samples: Default::default(),
                 moved_at_ms: None,
                 stall_alerted: false,
+                notify: Default::default(),
             })
             .collect(),
         ..SavedState::default()

@@ -72,7 +72,11 @@ impl AppState {
             Request::ClaimWindow {} => {
                 json(serde_json::json!({ "granted": self.windows.claim(peer) }))
             }
-            Request::Track { text } => json(self.track(&text).await?),
+            Request::Track { text, notify } => json(self.track(&text, notify).await?),
+            Request::SetNotify { id, notify } => {
+                self.monitor.set_notify(batch_id(&id)?, notify);
+                Ok(Value::Null)
+            }
             Request::Agents {} => json(self.agents().await?),
             Request::CheckCsv { path } => json(self.check_csv(path).await?),
             Request::PrepareRetry { id, reason } => {
@@ -197,7 +201,11 @@ impl AppState {
     }
 
     /// Starts watching every batch ID (or link) in `text`; the monitor says which were added.
-    async fn track(&self, text: &str) -> Result<TrackOutcome, CommandError> {
+    async fn track(
+        &self,
+        text: &str,
+        notify: Option<batchwatch_core::notify_choice::NotifyChoice>,
+    ) -> Result<TrackOutcome, CommandError> {
         let pasted = parse_pasted(text)?;
         let tracking = if pasted.accepted.is_empty() {
             Default::default()
@@ -206,6 +214,12 @@ impl AppState {
         };
         if !tracking.added.is_empty() {
             log::info!("tracking {} new batch(es)", tracking.added.len());
+        }
+        if let Some(choice) = notify {
+            // Asked for by name: the batches already watched take the choice too.
+            for id in tracking.added.iter().chain(&tracking.already) {
+                self.monitor.set_notify(id.clone(), choice);
+            }
         }
         let names = |ids: &[BatchId]| ids.iter().map(ToString::to_string).collect();
         Ok(TrackOutcome {

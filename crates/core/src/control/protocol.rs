@@ -157,6 +157,14 @@ pub enum Request {
     ClaimWindow {},
     Track {
         text: String,
+        /// When the batches' notifications are shown (`add --notify`); as they are when absent.
+        #[serde(default)]
+        notify: Option<crate::notify_choice::NotifyChoice>,
+    },
+    /// A tracked batch's choice of notifications (its card's menu).
+    SetNotify {
+        id: String,
+        notify: crate::notify_choice::NotifyChoice,
     },
     /// The workspace's call agents, ready ones first (one request, within the budget).
     Agents {},

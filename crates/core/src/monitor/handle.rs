@@ -123,6 +123,8 @@ pub(super) enum Command {
         oneshot::Sender<Tracking>,
     ),
     Untrack(BatchId),
+    /// A batch's choice of notifications (a batch not tracked is left alone).
+    SetNotify(BatchId, crate::notify_choice::NotifyChoice),
     Refresh(Option<BatchId>),
     SetCredentials(Option<Credentials>),
     UpdateSettings(SettingsChange),
@@ -170,6 +172,11 @@ impl MonitorHandle {
             .commands
             .send(Command::Track(vec![(id, Some(Arc::new(launch)))], reply));
         TrackReceipt(answer)
+    }
+
+    /// When `id`'s notifications are shown; kept with the batch.
+    pub fn set_notify(&self, id: BatchId, choice: crate::notify_choice::NotifyChoice) {
+        let _ = self.commands.send(Command::SetNotify(id, choice));
     }
 
     pub fn untrack(&self, id: BatchId) {

@@ -162,6 +162,7 @@ impl<S: TrilletApi> Task<S> {
                 let workspace = self.credentials.as_ref().map(|c| c.workspace_id.as_str());
                 let batch = &self.batches[index];
                 let (progress, launch) = (batch.last.as_deref(), batch.launch.as_deref());
+                let choice = batch.notify;
                 let payload = |kind, text: String| {
                     progress.map(|p| Event::of_batch(kind, &id, p, text, now_ms, workspace, launch))
                 };
@@ -191,6 +192,8 @@ impl<S: TrilletApi> Task<S> {
                         continue;
                     };
                     let id = id.clone();
+                    // The batch's own choice silences its notifications, never its hooks.
+                    let show = show && progress.is_some_and(|p| choice.allows(kind, p));
                     said.push(match kind {
                         EventKind::FailureRate => MonitorEvent::FailureRateHigh {
                             id,

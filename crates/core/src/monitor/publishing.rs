@@ -20,6 +20,7 @@ impl<S: TrilletApi> Task<S> {
                     launch: b.launch.clone(),
                     samples: b.samples.clone(),
                     moved_at_ms: b.moved_at_ms,
+                    notify: b.notify,
                 })
                 .collect(),
             connection: self.connection(),

@@ -105,6 +105,14 @@ impl<S: TrilletApi> Task<S> {
                 let _ = reply.send(tracking);
             }
             Command::Untrack(id) => self.batches.retain(|b| b.id != id),
+            Command::SetNotify(id, choice) => {
+                if let Some(b) = self.batches.iter_mut().find(|b| b.id == id) {
+                    if b.notify != choice {
+                        b.notify = choice;
+                        self.schedule_save(now);
+                    }
+                }
+            }
             Command::Refresh(target) => {
                 for b in &mut self.batches {
                     if target.as_ref().is_none_or(|t| *t == b.id) {

@@ -64,6 +64,8 @@ pub struct BatchSnapshot {
     pub samples: Arc<Vec<crate::figures::Sample>>,
     /// When an answer last moved its status or its ended calls: a stall is counted from here.
     pub moved_at_ms: Option<u64>,
+    /// When its notifications are shown.
+    pub notify: crate::notify_choice::NotifyChoice,
 }
 
 /// Everything the monitor knows, as an immutable snapshot.

@@ -46,6 +46,8 @@ pub(super) struct Tracked {
     pub(super) moved_at_ms: Option<u64>,
     /// The current stall was announced; cleared when the counters move again.
     pub(super) stall_alerted: bool,
+    /// When its notifications are shown (its card's choice); hooks run whatever it is.
+    pub(super) notify: crate::notify_choice::NotifyChoice,
 }
 
 /// Samples kept: an hour of one a minute, and the one before as the first bar's start.
@@ -100,6 +102,7 @@ impl Tracked {
             samples: Arc::default(),
             moved_at_ms: None,
             stall_alerted: false,
+            notify: Default::default(),
         }
     }
 
@@ -114,6 +117,7 @@ impl Tracked {
         t.samples = saved.samples;
         t.moved_at_ms = saved.moved_at_ms;
         t.stall_alerted = saved.stall_alerted;
+        t.notify = saved.notify;
         if saved.not_found {
             t.fetch = FetchStatus::NotFound {
                 message: "Trillet has no batch with this ID in this workspace.".into(),
@@ -230,6 +234,7 @@ impl Tracked {
             samples: self.samples.clone(),
             moved_at_ms: self.moved_at_ms,
             stall_alerted: self.stall_alerted,
+            notify: self.notify,
         }
     }
 

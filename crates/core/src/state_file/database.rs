@@ -101,6 +101,8 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         "ALTER TABLE batches ADD COLUMN moved_at_ms INTEGER;
     ALTER TABLE batches ADD COLUMN stall_alerted INTEGER NOT NULL DEFAULT 0;",
     ),
+    // Each batch's choice of notifications (NULL: always, as every batch before).
+    Migration::Sql("ALTER TABLE batches ADD COLUMN notify TEXT;"),
 ];
 
 /// Migration 6: each plot's JSON samples, packed, into its batch's new `plot` column.
@@ -212,6 +214,7 @@ fn unchanged(written: &SavedBatch, batch: &SavedBatch) -> bool {
         && (Arc::ptr_eq(&written.samples, &batch.samples) || written.samples == batch.samples)
         && written.moved_at_ms == batch.moved_at_ms
         && written.stall_alerted == batch.stall_alerted
+        && written.notify == batch.notify
 }
 
 /// A batch as the database last had it: its place in the order, and the values written.
@@ -254,7 +257,7 @@ impl Database {
         {
             let mut rows = self.connection.prepare(
                 "SELECT seq, id, last, last_updated_ms, finish_notified, not_found,
-                     failure_alerted, cancellation, plot, launch, moved_at_ms, stall_alerted
+                     failure_alerted, cancellation, plot, launch, moved_at_ms, stall_alerted, notify
                  FROM batches ORDER BY seq",
             )?;
             let mut query = rows.query([])?;
@@ -297,6 +300,11 @@ impl Database {
                         .get::<_, Option<i64>>(10)?
                         .and_then(|ms| u64::try_from(ms).ok()),
                     stall_alerted: r.get(11)?,
+                    // A choice this version does not know reads as the default.
+                    notify: r
+                        .get::<_, Option<String>>(12)?
+                        .and_then(|n| crate::notify_choice::NotifyChoice::from_name(&n))
+                        .unwrap_or_default(),
                 };
                 self.next_seq = self.next_seq.max(seq + 1);
                 written.insert(
@@ -375,11 +383,11 @@ impl Database {
         let transaction = self.connection.transaction()?;
         {
             let mut upsert = transaction.prepare_cached(
-                "INSERT INTO batches (seq, id, last, last_updated_ms, finish_notified, not_found, failure_alerted, cancellation, launch, plot, moved_at_ms, stall_alerted)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                "INSERT INTO batches (seq, id, last, last_updated_ms, finish_notified, not_found, failure_alerted, cancellation, launch, plot, moved_at_ms, stall_alerted, notify)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
                  ON CONFLICT(id) DO UPDATE SET last = ?3, last_updated_ms = ?4, finish_notified = ?5,
                      not_found = ?6, failure_alerted = ?7, cancellation = ?8, launch = ?9, plot = ?10,
-                     moved_at_ms = ?11, stall_alerted = ?12",
+                     moved_at_ms = ?11, stall_alerted = ?12, notify = ?13",
             )?;
             // A batch that has ended goes into the record (again, should its final answer
             // change: a cancel's last calls finishing) — only for a new answer: a row rewritten
@@ -409,6 +417,7 @@ impl Database {
                         .moved_at_ms
                         .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
                     batch.stall_alerted,
+                    batch.notify.stored(),
                 ])?;
                 if new_answer && batch.last.as_ref().is_some_and(|l| l.has_ended()) {
                     record.execute(params![batch.id.as_str(), finished_at(batch), last, launch])?;

@@ -90,6 +90,9 @@ pub struct SavedBatch {
     /// The current stall was announced: not again until the counters move.
     #[serde(default)]
     pub stall_alerted: bool,
+    /// When its notifications are shown (its card's choice).
+    #[serde(default)]
+    pub notify: crate::notify_choice::NotifyChoice,
 }
 
 fn no_samples(samples: &Arc<Vec<Sample>>) -> bool {

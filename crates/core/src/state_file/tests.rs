@@ -55,6 +55,7 @@ fn sample() -> SavedState {
                 ]),
                 moved_at_ms: Some(1_703_101_140_000),
                 stall_alerted: true,
+                notify: crate::notify_choice::NotifyChoice::Never,
             },
             SavedBatch {
                 id: BatchId::parse("batch_a").unwrap(),
@@ -86,6 +87,7 @@ fn sample() -> SavedState {
                 samples: Arc::default(),
                 moved_at_ms: None,
                 stall_alerted: false,
+                notify: Default::default(),
             },
         ],
         settings: Settings {

@@ -197,6 +197,7 @@ mod tests {
             launch: None,
             samples: Default::default(),
             moved_at_ms: None,
+            notify: Default::default(),
         }
     }
 
@@ -542,6 +543,7 @@ mod tests {
                 launch: None,
                 samples: Default::default(),
                 moved_at_ms: None,
+                notify: Default::default(),
             }],
             connection: Connection::Ready,
             settings: Settings::default(),

@@ -126,6 +126,8 @@ pub struct BatchCard<'a> {
     /// "No progress for 22 min": no call ended for the user's stall minutes while calls wait
     /// (the attention colour).
     pub stall_text: Option<String>,
+    /// When its notifications are shown: "always", "failures", "never" (the card's choice).
+    pub notify: crate::notify_choice::NotifyChoice,
     /// "95% succeeded", once it has ended.
     pub success_text: Option<String>,
     /// How Batchwatch started it: "contacts.csv · agent Sales follow-up"; none for a batch
@@ -398,6 +400,7 @@ pub(super) fn card<'a>(
         eta_text: f.and_then(|f| eta_text(row.state, f)),
         pace_text: f.and_then(|f| pace_text(row.state, f)),
         stall_text: row.stalled.map(crate::change::stall_text),
+        notify: row.snapshot.notify,
         success_text: f
             .filter(|_| row.state.has_ended())
             .and_then(format::success),

@@ -1,0 +1,138 @@
+//! A burst through the hooks: 200 batches finishing at once, three hooks each (two commands and
+//! a webhook on loopback), as figures (not assertions): how long until every run is done, the
+//! most that ran at once, and this process's peak memory. Run with
+//! `cargo bench -p batchwatch-core --bench hooks`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use batchwatch_core::batch_id::BatchId;
+use batchwatch_core::events::{Event, EventKind};
+use batchwatch_core::hooks::{Bounds, HookRunner};
+use batchwatch_core::model::{BatchProgress, BatchStatus};
+
+const BATCHES: usize = 200;
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// A webhook receiver answering 200, counting POSTs.
+fn receiver() -> (String, Arc<AtomicUsize>) {
+    let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", socket.local_addr().unwrap());
+    let posts = Arc::new(AtomicUsize::new(0));
+    let counted = posts.clone();
+    std::thread::spawn(move || {
+        for stream in socket.incoming().flatten() {
+            let counted = counted.clone();
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                if reader.read_exact(&mut body).is_ok() {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                }
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                );
+            });
+        }
+    });
+    (url, posts)
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let out = dir.path().join("runs");
+    let (url, posts) = receiver();
+    let path = dir.path().join("hooks.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[[hook]]\non = [\"finished\"]\nrun = [\"/bin/sh\", \"-c\", 'cat > /dev/null; echo $BATCHWATCH_BATCH_ID >> \"$0\"', \"{out}\"]\n\n\
+             [[hook]]\non = [\"finished\"]\nrun = [\"/bin/sh\", \"-c\", 'cat > /dev/null; echo $BATCHWATCH_BATCH_ID >> \"$0\"', \"{out}\"]\n\n\
+             [[hook]]\non = [\"finished\"]\nwebhook = \"{url}\"\n",
+            out = out.display()
+        ),
+    )
+    .unwrap();
+    let progress = BatchProgress {
+        status: BatchStatus::Completed,
+        is_complete: true,
+        waiting: 0,
+        active: 0,
+        completed: 145,
+        failed: 5,
+        total: 150,
+        start_time: None,
+        last_completed_time: None,
+        completed_time: None,
+        average_call_duration: None,
+        recent_calls: vec![],
+    };
+    let before = peak_rss_kib();
+    runtime.block_on(async {
+        let (runner, _status) = HookRunner::spawn(path, Bounds::default());
+        let started = Instant::now();
+        let mut queue_ns = 0u128;
+        for i in 0..BATCHES {
+            let id = BatchId::parse(&format!("batch_{i}")).unwrap();
+            let event = Event::of_batch(
+                EventKind::Finished,
+                &id,
+                &progress,
+                format!("Batch {id} completed — 145 completed, 5 failed"),
+                1_703_097_600_000,
+                Some("ws_1"),
+                None,
+            );
+            let t = Instant::now();
+            runner.on_event(event);
+            queue_ns += t.elapsed().as_nanos();
+        }
+        loop {
+            let ran = std::fs::read_to_string(&out).map(|t| t.lines().count()).unwrap_or(0);
+            if ran == 2 * BATCHES && posts.load(Ordering::SeqCst) == BATCHES && runner.busy() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let drained = started.elapsed();
+        println!(
+            "hooks: {BATCHES} finishes × 3 hooks = {} runs: drained in {:.2} s; at most {} at once; \
+             queueing an event took {:.1} µs on average; peak RSS {} KiB (before: {} KiB)",
+            3 * BATCHES,
+            drained.as_secs_f64(),
+            runner.peak_running(),
+            queue_ns as f64 / BATCHES as f64 / 1000.0,
+            peak_rss_kib(),
+            before
+        );
+    });
+}
