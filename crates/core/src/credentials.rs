@@ -132,6 +132,49 @@ pub struct Credentials {
     pub workspace_id: WorkspaceId,
 }
 
+/// The environment variables a headless machine gives its credentials in.
+pub const API_KEY_ENV: &str = "TRILLET_API_KEY";
+pub const WORKSPACE_ENV: &str = "TRILLET_WORKSPACE_ID";
+
+/// Credentials from `TRILLET_API_KEY` and `TRILLET_WORKSPACE_ID` read through `lookup` (a
+/// headless server's way, for the tray app and the terminal alike): none when neither is set;
+/// empty counts as unset, so `VAR=` disables one. A message names the variable, never what it
+/// holds.
+pub fn from_environment(
+    lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Result<Option<Credentials>, String> {
+    let read = |name: &str| -> Result<Option<String>, String> {
+        match lookup(name) {
+            None => Ok(None),
+            Some(raw) => match raw.into_string() {
+                Ok(text) if text.trim().is_empty() => Ok(None),
+                Ok(text) => Ok(Some(text)),
+                Err(_) => Err(format!("{name} is not valid text")),
+            },
+        }
+    };
+    match (read(API_KEY_ENV)?, read(WORKSPACE_ENV)?) {
+        (None, None) => Ok(None),
+        (Some(key), Some(workspace)) => {
+            // Each part is checked on its own so the message names the right variable.
+            let api_key = ApiKey::new(&key)
+                .map_err(|e| format!("{API_KEY_ENV} is unusable: {e}"))?;
+            let workspace_id = WorkspaceId::new(&workspace)
+                .map_err(|e| format!("{WORKSPACE_ENV} is unusable: {e}"))?;
+            Ok(Some(Credentials {
+                api_key,
+                workspace_id,
+            }))
+        }
+        (Some(_), None) => Err(format!(
+            "{API_KEY_ENV} is set but {WORKSPACE_ENV} is not; set both, or neither to use the keychain"
+        )),
+        (None, Some(_)) => Err(format!(
+            "{WORKSPACE_ENV} is set but {API_KEY_ENV} is not; set both, or neither to use the keychain"
+        )),
+    }
+}
+
 impl Credentials {
     /// Empty credentials for a client that is always given real ones per request.
     pub(crate) fn placeholder() -> Self {
