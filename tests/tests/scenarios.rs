@@ -1515,9 +1515,12 @@ fn webhook_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>)
             }
             let mut body = vec![0; length];
             if reader.read_exact(&mut body).is_ok() {
-                kept.lock().unwrap().push(String::from_utf8_lossy(&body).into_owned());
+                kept.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&body).into_owned());
             }
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
         }
     });
     (url, bodies)
@@ -1568,9 +1571,10 @@ webhook = "{webhook}"
     save_credentials(&window, KEY);
     open_settings(&window);
     eventually("the panel to list the hooks", WAIT, || {
-        window
-            .text("#hooks-list")
-            .filter(|t| t.contains("On finished, stalled: run /bin/sh") && t.contains("webhook to http://127.0.0.1:"))
+        window.text("#hooks-list").filter(|t| {
+            t.contains("On finished, stalled: run /bin/sh")
+                && t.contains("webhook to http://127.0.0.1:")
+        })
     });
     retype(&window, "#floor-secs", "5");
     retype(&window, "#stall-minutes", "1");
@@ -1608,28 +1612,36 @@ webhook = "{webhook}"
     };
     let mut events: Vec<(String, String)> = ran
         .iter()
-        .map(|e| (e["event"].as_str().unwrap().into(), e["batchId"].as_str().unwrap().into()))
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap().into(),
+                e["batchId"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     events.sort();
     assert_eq!(
         events,
-        [("finished".into(), "batch_done".into()), ("stalled".into(), "batch_frozen".into())]
+        [
+            ("finished".into(), "batch_done".into()),
+            ("stalled".into(), "batch_frozen".into())
+        ]
     );
     let finished = ran.iter().find(|e| e["event"] == "finished").unwrap();
     assert_eq!(finished["status"], "completed");
     assert_eq!(finished["workspace"], WORKSPACE);
     assert!(
-        finished["text"]
-            .as_str()
-            .unwrap()
-            .starts_with(&format!(
-                "Batch batch_done completed — {} completed, {} failed",
-                finished["completed"], finished["failed"]
-            )),
+        finished["text"].as_str().unwrap().starts_with(&format!(
+            "Batch batch_done completed — {} completed, {} failed",
+            finished["completed"], finished["failed"]
+        )),
         "{finished}"
     );
     let env_counts = std::fs::read_to_string(format!("{}.env", runs.display())).unwrap();
-    assert!(env_counts.lines().all(|n| n == "0"), "no TRILLET_ variable: {env_counts}");
+    assert!(
+        env_counts.lines().all(|n| n == "0"),
+        "no TRILLET_ variable: {env_counts}"
+    );
     let posts = eventually("the webhook's POST", WAIT, || {
         Some(posted.lock().unwrap().clone()).filter(|p| !p.is_empty())
     });
@@ -1648,14 +1660,82 @@ webhook = "{webhook}"
     // to run again (the frozen batch is asked three more times).
     let service = os::tray_service(WAIT);
     os::click_menu_item(&service, "Quit Batchwatch");
-    assert_eq!(eventually("the app to exit", WAIT, || desktop.exit_status()), 0);
+    assert_eq!(
+        eventually("the app to exit", WAIT, || desktop.exit_status()),
+        0
+    );
     drop(window);
     let window = desktop.open(&[]);
     let polls = control.request_count("batch_frozen");
-    eventually("three more polls after the restart", Duration::from_secs(60), || {
-        (control.request_count("batch_frozen") >= polls + 3).then_some(())
-    });
+    eventually(
+        "three more polls after the restart",
+        Duration::from_secs(60),
+        || (control.request_count("batch_frozen") >= polls + 3).then_some(()),
+    );
     assert_eq!(lines().len(), 2, "no hook ran again: {:?}", lines());
     assert_eq!(posted.lock().unwrap().len(), 1);
+    window.quit();
+}
+
+#[test]
+fn settings_and_a_batchs_notify_choice_reach_the_running_tray_app_from_a_terminal() {
+    let mut desktop = Desktop::new("settings-cli");
+    desktop
+        .sim
+        .control()
+        .add_batch(two_waves("batch_quiet", 30));
+    let window = desktop.open(&[]);
+    save_credentials(&window, KEY);
+
+    // The suite's compressed poll floor is below the panel's range, so the form (checked whole,
+    // as the panel's is) is first brought into range.
+    let (code, out, err) = desktop.cli(&["settings", "set", "poll-every", "5"], "");
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = desktop.cli(&["settings", "set", "stall-minutes", "20"], "");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("applied by the tray app"), "{out}");
+    eventually("the setting in the state file", WAIT, || {
+        desktop.saved_settings().filter(|s| s["stallMinutes"] == 20)
+    });
+    open_settings(&window);
+    eventually("the panel to show it", WAIT, || {
+        window
+            .run(
+                "return document.getElementById('stall-minutes').value",
+                json!([]),
+            )
+            .as_str()
+            .filter(|v| *v == "20")
+            .map(str::to_owned)
+    });
+
+    let (code, _, err) = desktop.cli(&["settings", "set", "stall-minutes", "241"], "");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("must be 0–240 minutes"), "{err}");
+    let (code, out, _) = desktop.cli(&["settings"], "");
+    assert_eq!(code, 0);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("stall-minutes"))
+        .unwrap();
+    assert!(line.contains(" 20 ") && line.contains("0–240"), "{out}");
+    assert!(out.contains("No hooks"), "{out}");
+
+    let (code, out, err) = desktop.cli(&["add", "--notify", "never", "batch_quiet"], "");
+    assert_eq!(code, 0, "{out}{err}");
+    eventually("the card's choice", WAIT, || {
+        window
+            .run(
+                "const c = document.querySelector('.card[data-id=\"batch_quiet\"] .notify'); return c ? c.value : null;",
+                json!([]),
+            )
+            .as_str()
+            .filter(|v| *v == "never")
+            .map(str::to_owned)
+    });
+    eventually("the choice in the state file", WAIT, || {
+        let bytes = desktop.state_bytes();
+        (bytes.windows(5).any(|w| w == b"never")).then_some(())
+    });
     window.quit();
 }

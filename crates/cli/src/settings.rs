@@ -39,12 +39,16 @@ pub async fn run(action: Option<SettingsAction>) -> Result<(), Failure> {
                 .call(&Request::GetState {})
                 .await
                 .map_err(crate::resident::failure)?;
-            let form = setting_names::set(form_in(&payload)?, &name, &value).map_err(Failure::Usage)?;
+            let form =
+                setting_names::set(form_in(&payload)?, &name, &value).map_err(Failure::Usage)?;
             resident
                 .call(&Request::SaveSettings { form })
                 .await
                 .map_err(crate::resident::failure)?;
-            println!("{name} is now {} (applied by the tray app).", shown(&form, &name));
+            println!(
+                "{name} is now {} (applied by the tray app).",
+                shown(&form, &name)
+            );
             Ok(())
         }
         (Some(SettingsAction::Set { name, value }), None) => {
@@ -73,8 +77,9 @@ fn shown(form: &SettingsForm, name: &str) -> String {
 }
 
 fn form_in(payload: &Value) -> Result<SettingsForm, Failure> {
-    serde_json::from_value(payload["settings"].clone())
-        .map_err(|e| Failure::Unreachable(format!("the tray app's settings could not be read: {e}")))
+    serde_json::from_value(payload["settings"].clone()).map_err(|e| {
+        Failure::Unreachable(format!("the tray app's settings could not be read: {e}"))
+    })
 }
 
 /// The state database's settings (and the rest of it, to write back whole).

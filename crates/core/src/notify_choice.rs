@@ -94,7 +94,11 @@ mod tests {
             (Never, FailureRate, &clean, false),
         ];
         for (choice, event, progress, shown) in cases {
-            assert_eq!(choice.allows(event, progress), shown, "{choice:?} {event:?}");
+            assert_eq!(
+                choice.allows(event, progress),
+                shown,
+                "{choice:?} {event:?}"
+            );
         }
         for choice in NotifyChoice::ALL {
             assert_eq!(NotifyChoice::from_name(choice.name()), Some(choice));

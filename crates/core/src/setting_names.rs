@@ -140,7 +140,12 @@ mod tests {
         let listed = list(&form);
         assert_eq!(listed.iter().map(|n| n.name).collect::<Vec<_>>(), NAMES);
         for named in &listed {
-            assert_eq!(set(form, named.name, &named.value), Ok(form), "{}", named.name);
+            assert_eq!(
+                set(form, named.name, &named.value),
+                Ok(form),
+                "{}",
+                named.name
+            );
         }
         assert_eq!(listed[4].value, "15");
         assert_eq!(listed[4].range, "0–240 (minutes; 0 is off)");
@@ -152,8 +157,16 @@ mod tests {
         let set_to = |name, value| set(form, name, value);
         assert_eq!(set_to("stall-minutes", "30").unwrap().stall_minutes, 30);
         assert_eq!(set_to("stall-minutes", "off").unwrap().stall_minutes, 0);
-        assert_eq!(set_to("failure-alert", "25").unwrap().failure_alert_percent, Some(25));
-        assert_eq!(set_to("failure-alert", "OFF").unwrap().failure_alert_percent, None);
+        assert_eq!(
+            set_to("failure-alert", "25").unwrap().failure_alert_percent,
+            Some(25)
+        );
+        assert_eq!(
+            set_to("failure-alert", "OFF")
+                .unwrap()
+                .failure_alert_percent,
+            None
+        );
         assert!(!set_to("sounds", "off").unwrap().sounds);
         assert!(!set_to("notifications", "no").unwrap().notifications);
         assert_eq!(
@@ -168,7 +181,12 @@ mod tests {
             set_to("poll-every", "soon").unwrap_err(),
             "poll-every takes a number of seconds, not \"soon\""
         );
-        assert_eq!(set_to("sounds", "loud").unwrap_err(), "sounds is on or off, not \"loud\"");
-        assert!(set_to("volume", "3").unwrap_err().starts_with("there is no setting \"volume\"; the settings are poll-every, "));
+        assert_eq!(
+            set_to("sounds", "loud").unwrap_err(),
+            "sounds is on or off, not \"loud\""
+        );
+        assert!(set_to("volume", "3")
+            .unwrap_err()
+            .starts_with("there is no setting \"volume\"; the settings are poll-every, "));
     }
 }

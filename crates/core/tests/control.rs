@@ -182,7 +182,10 @@ async fn requests_are_answered_by_id_and_errors_keep_their_code() {
     assert!(matches!(unknown, CallError::Failed(f) if f.code == "bad_request"));
     // An unknown request costs the connection nothing.
     assert!(client
-        .call(&Request::Track { text: "3".into(), notify: None })
+        .call(&Request::Track {
+            text: "3".into(),
+            notify: None
+        })
         .await
         .is_ok());
 }
@@ -327,7 +330,10 @@ async fn a_resident_that_goes_fails_the_waiting_calls_and_says_not_running_after
         .expect("the client hears the resident go");
     assert_eq!(
         client
-            .call(&Request::Track { text: "x".into(), notify: None })
+            .call(&Request::Track {
+                text: "x".into(),
+                notify: None
+            })
             .await
             .unwrap_err(),
         CallError::Gone

@@ -749,14 +749,24 @@ async fn a_batchs_notify_choice_silences_its_notifications_not_its_hooks_and_is_
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
     let fake = FakeTrillet::default();
-    for name in ["batch_muted", "batch_clean", "batch_failing", "batch_default"] {
+    for name in [
+        "batch_muted",
+        "batch_clean",
+        "batch_failing",
+        "batch_default",
+    ] {
         fake.set(name, running(10));
     }
     let (monitor, events) = start(&fake, Some(StateFile::new(&path)));
     monitor.track(
-        ["batch_muted", "batch_clean", "batch_failing", "batch_default"]
-            .map(id)
-            .to_vec(),
+        [
+            "batch_muted",
+            "batch_clean",
+            "batch_failing",
+            "batch_default",
+        ]
+        .map(id)
+        .to_vec(),
     );
     monitor.set_notify(id("batch_muted"), NotifyChoice::Never);
     monitor.set_notify(id("batch_clean"), NotifyChoice::Failures);
@@ -766,7 +776,11 @@ async fn a_batchs_notify_choice_silences_its_notifications_not_its_hooks_and_is_
     let (monitor, mut events_after) = start(&fake, Some(StateFile::new(&path)));
     drop(events);
     let view = monitor.snapshot();
-    assert_eq!(batch(&view, "batch_muted").notify, NotifyChoice::Never, "kept across a restart");
+    assert_eq!(
+        batch(&view, "batch_muted").notify,
+        NotifyChoice::Never,
+        "kept across a restart"
+    );
     assert_eq!(batch(&view, "batch_default").notify, NotifyChoice::Always);
 
     let mut some_failed = progress(BatchStatus::Completed, 90, 100);
