@@ -105,6 +105,7 @@ function renderCredentials(credentials, demo) {
   $("credentials-state").textContent =
     credentials.state === "stored" ? `— workspace ${credentials.workspaceId}` :
     credentials.state === "demo" ? "— demo" :
+    credentials.state === "environment" ? `— workspace ${credentials.workspaceId}, from the environment` :
     credentials.state === "unavailable" ? "— keychain unavailable" :
     credentials.state === "checking" ? "— reading your keychain…" : "— not set";
   const panel = $("credentials-panel");

@@ -205,6 +205,18 @@ fn the_package_holds_both_programs_a_valid_menu_entry_icons_and_metainfo() {
         assert!(!entry_value(&entry, key).is_empty(), "{key}");
     }
 
+    // The systemd user unit a server runs the tray app with, reading its credentials from a
+    // file of the person's.
+    let unit = std::fs::read_to_string(root.join("usr/lib/systemd/user/batchwatch.service"))
+        .expect("the systemd user unit is in the package");
+    assert!(
+        unit.contains("\nExecStart=/usr/bin/batchwatch-resident\n"),
+        "{unit}"
+    );
+    assert!(
+        unit.contains("\nEnvironmentFile=-%h/.config/batchwatch/credentials.env\n"),
+        "{unit}"
+    );
     // The metainfo, checked with the tree it ships in (its launchable must be that entry).
     let metainfo = root.join("usr/share/metainfo/dev.batchwatch.app.metainfo.xml");
     let (ok, text) = run(

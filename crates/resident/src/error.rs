@@ -23,6 +23,8 @@ pub enum CommandError {
     CredentialsRejected(String),
     #[error("The demo uses built-in credentials; restart without --demo to use your own.")]
     DemoMode,
+    #[error("The credentials come from TRILLET_API_KEY and TRILLET_WORKSPACE_ID in the tray app's environment; change them there and restart it.")]
+    CredentialsFromEnvironment,
     /// A cancel or a page of failed calls that Trillet (or the monitor) could not give.
     #[error(transparent)]
     Action(#[from] ActionError),
@@ -51,6 +53,7 @@ impl CommandError {
             Self::Keychain(e) => e.code(),
             Self::CredentialsRejected(_) => "credentials_rejected",
             Self::DemoMode => "demo_mode",
+            Self::CredentialsFromEnvironment => "credentials_from_environment",
             Self::Action(e) => e.code(),
             Self::Settings(_) => "invalid_settings",
             Self::Autostart(_) => "autostart_failed",

@@ -117,9 +117,27 @@ async fn resident(
                     .ok()
                     .as_deref(),
             )?;
-            // Read after start-up, off the async thread: a locked keychain may prompt and wait.
-            let store: Arc<dyn SecretStore> = Arc::new(KeyringStore::from_env());
-            (base, None, Some(store), CredentialsStatus::checking())
+            match batchwatch_core::credentials::from_environment(|n| std::env::var_os(n)) {
+                // A server's way (a systemd unit's EnvironmentFile): the keychain is never
+                // touched, and nothing of them is written anywhere.
+                Ok(Some(credentials)) => {
+                    log::info!(
+                        "credentials from the environment, for workspace {}",
+                        credentials.workspace_id
+                    );
+                    let status = CredentialsStatus::environment(credentials.workspace_id.as_str());
+                    (base, Some(credentials), None, status)
+                }
+                found => {
+                    if let Err(problem) = found {
+                        log::error!("{problem}; reading the keychain instead");
+                    }
+                    // Read after start-up, off the async thread: a locked keychain may prompt
+                    // and wait.
+                    let store: Arc<dyn SecretStore> = Arc::new(KeyringStore::from_env());
+                    (base, None, Some(store), CredentialsStatus::checking())
+                }
+            }
         }
     };
 
@@ -184,8 +202,8 @@ async fn resident(
     let tray = match tray::Tray::start(tray_actions).await {
         Ok(tray) => Some(tray),
         Err(e) => {
-            // The window and the terminal still work; the person is told in the log.
-            log::error!("no tray: the session bus cannot serve one ({e})");
+            // The window, the terminal and the hooks still work; said once, in the log.
+            log::warn!("no tray: the session bus cannot serve one ({e}); watching goes on");
             None
         }
     };
@@ -297,6 +315,10 @@ async fn look_around(
         Ok(Err(e)) => Some(e.to_string()),
         Err(e) => Some(e.to_string()),
     };
+    if let Some(why) = &unavailable {
+        // Said once: on a server there is no daemon, and the hooks do the telling.
+        log::warn!("no desktop notifications ({why}); hooks still run");
+    }
     state.status.send_modify(|s| {
         s.notifications.available = unavailable.is_none();
         s.notifications.message = unavailable;

@@ -241,6 +241,7 @@ impl AppState {
         if self.is_demo() {
             return Err(CommandError::DemoMode);
         }
+        self.not_from_environment()?;
         let _turn = self.credentials_turn.lock().await;
         let credentials = Credentials::new(api_key.expose(), workspace_id)?;
         drop(api_key);
@@ -272,8 +273,17 @@ impl AppState {
         Ok(status)
     }
 
+    /// Credentials given in the environment are the environment's to change.
+    fn not_from_environment(&self) -> Result<(), CommandError> {
+        if self.status.borrow().credentials.state == "environment" {
+            return Err(CommandError::CredentialsFromEnvironment);
+        }
+        Ok(())
+    }
+
     /// Removes the credentials from the keychain and stops polling.
     async fn forget_credentials(&self) -> Result<CredentialsStatus, CommandError> {
+        self.not_from_environment()?;
         let secrets = self.secrets.clone().ok_or(CommandError::DemoMode)?;
         let _turn = self.credentials_turn.lock().await;
         tokio::task::spawn_blocking(move || secrets.delete())

@@ -10,8 +10,9 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CredentialsStatus {
-    /// "checking" (at start), "stored" (in the keychain), "missing", "demo" (in memory), or
-    /// "unavailable" (keychain problem).
+    /// "checking" (at start), "stored" (in the keychain), "missing", "demo" (in memory),
+    /// "environment" (`TRILLET_API_KEY`/`TRILLET_WORKSPACE_ID`), or "unavailable" (keychain
+    /// problem).
     pub state: &'static str,
     pub workspace_id: Option<String>,
     /// A plain sentence for the panel.
@@ -45,6 +46,16 @@ impl CredentialsStatus {
             state: "missing",
             workspace_id: None,
             message: "No credentials yet: enter your Trillet API key and workspace ID.".into(),
+            problem: None,
+        }
+    }
+
+    /// From `TRILLET_API_KEY` and `TRILLET_WORKSPACE_ID` (a server with no keychain).
+    pub fn environment(workspace_id: &str) -> Self {
+        Self {
+            state: "environment",
+            workspace_id: Some(workspace_id.to_owned()),
+            message: "From TRILLET_API_KEY and TRILLET_WORKSPACE_ID in the tray app's environment (never stored by Batchwatch).".into(),
             problem: None,
         }
     }
