@@ -62,11 +62,14 @@ function renderSettings(settings, status) {
     $("stall-on").checked = settings.stallMinutes > 0;
     if (settings.stallMinutes > 0) $("stall-minutes").value = settings.stallMinutes;
     $("sounds-on").checked = settings.sounds;
+    $("quiet-on").checked = settings.quietHours != null;
+    if (settings.quietHours) [$("quiet-from").value, $("quiet-to").value] = settings.quietHours.split("-");
     $("settings-consequence").textContent = settings.consequence;
     $("settings-consequence").classList.remove("error");
   }
   $("failure-alert-percent").disabled = !$("failure-alert-on").checked;
   $("stall-minutes").disabled = !$("stall-on").checked;
+  $("quiet-from").disabled = $("quiet-to").disabled = !$("quiet-on").checked;
   const paused = settings.notificationsPausedUntilMs;
   $("pause-state").textContent = paused ? `Notifications paused until ${timeOfDay(paused)}.` : "";
   $("pause").textContent = paused ? "Resume notifications" : "Pause notifications for 1 hour";
@@ -437,6 +440,7 @@ function settingsForm() {
     failureAlertPercent: $("failure-alert-on").checked ? number("failure-alert-percent") : null,
     stallMinutes: $("stall-on").checked ? number("stall-minutes") : 0,
     sounds: $("sounds-on").checked,
+    quietHours: $("quiet-on").checked ? `${$("quiet-from").value}-${$("quiet-to").value}` : null,
   };
 }
 
@@ -470,6 +474,7 @@ $("settings-form").addEventListener("input", async () => {
   const asked = ++previewAsked;
   $("failure-alert-percent").disabled = !$("failure-alert-on").checked;
   $("stall-minutes").disabled = !$("stall-on").checked;
+  $("quiet-from").disabled = $("quiet-to").disabled = !$("quiet-on").checked;
   const line = $("settings-consequence");
   const form = settingsForm();
   if (invalidNumbers(form)) {

@@ -42,7 +42,7 @@ pub async fn run(action: Option<SettingsAction>) -> Result<(), Failure> {
             let form =
                 setting_names::set(form_in(&payload)?, &name, &value).map_err(Failure::Usage)?;
             resident
-                .call(&Request::SaveSettings { form })
+                .call(&Request::SaveSettings { form: form.clone() })
                 .await
                 .map_err(crate::resident::failure)?;
             println!(
@@ -55,7 +55,10 @@ pub async fn run(action: Option<SettingsAction>) -> Result<(), Failure> {
             let (file, state) = stored()?;
             let form = setting_names::set(SettingsForm::of(&state.settings), &name, &value)
                 .map_err(Failure::Usage)?;
-            let valid = form.validate().map_err(|e| Failure::Usage(e.to_string()))?;
+            let valid = form
+                .clone()
+                .validate()
+                .map_err(|e| Failure::Usage(e.to_string()))?;
             let settings = valid.applied_to(state.settings);
             file.save(&SavedState { settings, ..state })
                 .map_err(|e| Failure::Unreachable(format!("could not save the settings: {e}")))?;

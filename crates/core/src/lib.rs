@@ -56,6 +56,7 @@ pub mod model;
 pub mod monitor;
 pub mod notifier;
 pub mod notify_choice;
+pub mod quiet;
 pub mod retry_list;
 pub mod schedule;
 pub mod secret_store;

@@ -17,13 +17,14 @@ pub struct Named {
 }
 
 /// Every name, in the panel's order.
-pub const NAMES: [&str; 6] = [
+pub const NAMES: [&str; 7] = [
     "poll-every",
     "requests-per-minute",
     "notifications",
     "failure-alert",
     "stall-minutes",
     "sounds",
+    "quiet-hours",
 ];
 
 /// The form's settings by name.
@@ -82,6 +83,12 @@ pub fn list(form: &SettingsForm) -> Vec<Named> {
             range: "on or off".into(),
             about: "Play a sound with notifications.",
         },
+        Named {
+            name: "quiet-hours",
+            value: form.quiet_hours.clone().unwrap_or_else(|| "off".to_owned()),
+            range: "HH:MM-HH:MM in local time, or off".into(),
+            about: "Hold notifications then; one summary when it ends.",
+        },
     ]
 }
 
@@ -118,6 +125,9 @@ pub fn set(mut form: SettingsForm, name: &str, value: &str) -> Result<SettingsFo
             }
         }
         "sounds" => form.sounds = switch()?,
+        "quiet-hours" => {
+            form.quiet_hours = (!value.eq_ignore_ascii_case("off")).then(|| value.to_owned())
+        }
         _ => {
             return Err(format!(
                 "there is no setting \"{name}\"; the settings are {}",
@@ -125,7 +135,7 @@ pub fn set(mut form: SettingsForm, name: &str, value: &str) -> Result<SettingsFo
             ))
         }
     }
-    form.validate().map_err(|e| e.to_string())?;
+    form.clone().validate().map_err(|e| e.to_string())?;
     Ok(form)
 }
 
@@ -141,8 +151,8 @@ mod tests {
         assert_eq!(listed.iter().map(|n| n.name).collect::<Vec<_>>(), NAMES);
         for named in &listed {
             assert_eq!(
-                set(form, named.name, &named.value),
-                Ok(form),
+                set(form.clone(), named.name, &named.value),
+                Ok(form.clone()),
                 "{}",
                 named.name
             );
@@ -154,7 +164,18 @@ mod tests {
     #[test]
     fn values_are_read_as_typed_and_refused_in_words() {
         let form = SettingsForm::of(&Settings::default());
-        let set_to = |name, value| set(form, name, value);
+        let set_to = |name, value| set(form.clone(), name, value);
+        assert_eq!(
+            set_to("quiet-hours", "20:00-08:00")
+                .unwrap()
+                .quiet_hours
+                .as_deref(),
+            Some("20:00-08:00")
+        );
+        assert_eq!(set_to("quiet-hours", "off").unwrap().quiet_hours, None);
+        assert!(set_to("quiet-hours", "late")
+            .unwrap_err()
+            .starts_with("Quiet hours are two times of day"));
         assert_eq!(set_to("stall-minutes", "30").unwrap().stall_minutes, 30);
         assert_eq!(set_to("stall-minutes", "off").unwrap().stall_minutes, 0);
         assert_eq!(

@@ -26,6 +26,8 @@ pub struct Settings {
     pub stall_minutes: u16,
     /// Notifications ask for a sound (the desktop's sound theme plays it, where it has one).
     pub sounds: bool,
+    /// A daily window when notifications wait, to arrive as one summary when it ends.
+    pub quiet_hours: Option<crate::quiet::QuietHours>,
 }
 
 impl Default for Settings {
@@ -37,6 +39,7 @@ impl Default for Settings {
             failure_alert_percent: None,
             stall_minutes: DEFAULT_STALL_MINUTES,
             sounds: true,
+            quiet_hours: None,
         }
     }
 }
@@ -110,6 +113,7 @@ impl Settings {
             } else {
                 DEFAULT_STALL_MINUTES
             },
+            quiet_hours: self.quiet_hours.and_then(crate::quiet::QuietHours::valid),
             ..self
         }
     }
@@ -125,7 +129,7 @@ impl Settings {
 /// The panel's editable fields, as the window sends them. Wide signed numbers, so whatever a
 /// person types (negative, huge) arrives and is refused in words by [`SettingsForm::validate`]
 /// rather than failing to parse.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SettingsForm {
     pub floor_secs: i64,
@@ -137,6 +141,9 @@ pub struct SettingsForm {
     pub stall_minutes: i64,
     #[serde(default = "yes")]
     pub sounds: bool,
+    /// "20:00-08:00", or none for off.
+    #[serde(default)]
+    pub quiet_hours: Option<String>,
 }
 
 fn default_stall_minutes() -> i64 {
@@ -158,6 +165,8 @@ pub enum SettingsError {
     FailureAlert(i64),
     #[error("The stall alert must be {min}–{max} minutes, 0 for off (you entered {0}).", min = STALL_MINUTES.start(), max = STALL_MINUTES.end())]
     Stall(i64),
+    #[error("{0}")]
+    QuietHours(String),
 }
 
 impl SettingsForm {
@@ -170,6 +179,7 @@ impl SettingsForm {
             failure_alert_percent: settings.failure_alert_percent.map(i64::from),
             stall_minutes: settings.stall_minutes.into(),
             sounds: settings.sounds,
+            quiet_hours: settings.quiet_hours.map(|q| q.text()),
         }
     }
 
@@ -213,6 +223,12 @@ impl SettingsForm {
             failure_alert_percent: failure_alert_percent.map(|p| p as u8),
             stall_minutes: stall_minutes as u16,
             sounds: self.sounds,
+            quiet_hours: self
+                .quiet_hours
+                .as_deref()
+                .map(crate::quiet::QuietHours::parse)
+                .transpose()
+                .map_err(SettingsError::QuietHours)?,
         })
     }
 }
@@ -226,6 +242,7 @@ pub struct ValidSettingsForm {
     failure_alert_percent: Option<u8>,
     stall_minutes: u16,
     sounds: bool,
+    quiet_hours: Option<crate::quiet::QuietHours>,
 }
 
 impl ValidSettingsForm {
@@ -238,6 +255,7 @@ impl ValidSettingsForm {
         settings.failure_alert_percent = self.failure_alert_percent;
         settings.stall_minutes = self.stall_minutes;
         settings.sounds = self.sounds;
+        settings.quiet_hours = self.quiet_hours;
         settings
     }
 
@@ -304,11 +322,16 @@ mod tests {
             failure_alert_percent: Some(0),
             stall_minutes: 241,
             sounds: false,
+            quiet_hours: Some(crate::quiet::QuietHours {
+                from_min: 9999,
+                to_min: 1,
+            }),
         };
         let held = hostile.within_ranges();
         assert_eq!(held.poll, PollPolicy::default());
         assert_eq!(held.failure_alert_percent, None);
         assert_eq!(held.stall_minutes, DEFAULT_STALL_MINUTES);
+        assert_eq!(held.quiet_hours, None, "an impossible window is no window");
         assert!(
             !held.notifications,
             "choices that cannot be out of range are kept"
@@ -437,6 +460,7 @@ mod tests {
             failure_alert_percent: Some(25),
             stall_minutes: 30,
             sounds: false,
+            quiet_hours: Some("22:00-07:30".into()),
         }
         .validate()
         .unwrap()
@@ -444,6 +468,7 @@ mod tests {
         assert_eq!(after.poll.floor, Duration::from_secs(30));
         assert_eq!(after.poll.budget, 20);
         assert!(!after.sounds);
+        assert_eq!(after.quiet_hours.unwrap().text(), "22:00-07:30");
         assert_eq!(after.poll.window, before.poll.window);
         assert_eq!(after.notifications_paused_until_ms, Some(3_601_000));
         assert_eq!(after.failure_alert_percent, Some(25));

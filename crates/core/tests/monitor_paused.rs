@@ -812,6 +812,79 @@ async fn a_batchs_notify_choice_silences_its_notifications_not_its_hooks_and_is_
     drop(monitor);
 }
 
+/// A monitor whose wall clock starts at `wall_ms` and moves with the paused clock, in UTC.
+fn start_at_wall(
+    source: &FakeTrillet,
+    state: StateFile,
+    wall_ms: u64,
+) -> (MonitorHandle, UnboundedReceiver<MonitorEvent>) {
+    let origin = Instant::now();
+    let mut config = MonitorConfig::new(source.clone(), Some(creds()));
+    config.state_file = Some(state);
+    config.clock = Arc::new(move || wall_ms + origin.elapsed().as_millis() as u64);
+    config.zone = batchwatch_core::format::TimeZone::UTC;
+    Monitor::spawn(config)
+}
+
+#[tokio::test(start_paused = true)]
+async fn quiet_hours_hold_notifications_across_a_restart_and_tell_them_once_at_the_end() {
+    use batchwatch_core::quiet::QuietHours;
+    // 2023-12-20 21:00 UTC: inside 20:00–08:00.
+    const NINE_PM: u64 = 1_703_106_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let fake = FakeTrillet::default();
+    fake.set("batch_night", running(10));
+    fake.set("batch_late", running(10));
+    let (monitor, mut events) = start_at_wall(&fake, StateFile::new(&path), NINE_PM);
+    let night = QuietHours::parse("20:00-08:00").unwrap();
+    monitor.update_settings(move |s| s.quiet_hours = Some(night));
+    monitor.track(vec![id("batch_night"), id("batch_late")]);
+    run_for(Duration::from_secs(5)).await;
+    fake.set(
+        "batch_night",
+        Ok(progress(BatchStatus::Completed, 100, 100)),
+    );
+    monitor.refresh(None);
+    run_for(Duration::from_secs(20)).await;
+    let said = drain(&mut events);
+    assert!(
+        matches!(&said[..], [MonitorEvent::BatchFinished { show: false, .. }]),
+        "the finish is an event (hooks run) but not shown: {said:?}"
+    );
+    // Killed inside the quiet: what was held is on disk.
+    drop(monitor);
+
+    let (monitor, mut events) = start_at_wall(&fake, StateFile::new(&path), NINE_PM + 30 * 60_000);
+    fake.set("batch_late", Ok(progress(BatchStatus::Failed, 60, 100)));
+    monitor.refresh(None);
+    run_for(Duration::from_secs(60)).await;
+    let said = drain(&mut events);
+    assert!(
+        matches!(&said[..], [MonitorEvent::BatchFinished { show: false, .. }]),
+        "still quiet after the restart: {said:?}"
+    );
+    // It is 21:31: to 07:59, then past 08:00.
+    run_for(Duration::from_secs(10 * 3600 + 28 * 60)).await;
+    assert!(drain(&mut events).is_empty(), "not before the end");
+    run_for(Duration::from_secs(120)).await;
+    let said = drain(&mut events);
+    let [MonitorEvent::QuietSummary { notification }] = &said[..] else {
+        panic!("one summary at 08:00: {said:?}")
+    };
+    assert_eq!(notification.title, "While quiet: 2 batches finished");
+    assert_eq!(
+        notification.body,
+        "Batch batch_night completed; Batch batch_late failed"
+    );
+    assert!(notification.urgent, "one of them failed");
+    run_for(Duration::from_secs(3600)).await;
+    assert!(drain(&mut events).is_empty(), "told once");
+    monitor.shutdown().await;
+    let stored = StateFile::new(&path).load(0).state;
+    assert!(stored.held.is_empty(), "forgotten once told");
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_corrupt_state_file_is_set_aside_and_reported() {
     let dir = tempfile::tempdir().unwrap();
@@ -1010,6 +1083,7 @@ async fn settings_round_trip_through_the_file_and_steer_the_schedule() {
         failure_alert_percent: Some(30),
         stall_minutes: 20,
         sounds: false,
+        quiet_hours: None,
     }
     .validate()
     .unwrap();

@@ -124,10 +124,14 @@ impl Bridge {
 
     fn on_event(&mut self, event: MonitorEvent) {
         // Queued in a moment: a hook never holds up the notification, the tray or a poll.
-        if let Some(hooks) = &self.hooks {
-            hooks.on_event(event.payload().clone());
+        if let (Some(hooks), Some(payload)) = (&self.hooks, event.payload()) {
+            hooks.on_event(payload.clone());
         }
         let (notification, finish) = match event {
+            MonitorEvent::QuietSummary { notification } => {
+                log::info!("quiet hours ended: {}", notification.title);
+                (Some(notification), false)
+            }
             MonitorEvent::Started { id, payload } => {
                 log::info!("batch {id} started: {}", payload.text);
                 (None, false)

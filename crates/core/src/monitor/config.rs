@@ -35,6 +35,8 @@ pub struct MonitorConfig<S> {
     pub clock: WallClock,
     /// How long a burst of changes may gather before one write.
     pub save_debounce: Duration,
+    /// The zone quiet hours are read in (the system's; tests fix one).
+    pub zone: crate::format::TimeZone,
 }
 
 impl<S> MonitorConfig<S> {
@@ -46,6 +48,7 @@ impl<S> MonitorConfig<S> {
             poll: None,
             clock: system_clock(),
             save_debounce: Duration::from_millis(500),
+            zone: crate::format::TimeZone::system(),
         }
     }
 }

@@ -127,6 +127,8 @@ impl Monitor {
             poll_override: config.poll,
             clock: config.clock,
             save_debounce: config.save_debounce,
+            zone: config.zone,
+            held: saved.held,
             batches,
             next_generation: 1,
             budget: RequestBudget::default(),
@@ -219,6 +221,10 @@ struct Task<S> {
     poll_override: Option<PollPolicy>,
     clock: WallClock,
     save_debounce: Duration,
+    /// Where quiet hours are read.
+    zone: crate::format::TimeZone,
+    /// Notifications held through quiet hours; told as one summary when they end.
+    held: crate::quiet::Held,
     batches: Vec<Tracked>,
     /// The incarnation the next tracked batch gets (see [`Tracked::generation`]).
     next_generation: u64,

@@ -24,6 +24,7 @@ impl<S: TrilletApi> Task<S> {
             schema: SCHEMA_VERSION,
             batches: self.batches.iter().map(Tracked::saved).collect(),
             settings: self.settings,
+            held: self.held.clone(),
         };
         match file.save(&state) {
             // A save that works again clears the banner of the one that did not.

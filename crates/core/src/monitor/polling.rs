@@ -58,6 +58,17 @@ impl<S: TrilletApi> Task<S> {
             self.rate_limit = None;
             changed = true;
         }
+        if !self.held.is_empty() && !self.quiet_at(now_ms) {
+            let held = std::mem::take(&mut self.held);
+            // Forgotten on disk before it is told: a crash between loses one summary rather
+            // than telling it twice.
+            self.save_now();
+            if let Some(notification) = held.summary() {
+                let _ = self
+                    .events
+                    .send(MonitorEvent::QuietSummary { notification });
+            }
+        }
         changed | self.take_turns(now)
     }
 
@@ -167,6 +178,8 @@ impl<S: TrilletApi> Task<S> {
                     progress.map(|p| Event::of_batch(kind, &id, p, text, now_ms, workspace, launch))
                 };
                 let mut said = Vec::new();
+                let quiet = self.quiet_at(now_ms);
+                let mut held_any = false;
                 if observed.started {
                     let text = progress.map_or_else(String::new, |p| {
                         format!("Batch {id} started — {}", crate::format::calls(p.total))
@@ -193,7 +206,13 @@ impl<S: TrilletApi> Task<S> {
                     };
                     let id = id.clone();
                     // The batch's own choice silences its notifications, never its hooks.
-                    let show = show && progress.is_some_and(|p| choice.allows(kind, p));
+                    let mut show = show && progress.is_some_and(|p| choice.allows(kind, p));
+                    if show && quiet {
+                        // Told when the quiet ends; kept on disk before anything is sent.
+                        self.held.hold(&notification, kind == EventKind::Finished);
+                        held_any = true;
+                        show = false;
+                    }
                     said.push(match kind {
                         EventKind::FailureRate => MonitorEvent::FailureRateHigh {
                             id,
@@ -214,6 +233,9 @@ impl<S: TrilletApi> Task<S> {
                             payload,
                         },
                     });
+                }
+                if held_any {
+                    self.save_now();
                 }
                 for event in said {
                     let _ = self.events.send(event);

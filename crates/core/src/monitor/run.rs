@@ -63,11 +63,36 @@ impl<S: TrilletApi> Task<S> {
             self.next_lease_time(now),
             self.save_at,
             self.pause_end(now),
+            self.quiet_end(now),
             rate_limit_end,
         ]
         .into_iter()
         .flatten()
         .min()
+    }
+
+    /// Whether notifications are held at `now_ms` (the user's quiet hours, in their zone).
+    pub(super) fn quiet_at(&self, now_ms: u64) -> bool {
+        self.settings
+            .quiet_hours
+            .is_some_and(|q| q.is_quiet(now_ms, &self.zone))
+    }
+
+    /// When held notifications are due as a summary: the quiet's end, or at once when the
+    /// quiet is over (turned off, or a restart after it ended).
+    pub(super) fn quiet_end(&self, now: Instant) -> Option<Instant> {
+        if self.held.is_empty() {
+            return None;
+        }
+        let now_ms = (self.clock)();
+        Some(match self.settings.quiet_hours {
+            Some(q) if q.is_quiet(now_ms, &self.zone) => {
+                now + Duration::from_millis(
+                    q.next_end_ms(now_ms, &self.zone).saturating_sub(now_ms),
+                )
+            }
+            _ => now,
+        })
     }
 
     /// When a notification pause in force ends, so the view says so at that moment.

@@ -122,17 +122,20 @@ pub enum MonitorEvent {
         notification: NotificationContent,
         payload: Event,
     },
+    /// Quiet hours ended (or were turned off) with notifications held: they, as one.
+    QuietSummary { notification: NotificationContent },
 }
 
 impl MonitorEvent {
-    /// What the hooks are handed.
-    pub fn payload(&self) -> &Event {
+    /// What the hooks are handed (a summary of held notifications is for people only).
+    pub fn payload(&self) -> Option<&Event> {
         match self {
             Self::Started { payload, .. }
             | Self::BatchFinished { payload, .. }
             | Self::FailureRateHigh { payload, .. }
             | Self::Stalled { payload, .. }
-            | Self::CredentialsRejected { payload, .. } => payload,
+            | Self::CredentialsRejected { payload, .. } => Some(payload),
+            Self::QuietSummary { .. } => None,
         }
     }
 }

@@ -103,6 +103,13 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     ),
     // Each batch's choice of notifications (NULL: always, as every batch before).
     Migration::Sql("ALTER TABLE batches ADD COLUMN notify TEXT;"),
+    // The notifications held through quiet hours (`quiet::Held`, as JSON), told at their end.
+    Migration::Sql(
+        "CREATE TABLE held (
+        one INTEGER PRIMARY KEY CHECK (one = 1),
+        saved TEXT NOT NULL
+    );",
+    ),
 ];
 
 /// Migration 6: each plot's JSON samples, packed, into its batch's new `plot` column.
@@ -233,6 +240,8 @@ pub struct Database {
     /// Every row as last written (or read), by batch ID.
     written: HashMap<String, Written>,
     settings: Option<String>,
+    /// The held notifications as last written ("" for none).
+    held: String,
     next_seq: i64,
     /// Counts saves, for [`Written::seen_in`].
     saves: u64,
@@ -245,6 +254,7 @@ impl Database {
             connection: open_current(path)?,
             written: HashMap::new(),
             settings: None,
+            held: String::new(),
             next_seq: 1,
             saves: 0,
         })
@@ -327,12 +337,23 @@ impl Database {
                 .map_err(|e| Unreadable::new(format!("is damaged (its settings: {e})")))?,
             None => Settings::default(),
         };
+        let held_text: Option<String> = self
+            .connection
+            .query_row("SELECT saved FROM held WHERE one = 1", [], |r| r.get(0))
+            .optional()?;
+        // What was held is a summary's worth of titles: unreadable, it is dropped, not fatal.
+        let held = held_text
+            .as_deref()
+            .and_then(|text| serde_json::from_str(text).ok())
+            .unwrap_or_default();
         self.written = written;
         self.settings = settings_text;
+        self.held = held_text.unwrap_or_default();
         Ok(SavedState {
             schema: SCHEMA_VERSION,
             batches,
             settings,
+            held,
         })
     }
 
@@ -376,7 +397,13 @@ impl Database {
         };
         let settings = serde_json::to_string(&state.settings).ok();
         let settings_changed = settings.is_some() && settings != self.settings;
-        if changed.is_empty() && gone.is_empty() && !settings_changed {
+        let held = if state.held.is_empty() {
+            String::new()
+        } else {
+            serde_json::to_string(&state.held).unwrap_or_default()
+        };
+        let held_changed = held != self.held;
+        if changed.is_empty() && gone.is_empty() && !settings_changed && !held_changed {
             return Ok(false);
         }
 
@@ -434,6 +461,15 @@ impl Database {
                     [&settings],
                 )?;
             }
+            if held_changed && held.is_empty() {
+                transaction.execute("DELETE FROM held", [])?;
+            } else if held_changed {
+                transaction.execute(
+                    "INSERT INTO held (one, saved) VALUES (1, ?1)
+                     ON CONFLICT(one) DO UPDATE SET saved = ?1",
+                    [&held],
+                )?;
+            }
         }
         transaction.commit()?;
 
@@ -453,6 +489,7 @@ impl Database {
         if settings_changed {
             self.settings = settings;
         }
+        self.held = held;
         self.next_seq = next_seq;
         Ok(true)
     }

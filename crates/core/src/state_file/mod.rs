@@ -108,6 +108,9 @@ pub struct SavedState {
     pub batches: Vec<SavedBatch>,
     #[serde(default)]
     pub settings: Settings,
+    /// Notifications held through quiet hours, for the summary at their end.
+    #[serde(default)]
+    pub held: crate::quiet::Held,
 }
 
 impl Default for SavedState {
@@ -116,6 +119,7 @@ impl Default for SavedState {
             schema: SCHEMA_VERSION,
             batches: Vec::new(),
             settings: Settings::default(),
+            held: Default::default(),
         }
     }
 }

@@ -96,11 +96,21 @@ fn sample() -> SavedState {
             failure_alert_percent: Some(30),
             stall_minutes: 45,
             sounds: false,
+            quiet_hours: Some(crate::quiet::QuietHours {
+                from_min: 1200,
+                to_min: 480,
+            }),
             poll: crate::schedule::PollPolicy {
                 floor: std::time::Duration::from_secs(45),
                 budget: 20,
                 ..Default::default()
             },
+        },
+        held: crate::quiet::Held {
+            finished: 2,
+            alerts: 1,
+            urgent: true,
+            named: vec!["Batch a completed".into(), "Batch b failed".into()],
         },
     }
 }
