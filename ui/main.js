@@ -82,6 +82,8 @@ function renderSettings(settings, status) {
 
 // What the hooks file gave: each hook, the events it is for, and its last failure.
 function renderHooks(hooks, demo) {
+  // A tray app of the version before sends none.
+  hooks = hooks || { file: "hooks.toml", problem: null, hooks: [], dropped: 0 };
   $("hooks-file").textContent = demo
     ? "The demo runs no hooks."
     : hooks.hooks.length

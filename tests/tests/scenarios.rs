@@ -1531,12 +1531,13 @@ fn hooks_run_once_for_a_finish_and_a_stall_and_never_again_after_a_restart() {
     use std::os::unix::fs::PermissionsExt;
     let mut desktop = Desktop::new("hooks");
     let control = desktop.sim.control();
-    // Running when first seen (a batch first seen already finished is never announced).
+    // Finished by the test once it has been seen running (a batch first seen already
+    // finished is never announced).
     control.add_batch(
         BatchScript::new(3)
             .id("batch_done")
             .concurrency(3)
-            .call_duration(Duration::from_secs(20)),
+            .call_duration(Duration::from_secs(10_000_000)),
     );
     control.add_batch(
         BatchScript::new(50)
@@ -1586,6 +1587,14 @@ webhook = "{webhook}"
         desktop.saved_settings().filter(|s| s["stallMinutes"] == 1)
     });
     add_batches(&window, "batch_done batch_frozen");
+    eventually("batch_done seen running", WAIT, || {
+        control
+            .requests()
+            .iter()
+            .any(|r| r.batch_id.as_deref() == Some("batch_done") && r.status == 200)
+            .then_some(())
+    });
+    control.finish_batch("batch_done");
 
     let lines = || -> Vec<serde_json::Value> {
         std::fs::read_to_string(&runs)
@@ -1672,9 +1681,29 @@ webhook = "{webhook}"
         Duration::from_secs(60),
         || (control.request_count("batch_frozen") >= polls + 3).then_some(()),
     );
+    // Quit, so a run those answers queued has either happened or is said as not run.
+    let service = os::tray_service(WAIT);
+    os::click_menu_item(&service, "Quit Batchwatch");
+    assert_eq!(
+        eventually("the app to exit", WAIT, || desktop.exit_status()),
+        0
+    );
+    drop(window);
     assert_eq!(lines().len(), 2, "no hook ran again: {:?}", lines());
     assert_eq!(posted.lock().unwrap().len(), 1);
-    window.quit();
+    let log = std::fs::read_to_string(
+        desktop
+            .home
+            .path()
+            .join("data/dev.batchwatch.app/logs/resident.log"),
+    )
+    .unwrap();
+    assert!(!log.contains("were not run"), "{log}");
+    assert_eq!(
+        log.matches("done for finished of batch batch_done").count(),
+        2,
+        "the command and the webhook, once each: {log}"
+    );
 }
 
 #[test]

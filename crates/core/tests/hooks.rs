@@ -5,6 +5,7 @@
 //!
 //! Waits are on what the hooks leave behind (files, the published status), never fixed sleeps.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -99,9 +100,6 @@ fn lines(path: &Path) -> Vec<String> {
 
 #[tokio::test]
 async fn a_command_reads_the_event_on_stdin_with_no_credential_in_its_environment() {
-    // Only this test sets these; no other test of this file reads them.
-    std::env::set_var("TRILLET_API_KEY", "sk_secret_never_in_a_hook");
-    std::env::set_var("TRILLET_WORKSPACE_ID", "ws_secret");
     let dir = private_dir();
     let out = dir.path().display().to_string();
     let path = write_hooks(
@@ -113,7 +111,11 @@ async fn a_command_reads_the_event_on_stdin_with_no_credential_in_its_environmen
             ))
         ),
     );
-    let (runner, _status) = HookRunner::spawn(path, Bounds::default());
+    // The app's environment, credentials and all: a hook gets it without them.
+    let mut environment: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    environment.push(("TRILLET_API_KEY".into(), "sk_secret_never_in_a_hook".into()));
+    environment.push(("TRILLET_WORKSPACE_ID".into(), "ws_secret".into()));
+    let (runner, _status) = HookRunner::spawn_in(path, Bounds::default(), environment);
     let event = finished("batch_1");
     runner.on_event(event.clone());
     until("the command", || {
@@ -420,14 +422,17 @@ async fn the_file_is_read_again_when_it_changes_and_a_bad_one_turns_hooks_off() 
     let hook = |name: &str| {
         format!(
             "[[hook]]\non = [\"finished\"]\n{}\n",
-            sh(&format!("while [ ! -e {out}/release ]; do sleep 0.05; done; echo $BATCHWATCH_BATCH_ID >> {out}/{name}"))
+            sh(&format!("touch {out}/began-$BATCHWATCH_BATCH_ID; while [ ! -e {out}/release ]; do sleep 0.05; done; echo $BATCHWATCH_BATCH_ID >> {out}/{name}"))
         )
     };
     let path = write_hooks(dir.path(), &hook("first"));
     let (runner, mut status) = HookRunner::spawn(path, Bounds::default());
     watch_file(&runner).unwrap();
     runner.on_event(finished("b1"));
-    until("b1's run to begin", || (runner.busy() == 1).then_some(())).await;
+    until("b1's run to begin", || {
+        dir.path().join("began-b1").exists().then_some(())
+    })
+    .await;
 
     // A broken file while b1's run goes on: hooks are off, said with the line.
     write_hooks(

@@ -66,6 +66,12 @@ pub fn run(launch: Launch) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Read once and taken out of the environment before any thread or child exists: the key
+    // stays in this process's memory, never in the window's, WebKit's or a hook's environment.
+    let from_environment =
+        batchwatch_core::credentials::from_environment(|name| std::env::var_os(name));
+    std::env::remove_var(batchwatch_core::credentials::API_KEY_ENV);
+    std::env::remove_var(batchwatch_core::credentials::WORKSPACE_ENV);
     // Started before the runtime: the simulator runs its own.
     let demo = match launch.demo.then(demo::start).transpose() {
         Ok(demo) => demo,
@@ -86,7 +92,7 @@ pub fn run(launch: Launch) -> ExitCode {
         }
     };
     let code = runtime.block_on(async move {
-        match resident(bound, endpoint, demo).await {
+        match resident(bound, endpoint, demo, from_environment).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 log::error!("Batchwatch stopped: {e}");
@@ -103,6 +109,7 @@ async fn resident(
     bound: batchwatch_core::control::Bound,
     endpoint: Endpoint,
     demo: Option<demo::Demo>,
+    from_environment: Result<Option<batchwatch_core::Credentials>, String>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let (api_base, credentials, secrets, credentials_status) = match &demo {
         Some(d) => (
@@ -117,7 +124,7 @@ async fn resident(
                     .ok()
                     .as_deref(),
             )?;
-            match batchwatch_core::credentials::from_environment(|n| std::env::var_os(n)) {
+            match from_environment {
                 // A server's way (a systemd unit's EnvironmentFile): the keychain is never
                 // touched, and nothing of them is written anywhere.
                 Ok(Some(credentials)) => {

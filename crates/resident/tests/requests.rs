@@ -446,6 +446,8 @@ fn settings_are_checked_previewed_and_stored() {
             "floorSecs": 40, "budget": 6, "notifications": false, "failureAlertPercent": 20,
             // A form without the stall minutes (a window of the version before) keeps them.
             "stallMinutes": 15,
+            // ... and so do its sounds and quiet hours.
+            "sounds": true, "quietHours": null,
             "notificationsPausedUntilMs": null,
             "consequence": "With 3 batches, each updates every 40 s."
         })

@@ -64,11 +64,16 @@ impl Hook {
                 .is_none_or(|ids| batch.is_some_and(|b| ids.contains(b)))
     }
 
-    /// How the hook is named in the log and the settings panel. A webhook by its host only:
-    /// a chat service's webhook URL is itself a secret (its path is the token).
+    /// How the hook is named in the log and the settings panel, never with what may be a
+    /// secret: a command by its program (its arguments may carry a token), a webhook by its
+    /// host (a chat service's webhook path is its token).
     pub fn describe(&self) -> String {
         match &self.action {
-            Action::Run(argv) => format!("run {}", argv.join(" ")),
+            Action::Run(argv) => match argv.len() - 1 {
+                0 => format!("run {}", argv[0]),
+                1 => format!("run {} (with 1 argument)", argv[0]),
+                n => format!("run {} (with {n} arguments)", argv[0]),
+            },
             Action::Webhook(url) => format!(
                 "webhook to {}://{}{}",
                 url.scheme(),
@@ -76,6 +81,14 @@ impl Hook {
                 url.port().map(|p| format!(":{p}")).unwrap_or_default()
             ),
         }
+    }
+}
+
+impl Hook {
+    /// What tells two hooks apart (where and what, in full), for keeping each one's last
+    /// failure; never shown.
+    pub(crate) fn identity(&self) -> String {
+        format!("{}\n{:?}", self.line, self.action)
     }
 }
 
@@ -417,6 +430,11 @@ batches = ["batch_1"]
         assert_eq!(hooks[0].line, 2);
         assert_eq!(hooks[1].line, 6);
         assert_eq!(hooks[1].describe(), "webhook to https://hooks.example.com");
+        assert_eq!(
+            hooks[0].describe(),
+            "run /usr/local/bin/next-step (with 1 argument)",
+            "arguments may hold a token: never shown"
+        );
         let b1 = BatchId::parse("batch_1").unwrap();
         let b2 = BatchId::parse("batch_2").unwrap();
         assert!(hooks[1].wants(EventKind::Finished, Some(&b1), Some("ws_123")));

@@ -8,6 +8,7 @@
 //! settings panel.
 
 use std::collections::{HashMap, VecDeque};
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -86,13 +87,24 @@ struct Shared {
     loaded: Mutex<Loaded>,
     queue: Mutex<VecDeque<Job>>,
     ready: Arc<Notify>,
-    /// By the hook's description, so a reload that keeps a hook keeps its failure.
+    /// By the hook's identity, so a reload that keeps a hook keeps its failure.
     failures: Mutex<HashMap<String, HookFailure>>,
     dropped: AtomicU64,
     running: AtomicUsize,
     peak: AtomicUsize,
     status: watch::Sender<HooksStatus>,
     client: reqwest::Client,
+    /// What a command's environment starts from: the app's, minus every credential.
+    environment: Vec<(OsString, OsString)>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        let abandoned = lock(&self.queue).len();
+        if abandoned > 0 {
+            log::warn!("{abandoned} waiting hook run(s) were not run: Batchwatch is quitting");
+        }
+    }
 }
 
 struct Job {
@@ -105,6 +117,20 @@ impl HookRunner {
     /// Reads the hooks file at `path` and starts the runs' dispatcher (on the current tokio
     /// runtime). The receiver holds what the panel shows.
     pub fn spawn(path: PathBuf, bounds: Bounds) -> (Self, watch::Receiver<HooksStatus>) {
+        Self::spawn_in(path, bounds, std::env::vars_os().collect())
+    }
+
+    /// [`HookRunner::spawn`] with the environment the commands start from (the process's, in
+    /// the app), every credential taken out of it here, once.
+    pub fn spawn_in(
+        path: PathBuf,
+        bounds: Bounds,
+        environment: Vec<(OsString, OsString)>,
+    ) -> (Self, watch::Receiver<HooksStatus>) {
+        let environment = environment
+            .into_iter()
+            .filter(|(name, _)| !holds_credential(name))
+            .collect();
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(bounds.webhook_timeout)
@@ -125,6 +151,7 @@ impl HookRunner {
             peak: AtomicUsize::new(0),
             status,
             client,
+            environment,
         });
         let runner = Self { shared };
         runner.reload();
@@ -256,14 +283,11 @@ impl Shared {
             hooks: loaded
                 .hooks()
                 .iter()
-                .map(|h| {
-                    let describe = h.describe();
-                    HookStatus {
-                        line: h.line,
-                        on: h.on.clone(),
-                        last_failure: failures.get(&describe).cloned(),
-                        describe,
-                    }
+                .map(|h| HookStatus {
+                    line: h.line,
+                    on: h.on.clone(),
+                    last_failure: failures.get(&h.identity()).cloned(),
+                    describe: h.describe(),
                 })
                 .collect(),
             dropped: self.dropped.load(Ordering::Relaxed),
@@ -320,7 +344,7 @@ async fn dispatch(shared: std::sync::Weak<Shared>) {
                         subject(&job.event)
                     );
                     let at_ms = crate::monitor::wall_clock_ms();
-                    lock(&strong.failures).insert(describe, HookFailure { at_ms, what });
+                    lock(&strong.failures).insert(job.hook.identity(), HookFailure { at_ms, what });
                     strong.publish();
                 }
             }
@@ -332,7 +356,15 @@ async fn dispatch(shared: std::sync::Weak<Shared>) {
 
 async fn run(shared: &Shared, job: &Job) -> Result<(), String> {
     match &job.hook.action {
-        Action::Run(argv) => run_command(argv, job, shared.bounds.command_timeout).await,
+        Action::Run(argv) => {
+            run_command(
+                argv,
+                job,
+                &shared.environment,
+                shared.bounds.command_timeout,
+            )
+            .await
+        }
         Action::Webhook(url) => {
             post(
                 &shared.client,
@@ -346,11 +378,16 @@ async fn run(shared: &Shared, job: &Job) -> Result<(), String> {
 }
 
 /// Whether an environment variable may hold a credential, and so is kept from hooks.
-fn holds_credential(name: &std::ffi::OsStr) -> bool {
+fn holds_credential(name: &OsString) -> bool {
     name.to_str().is_none_or(|n| n.starts_with("TRILLET_"))
 }
 
-async fn run_command(argv: &[String], job: &Job, timeout: Duration) -> Result<(), String> {
+async fn run_command(
+    argv: &[String],
+    job: &Job,
+    environment: &[(OsString, OsString)],
+    timeout: Duration,
+) -> Result<(), String> {
     let mut command = tokio::process::Command::new(&argv[0]);
     command
         .args(&argv[1..])
@@ -360,11 +397,9 @@ async fn run_command(argv: &[String], job: &Job, timeout: Duration) -> Result<()
         .kill_on_drop(true);
     #[cfg(unix)]
     command.process_group(0);
-    for (name, _) in std::env::vars_os() {
-        if holds_credential(&name) {
-            command.env_remove(name);
-        }
-    }
+    command
+        .env_clear()
+        .envs(environment.iter().map(|(k, v)| (k, v)));
     let event = &job.event;
     command
         .env("BATCHWATCH_EVENT", event.event.name())
@@ -386,6 +421,8 @@ async fn run_command(argv: &[String], job: &Job, timeout: Duration) -> Result<()
         _ => format!("could not be started ({e})"),
     })?;
     let pid = child.id();
+    // Whatever ends this run early (the app quitting drops it) ends its whole group too.
+    let mut group = GroupGuard(pid);
     let mut stdin = child.stdin.take();
     let body = job.body.clone();
     let feed = async move {
@@ -405,6 +442,7 @@ async fn run_command(argv: &[String], job: &Job, timeout: Duration) -> Result<()
     })
     .await;
     let Ok((out, err, status)) = finished else {
+        group.0 = None;
         stop_group(pid, &mut child).await;
         return Err(format!(
             "was stopped after {} s, with everything it started",
@@ -416,6 +454,8 @@ async fn run_command(argv: &[String], job: &Job, timeout: Duration) -> Result<()
             log::info!("hook {} {stream}: {}", argv[0], text.trim_end());
         }
     }
+    // Its leader has exited; what it left running is its own business, as from a shell.
+    group.0 = None;
     let status = status.map_err(|e| format!("could not be waited for ({e})"))?;
     if status.success() {
         return Ok(());
@@ -450,8 +490,16 @@ async fn keep_start(stream: Option<impl AsyncRead + Unpin>) -> String {
     String::from_utf8_lossy(&kept).into_owned()
 }
 
-/// Kills the command's whole process group (it leads it), then reaps it.
-async fn stop_group(pid: Option<u32>, child: &mut tokio::process::Child) {
+/// Kills a command's process group when dropped while it still runs.
+struct GroupGuard(Option<u32>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        kill_group(self.0);
+    }
+}
+
+fn kill_group(pid: Option<u32>) {
     #[cfg(all(unix, not(target_os = "macos")))]
     if let Some(pid) = pid
         .and_then(|p| i32::try_from(p).ok())
@@ -461,6 +509,11 @@ async fn stop_group(pid: Option<u32>, child: &mut tokio::process::Child) {
     }
     #[cfg(not(all(unix, not(target_os = "macos"))))]
     let _ = pid;
+}
+
+/// Kills the command's whole process group (it leads it), then reaps it.
+async fn stop_group(pid: Option<u32>, child: &mut tokio::process::Child) {
+    kill_group(pid);
     let _ = child.start_kill();
     let _ = child.wait().await;
 }

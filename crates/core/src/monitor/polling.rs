@@ -58,12 +58,14 @@ impl<S: TrilletApi> Task<S> {
             self.rate_limit = None;
             changed = true;
         }
-        if !self.held.is_empty() && !self.quiet_at(now_ms) {
+        // Held notifications are due once the quiet is over and no pause holds them; turned
+        // off meanwhile, they are dropped (the person chose no notifications).
+        if !self.held.is_empty() && !self.quiet_at(now_ms) && !self.settings.paused_at(now_ms) {
             let held = std::mem::take(&mut self.held);
             // Forgotten on disk before it is told: a crash between loses one summary rather
             // than telling it twice.
             self.save_now();
-            if let Some(notification) = held.summary() {
+            if let Some(notification) = held.summary().filter(|_| self.settings.notifications) {
                 let _ = self
                     .events
                     .send(MonitorEvent::QuietSummary { notification });
@@ -162,14 +164,6 @@ impl<S: TrilletApi> Task<S> {
                 }
                 let id = batch.id.clone();
                 let show = self.settings.notify_at(now_ms);
-                match observed.save {
-                    // "Announced" reaches the disk before the announcement does.
-                    Save::Now => {
-                        self.save_now();
-                    }
-                    Save::Soon => self.schedule_save(now),
-                    Save::Nothing => {}
-                }
                 let workspace = self.credentials.as_ref().map(|c| c.workspace_id.as_str());
                 let batch = &self.batches[index];
                 let (progress, launch) = (batch.last.as_deref(), batch.launch.as_deref());
@@ -234,8 +228,14 @@ impl<S: TrilletApi> Task<S> {
                         },
                     });
                 }
-                if held_any {
-                    self.save_now();
+                // "Announced" (and what quiet hours hold) reaches the disk, in one write, before
+                // anything is told.
+                match if held_any { Save::Now } else { observed.save } {
+                    Save::Now => {
+                        self.save_now();
+                    }
+                    Save::Soon => self.schedule_save(now),
+                    Save::Nothing => {}
                 }
                 for event in said {
                     let _ = self.events.send(event);

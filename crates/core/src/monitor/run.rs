@@ -14,6 +14,9 @@ use crate::state_file::Settings;
 
 use super::*;
 
+/// How often the wall clock is asked again while notifications are held through quiet hours.
+const QUIET_RECHECK: Duration = Duration::from_secs(60);
+
 impl<S: TrilletApi> Task<S> {
     pub(super) async fn run(
         mut self,
@@ -79,17 +82,19 @@ impl<S: TrilletApi> Task<S> {
     }
 
     /// When held notifications are due as a summary: the quiet's end, or at once when the
-    /// quiet is over (turned off, or a restart after it ended).
+    /// quiet is over (turned off, or a restart after it ended); a pause's own end wakes the
+    /// loop when one holds them. Never more than a minute away while quiet: the timer's clock
+    /// stops while the machine sleeps and local time can jump (a DST change), so the wall
+    /// clock is asked again each minute rather than trusted for hours.
     pub(super) fn quiet_end(&self, now: Instant) -> Option<Instant> {
-        if self.held.is_empty() {
+        let now_ms = (self.clock)();
+        if self.held.is_empty() || self.settings.paused_at(now_ms) {
             return None;
         }
-        let now_ms = (self.clock)();
         Some(match self.settings.quiet_hours {
             Some(q) if q.is_quiet(now_ms, &self.zone) => {
-                now + Duration::from_millis(
-                    q.next_end_ms(now_ms, &self.zone).saturating_sub(now_ms),
-                )
+                let until_end = q.next_end_ms(now_ms, &self.zone).saturating_sub(now_ms);
+                now + Duration::from_millis(until_end).min(QUIET_RECHECK)
             }
             _ => now,
         })
