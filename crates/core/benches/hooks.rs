@@ -5,6 +5,7 @@
 //!   the last finish, the most that ran at once, runs dropped (none expected), the time to
 //!   queue an event, and this process's peak memory;
 //! - the same 200 finishes handed over at once (600 runs): what the bound of 256 waiting keeps.
+//!
 //! Run with `cargo bench -p batchwatch-core --bench hooks`.
 
 use std::io::{BufRead, BufReader, Read, Write};
