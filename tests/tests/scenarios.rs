@@ -9,6 +9,7 @@ use batchwatch_e2e::desktop::{Desktop, KEY, WORKSPACE};
 use batchwatch_e2e::webdriver::WebDriver;
 use batchwatch_e2e::window::{card_state, in_card, open_settings, retype, save_credentials};
 use batchwatch_e2e::{eventually, os};
+use batchwatch_test_support::net::PostReceiver;
 use serde_json::json;
 use trillet_sim::BatchScript;
 
@@ -1446,18 +1447,7 @@ fn a_batch_that_stops_making_progress_is_said_once() {
     );
     let window = desktop.open(&[]);
     save_credentials(&window, KEY);
-    open_settings(&window);
-    // (The suite's compressed poll floor is below the panel's range, and its override wins
-    // whatever is stored: a floor in range lets the form be saved.)
-    retype(&window, "#floor-secs", "5");
-    retype(&window, "#stall-minutes", "1");
-    window.click("#save-settings");
-    eventually("the save", WAIT, || {
-        window.text("#settings-message").filter(|t| t == "Saved.")
-    });
-    eventually("the setting in the state file", WAIT, || {
-        desktop.saved_settings().filter(|s| s["stallMinutes"] == 1)
-    });
+    set_stall_minutes(&desktop, &window, 1);
     add_batches(&window, "batch_frozen");
 
     let said = eventually("the stall notification", Duration::from_secs(60), || {
@@ -1492,38 +1482,22 @@ fn a_batch_that_stops_making_progress_is_said_once() {
     assert_eq!(all.len(), 1, "said more than once: {all:?}");
 }
 
-/// A webhook's receiver on loopback: answers 200 to each POST and keeps its body.
-fn webhook_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hooks/T0/B0/XX", socket.local_addr().unwrap());
-    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let kept = bodies.clone();
-    std::thread::spawn(move || {
-        for stream in socket.incoming() {
-            let Ok(mut stream) = stream else { return };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; length];
-            if reader.read_exact(&mut body).is_ok() {
-                kept.lock()
-                    .unwrap()
-                    .push(String::from_utf8_lossy(&body).into_owned());
-            }
-            let _ = stream
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-        }
+/// Sets the stall alert to `minutes` in the settings panel and waits for it to be stored.
+/// (The suite's compressed poll floor is below the panel's range, and its override wins
+/// whatever is stored: a floor in range lets the form be saved.)
+fn set_stall_minutes(desktop: &Desktop, window: &WebDriver, minutes: u32) {
+    open_settings(window);
+    retype(window, "#floor-secs", "5");
+    retype(window, "#stall-minutes", &minutes.to_string());
+    window.click("#save-settings");
+    eventually("the save", WAIT, || {
+        window.text("#settings-message").filter(|t| t == "Saved.")
     });
-    (url, bodies)
+    eventually("the setting in the state file", WAIT, || {
+        desktop
+            .saved_settings()
+            .filter(|s| s["stallMinutes"] == minutes)
+    });
 }
 
 #[test]
@@ -1545,7 +1519,8 @@ fn hooks_run_once_for_a_finish_and_a_stall_and_never_again_after_a_restart() {
             .concurrency(5)
             .call_duration(Duration::from_secs(10_000_000)),
     );
-    let (webhook, posted) = webhook_receiver();
+    let receiver = PostReceiver::start();
+    let webhook = receiver.url.clone();
     let runs = desktop.home.path().join("hook-runs.jsonl");
     let folder = desktop.config_dir().join("batchwatch");
     std::fs::create_dir_all(&folder).unwrap();
@@ -1577,15 +1552,7 @@ webhook = "{webhook}"
                 && t.contains("webhook to http://127.0.0.1:")
         })
     });
-    retype(&window, "#floor-secs", "5");
-    retype(&window, "#stall-minutes", "1");
-    window.click("#save-settings");
-    eventually("the save", WAIT, || {
-        window.text("#settings-message").filter(|t| t == "Saved.")
-    });
-    eventually("the setting in the state file", WAIT, || {
-        desktop.saved_settings().filter(|s| s["stallMinutes"] == 1)
-    });
+    set_stall_minutes(&desktop, &window, 1);
     add_batches(&window, "batch_done batch_frozen");
     eventually("batch_done seen running", WAIT, || {
         control
@@ -1652,7 +1619,7 @@ webhook = "{webhook}"
         "no TRILLET_ variable: {env_counts}"
     );
     let posts = eventually("the webhook's POST", WAIT, || {
-        Some(posted.lock().unwrap().clone()).filter(|p| !p.is_empty())
+        Some(receiver.bodies()).filter(|p| !p.is_empty())
     });
     assert_eq!(posts.len(), 1, "{posts:?}");
     let post: serde_json::Value = serde_json::from_str(&posts[0]).unwrap();
@@ -1690,7 +1657,7 @@ webhook = "{webhook}"
     );
     drop(window);
     assert_eq!(lines().len(), 2, "no hook ran again: {:?}", lines());
-    assert_eq!(posted.lock().unwrap().len(), 1);
+    assert_eq!(receiver.bodies().len(), 1);
     let log = std::fs::read_to_string(
         desktop
             .home

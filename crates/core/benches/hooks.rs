@@ -8,15 +8,12 @@
 //!
 //! Run with `cargo bench -p batchwatch-core --bench hooks`.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use batchwatch_core::batch_id::BatchId;
 use batchwatch_core::events::{Event, EventKind};
 use batchwatch_core::hooks::{Bounds, HookRunner};
-use batchwatch_core::model::{BatchProgress, BatchStatus};
+use batchwatch_core::model::BatchProgress;
 
 const BATCHES: usize = 200;
 
@@ -27,41 +24,6 @@ fn peak_rss_kib() -> u64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
         .unwrap_or(0)
-}
-
-/// A webhook receiver answering 200, counting POSTs.
-fn receiver() -> (String, Arc<AtomicUsize>) {
-    let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", socket.local_addr().unwrap());
-    let posts = Arc::new(AtomicUsize::new(0));
-    let counted = posts.clone();
-    std::thread::spawn(move || {
-        for stream in socket.incoming().flatten() {
-            let counted = counted.clone();
-            std::thread::spawn(move || {
-                let mut stream = stream;
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut length = 0;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0; length];
-                if reader.read_exact(&mut body).is_ok() {
-                    counted.fetch_add(1, Ordering::SeqCst);
-                }
-                let _ = stream.write_all(
-                    b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-                );
-            });
-        }
-    });
-    (url, posts)
 }
 
 fn main() {
@@ -75,7 +37,8 @@ fn main() {
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
     }
     let out = dir.path().join("runs");
-    let (url, posts) = receiver();
+    let receiver = batchwatch_test_support::net::PostReceiver::start();
+    let url = receiver.url.clone();
     let path = dir.path().join("hooks.toml");
     std::fs::write(
         &path,
@@ -87,20 +50,10 @@ fn main() {
         ),
     )
     .unwrap();
-    let progress = BatchProgress {
-        status: BatchStatus::Completed,
-        is_complete: true,
-        waiting: 0,
-        active: 0,
-        completed: 145,
-        failed: 5,
-        total: 150,
-        start_time: None,
-        last_completed_time: None,
-        completed_time: None,
-        average_call_duration: None,
-        recent_calls: vec![],
-    };
+    let progress: BatchProgress = serde_json::from_str(
+        r#"{"status":"completed","isComplete":true,"completed":145,"failed":5,"total":150}"#,
+    )
+    .unwrap();
     let before = peak_rss_kib();
     runtime.block_on(async {
         for (label, spacing) in [
@@ -108,7 +61,7 @@ fn main() {
             ("all at once", Duration::ZERO),
         ] {
             let _ = std::fs::remove_file(&out);
-            posts.store(0, Ordering::SeqCst);
+            let posted_before = receiver.bodies().len();
             let (runner, status) = HookRunner::spawn(path.clone(), Bounds::default());
             let started = Instant::now();
             let mut queue_ns = 0u128;
@@ -134,7 +87,7 @@ fn main() {
             loop {
                 let ran = std::fs::read_to_string(&out).map(|t| t.lines().count()).unwrap_or(0);
                 let dropped = status.borrow().dropped as usize;
-                let done = ran + posts.load(Ordering::SeqCst) + dropped;
+                let done = ran + (receiver.bodies().len() - posted_before) + dropped;
                 if done >= 3 * BATCHES && runner.busy() == 0 {
                     break;
                 }

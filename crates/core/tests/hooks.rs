@@ -12,7 +12,7 @@ use std::time::Duration;
 use batchwatch_core::batch_id::BatchId;
 use batchwatch_core::events::{Event, EventKind};
 use batchwatch_core::hooks::{watch_file, Bounds, HookRunner, HooksStatus};
-use batchwatch_core::model::{BatchProgress, BatchStatus};
+use batchwatch_core::model::BatchProgress;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 
@@ -35,20 +35,10 @@ fn write_hooks(dir: &Path, text: &str) -> PathBuf {
 }
 
 fn finished(id: &str) -> Event {
-    let progress = BatchProgress {
-        status: BatchStatus::Completed,
-        is_complete: true,
-        waiting: 0,
-        active: 0,
-        completed: 145,
-        failed: 5,
-        total: 150,
-        start_time: None,
-        last_completed_time: None,
-        completed_time: None,
-        average_call_duration: None,
-        recent_calls: vec![],
-    };
+    let progress: BatchProgress = serde_json::from_str(
+        r#"{"status":"completed","isComplete":true,"completed":145,"failed":5,"total":150}"#,
+    )
+    .unwrap();
     Event::of_batch(
         EventKind::Finished,
         &BatchId::parse(id).unwrap(),
@@ -57,6 +47,14 @@ fn finished(id: &str) -> Event {
         1_703_097_600_000,
         Some("ws_1"),
         None,
+    )
+}
+
+/// A hooks file in `dir` with one hook: `sh -c SCRIPT` on every finish.
+fn finished_hook(dir: &tempfile::TempDir, script: &str) -> PathBuf {
+    write_hooks(
+        dir.path(),
+        &format!("[[hook]]\non = [\"finished\"]\n{}\n", sh(script)),
     )
 }
 
@@ -102,13 +100,10 @@ fn lines(path: &Path) -> Vec<String> {
 async fn a_command_reads_the_event_on_stdin_with_no_credential_in_its_environment() {
     let dir = private_dir();
     let out = dir.path().display().to_string();
-    let path = write_hooks(
-        dir.path(),
+    let path = finished_hook(
+        &dir,
         &format!(
-            "[[hook]]\non = [\"finished\"]\n{}\n",
-            sh(&format!(
-                "cat > {out}/payload.json; env > {out}/env.txt; echo said-on-stdout; touch {out}/done"
-            ))
+            "cat > {out}/payload.json; env > {out}/env.txt; echo said-on-stdout; touch {out}/done"
         ),
     );
     // The app's environment, credentials and all: a hook gets it without them.
@@ -374,13 +369,10 @@ async fn a_webhook_gets_the_event_as_json_and_its_failures_are_said_without_its_
 async fn at_most_four_run_at_once_and_past_the_queue_the_oldest_waiting_is_dropped() {
     let dir = private_dir();
     let out = dir.path().display().to_string();
-    let path = write_hooks(
-        dir.path(),
+    let path = finished_hook(
+        &dir,
         &format!(
-            "[[hook]]\non = [\"finished\"]\n{}\n",
-            sh(&format!(
-                "echo $BATCHWATCH_BATCH_ID >> {out}/started; while [ ! -e {out}/release ]; do sleep 0.05; done; echo $BATCHWATCH_BATCH_ID >> {out}/ended"
-            ))
+            "echo $BATCHWATCH_BATCH_ID >> {out}/started; while [ ! -e {out}/release ]; do sleep 0.05; done; echo $BATCHWATCH_BATCH_ID >> {out}/ended"
         ),
     );
     let bounds = Bounds {
