@@ -38,7 +38,7 @@ fn main() {
         .map(|i| {
             sim.control().add_batch(
                 BatchScript::new(20)
-                    .id(&format!("batch_{i:03}"))
+                    .id(format!("batch_{i:03}"))
                     .concurrency(2)
                     .call_duration(Duration::from_secs(10_000_000)),
             )
