@@ -18,12 +18,7 @@ use batchwatch_core::model::BatchProgress;
 const BATCHES: usize = 200;
 
 fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        .unwrap_or(0)
+    batchwatch_test_support::server::peak_rss_kib(std::process::id())
 }
 
 fn main() {

@@ -6,27 +6,17 @@
 //! time from the finishes to every run done, and the tray app's peak RSS (VmHWM) before and
 //! after. Run with `cargo bench -p batchwatch-resident --bench hooks_burst`.
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use batchwatch_core::control::{Client, ClientKind, Endpoint, Request};
 use batchwatch_test_support::net::PostReceiver;
+use batchwatch_test_support::server::{peak_rss_kib, ServerHome};
 use trillet_sim::{BatchScript, RunningSim, SimConfig};
 
 const BATCHES: usize = 200;
 const KEY: &str = "sk_burst_bench";
 
-fn vm_hwm_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 fn main() {
-    use std::os::unix::fs::PermissionsExt;
     // The simulator's minute (its rate limit's window) is the compressed budget window.
     let sim = RunningSim::spawn(SimConfig {
         speed: 30.0,
@@ -44,63 +34,30 @@ fn main() {
             )
         })
         .collect();
-    let home = tempfile::tempdir().unwrap();
-    let private = |name: &str| {
-        let d = home.path().join(name);
-        std::fs::create_dir_all(&d).unwrap();
-        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
-        d
-    };
-    let (config, data, runtime) = (private("config"), private("data"), private("runtime"));
-    let folder = config.join("batchwatch");
-    std::fs::create_dir_all(&folder).unwrap();
-    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let runs = home.path().join("runs");
+    let server = ServerHome::new();
+    let runs = server.home.path().join("runs");
     let receiver = PostReceiver::start();
     let command = format!(
         "run = [\"/bin/sh\", \"-c\", 'cat > /dev/null; echo $BATCHWATCH_BATCH_ID >> \"$0\"', \"{}\"]",
         runs.display()
     );
-    std::fs::write(
-        folder.join("hooks.toml"),
-        format!(
-            "[[hook]]\non = [\"finished\"]\n{command}\n\n[[hook]]\non = [\"finished\"]\n{command}\n\n\
-             [[hook]]\non = [\"finished\"]\nwebhook = \"{}\"\n",
-            receiver.url
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        folder.join("hooks.toml"),
-        std::fs::Permissions::from_mode(0o600),
-    )
-    .unwrap();
-
-    let mut resident = Command::new(env!("CARGO_BIN_EXE_batchwatch-resident"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("XDG_CONFIG_HOME", &config)
-        .env("XDG_DATA_HOME", &data)
-        .env("XDG_CACHE_HOME", home.path().join("cache"))
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
-        .env("BATCHWATCH_API_BASE", sim.base_url())
-        .env("BATCHWATCH_POLL_FLOOR_MS", "200")
-        .env("BATCHWATCH_BUDGET_WINDOW_MS", "2000")
-        .env("TRILLET_API_KEY", KEY)
-        .env("TRILLET_WORKSPACE_ID", "ws_bench")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    server.write_hooks(&format!(
+        "[[hook]]\non = [\"finished\"]\n{command}\n\n[[hook]]\non = [\"finished\"]\n{command}\n\n\
+         [[hook]]\non = [\"finished\"]\nwebhook = \"{}\"\n",
+        receiver.url
+    ));
+    let mut resident = server.start_resident(
+        std::path::Path::new(env!("CARGO_BIN_EXE_batchwatch-resident")),
+        &sim.base_url(),
+        KEY,
+        "ws_bench",
+    );
     let pid = resident.id();
     let tokio = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let endpoint = Endpoint::at(runtime.join("batchwatch/control.sock"));
+    let endpoint = Endpoint::at(server.socket());
     let deadline = Instant::now() + Duration::from_secs(30);
     let client = loop {
         if let Ok(client) = tokio.block_on(Client::connect(&endpoint, ClientKind::Terminal)) {
@@ -125,7 +82,7 @@ fn main() {
     while !ids.iter().all(|id| answered(id)) {
         std::thread::sleep(Duration::from_millis(100));
     }
-    let before = vm_hwm_kib(pid);
+    let before = peak_rss_kib(pid);
     let started = Instant::now();
     for id in &ids {
         sim.control().finish_batch(id);
@@ -143,14 +100,13 @@ fn main() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let drained = started.elapsed();
-    let log = std::fs::read_to_string(data.join("dev.batchwatch.app/logs/resident.log"))
-        .unwrap_or_default();
+    let log = server.log();
     println!(
         "tray app, {BATCHES} finishes at once × 3 hooks (budget window 2 s): every run done {:.1} s \
          after the finishes; {} dropped; peak RSS {} KiB (before the finishes: {} KiB)",
         drained.as_secs_f64(),
         log.matches("is dropped").count(),
-        vm_hwm_kib(pid),
+        peak_rss_kib(pid),
         before
     );
     let _ = resident.kill();

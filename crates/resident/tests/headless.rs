@@ -4,10 +4,10 @@
 //! hooks do the telling, and the terminal's control socket works as on a desktop.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use batchwatch_core::control::{Client, ClientKind, Endpoint, Request};
+use batchwatch_test_support::server::ServerHome;
 use trillet_sim::{BatchScript, RunningSim, SimConfig};
 
 const KEY: &str = "sk_headless_secret_4242";
@@ -41,7 +41,6 @@ fn all_bytes_under(dir: &Path) -> Vec<u8> {
 #[test]
 fn without_display_bus_or_keychain_it_watches_with_credentials_from_its_environment_and_hooks_tell()
 {
-    use std::os::unix::fs::PermissionsExt;
     let sim = RunningSim::spawn(SimConfig {
         credentials: vec![(KEY.into(), WORKSPACE.into())],
         ..SimConfig::default()
@@ -53,57 +52,24 @@ fn without_display_bus_or_keychain_it_watches_with_credentials_from_its_environm
             .concurrency(2)
             .call_duration(Duration::from_secs(10_000)),
     );
-    let home = tempfile::tempdir().unwrap();
-    let dir = |name: &str| {
-        let d = home.path().join(name);
-        std::fs::create_dir_all(&d).unwrap();
-        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
-        d
-    };
-    let (config, data, runtime) = (dir("config"), dir("data"), dir("runtime"));
-    let folder = config.join("batchwatch");
-    std::fs::create_dir_all(&folder).unwrap();
-    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let told = home.path().join("told.jsonl");
-    std::fs::write(
-        folder.join("hooks.toml"),
-        format!(
-            "[[hook]]\non = [\"finished\"]\nrun = [\"/bin/sh\", \"-c\", 'cat >> \"$0\"; echo >> \"$0\"', \"{}\"]\n",
-            told.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        folder.join("hooks.toml"),
-        std::fs::Permissions::from_mode(0o600),
-    )
-    .unwrap();
-
-    let mut resident = Command::new(env!("CARGO_BIN_EXE_batchwatch-resident"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("XDG_CONFIG_HOME", &config)
-        .env("XDG_DATA_HOME", &data)
-        .env("XDG_CACHE_HOME", home.path().join("cache"))
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
-        .env("BATCHWATCH_API_BASE", sim.base_url())
-        .env("BATCHWATCH_POLL_FLOOR_MS", "200")
-        .env("BATCHWATCH_BUDGET_WINDOW_MS", "2000")
-        .env("TRILLET_API_KEY", KEY)
-        .env("TRILLET_WORKSPACE_ID", WORKSPACE)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let server = ServerHome::new();
+    let told = server.home.path().join("told.jsonl");
+    server.write_hooks(&format!(
+        "[[hook]]\non = [\"finished\"]\nrun = [\"/bin/sh\", \"-c\", 'cat >> \"$0\"; echo >> \"$0\"', \"{}\"]\n",
+        told.display()
+    ));
+    let mut resident = server.start_resident(
+        Path::new(env!("CARGO_BIN_EXE_batchwatch-resident")),
+        &sim.base_url(),
+        KEY,
+        WORKSPACE,
+    );
 
     let tokio = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let endpoint = Endpoint::at(runtime.join("batchwatch/control.sock"));
+    let endpoint = Endpoint::at(server.socket());
     let client = until("the control socket", || {
         tokio
             .block_on(Client::connect(&endpoint, ClientKind::Terminal))
@@ -136,7 +102,7 @@ fn without_display_bus_or_keychain_it_watches_with_credentials_from_its_environm
     assert_eq!(event["batchId"], "batch_server");
     assert_eq!(event["workspace"], WORKSPACE);
 
-    let log = std::fs::read_to_string(data.join("dev.batchwatch.app/logs/resident.log")).unwrap();
+    let log = server.log();
     assert_eq!(log.matches("no tray: ").count(), 1, "{log}");
     assert_eq!(log.matches("no desktop notifications").count(), 1, "{log}");
     assert!(
@@ -149,7 +115,7 @@ fn without_display_bus_or_keychain_it_watches_with_credentials_from_its_environm
     );
 
     // The key went nowhere but the requests: no file of the tray app holds it.
-    let stored = all_bytes_under(home.path());
+    let stored = all_bytes_under(server.home.path());
     assert!(
         !stored.windows(KEY.len()).any(|w| w == KEY.as_bytes()),
         "the key is in a file under the tray app's folders"

@@ -8,9 +8,11 @@
 //! - [`session`] — the session bus, dunst and the keychain, via `busctl`, `dunstctl`, `secret-tool`.
 //! - [`net`] — a loopback listener that counts connections (a redirect target, a proxy).
 //! - [`bus`] — a session bus of a test's own, to leave services off it or to end it.
+//! - [`server`] — a home without a desktop, and the resident started in it.
 
 pub mod bus;
 pub mod net;
+pub mod server;
 pub mod session;
 
 use std::time::{Duration, Instant};
