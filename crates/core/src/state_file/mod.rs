@@ -13,8 +13,9 @@
 //! state file of earlier versions (`state.json` beside it) is imported once, then renamed
 //! `state.json.imported`.
 //!
-//! - [`database`] — the schema, its migrations, reading and the changed-rows-only write, and
-//!   the record of finished batches (kept when they leave the tracked list).
+//! - [`database`] — reading and the changed-rows-only write, and the record of finished
+//!   batches (kept when they leave the tracked list).
+//! - [`schema`] — the schema's migrations and opening a database brought up to date.
 //! - [`ledger`] — the starts of the last ten minutes, so one is not sent twice by mistake.
 //! - [`plot`] — a plot's samples packed into a few hundred bytes.
 //! - [`legacy`] — reading the old JSON file, for the import.
@@ -23,6 +24,7 @@ mod database;
 pub mod ledger;
 mod legacy;
 mod plot;
+mod schema;
 
 use std::fs;
 use std::io;
@@ -44,7 +46,7 @@ pub use database::Finished;
 /// for a record kept beside the tracked batches ([`ledger`]); the error ends a sentence that
 /// starts with the database's name.
 fn open_database(path: &Path) -> Result<rusqlite::Connection, String> {
-    database::open_current(path).map_err(|e| e.to_string())
+    schema::open_current(path).map_err(|e| e.to_string())
 }
 
 /// The format of the `state.json` of earlier versions, the one a [`SavedState`] read from

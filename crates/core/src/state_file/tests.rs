@@ -449,7 +449,7 @@ fn a_changed_answer_and_its_sample_are_one_row_written() {
 fn a_database_of_format(path: &Path, version: usize, rows: &str) {
     let mut db = rusqlite::Connection::open(path).unwrap();
     let transaction = db.transaction().unwrap();
-    for migration in &database::MIGRATIONS[..version] {
+    for migration in &schema::MIGRATIONS[..version] {
         migration.apply(&transaction).unwrap();
     }
     transaction
