@@ -5,7 +5,7 @@
 //! (exit 2), and nothing is changed.
 
 use batchwatch_core::control::Request;
-use batchwatch_core::hooks;
+use batchwatch_core::hooks::{self, HooksStatus};
 use batchwatch_core::setting_names::{self, Named};
 use batchwatch_core::settings::SettingsForm;
 use batchwatch_core::state_file::{SavedState, StateFile};
@@ -24,14 +24,20 @@ pub async fn run(action: Option<SettingsAction>) -> Result<(), Failure> {
                 .map_err(crate::resident::failure)?;
             let form = form_in(&payload)?;
             print_settings(&form);
-            print_hooks(&payload["status"]["hooks"], true);
+            // A tray app of the version before has none to say.
+            let hooks =
+                serde_json::from_value(payload["status"]["hooks"].clone()).unwrap_or_default();
+            print_hooks(&hooks, true);
             Ok(())
         }
         (None, None) => {
             let (_, state) = stored()?;
             print_settings(&SettingsForm::of(&state.settings));
             println!("(The tray app is not running: these are the stored settings.)");
-            print_hooks(&hooks_read_now(), false);
+            let hooks = hooks::default_path()
+                .map(|path| HooksStatus::read_now(&path))
+                .unwrap_or_default();
+            print_hooks(&hooks, false);
             Ok(())
         }
         (Some(SettingsAction::Set { name, value }), Some(resident)) => {
@@ -119,79 +125,39 @@ fn print_settings(form: &SettingsForm) {
     }
 }
 
-/// The hooks file as read now, in the tray app's shape, without any run's outcome.
-fn hooks_read_now() -> Value {
-    let Some(path) = hooks::default_path() else {
-        return Value::Null;
-    };
-    let (problem, listed) = match hooks::file::read(&path) {
-        hooks::file::Loaded::Absent => (None, vec![]),
-        hooks::file::Loaded::Refused(e) => (Some(e.to_string()), vec![]),
-        hooks::file::Loaded::Hooks(read) => (
-            None,
-            read.iter()
-                .map(|h| {
-                    serde_json::json!({
-                        "line": h.line,
-                        "on": h.on,
-                        "describe": h.describe(),
-                        "lastFailure": null,
-                    })
-                })
-                .collect(),
-        ),
-    };
-    serde_json::json!({
-        "file": path.display().to_string(),
-        "problem": problem,
-        "hooks": listed,
-        "dropped": 0,
-    })
-}
-
-fn print_hooks(status: &Value, running: bool) {
-    let file = status["file"].as_str().unwrap_or("hooks.toml");
-    if let Some(problem) = status["problem"].as_str() {
+fn print_hooks(status: &HooksStatus, running: bool) {
+    if let Some(problem) = &status.problem {
         println!("\nHooks are off: {problem}");
         return;
     }
-    let listed = status["hooks"].as_array().cloned().unwrap_or_default();
-    if listed.is_empty() {
-        println!("\nNo hooks ({file} gives none).");
+    if status.hooks.is_empty() {
+        println!("\nNo hooks ({} gives none).", status.file);
         return;
     }
-    println!("\nHooks, from {file}:");
-    for hook in listed {
-        let on: Vec<&str> = hook["on"]
-            .as_array()
-            .map(|a| a.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        let failure = match (&hook["lastFailure"], running) {
-            (Value::Object(f), _) => {
-                let at = f
-                    .get("atMs")
-                    .and_then(Value::as_u64)
-                    .map(|ms| {
-                        batchwatch_core::format::local_moment(
-                            ms,
-                            batchwatch_core::monitor::wall_clock_ms(),
-                        )
-                    })
-                    .unwrap_or_default();
-                let what = f.get("what").and_then(Value::as_str).unwrap_or("");
-                format!(" — last failure {at}: {what}")
-            }
-            (_, true) => " — no failure".to_owned(),
-            (_, false) => String::new(),
+    println!("\nHooks, from {}:", status.file);
+    let now = batchwatch_core::monitor::wall_clock_ms();
+    for hook in &status.hooks {
+        let on: Vec<&str> = hook.on.iter().map(|k| k.name()).collect();
+        let failure = match (&hook.last_failure, running) {
+            (Some(f), _) => format!(
+                " — last failure {}: {}",
+                batchwatch_core::format::local_moment(f.at_ms, now),
+                f.what
+            ),
+            (None, true) => " — no failure".to_owned(),
+            (None, false) => String::new(),
         };
         println!(
             "  line {}: on {}: {}{failure}",
-            hook["line"],
+            hook.line,
             on.join(", "),
-            hook["describe"].as_str().unwrap_or("")
+            hook.describe
         );
     }
-    if let Some(dropped) = status["dropped"].as_u64().filter(|d| *d > 0) {
-        println!("  {dropped} runs were dropped: too many were waiting.");
+    if status.dropped > 0 {
+        println!(
+            "  {} runs were dropped: too many were waiting.",
+            status.dropped
+        );
     }
 }

@@ -12,7 +12,7 @@ use crate::launch::Launch;
 use crate::model::BatchProgress;
 
 /// The kinds of event, by the names a hooks file uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// The batch left the queue and began calling.

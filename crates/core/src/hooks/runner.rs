@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{watch, Notify, Semaphore};
 
@@ -45,7 +45,7 @@ impl Default for Bounds {
 pub const OUTPUT_KEPT: usize = 4 * 1024;
 
 /// What the settings panel and `batchwatch-cli settings` show of the hooks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct HooksStatus {
     /// The file's path.
@@ -57,7 +57,7 @@ pub struct HooksStatus {
     pub dropped: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HookStatus {
     pub line: usize,
@@ -67,12 +67,46 @@ pub struct HookStatus {
     pub last_failure: Option<HookFailure>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HookFailure {
     pub at_ms: u64,
     /// "exited with status 3", "answered 500", "was stopped after 30 s".
     pub what: String,
+}
+
+impl HooksStatus {
+    /// The hooks `loaded` from the file at `path`, each with its last failure.
+    pub fn of(
+        path: &std::path::Path,
+        loaded: &Loaded,
+        last_failure: impl Fn(&Hook) -> Option<HookFailure>,
+        dropped: u64,
+    ) -> Self {
+        Self {
+            file: path.display().to_string(),
+            problem: match loaded {
+                Loaded::Refused(e) => Some(e.to_string()),
+                _ => None,
+            },
+            hooks: loaded
+                .hooks()
+                .iter()
+                .map(|h| HookStatus {
+                    line: h.line,
+                    on: h.on.clone(),
+                    last_failure: last_failure(h),
+                    describe: h.describe(),
+                })
+                .collect(),
+            dropped,
+        }
+    }
+
+    /// The file at `path` as it reads now, with no run's outcome (no tray app to ask).
+    pub fn read_now(path: &std::path::Path) -> Self {
+        Self::of(path, &file::read(path), |_| None, 0)
+    }
 }
 
 /// The handle to the hooks: cheap to clone; every clone queues onto the same runs.
@@ -274,24 +308,12 @@ impl Shared {
     fn publish(&self) {
         let loaded = lock(&self.loaded).clone();
         let failures = lock(&self.failures).clone();
-        let status = HooksStatus {
-            file: self.path.display().to_string(),
-            problem: match &loaded {
-                Loaded::Refused(e) => Some(e.to_string()),
-                _ => None,
-            },
-            hooks: loaded
-                .hooks()
-                .iter()
-                .map(|h| HookStatus {
-                    line: h.line,
-                    on: h.on.clone(),
-                    last_failure: failures.get(&h.identity()).cloned(),
-                    describe: h.describe(),
-                })
-                .collect(),
-            dropped: self.dropped.load(Ordering::Relaxed),
-        };
+        let status = HooksStatus::of(
+            &self.path,
+            &loaded,
+            |h| failures.get(&h.identity()).cloned(),
+            self.dropped.load(Ordering::Relaxed),
+        );
         self.status.send_if_modified(|s| {
             let changed = *s != status;
             *s = status;
