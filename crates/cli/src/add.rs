@@ -31,19 +31,29 @@ pub fn read_ids(args: &[String]) -> Result<Vec<String>, Failure> {
     Ok(ids)
 }
 
-pub async fn run(args: &crate::args::AddArgs) -> Result<(), Failure> {
+pub async fn run(args: &crate::args::AddArgs, workspace: Option<&str>) -> Result<(), Failure> {
     let texts = read_ids(&args.ids)?;
     let notify = args.notify.map(Into::into);
     // Checked here first, so a typo is refused before any tray app is started.
     let ids = batch_ids(&texts)?;
     let client = crate::resident::running_or_started().await?;
+    // Named, or the tray app's only one; with several, asked for (or refused) here.
+    let choices = crate::resident::workspaces(&client).await;
+    let workspace = match (workspace, choices.len()) {
+        (None, 0) => None,
+        _ => Some(crate::config::pick_workspace(workspace, &choices)?),
+    };
     let text = ids
         .iter()
         .map(|id| id.as_str())
         .collect::<Vec<_>>()
         .join("\n");
     let outcome = client
-        .call(&Request::Track { text, notify })
+        .call(&Request::Track {
+            text,
+            notify,
+            workspace,
+        })
         .await
         .map_err(crate::resident::failure)?;
     let names = |key: &str| -> Vec<String> {

@@ -29,6 +29,11 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub standalone: bool,
 
+    /// The Trillet workspace ID a command is for; needed when several are stored (asked for on
+    /// a terminal, refused otherwise).
+    #[arg(long, global = true, value_name = "ID")]
+    pub workspace: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -298,15 +303,18 @@ impl WatchArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum CredentialsCommand {
-    /// Store the API key (read without echo, or from a pipe) and workspace ID in your keychain.
+    /// Store a workspace's API key (read without echo, or from a pipe) in your keychain, with
+    /// `--workspace ID` (asked for when missing and stdin is a terminal); the other workspaces
+    /// stay as they are.
     Set {
-        /// The Trillet workspace ID; asked for when missing and stdin is a terminal.
-        #[arg(long, value_name = "ID")]
-        workspace: Option<String>,
+        /// What to call the workspace (e.g. "Acme US"); kept as it was when absent.
+        #[arg(long, value_name = "TEXT")]
+        label: Option<String>,
     },
-    /// Remove the stored credentials (nothing to do if there are none).
+    /// Remove the workspace named with `--workspace ID` (the only one when one is stored),
+    /// and stop watching its batches.
     Clear,
-    /// Say where credentials come from and for which workspace — never the key.
+    /// List every stored workspace (ID, label, where it comes from) — never a key.
     Show,
 }
 

@@ -1,34 +1,37 @@
-//! `batchwatch-cli credentials set|clear|show`: the keychain item the tray app also uses.
+//! `batchwatch-cli credentials set|clear|show`: the keychain items the tray app also uses, one
+//! per workspace.
 //!
 //! The key is read without echo on a terminal, or as one line from a pipe, and is never
-//! printed — not by `show`, not in an error.
+//! printed — not by `show`, not in an error. A running tray app hears of each change at once.
 
 use std::io::{BufRead, IsTerminal, Write};
 
+use batchwatch_core::control::Request;
 use batchwatch_core::secret_store::{KeyringStore, SecretStore};
-use batchwatch_core::Credentials;
+use batchwatch_core::workspace::Workspace;
+use batchwatch_core::{Credentials, WorkspaceId};
 
 use crate::args::CredentialsCommand;
 use crate::config::{self, API_KEY_ENV, WORKSPACE_ENV};
 use crate::exit::Failure;
 
-pub fn run(command: CredentialsCommand) -> Result<(), Failure> {
+pub fn run(command: CredentialsCommand, workspace: Option<&str>) -> Result<(), Failure> {
     let store = KeyringStore::from_env();
     match command {
-        CredentialsCommand::Set { workspace } => set(&store, workspace),
-        CredentialsCommand::Clear => {
-            store.delete().map_err(config::keychain_failure)?;
-            println!("Removed from your keychain.");
-            Ok(())
-        }
+        CredentialsCommand::Set { label } => set(&store, workspace, label.as_deref()),
+        CredentialsCommand::Clear => clear(&store, workspace),
         CredentialsCommand::Show => show(&store),
     }
 }
 
-fn set(store: &dyn SecretStore, workspace: Option<String>) -> Result<(), Failure> {
+fn set(
+    store: &dyn SecretStore,
+    workspace: Option<&str>,
+    label: Option<&str>,
+) -> Result<(), Failure> {
     let interactive = std::io::stdin().is_terminal();
     let workspace = match workspace {
-        Some(workspace) => workspace,
+        Some(workspace) => workspace.to_owned(),
         None if interactive => prompt_line("Trillet workspace ID: ")?,
         None => {
             return Err(Failure::Usage(
@@ -36,6 +39,8 @@ fn set(store: &dyn SecretStore, workspace: Option<String>) -> Result<(), Failure
             ))
         }
     };
+    // The ID is checked before the key is asked for.
+    WorkspaceId::new(&workspace).map_err(|e| Failure::Usage(e.to_string()))?;
     let key = if interactive {
         rpassword::prompt_password("Trillet API key (not shown): ")
             .map_err(|e| Failure::Usage(format!("could not read the API key: {e}")))?
@@ -44,13 +49,54 @@ fn set(store: &dyn SecretStore, workspace: Option<String>) -> Result<(), Failure
     };
     let credentials =
         Credentials::new(&key, &workspace).map_err(|e| Failure::Usage(e.to_string()))?;
-    store.save(&credentials).map_err(config::keychain_failure)?;
+    let stored = store.workspaces().map_err(config::keychain_failure)?;
+    let workspace = batchwatch_core::workspace::to_store(
+        &stored,
+        credentials,
+        label,
+        batchwatch_core::monitor::wall_clock_ms(),
+    )
+    .map_err(|e| Failure::Usage(e.to_string()))?;
+    store.save(&workspace).map_err(config::keychain_failure)?;
     println!("Stored in your keychain.");
     if env_has_credentials() {
         eprintln!(
             "batchwatch-cli: note: {API_KEY_ENV} and {WORKSPACE_ENV} are set, and status and watch use them instead of the keychain"
         );
     }
+    tell_the_tray_app(&Request::RetryKeychain {});
+    Ok(())
+}
+
+/// Removes one workspace: the one named, else the only one stored. A running tray app removes
+/// it (and stops watching its batches); without one, the keychain item goes directly.
+fn clear(store: &dyn SecretStore, workspace: Option<&str>) -> Result<(), Failure> {
+    let stored = store.workspaces().map_err(config::keychain_failure)?;
+    let choices: Vec<(String, String)> = stored
+        .iter()
+        .map(|w| (w.id().to_string(), w.label.clone()))
+        .collect();
+    let id = match (workspace, stored.as_slice()) {
+        // Nothing stored, none named: nothing to do.
+        (None, []) => None,
+        (Some(named), _) if !choices.iter().any(|(id, _)| id == named.trim()) => {
+            // Not stored: removing it again is not an error.
+            Some(WorkspaceId::new(named).map_err(|e| Failure::Usage(e.to_string()))?)
+        }
+        _ => Some(
+            WorkspaceId::new(&config::pick_workspace(workspace, &choices)?)
+                .map_err(|e| Failure::Usage(e.to_string()))?,
+        ),
+    };
+    if let Some(id) = id {
+        let through_tray_app = tell_the_tray_app(&Request::ForgetCredentials {
+            workspace_id: Some(id.to_string()),
+        });
+        if !through_tray_app {
+            store.delete(&id).map_err(config::keychain_failure)?;
+        }
+    }
+    println!("Removed from your keychain.");
     Ok(())
 }
 
@@ -66,16 +112,38 @@ fn show(store: &dyn SecretStore) -> Result<(), Failure> {
         println!("Keychain: not consulted while those variables are set");
         return Ok(());
     }
-    match store.load().map_err(config::keychain_failure)? {
-        Some(credentials) => {
-            println!("API key: stored in your keychain (not shown)");
-            println!("Workspace ID: {}", credentials.workspace_id);
-        }
-        None => println!(
+    let workspaces = store.workspaces().map_err(config::keychain_failure)?;
+    if workspaces.is_empty() {
+        println!(
             "No credentials are stored in your keychain. Run 'batchwatch-cli credentials set --workspace <ID>', or set {API_KEY_ENV} and {WORKSPACE_ENV}."
-        ),
+        );
+    }
+    for Workspace {
+        credentials, label, ..
+    } in &workspaces
+    {
+        println!("Workspace ID: {}", credentials.workspace_id);
+        println!("  Label: {label}");
+        println!("  API key: stored in your keychain (not shown)");
     }
     Ok(())
+}
+
+/// Hands a change to a running tray app (not one on environment credentials, which refuses);
+/// whether it took it.
+fn tell_the_tray_app(request: &Request) -> bool {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return false;
+    };
+    runtime.block_on(async {
+        match crate::resident::running().await {
+            Some(resident) => resident.call(request).await.is_ok(),
+            None => false,
+        }
+    })
 }
 
 /// Whether the environment names credentials at all; values are not read, so nothing of them

@@ -39,7 +39,7 @@ mod watch;
 use std::process::ExitCode;
 
 use batchwatch_core::secret_store::KeyringStore;
-use batchwatch_core::TrilletClient;
+use batchwatch_core::{Credentials, TrilletClient};
 use clap::Parser;
 
 use crate::args::{Cli, Command};
@@ -61,7 +61,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
-        Command::Credentials(command) => credentials::run(command),
+        Command::Credentials(command) => credentials::run(command, cli.workspace.as_deref()),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(
@@ -78,7 +78,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 .render(&mut std::io::stdout())
                 .map_err(|e| Failure::Unreachable(format!("could not write the manual page: {e}")))
         }
-        Command::Add(args) => runtime()?.block_on(add::run(&args)),
+        Command::Add(args) => runtime()?.block_on(add::run(&args, cli.workspace.as_deref())),
         Command::History(args) => history::run(&args),
         Command::Settings { action } => runtime()?.block_on(settings::run(action)),
         Command::Status(args) => {
@@ -93,7 +93,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
             if !cli.standalone {
                 let through = runtime.block_on(async {
                     let resident = resident::running().await?;
-                    let credentials = ours.insert(config::resolve_credentials(&store));
+                    let credentials = ours.insert(config::resolve_credentials(
+                        &store,
+                        cli.workspace.as_deref(),
+                    ));
                     let workspace = credentials.as_ref().ok().map(|c| c.workspace_id.as_str());
                     resident::asks_as_we_do(&resident, &base, workspace)
                         .await
@@ -101,13 +104,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 });
                 if let Some(resident) = through {
                     return runtime.block_on(status::run(
-                        status::Source::TrayApp(&resident),
+                        status::Source::TrayApp(&resident, workspace_of(&ours)),
                         &ids,
                         args.json,
                     ));
                 }
             }
-            let credentials = ours.unwrap_or_else(|| config::resolve_credentials(&store))?;
+            let credentials = ours
+                .unwrap_or_else(|| config::resolve_credentials(&store, cli.workspace.as_deref()))?;
             let client = TrilletClient::new(base, credentials);
             runtime.block_on(status::run(
                 status::Source::Trillet(&client),
@@ -118,7 +122,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Failed(args) => {
             let id = args::one_batch_id(&args.id)?;
             let runtime = runtime()?;
-            let source = leased(&runtime, cli.api_base.as_deref(), cli.standalone)?;
+            let source = leased(
+                &runtime,
+                cli.api_base.as_deref(),
+                cli.standalone,
+                cli.workspace.as_deref(),
+            )?;
             let output = match (args.numbers, args.json, args.csv) {
                 (true, _, _) => failed::Output::Numbers,
                 (_, true, _) => failed::Output::Json,
@@ -132,12 +141,22 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Cancel(args) => {
             let id = args::one_batch_id(&args.id)?;
             let runtime = runtime()?;
-            let source = leased(&runtime, cli.api_base.as_deref(), cli.standalone)?;
+            let source = leased(
+                &runtime,
+                cli.api_base.as_deref(),
+                cli.standalone,
+                cli.workspace.as_deref(),
+            )?;
             runtime.block_on(cancel::run(&source, &id, args.yes))
         }
         Command::Agents(args) => {
             let runtime = runtime()?;
-            let source = leased(&runtime, cli.api_base.as_deref(), cli.standalone)?;
+            let source = leased(
+                &runtime,
+                cli.api_base.as_deref(),
+                cli.standalone,
+                cli.workspace.as_deref(),
+            )?;
             runtime.block_on(start::agents(&source, args.json))
         }
         Command::Start(args) => {
@@ -145,7 +164,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let report = start::checked_file(&args.file)?;
             let when = start::when(&args.launch)?;
             let runtime = runtime()?;
-            let source = leased(&runtime, cli.api_base.as_deref(), cli.standalone)?;
+            let source = leased(
+                &runtime,
+                cli.api_base.as_deref(),
+                cli.standalone,
+                cli.workspace.as_deref(),
+            )?;
             let file = batchwatch_core::launch::CsvSource::File(args.file.clone());
             runtime.block_on(start::launch(
                 &source,
@@ -160,7 +184,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let id = args::one_batch_id(&args.id)?;
             let when = start::when(&args.launch)?;
             let runtime = runtime()?;
-            let source = leased(&runtime, cli.api_base.as_deref(), cli.standalone)?;
+            let source = leased(
+                &runtime,
+                cli.api_base.as_deref(),
+                cli.standalone,
+                cli.workspace.as_deref(),
+            )?;
             runtime.block_on(async {
                 let (file, report) =
                     start::retry_list(&source, &id, args.reason.as_deref()).await?;
@@ -175,7 +204,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
             };
             let mut view = live::Live::for_terminal(&ids);
             let runtime = runtime()?;
-            let source = leased(&runtime, cli.api_base.as_deref(), cli.standalone)?;
+            let source = leased(
+                &runtime,
+                cli.api_base.as_deref(),
+                cli.standalone,
+                cli.workspace.as_deref(),
+            )?;
             let credentials = source.client.credentials().clone();
             let ending = runtime.block_on(watch::follow(
                 &ids,
@@ -197,12 +231,21 @@ fn leased(
     runtime: &tokio::runtime::Runtime,
     api_base: Option<&str>,
     standalone: bool,
+    workspace: Option<&str>,
 ) -> Result<resident::Leased, Failure> {
     let base = config::api_base(api_base)?;
-    let credentials = config::resolve_credentials(&KeyringStore::from_env())?;
+    let credentials = config::resolve_credentials(&KeyringStore::from_env(), workspace)?;
     let client = TrilletClient::new(base.clone(), credentials);
     let budget = runtime.block_on(resident::SharedBudget::find(standalone, &base, &client));
     Ok(resident::Leased { client, budget })
+}
+
+/// The workspace of credentials resolved, when they were.
+fn workspace_of(credentials: &Option<Result<Credentials, Failure>>) -> Option<String> {
+    match credentials {
+        Some(Ok(c)) => Some(c.workspace_id.to_string()),
+        _ => None,
+    }
 }
 
 /// One thread is plenty: the CLI waits on the network, one request at a time.

@@ -37,8 +37,31 @@ pub async fn asks_as_we_do(resident: &Client, base: &ApiBase, workspace: Option<
         return false;
     };
     let same_base = about["apiBase"].as_str() == Some(base.as_str());
-    let theirs = about["workspaceId"].as_str();
-    same_base && theirs.is_some() && workspace.is_none_or(|ours| theirs == Some(ours))
+    let theirs: Vec<&str> = about["workspaces"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|w| w["id"].as_str())
+        .collect();
+    same_base && !theirs.is_empty() && workspace.is_none_or(|ours| theirs.contains(&ours))
+}
+
+/// The workspaces the tray app polls, as (ID, label), the first stored first.
+pub async fn workspaces(resident: &Client) -> Vec<(String, String)> {
+    let Ok(about) = resident.call(&Request::About {}).await else {
+        return Vec::new();
+    };
+    about["workspaces"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|w| {
+            Some((
+                w["id"].as_str()?.to_owned(),
+                w["label"].as_str()?.to_owned(),
+            ))
+        })
+        .collect()
 }
 
 /// The resident, started hidden (in the tray, no window) when none runs.
@@ -64,7 +87,7 @@ pub fn failure(error: CallError) -> Failure {
 /// The tray app's request budget, when one runs: each request this process sends first waits
 /// for a slot there (the tray app's own polls give way in turn).
 #[derive(Clone, Default)]
-pub struct SharedBudget(Option<Arc<Client>>);
+pub struct SharedBudget(Option<(Arc<Client>, String)>);
 
 impl SharedBudget {
     /// The running tray app's budget, when it spends the same key's (same base and
@@ -80,14 +103,19 @@ impl SharedBudget {
         if !asks_as_we_do(&resident, base, Some(workspace)).await {
             return Self(None);
         }
-        Self(Some(Arc::new(resident)))
+        Self(Some((Arc::new(resident), workspace.to_owned())))
     }
 
     /// Waits for a slot. A tray app that stops meanwhile leaves this process on its own.
     pub async fn take_slot(&self) {
-        let Some(resident) = &self.0 else { return };
+        let Some((resident, workspace)) = &self.0 else {
+            return;
+        };
+        let lease = Request::Lease {
+            workspace: Some(workspace.clone()),
+        };
         loop {
-            match resident.call(&Request::Lease {}).await {
+            match resident.call(&lease).await {
                 Ok(_) | Err(CallError::Gone) => return,
                 // Too many waiting: wait our turn to ask again.
                 Err(CallError::Failed(_)) => tokio::time::sleep(Duration::from_secs(1)).await,

@@ -229,7 +229,8 @@ pub async fn launch(
         scheduled_at_ms: when.at_ms,
         retry_of,
     };
-    hand_to_tray_app(&answer.batch_id, launch).await;
+    let workspace = &source.client.credentials().workspace_id;
+    hand_to_tray_app(&answer.batch_id, workspace, launch).await;
     Ok(())
 }
 
@@ -270,13 +271,14 @@ fn start_failure(failure: StartFailure) -> Failure {
 
 /// The tray app, when one runs, watches the new batch with what we know of it; without one
 /// (a server), nothing is started for it.
-async fn hand_to_tray_app(id: &BatchId, launch: Launch) {
+async fn hand_to_tray_app(id: &BatchId, workspace: &batchwatch_core::WorkspaceId, launch: Launch) {
     let Some(resident) = crate::resident::running().await else {
         return;
     };
     let request = Request::TrackStarted {
         id: id.to_string(),
         launch,
+        workspace: Some(workspace.to_string()),
     };
     if let Err(e) = resident.call(&request).await {
         eprintln!("batchwatch-cli: the tray app did not take {id} ({e}); add it with 'batchwatch-cli add {id}'");

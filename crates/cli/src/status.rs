@@ -17,7 +17,8 @@ use crate::summary::{self, JsonLine};
 /// batch it tracks from memory and asks Trillet about any other within its own budget).
 pub enum Source<'a> {
     Trillet(&'a TrilletClient),
-    TrayApp(&'a Client),
+    /// The tray app, asking in this workspace (ours) what it does not watch.
+    TrayApp(&'a Client, Option<String>),
 }
 
 /// One batch's failed line: what it says, and whether Trillet does not know the batch.
@@ -64,7 +65,7 @@ pub async fn run(source: Source<'_>, ids: &[BatchId], json: bool) -> Result<(), 
                     launch: None,
                 })
                 .map_err(Trouble::from),
-            Source::TrayApp(resident) => through(resident, id).await,
+            Source::TrayApp(resident, workspace) => through(resident, id, workspace.clone()).await,
         };
         match fetched {
             Ok(answer) => {
@@ -126,10 +127,15 @@ fn line(id: &BatchId, answer: &StatusAnswer, now_ms: u64, json: bool, width: usi
 /// One batch through the tray app: its progress (with what the tray app saw of it lately), or
 /// its line's error — the tray app's refusal of the credentials or a long rate limit stop the
 /// command, as a direct answer would.
-async fn through(resident: &Client, id: &BatchId) -> Result<StatusAnswer, Trouble> {
+async fn through(
+    resident: &Client,
+    id: &BatchId,
+    workspace: Option<String>,
+) -> Result<StatusAnswer, Trouble> {
     let answer = resident
         .call(&Request::Status {
             id: id.as_str().to_owned(),
+            workspace,
         })
         .await;
     match answer {

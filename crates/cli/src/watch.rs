@@ -215,6 +215,7 @@ mod tests {
             samples: Default::default(),
             moved_at_ms: None,
             notify: Default::default(),
+            workspace: None,
         }
     }
 
@@ -223,6 +224,7 @@ mod tests {
             now_ms: 10_000,
             batches,
             connection,
+            workspaces: Vec::new(),
             settings: batchwatch_core::state_file::Settings::default(),
             sharing_budget: 0,
             state_problem: None,

@@ -32,6 +32,7 @@ fn batch(id: &str, p: BatchProgress) -> SavedBatch {
         moved_at_ms: None,
         stall_alerted: false,
         notify: Default::default(),
+        workspace: None,
     }
 }
 

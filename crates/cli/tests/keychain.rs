@@ -34,13 +34,14 @@ impl Service {
         ))
     }
 
-    /// The stored secret, read by another program.
+    /// Every stored secret (one a workspace), read by another program.
     fn lookup(&self) -> String {
-        let out = Command::new("secret-tool")
-            .args(["lookup", "service", &self.0, "username", "trillet"])
-            .output()
-            .expect("secret-tool must be installed (scripts/test installs it)");
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        batchwatch_test_support::session::keychain_secret(&self.0)
+    }
+
+    /// The items stored, by account (`trillet/<workspace ID>`), read by another program.
+    fn accounts(&self) -> Vec<String> {
+        batchwatch_test_support::session::keychain_accounts(&self.0)
     }
 
     /// The binary using this service, with no credentials in its environment.
@@ -54,7 +55,7 @@ impl Service {
 impl Drop for Service {
     fn drop(&mut self) {
         let _ = Command::new("secret-tool")
-            .args(["clear", "service", &self.0, "username", "trillet"])
+            .args(["clear", "service", &self.0])
             .status();
     }
 }

@@ -9,16 +9,23 @@ use std::time::{Duration, Instant};
 
 use batchwatch_core::format::TimeZone;
 use batchwatch_core::monitor::{
-    BatchSnapshot, Connection, FetchStatus, Monitor, MonitorConfig, MonitorSnapshot,
+    BatchSnapshot, Connection, FetchStatus, Monitor, MonitorConfig, MonitorSnapshot, WorkspaceState,
 };
 use batchwatch_core::schedule::PollPolicy;
 use batchwatch_core::state_file::Settings;
 use batchwatch_core::view::{tray_view, window_view};
-use batchwatch_core::{ApiBase, BatchId, Credentials, TrilletClient};
+use batchwatch_core::{ApiBase, BatchId, Credentials, TrilletClient, WorkspaceId};
 use trillet_sim::{BatchScript, RunningSim, SimConfig};
 
 mod common;
 use common::full_snapshot;
+
+/// Three workspaces, as an agency with three clients has them.
+const WORKSPACES: [(&str, &str); 3] = [
+    ("ws_acme_us", "Acme US"),
+    ("ws_acme_eu", "Acme EU"),
+    ("ws_globex", "Globex"),
+];
 
 fn snapshots(n: usize) -> Vec<BatchSnapshot> {
     (0..n)
@@ -42,6 +49,8 @@ fn snapshots(n: usize) -> Vec<BatchSnapshot> {
             // Its calls last ended a minute before its answer: not stalled.
             moved_at_ms: Some(1_703_101_140_000),
             notify: Default::default(),
+            // Spread over the three workspaces of `WORKSPACES`.
+            workspace: Some(WorkspaceId::new(WORKSPACES[i % 3].0).unwrap()),
         })
         .collect()
 }
@@ -70,6 +79,14 @@ fn view_time() {
         now_ms: 1_703_101_260_000,
         batches: snapshots(1000),
         connection: Connection::Ready,
+        workspaces: WORKSPACES
+            .iter()
+            .map(|(id, label)| WorkspaceState {
+                id: WorkspaceId::new(id).unwrap(),
+                label: (*label).to_owned(),
+                connection: Connection::Ready,
+            })
+            .collect(),
         settings: Settings::default(),
         sharing_budget: 0,
         state_problem: None,

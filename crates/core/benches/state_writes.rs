@@ -41,6 +41,7 @@ fn state(n: usize) -> SavedState {
                 moved_at_ms: None,
                 stall_alerted: false,
                 notify: Default::default(),
+                workspace: None,
             })
             .collect(),
         ..SavedState::default()

@@ -6,7 +6,8 @@
 //!
 //! # Layout
 //! - [`batch_id`] — the validated [`BatchId`] and the parser for pasted IDs and links.
-//! - [`credentials`] — the API key (redacted everywhere) and workspace ID.
+//! - [`credentials`] — the API key (redacted everywhere) and workspace ID; [`workspace`] one
+//!   workspace (credentials and label) and picking one of several.
 //! - [`model`] — the API's bodies, as documented.
 //! - [`api`] — [`TrilletClient`], its base URL rules and typed [`ApiError`]s.
 //! - [`figures`] — percent, remaining, elapsed, throughput, ETA from one snapshot.
@@ -64,6 +65,7 @@ pub mod setting_names;
 pub mod settings;
 pub mod state_file;
 pub mod view;
+pub mod workspace;
 
 pub use api::{ApiBase, ApiError, TrilletClient};
 pub use batch_id::{parse_pasted, BatchId, PasteTooLarge, PastedIds};

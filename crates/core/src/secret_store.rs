@@ -2,28 +2,35 @@
 //!
 //! [`SecretStore`] is the port the app and the terminal companion use; [`KeyringStore`] is its
 //! implementation on the Secret Service (GNOME Keyring, KWallet), through `keyring-core` and its
-//! Secret Service store. (Items stored by earlier versions, through keyring 3, carry the same
-//! `service` and `username` attributes and are found as they are.) Both credentials live in one item,
-//! so they are saved and removed together. Every failure is a distinct [`KeychainError`] with
-//! a sentence saying what to do: there is no plaintext fallback, ever.
+//! Secret Service store. Each workspace is one item (its key, ID and label together, so they
+//! are saved and removed together), found by the service attribute. The single item stored by
+//! a version before workspaces (account `trillet`, also as keyring 3 wrote it) becomes the first
+//! workspace the first time the items are read, with nothing for the person to do. Every
+//! failure is a distinct [`KeychainError`] with a sentence saying what to do: there is no
+//! plaintext fallback, ever.
+
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::credentials::{ApiKey, Credentials, WorkspaceId};
+use crate::workspace::{Workspace, MAX_WORKSPACES};
 
-/// The keychain "service" of Batchwatch's item: the app identifier.
+/// The keychain "service" of Batchwatch's items: the app identifier.
 pub const KEYCHAIN_SERVICE: &str = "dev.batchwatch.app";
-/// The keychain "account" (the `username` attribute on Linux) of the item.
+/// The keychain "account" (the `username` attribute on Linux) of the item stored before
+/// workspaces; each workspace's item is `trillet/<workspace ID>`.
 pub const KEYCHAIN_ACCOUNT: &str = "trillet";
 
-/// Where credentials are kept between runs.
+/// Where credentials are kept between runs: one entry per workspace.
 pub trait SecretStore: Send + Sync {
-    /// `Ok(None)` when nothing is stored.
-    fn load(&self) -> Result<Option<Credentials>, KeychainError>;
-    fn save(&self, credentials: &Credentials) -> Result<(), KeychainError>;
-    /// Removes the stored credentials; succeeds when there were none.
-    fn delete(&self) -> Result<(), KeychainError>;
+    /// Every stored workspace, the first stored first; empty when none is.
+    fn workspaces(&self) -> Result<Vec<Workspace>, KeychainError>;
+    /// Adds the workspace, or replaces the one with its ID; the others are left alone.
+    fn save(&self, workspace: &Workspace) -> Result<(), KeychainError>;
+    /// Removes one workspace; succeeds when it was not stored.
+    fn delete(&self, workspace: &WorkspaceId) -> Result<(), KeychainError>;
 }
 
 /// Why the keychain could not be used, worded for the person who has to fix it.
@@ -72,18 +79,48 @@ impl KeychainError {
 /// The bus name a Secret Service (GNOME Keyring, KWallet) owns while it runs.
 pub const SECRET_SERVICE_NAME: &str = "org.freedesktop.secrets";
 
-/// The stored form: one secret holding both values, so they are saved and removed together.
+/// The stored form: one secret holding a workspace's values, so they are saved and removed
+/// together. (The item from before workspaces has the first two only.)
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct StoredItem {
     api_key: String,
     workspace_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    label: Option<String>,
+    #[serde(default)]
+    added_at_ms: u64,
 }
 
 impl Zeroize for StoredItem {
     fn zeroize(&mut self) {
         self.api_key.zeroize();
         self.workspace_id.zeroize();
+    }
+}
+
+impl StoredItem {
+    fn of(workspace: &Workspace) -> Self {
+        Self {
+            api_key: workspace.credentials.api_key.expose_for_header().to_owned(),
+            workspace_id: workspace.id().as_str().to_owned(),
+            label: Some(workspace.label.clone()),
+            added_at_ms: workspace.added_at_ms,
+        }
+    }
+
+    fn read(secret: &str) -> Result<Workspace, KeychainError> {
+        let item: StoredItem = serde_json::from_str(secret).map_err(|_| KeychainError::Corrupt)?;
+        let item = Zeroizing::new(item);
+        let credentials = Credentials {
+            api_key: ApiKey::new(&item.api_key).map_err(|_| KeychainError::Corrupt)?,
+            workspace_id: WorkspaceId::new(&item.workspace_id)
+                .map_err(|_| KeychainError::Corrupt)?,
+        };
+        // A label that no longer passes (edited by hand) falls back to the ID, keeping the key.
+        Workspace::new(credentials.clone(), item.label.as_deref(), item.added_at_ms)
+            .or_else(|_| Workspace::new(credentials, None, item.added_at_ms))
+            .map_err(|_| KeychainError::Corrupt)
     }
 }
 
@@ -125,54 +162,121 @@ impl KeyringStore {
         }
     }
 
-    /// The item, on a connection of its own: a keychain that started (or restarted) since the
+    /// The item stored before workspaces.
+    fn legacy_account(&self) -> &str {
+        &self.account
+    }
+
+    /// The item of one workspace.
+    fn account_of(&self, workspace: &WorkspaceId) -> String {
+        format!("{}/{workspace}", self.account)
+    }
+
+    /// The store, on a connection of its own: a keychain that started (or restarted) since the
     /// last question is reached, never a connection left over from before.
     #[cfg(all(unix, not(target_os = "macos")))]
-    fn entry(&self) -> Result<keyring_core::Entry, KeychainError> {
+    fn store(
+        &self,
+    ) -> Result<std::sync::Arc<dbus_secret_service_keyring_store::Store>, KeychainError> {
+        dbus_secret_service_keyring_store::Store::new().map_err(classify)
+    }
+
+    #[cfg(all(unix, not(target_os = "macos")))]
+    fn entry(&self, account: &str) -> Result<keyring_core::Entry, KeychainError> {
         use keyring_core::api::CredentialStoreApi;
-        let store = dbus_secret_service_keyring_store::Store::new().map_err(classify)?;
-        store
-            .build(&self.service, &self.account, None)
+        self.store()?
+            .build(&self.service, account, None)
             .map_err(classify)
+    }
+
+    /// Every item under the service, with its account.
+    #[cfg(all(unix, not(target_os = "macos")))]
+    fn items(&self) -> Result<Vec<(String, keyring_core::Entry)>, KeychainError> {
+        use keyring_core::api::CredentialStoreApi;
+        let spec = HashMap::from([("service", self.service.as_str())]);
+        let entries = self.store()?.search(&spec).map_err(classify)?;
+        let mut items = Vec::new();
+        for entry in entries {
+            let attributes = entry.get_attributes().map_err(classify)?;
+            if let Some(account) = attributes.get("username") {
+                items.push((account.clone(), entry));
+            }
+        }
+        Ok(items)
     }
 
     /// Batchwatch keeps credentials in the Secret Service only (its tray and socket are Linux's).
     #[cfg(not(all(unix, not(target_os = "macos"))))]
-    fn entry(&self) -> Result<keyring_core::Entry, KeychainError> {
+    fn entry(&self, _account: &str) -> Result<keyring_core::Entry, KeychainError> {
         Err(KeychainError::NoSecretService)
+    }
+
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    fn items(&self) -> Result<Vec<(String, keyring_core::Entry)>, KeychainError> {
+        Err(KeychainError::NoSecretService)
+    }
+
+    fn write(&self, workspace: &Workspace) -> Result<(), KeychainError> {
+        let item = Zeroizing::new(StoredItem::of(workspace));
+        let secret =
+            Zeroizing::new(serde_json::to_string(&*item).expect("strings always serialize"));
+        self.entry(&self.account_of(workspace.id()))?
+            .set_password(&secret)
+            .map_err(classify)
+    }
+}
+
+/// A stored secret, wiped when dropped.
+fn secret_of(entry: &keyring_core::Entry) -> Result<Option<Zeroizing<String>>, KeychainError> {
+    match entry.get_password() {
+        Ok(secret) => Ok(Some(Zeroizing::new(secret))),
+        Err(keyring_core::Error::NoEntry) => Ok(None),
+        Err(e) => Err(classify(e)),
     }
 }
 
 impl SecretStore for KeyringStore {
-    fn load(&self) -> Result<Option<Credentials>, KeychainError> {
-        // Every copy of the key made on the way in is wiped when dropped.
-        let secret = match self.entry()?.get_password() {
-            Ok(secret) => Zeroizing::new(secret),
-            Err(keyring_core::Error::NoEntry) => return Ok(None),
-            Err(e) => return Err(classify(e)),
-        };
-        let item: StoredItem = serde_json::from_str(&secret).map_err(|_| KeychainError::Corrupt)?;
-        let item = Zeroizing::new(item);
-        let credentials = Credentials {
-            api_key: ApiKey::new(&item.api_key).map_err(|_| KeychainError::Corrupt)?,
-            workspace_id: WorkspaceId::new(&item.workspace_id)
-                .map_err(|_| KeychainError::Corrupt)?,
-        };
-        Ok(Some(credentials))
-    }
-
-    fn save(&self, credentials: &Credentials) -> Result<(), KeychainError> {
-        let item = Zeroizing::new(StoredItem {
-            api_key: credentials.api_key.expose_for_header().to_owned(),
-            workspace_id: credentials.workspace_id.as_str().to_owned(),
+    fn workspaces(&self) -> Result<Vec<Workspace>, KeychainError> {
+        let prefix = format!("{}/", self.account);
+        let mut workspaces: Vec<Workspace> = Vec::new();
+        let mut legacy = None;
+        for (account, entry) in self.items()? {
+            let Some(secret) = secret_of(&entry)? else {
+                continue;
+            };
+            if account == self.legacy_account() {
+                legacy = Some(StoredItem::read(&secret)?);
+            } else if account.starts_with(&prefix) {
+                workspaces.push(StoredItem::read(&secret)?);
+            }
+        }
+        // The item from before workspaces becomes the first workspace: written as one (unless
+        // an interrupted migration already did), then removed. A crash between leaves both,
+        // and the next read finishes the move.
+        if let Some(mut first) = legacy {
+            if !workspaces.iter().any(|w| w.id() == first.id()) {
+                first.added_at_ms = 0;
+                self.write(&first)?;
+                workspaces.push(first);
+            }
+            match self.entry(self.legacy_account())?.delete_credential() {
+                Ok(()) | Err(keyring_core::Error::NoEntry) => {}
+                Err(e) => return Err(classify(e)),
+            }
+        }
+        workspaces.sort_by(|a, b| {
+            (a.added_at_ms, a.id().as_str()).cmp(&(b.added_at_ms, b.id().as_str()))
         });
-        let secret =
-            Zeroizing::new(serde_json::to_string(&*item).expect("two strings always serialize"));
-        self.entry()?.set_password(&secret).map_err(classify)
+        workspaces.truncate(MAX_WORKSPACES);
+        Ok(workspaces)
     }
 
-    fn delete(&self) -> Result<(), KeychainError> {
-        match self.entry()?.delete_credential() {
+    fn save(&self, workspace: &Workspace) -> Result<(), KeychainError> {
+        self.write(workspace)
+    }
+
+    fn delete(&self, workspace: &WorkspaceId) -> Result<(), KeychainError> {
+        match self.entry(&self.account_of(workspace))?.delete_credential() {
             Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
             Err(e) => Err(classify(e)),
         }

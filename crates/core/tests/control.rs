@@ -53,7 +53,7 @@ impl Handler for Echo {
                     Err(Failure::new("invalid_batch_id", format!("{id} is not one")))
                 }
                 // A budget that never has room.
-                Request::Lease {} => {
+                Request::Lease { .. } => {
                     let _dropped = Dropped(self.leases_dropped.clone());
                     self.leases_started.fetch_add(1, Ordering::SeqCst);
                     std::future::pending::<()>().await;
@@ -158,10 +158,12 @@ async fn requests_are_answered_by_id_and_errors_keep_their_code() {
         Request::Track {
             text: "first".into(),
             notify: None,
+            workspace: None,
         },
         Request::Track {
             text: "second".into(),
             notify: None,
+            workspace: None,
         },
     );
     let (a, b) = tokio::join!(client.call(&first), client.call(&second));
@@ -184,7 +186,8 @@ async fn requests_are_answered_by_id_and_errors_keep_their_code() {
     assert!(client
         .call(&Request::Track {
             text: "3".into(),
-            notify: None
+            notify: None,
+            workspace: None,
         })
         .await
         .is_ok());
@@ -243,6 +246,7 @@ async fn a_malformed_or_oversized_line_closes_that_connection_only() {
         .call(&Request::Track {
             text: "still".into(),
             notify: None,
+            workspace: None,
         })
         .await
         .unwrap();
@@ -288,6 +292,7 @@ async fn views_stream_latest_first_and_a_vanished_subscriber_costs_nothing() {
         .call(&Request::Track {
             text: "after".into(),
             notify: None,
+            workspace: None,
         })
         .await
         .is_ok());
@@ -307,6 +312,7 @@ async fn fifty_clients_at_once_are_served() {
                 .call(&Request::Track {
                     text: format!("c{i}"),
                     notify: None,
+                    workspace: None,
                 })
                 .await
                 .unwrap()
@@ -332,7 +338,8 @@ async fn a_resident_that_goes_fails_the_waiting_calls_and_says_not_running_after
         client
             .call(&Request::Track {
                 text: "x".into(),
-                notify: None
+                notify: None,
+                workspace: None,
             })
             .await
             .unwrap_err(),
@@ -357,7 +364,8 @@ async fn a_lease_waiting_for_a_client_that_went_away_is_dropped() {
     let client = Client::connect(&running.endpoint, ClientKind::Terminal)
         .await
         .unwrap();
-    let waiting = tokio::spawn(async move { client.call(&Request::Lease {}).await });
+    let waiting =
+        tokio::spawn(async move { client.call(&Request::Lease { workspace: None }).await });
     // Its turn never comes; the client goes (a Ctrl-C'd watch).
     tokio::time::timeout(Duration::from_secs(10), async {
         while running.handler.leases_started.load(Ordering::SeqCst) == 0 {

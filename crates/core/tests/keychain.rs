@@ -6,46 +6,79 @@ mod support;
 use std::process::Command;
 
 use batchwatch_core::secret_store::{KeychainError, KeyringStore, SecretStore};
+use batchwatch_core::workspace::Workspace;
 use batchwatch_core::Credentials;
 use batchwatch_test_support::session::{
-    keychain_has_item, keychain_secret, require_session_service,
+    keychain_accounts, keychain_has_item, keychain_secret_of, require_session_service,
 };
 
+fn workspace(key: &str, id: &str, label: Option<&str>, added_at_ms: u64) -> Workspace {
+    Workspace::new(Credentials::new(key, id).unwrap(), label, added_at_ms).unwrap()
+}
+
 #[test]
-fn stores_reads_back_from_another_process_and_deletes() {
+fn one_item_per_workspace_read_back_from_another_process_removing_one_leaves_the_others() {
     require_session_service("org.freedesktop.secrets");
     let service = format!("dev.batchwatch.test.{}", std::process::id());
     let store = KeyringStore::new(&service, "trillet");
-    let creds = Credentials::new("sk_test_keychain_secret_123", "ws_keychain").unwrap();
-
-    assert_eq!(store.load().unwrap(), None, "a new service starts empty");
-    store.save(&creds).unwrap();
-
-    // Another process sees the item in the Secret Service, under the attributes we chose.
-    assert!(
-        keychain_has_item(&service),
-        "secret-tool search finds the item"
-    );
-    let secret = keychain_secret(&service);
-    assert!(secret.contains("sk_test_keychain_secret_123"), "{secret}");
-    assert!(secret.contains("ws_keychain"), "{secret}");
-
-    // A fresh store object (as a restarted app would make) reads the same credentials.
     assert_eq!(
-        KeyringStore::new(&service, "trillet").load().unwrap(),
-        Some(creds)
+        store.workspaces().unwrap(),
+        vec![],
+        "a new service starts empty"
     );
 
-    store.delete().unwrap();
-    assert_eq!(keychain_secret(&service), "");
-    assert_eq!(store.load().unwrap(), None);
-    store.delete().expect("deleting twice is fine");
+    let us = workspace("sk_test_keychain_secret_123", "ws_us", Some("Acme US"), 1);
+    let eu = workspace("sk_test_keychain_secret_123", "ws_eu", Some("Acme EU"), 2);
+    let globex = workspace("sk_test_other_key_456", "ws_globex", None, 3);
+    for w in [&globex, &us, &eu] {
+        store.save(w).unwrap();
+    }
+
+    // Another process sees one item per workspace, under the attributes we chose.
+    assert_eq!(
+        keychain_accounts(&service),
+        ["trillet/ws_eu", "trillet/ws_globex", "trillet/ws_us"]
+    );
+    let secret = keychain_secret_of(&service, "trillet/ws_us");
+    assert!(secret.contains("sk_test_keychain_secret_123"), "{secret}");
+    assert!(secret.contains("Acme US"), "{secret}");
+    assert!(!secret.contains("sk_test_other_key_456"), "{secret}");
+
+    // A fresh store object (as a restarted app would make) reads them all, first stored first.
+    assert_eq!(
+        KeyringStore::new(&service, "trillet").workspaces().unwrap(),
+        vec![us.clone(), eu.clone(), globex.clone()]
+    );
+
+    // Saving one again replaces it (a new label, a new key) and touches no other.
+    let renamed = workspace("sk_test_new_key_789", "ws_eu", Some("Acme Europe"), 2);
+    store.save(&renamed).unwrap();
+    assert_eq!(keychain_accounts(&service).len(), 3);
+    assert_eq!(
+        store.workspaces().unwrap(),
+        vec![us.clone(), renamed, globex.clone()]
+    );
+
+    store.delete(eu.id()).unwrap();
+    assert_eq!(
+        keychain_accounts(&service),
+        ["trillet/ws_globex", "trillet/ws_us"]
+    );
+    assert_eq!(
+        store.workspaces().unwrap(),
+        vec![us.clone(), globex.clone()]
+    );
+    store.delete(eu.id()).expect("deleting twice is fine");
+    store.delete(us.id()).unwrap();
+    store.delete(globex.id()).unwrap();
+    assert!(!keychain_has_item(&service), "no item is left behind");
 }
 
-/// An item written by an earlier Batchwatch (keyring 3, with its `target` and `application`
-/// attributes) is read as it is: an upgrade asks for nothing again.
+/// The item written by a version before workspaces (and the one keyring 3 wrote, with its
+/// `target` and `application` attributes) becomes the first workspace the first time the
+/// items are read: an upgrade asks for nothing again, and the old item is gone.
 #[test]
-fn the_item_an_earlier_version_stored_is_read_after_the_upgrade() {
+fn the_single_item_an_earlier_version_stored_becomes_the_first_workspace() {
     require_session_service("org.freedesktop.secrets");
     let service = format!("dev.batchwatch.test.upgrade.{}", std::process::id());
     let status = Command::new("sh")
@@ -55,16 +88,29 @@ fn the_item_an_earlier_version_stored_is_read_after_the_upgrade() {
         .status()
         .unwrap();
     assert!(status.success());
+    // A workspace added by a newer Batchwatch meanwhile stays after the migrated one.
     let store = KeyringStore::new(&service, "trillet");
+    let later = workspace("sk_later", "ws_later", Some("Later"), 5);
+    store.save(&later).unwrap();
+
+    let migrated = workspace("sk_from_before", "ws_before", None, 0);
     assert_eq!(
-        store.load().unwrap(),
-        Some(Credentials::new("sk_from_before", "ws_before").unwrap())
+        store.workspaces().unwrap(),
+        vec![migrated.clone(), later.clone()]
     );
-    // Saving again replaces that item rather than adding a second beside it.
-    let creds = Credentials::new("sk_after", "ws_before").unwrap();
-    store.save(&creds).unwrap();
-    assert_eq!(store.load().unwrap(), Some(creds));
-    store.delete().unwrap();
+    assert_eq!(
+        keychain_accounts(&service),
+        ["trillet/ws_before", "trillet/ws_later"],
+        "the old item became a workspace's"
+    );
+    assert!(keychain_secret_of(&service, "trillet").is_empty());
+    // Read again: the same, nothing moved twice.
+    assert_eq!(
+        store.workspaces().unwrap(),
+        vec![migrated.clone(), later.clone()]
+    );
+    store.delete(migrated.id()).unwrap();
+    store.delete(later.id()).unwrap();
     assert!(!keychain_has_item(&service), "no item is left behind");
 }
 
@@ -73,13 +119,16 @@ fn a_foreign_secret_in_our_item_is_reported_corrupt() {
     require_session_service("org.freedesktop.secrets");
     let service = format!("dev.batchwatch.test.corrupt.{}", std::process::id());
     let status = Command::new("sh")
-        .args(["-c", &format!("printf 'not json' | secret-tool store --label=x service {service} username trillet")])
+        .args(["-c", &format!("printf 'not json' | secret-tool store --label=x service {service} username trillet/ws_x")])
         .status()
         .unwrap();
     assert!(status.success());
     let store = KeyringStore::new(&service, "trillet");
-    assert_eq!(store.load(), Err(KeychainError::Corrupt));
-    store.delete().unwrap();
+    assert_eq!(store.workspaces(), Err(KeychainError::Corrupt));
+    store
+        .delete(&batchwatch_core::WorkspaceId::new("ws_x").unwrap())
+        .unwrap();
+    assert!(!keychain_has_item(&service));
 }
 
 #[test]
@@ -95,14 +144,16 @@ fn without_a_secret_service_the_error_says_so() {
 fn child_load_on_empty_bus() {
     support::assert_child();
     let store = KeyringStore::new("dev.batchwatch.test.nobus", "trillet");
-    let err = store.load().expect_err("no Secret Service is on this bus");
+    let err = store
+        .workspaces()
+        .expect_err("no Secret Service is on this bus");
     assert!(
         err.to_string().contains("No keychain service is running"),
         "{err}"
     );
     // Saving must fail the same way: no silent success, no plaintext fallback.
-    let creds = Credentials::new("sk_x", "ws_x").unwrap();
-    assert_eq!(store.save(&creds).unwrap_err(), err);
+    let ws = workspace("sk_x", "ws_x", None, 0);
+    assert_eq!(store.save(&ws).unwrap_err(), err);
     println!("RESULT {}", err.code());
 }
 
@@ -124,7 +175,7 @@ fn without_any_session_bus_the_error_says_so() {
 fn child_load_without_bus() {
     support::assert_child();
     let err = KeyringStore::new("dev.batchwatch.test.nobus", "trillet")
-        .load()
+        .workspaces()
         .unwrap_err();
     assert!(matches!(err, KeychainError::NoSessionBus(_)), "{err:?}");
     println!("RESULT {}", err.code());
@@ -156,12 +207,12 @@ fn a_locked_keychain_is_said_so_at_once_and_nothing_is_stored_elsewhere() {
 fn child_store_then_read_locked() {
     support::assert_child();
     let store = KeyringStore::new("dev.batchwatch.test.locked", "trillet");
-    let creds = Credentials::new("sk_locked_secret", "ws_locked").unwrap();
-    match store.load() {
+    let ws = workspace("sk_locked_secret", "ws_locked", None, 0);
+    match store.workspaces() {
         // The first run, unlocked: the item goes in and reads back.
-        Ok(None) => {
-            store.save(&creds).unwrap();
-            assert_eq!(store.load().unwrap(), Some(creds));
+        Ok(found) if found.is_empty() => {
+            store.save(&ws).unwrap();
+            assert_eq!(store.workspaces().unwrap(), vec![ws]);
             println!("STORED");
         }
         Ok(found) => panic!("the item was readable after the lock: {found:?}"),
@@ -171,7 +222,7 @@ fn child_store_then_read_locked() {
                 "a locked keychain is worth asking again: {e:?}"
             );
             // Saving fails the same way: no silent success, no plaintext fallback.
-            assert!(store.save(&creds).is_err());
+            assert!(store.save(&ws).is_err());
             println!("RESULT {}", e.code());
         }
     }

@@ -310,7 +310,7 @@ async fn a_batch_started_for_tomorrow_is_asked_every_15_minutes_until_then() {
         retry_of: None,
     };
     monitor
-        .track_launched(id("batch_tomorrow"), launch.clone())
+        .track_launched(None, id("batch_tomorrow"), launch.clone())
         .answer()
         .await;
     monitor.track(vec![id("batch_queued")]);

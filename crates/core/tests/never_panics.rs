@@ -118,6 +118,7 @@ fn snapshot(id: &str, progress: BatchProgress, retry_at_ms: u64) -> BatchSnapsho
         // As far back as a clock goes: the stall's arithmetic too.
         moved_at_ms: Some(0),
         notify: Default::default(),
+        workspace: None,
     }
 }
 
@@ -162,6 +163,7 @@ proptest! {
             now_ms,
             batches: vec![snapshot("batch_a", a, until_ms), snapshot("batch_b", b, now_ms)],
             connection: Connection::RateLimited { until_ms },
+            workspaces: Vec::new(),
             settings: Settings::default(),
             sharing_budget: 0,
             state_problem: None,

@@ -41,6 +41,7 @@ fn state(n: usize, completed: u64) -> SavedState {
                 moved_at_ms: None,
                 stall_alerted: false,
                 notify: Default::default(),
+                workspace: None,
             })
             .collect(),
         ..SavedState::default()

@@ -42,6 +42,9 @@ pub enum CommandError {
     /// Batchwatch already watches as many batches as it can.
     #[error("{0}")]
     OverLimit(String),
+    /// A workspace named that is not stored, or a label refused.
+    #[error("{0}")]
+    Workspace(String),
 }
 
 impl CommandError {
@@ -59,6 +62,7 @@ impl CommandError {
             Self::Autostart(_) => "autostart_failed",
             Self::SaveFailed { .. } => "save_failed",
             Self::OverLimit(_) => "over_limit",
+            Self::Workspace(_) => "unknown_workspace",
             Self::Launch(code, _) => code,
         }
     }

@@ -10,21 +10,21 @@ use futures_util::StreamExt;
 use crate::state::AppState;
 use crate::status::CredentialsStatus;
 
-/// Reads the keychain off the async threads and hands what it holds to the monitor. Takes
+/// Reads the keychain off the async threads and hands every workspace it holds to the monitor
+/// (the single item of a version before workspaces becomes the first, in the store). Takes
 /// turns with the credential requests, so what a person saved meanwhile wins.
 pub async fn read(state: &AppState) {
     let Some(store) = state.secrets.clone() else {
         return;
     };
     let _turn = state.credentials_turn.lock().await;
-    let loaded = tokio::task::spawn_blocking(move || store.load()).await;
+    let loaded = tokio::task::spawn_blocking(move || store.workspaces()).await;
     let credentials = match loaded {
-        Ok(Ok(Some(c))) => {
-            let workspace = c.workspace_id.clone();
-            state.monitor.set_credentials(Some(c));
-            CredentialsStatus::stored(workspace.as_str())
+        Ok(Ok(workspaces)) => {
+            let status = CredentialsStatus::stored(&workspaces);
+            state.monitor.set_workspaces(workspaces);
+            status
         }
-        Ok(Ok(None)) => CredentialsStatus::missing(),
         Ok(Err(e)) => {
             log::error!("keychain: {e}");
             CredentialsStatus::unavailable(e.code(), e.to_string())

@@ -353,7 +353,7 @@ impl AppState {
         };
         let tracking = self
             .monitor
-            .track_launched(answer.batch_id.clone(), launch)
+            .track_launched(None, answer.batch_id.clone(), launch)
             .answer()
             .await;
         let calls = answer.total_calls.unwrap_or(report.rows);

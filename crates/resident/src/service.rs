@@ -10,8 +10,10 @@ use batchwatch_core::control::start::program_beside;
 use batchwatch_core::control::{Failure, Handler, Peer, Request, Secret, StatusAnswer};
 use batchwatch_core::monitor::ActionError;
 use batchwatch_core::retry_list::retry_csv;
+use batchwatch_core::secret_store::KeychainError;
 use batchwatch_core::settings::SettingsForm;
-use batchwatch_core::{parse_pasted, ApiError, BatchId, Credentials};
+use batchwatch_core::workspace::Workspace;
+use batchwatch_core::{parse_pasted, ApiError, BatchId, Credentials, WorkspaceId};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::watch;
@@ -72,7 +74,11 @@ impl AppState {
             Request::ClaimWindow {} => {
                 json(serde_json::json!({ "granted": self.windows.claim(peer) }))
             }
-            Request::Track { text, notify } => json(self.track(&text, notify).await?),
+            Request::Track {
+                text,
+                notify,
+                workspace,
+            } => json(self.track(&text, notify, workspace.as_deref()).await?),
             Request::SetNotify { id, notify } => {
                 self.monitor.set_notify(batch_id(&id)?, notify);
                 Ok(Value::Null)
@@ -91,10 +97,15 @@ impl AppState {
             Request::StartRetry { id, reason, choice } => {
                 json(self.start_retry(batch_id(&id)?, reason, choice).await?)
             }
-            Request::TrackStarted { id, launch } => {
+            Request::TrackStarted {
+                id,
+                launch,
+                workspace,
+            } => {
+                let workspace = self.workspace_named(workspace.as_deref())?;
                 let tracking = self
                     .monitor
-                    .track_launched(batch_id(&id)?, launch)
+                    .track_launched(workspace, batch_id(&id)?, launch)
                     .answer()
                     .await;
                 if let Some(sentence) = tracking.over_limit_sentence() {
@@ -129,8 +140,14 @@ impl AppState {
             Request::SaveCredentials {
                 api_key,
                 workspace_id,
-            } => json(self.save_credentials(api_key, &workspace_id).await?),
-            Request::ForgetCredentials {} => json(self.forget_credentials().await?),
+                label,
+            } => json(
+                self.save_credentials(api_key, &workspace_id, label.as_deref())
+                    .await?,
+            ),
+            Request::ForgetCredentials { workspace_id } => {
+                json(self.forget_credentials(workspace_id.as_deref()).await?)
+            }
             Request::RetryKeychain {} => {
                 if self.is_demo() {
                     return Err(CommandError::DemoMode);
@@ -164,9 +181,10 @@ impl AppState {
                 self.cancel(batch_id(&id)?).await?;
                 Ok(Value::Null)
             }
-            Request::Status { id } => {
+            Request::Status { id, workspace } => {
                 let id = batch_id(&id)?;
-                let progress = self.monitor.status(id.clone()).await?;
+                let workspace = self.workspace_named(workspace.as_deref())?;
+                let progress = self.monitor.status_in(workspace, id.clone()).await?;
                 // A watched batch brings what the monitor saw lately: the recent pace.
                 let snapshot = self.monitor.snapshot();
                 let watched = snapshot.batches.iter().find(|b| b.id == id);
@@ -177,12 +195,23 @@ impl AppState {
                     launch: watched.and_then(|b| b.launch.as_deref().cloned()),
                 })
             }
-            Request::About {} => json(serde_json::json!({
-                "apiBase": self.api_base.as_str(),
-                "workspaceId": self.status.borrow().credentials.workspace_id,
-            })),
-            Request::Lease {} => {
-                self.monitor.lease().await?;
+            Request::About {} => {
+                let view = self.monitor.snapshot();
+                let workspaces: Vec<Value> = view
+                    .workspaces
+                    .iter()
+                    .map(|w| serde_json::json!({ "id": w.id, "label": w.label }))
+                    .collect();
+                json(serde_json::json!({
+                    "apiBase": self.api_base.as_str(),
+                    "workspaceId": view.workspaces.first().map(|w| &w.id),
+                    "workspaces": workspaces,
+                }))
+            }
+            Request::Lease { workspace } => {
+                // One not polled here (or unreadable) takes the budget of the keyless lane.
+                let workspace = workspace.and_then(|w| WorkspaceId::new(&w).ok());
+                self.monitor.lease_in(workspace).await?;
                 Ok(Value::Null)
             }
             Request::Quit {} => {
@@ -205,12 +234,17 @@ impl AppState {
         &self,
         text: &str,
         notify: Option<batchwatch_core::notify_choice::NotifyChoice>,
+        workspace: Option<&str>,
     ) -> Result<TrackOutcome, CommandError> {
         let pasted = parse_pasted(text)?;
+        let workspace = self.workspace_named(workspace)?;
         let tracking = if pasted.accepted.is_empty() {
             Default::default()
         } else {
-            self.monitor.track(pasted.accepted).answer().await
+            self.monitor
+                .track_in(workspace, pasted.accepted)
+                .answer()
+                .await
         };
         if !tracking.added.is_empty() {
             log::info!("tracking {} new batch(es)", tracking.added.len());
@@ -231,12 +265,35 @@ impl AppState {
         })
     }
 
-    /// Checks the credentials with Trillet, stores them in the keychain and starts polling
-    /// with them.
+    /// A workspace a client named, checked against those polled (`None`: the first).
+    pub(crate) fn workspace_named(
+        &self,
+        named: Option<&str>,
+    ) -> Result<Option<WorkspaceId>, CommandError> {
+        let Some(named) = named.map(str::trim) else {
+            return Ok(None);
+        };
+        let view = self.monitor.snapshot();
+        match view.workspaces.iter().find(|w| w.id.as_str() == named) {
+            Some(w) => Ok(Some(w.id.clone())),
+            None => Err(CommandError::Workspace(format!(
+                "No workspace {named:?} is stored (the workspaces: {}).",
+                view.workspaces
+                    .iter()
+                    .map(|w| w.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
+    /// Checks a workspace's credentials with Trillet, stores them in the keychain (adding the
+    /// workspace, or replacing the one with its ID; the others stay) and polls with them.
     async fn save_credentials(
         &self,
         api_key: Secret,
         workspace_id: &str,
+        label: Option<&str>,
     ) -> Result<CredentialsStatus, CommandError> {
         if self.is_demo() {
             return Err(CommandError::DemoMode);
@@ -245,6 +302,15 @@ impl AppState {
         let _turn = self.credentials_turn.lock().await;
         let credentials = Credentials::new(api_key.expose(), workspace_id)?;
         drop(api_key);
+        let secrets = self.secrets.clone().ok_or(CommandError::DemoMode)?;
+        let stored = keychain_call(&secrets, |s| s.workspaces()).await?;
+        let workspace = batchwatch_core::workspace::to_store(
+            &stored,
+            credentials.clone(),
+            label,
+            batchwatch_core::monitor::wall_clock_ms(),
+        )
+        .map_err(|e| CommandError::Workspace(format!("Check the workspace: {e}.")))?;
 
         // A 401/403 means these are wrong: say so and keep what was stored before. Any other
         // answer (including "offline") does not disprove them. Asked by the monitor, within
@@ -257,18 +323,14 @@ impl AppState {
             Ok(()) => {}
         }
 
-        let secrets = self.secrets.clone().ok_or(CommandError::DemoMode)?;
-        let to_store = credentials.clone();
-        tokio::task::spawn_blocking(move || secrets.save(&to_store))
-            .await
-            .map_err(|e| batchwatch_core::secret_store::KeychainError::Other(e.to_string()))??;
-
-        let status = CredentialsStatus::stored(credentials.workspace_id.as_str());
+        keychain_call(&secrets, move |s| s.save(&workspace)).await?;
+        let workspaces = keychain_call(&secrets, |s| s.workspaces()).await?;
+        let status = CredentialsStatus::stored(&workspaces);
         log::info!(
             "credentials stored for workspace {}",
             credentials.workspace_id
         );
-        self.monitor.set_credentials(Some(credentials));
+        self.monitor.set_workspaces(workspaces);
         self.status.send_modify(|s| s.credentials = status.clone());
         Ok(status)
     }
@@ -281,18 +343,51 @@ impl AppState {
         Ok(())
     }
 
-    /// Removes the credentials from the keychain and stops polling.
-    async fn forget_credentials(&self) -> Result<CredentialsStatus, CommandError> {
+    /// Removes one workspace from the keychain and stops watching its batches (the others go
+    /// on), or — none named — every workspace, which stops polling (the batches stay).
+    async fn forget_credentials(
+        &self,
+        workspace: Option<&str>,
+    ) -> Result<CredentialsStatus, CommandError> {
         self.not_from_environment()?;
         let secrets = self.secrets.clone().ok_or(CommandError::DemoMode)?;
         let _turn = self.credentials_turn.lock().await;
-        tokio::task::spawn_blocking(move || secrets.delete())
-            .await
-            .map_err(|e| batchwatch_core::secret_store::KeychainError::Other(e.to_string()))??;
-        self.monitor.set_credentials(None);
-        let status = CredentialsStatus::missing();
+        let stored = keychain_call(&secrets, |s| s.workspaces()).await?;
+        let gone: Vec<WorkspaceId> = match workspace.map(str::trim) {
+            None => stored.iter().map(|w| w.id().clone()).collect(),
+            Some(named) => match stored.iter().find(|w| w.id().as_str() == named) {
+                Some(w) => vec![w.id().clone()],
+                None => {
+                    return Err(CommandError::Workspace(format!(
+                        "No workspace {named:?} is stored (the workspaces: {}).",
+                        batchwatch_core::workspace::choices(&stored)
+                    )))
+                }
+            },
+        };
+        for id in &gone {
+            let id = id.clone();
+            keychain_call(&secrets, move |s| s.delete(&id)).await?;
+        }
+        let left: Vec<Workspace> = stored
+            .into_iter()
+            .filter(|w| !gone.contains(w.id()))
+            .collect();
+        if workspace.is_some() {
+            // Its batches go with it: nothing could ask about them any more.
+            let view = self.monitor.snapshot();
+            for b in view
+                .batches
+                .iter()
+                .filter(|b| b.workspace.as_ref().is_some_and(|w| gone.contains(w)))
+            {
+                self.monitor.untrack(b.id.clone());
+            }
+        }
+        let status = CredentialsStatus::stored(&left);
+        self.monitor.set_workspaces(left);
         self.status.send_modify(|s| s.credentials = status.clone());
-        log::info!("credentials removed from the keychain");
+        log::info!("{} workspace(s) removed from the keychain", gone.len());
         Ok(status)
     }
 
@@ -399,4 +494,17 @@ struct SavedRetryList {
 fn batch_id(id: &str) -> Result<BatchId, CommandError> {
     BatchId::parse(id)
         .map_err(|e| CommandError::InvalidBatchId(format!("{id:?} is not a batch ID: it {e}")))
+}
+
+/// A keychain call off the async threads (the Secret Service may prompt, or be slow).
+async fn keychain_call<T: Send + 'static>(
+    secrets: &std::sync::Arc<dyn batchwatch_core::secret_store::SecretStore>,
+    call: impl FnOnce(&dyn batchwatch_core::secret_store::SecretStore) -> Result<T, KeychainError>
+        + Send
+        + 'static,
+) -> Result<T, KeychainError> {
+    let secrets = secrets.clone();
+    tokio::task::spawn_blocking(move || call(secrets.as_ref()))
+        .await
+        .map_err(|e| KeychainError::Other(e.to_string()))?
 }

@@ -14,19 +14,59 @@ pub struct CredentialsStatus {
     /// "environment" (`TRILLET_API_KEY`/`TRILLET_WORKSPACE_ID`), or "unavailable" (keychain
     /// problem).
     pub state: &'static str,
+    /// The first workspace's ID (the one the panel's form shows).
     pub workspace_id: Option<String>,
+    /// Every stored workspace, the first stored first: its ID and label, never its key.
+    pub workspaces: Vec<WorkspaceLabel>,
     /// A plain sentence for the panel.
     pub message: String,
     /// The keychain problem, when there is one.
     pub problem: Option<Problem>,
 }
 
+/// A workspace as the window and the terminal name it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspaceLabel {
+    pub id: String,
+    pub label: String,
+}
+
 impl CredentialsStatus {
-    pub fn stored(workspace_id: &str) -> Self {
+    /// The workspaces stored in the keychain (none: [`Self::missing`]).
+    pub fn stored(workspaces: &[batchwatch_core::workspace::Workspace]) -> Self {
+        if workspaces.is_empty() {
+            return Self::missing();
+        }
+        let message = match workspaces.len() {
+            1 => "Stored in your keychain.".to_owned(),
+            n => format!("{n} workspaces, each stored in your keychain."),
+        };
         Self {
             state: "stored",
+            workspace_id: workspaces.first().map(|w| w.id().to_string()),
+            workspaces: workspaces
+                .iter()
+                .map(|w| WorkspaceLabel {
+                    id: w.id().to_string(),
+                    label: w.label.clone(),
+                })
+                .collect(),
+            message,
+            problem: None,
+        }
+    }
+
+    /// One workspace, labelled with its ID, in a state other than stored.
+    fn one(state: &'static str, workspace_id: &str, message: &str) -> Self {
+        Self {
+            state,
             workspace_id: Some(workspace_id.to_owned()),
-            message: "Stored in your keychain.".into(),
+            workspaces: vec![WorkspaceLabel {
+                id: workspace_id.to_owned(),
+                label: workspace_id.to_owned(),
+            }],
+            message: message.to_owned(),
             problem: None,
         }
     }
@@ -36,6 +76,7 @@ impl CredentialsStatus {
         Self {
             state: "checking",
             workspace_id: None,
+            workspaces: Vec::new(),
             message: "Reading your keychain…".into(),
             problem: None,
         }
@@ -45,6 +86,7 @@ impl CredentialsStatus {
         Self {
             state: "missing",
             workspace_id: None,
+            workspaces: Vec::new(),
             message: "No credentials yet: enter your Trillet API key and workspace ID.".into(),
             problem: None,
         }
@@ -52,27 +94,26 @@ impl CredentialsStatus {
 
     /// From `TRILLET_API_KEY` and `TRILLET_WORKSPACE_ID` (a server with no keychain).
     pub fn environment(workspace_id: &str) -> Self {
-        Self {
-            state: "environment",
-            workspace_id: Some(workspace_id.to_owned()),
-            message: "From TRILLET_API_KEY and TRILLET_WORKSPACE_ID in the tray app's environment (never stored by Batchwatch).".into(),
-            problem: None,
-        }
+        Self::one(
+            "environment",
+            workspace_id,
+            "From TRILLET_API_KEY and TRILLET_WORKSPACE_ID in the tray app's environment (never stored by Batchwatch).",
+        )
     }
 
     pub fn demo(workspace_id: &str) -> Self {
-        Self {
-            state: "demo",
-            workspace_id: Some(workspace_id.to_owned()),
-            message: "Demo credentials, kept in memory only (never in your keychain).".into(),
-            problem: None,
-        }
+        Self::one(
+            "demo",
+            workspace_id,
+            "Demo credentials, kept in memory only (never in your keychain).",
+        )
     }
 
     pub fn unavailable(code: &str, message: String) -> Self {
         Self {
             state: "unavailable",
             workspace_id: None,
+            workspaces: Vec::new(),
             message: message.clone(),
             problem: Some(Problem {
                 code: code.into(),

@@ -81,6 +81,7 @@ fn without_display_bus_or_keychain_it_watches_with_credentials_from_its_environm
         .block_on(client.call(&Request::Track {
             text: "batch_server".into(),
             notify: None,
+            workspace: None,
         }))
         .unwrap();
     // Seen running (answered with the environment's key), then it finishes.

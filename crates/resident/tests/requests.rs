@@ -10,7 +10,8 @@ use batchwatch_core::autostart::Autostart;
 use batchwatch_core::control::{serve, CallError, Client, ClientKind, Endpoint};
 use batchwatch_core::monitor::{Monitor, MonitorConfig};
 use batchwatch_core::secret_store::{KeychainError, SecretStore};
-use batchwatch_core::{ApiBase, Credentials, TrilletClient};
+use batchwatch_core::workspace::Workspace;
+use batchwatch_core::{ApiBase, TrilletClient, WorkspaceId};
 use batchwatch_resident::state::AppState;
 use batchwatch_resident::status::{AppStatus, CredentialsStatus, NotificationsStatus};
 use batchwatch_resident::window::Windows;
@@ -20,37 +21,51 @@ use trillet_sim::{BatchScript, RunningSim, SimConfig};
 
 const KEY: &str = "sk_tauri_command_secret_77";
 
-/// A keychain that keeps one item in memory, or fails every call with `failure`.
+/// A keychain that keeps its items in memory, or fails every call with `failure`.
 #[derive(Default)]
 struct MemoryKeychain {
-    item: Mutex<Option<Credentials>>,
+    items: Mutex<Vec<Workspace>>,
     failure: Option<KeychainError>,
 }
 
+impl MemoryKeychain {
+    fn fail(&self) -> Result<(), KeychainError> {
+        self.failure.clone().map_or(Ok(()), Err)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.items.lock().unwrap().is_empty()
+    }
+
+    /// The key stored for a workspace.
+    fn key_of(&self, workspace: &str) -> Option<String> {
+        self.items
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|w| w.id().as_str() == workspace)
+            .map(|w| w.credentials.api_key.expose_for_header().to_owned())
+    }
+}
+
 impl SecretStore for MemoryKeychain {
-    fn load(&self) -> Result<Option<Credentials>, KeychainError> {
-        match &self.failure {
-            Some(e) => Err(e.clone()),
-            None => Ok(self.item.lock().unwrap().clone()),
-        }
+    fn workspaces(&self) -> Result<Vec<Workspace>, KeychainError> {
+        self.fail()?;
+        let mut items = self.items.lock().unwrap().clone();
+        items.sort_by_key(|w| w.added_at_ms);
+        Ok(items)
     }
-    fn save(&self, credentials: &Credentials) -> Result<(), KeychainError> {
-        match &self.failure {
-            Some(e) => Err(e.clone()),
-            None => {
-                *self.item.lock().unwrap() = Some(credentials.clone());
-                Ok(())
-            }
-        }
+    fn save(&self, workspace: &Workspace) -> Result<(), KeychainError> {
+        self.fail()?;
+        let mut items = self.items.lock().unwrap();
+        items.retain(|w| w.id() != workspace.id());
+        items.push(workspace.clone());
+        Ok(())
     }
-    fn delete(&self) -> Result<(), KeychainError> {
-        match &self.failure {
-            Some(e) => Err(e.clone()),
-            None => {
-                *self.item.lock().unwrap() = None;
-                Ok(())
-            }
-        }
+    fn delete(&self, workspace: &WorkspaceId) -> Result<(), KeychainError> {
+        self.fail()?;
+        self.items.lock().unwrap().retain(|w| w.id() != workspace);
+        Ok(())
     }
 }
 
@@ -285,10 +300,7 @@ fn credentials_are_checked_stored_used_and_forgotten_without_ever_coming_back() 
             json!({"code": "credentials_rejected", "message": "Trillet rejected these credentials: Invalid API key. Nothing was stored."})
         )
     );
-    assert!(
-        h.keychain.item.lock().unwrap().is_none(),
-        "a rejected key is not stored"
-    );
+    assert!(h.keychain.is_empty(), "a rejected key is not stored");
 
     let saved = h
         .invoke(
@@ -298,17 +310,9 @@ fn credentials_are_checked_stored_used_and_forgotten_without_ever_coming_back() 
         .unwrap();
     assert_eq!(
         saved,
-        json!({"state": "stored", "workspaceId": "ws_cmd", "message": "Stored in your keychain.", "problem": null})
+        json!({"state": "stored", "workspaceId": "ws_cmd", "workspaces": [{"id": "ws_cmd", "label": "ws_cmd"}], "message": "Stored in your keychain.", "problem": null})
     );
-    assert_eq!(
-        h.keychain
-            .item
-            .lock()
-            .unwrap()
-            .as_ref()
-            .map(|c| c.api_key.expose_for_header()),
-        Some(KEY)
-    );
+    assert_eq!(h.keychain.key_of("ws_cmd").as_deref(), Some(KEY));
 
     // The monitor now polls with them: the card fills in from the simulator.
     let state = h.wait_for_state(|s| s["cards"][0]["total"] == 50);
@@ -318,7 +322,7 @@ fn credentials_are_checked_stored_used_and_forgotten_without_ever_coming_back() 
 
     let forgotten = h.invoke("forget_credentials", json!({})).unwrap();
     assert_eq!(forgotten["state"], "missing");
-    assert!(h.keychain.item.lock().unwrap().is_none());
+    assert!(h.keychain.is_empty());
     let state = h.wait_for_state(|s| s["banner"]["code"] == "no_credentials");
     assert!(!state.to_string().contains(KEY));
     drop(h);
@@ -335,10 +339,10 @@ fn a_wrong_key_is_refused_before_any_batch_is_tracked() {
         .unwrap_err()["code"],
         "credentials_rejected"
     );
-    assert!(h.keychain.item.lock().unwrap().is_none());
+    assert!(h.keychain.is_empty());
     // The right one is stored: the probe's 404 does not disprove it.
     h.sign_in();
-    assert!(h.keychain.item.lock().unwrap().is_some());
+    assert!(!h.keychain.is_empty());
 }
 
 #[test]

@@ -17,6 +17,8 @@ pub struct RequestRecord {
     pub batch_id: Option<String>,
     /// The `x-api-key` header, if the request had a non-empty one.
     pub api_key: Option<String>,
+    /// The `x-workspace-id` header, if the request had a non-empty one.
+    pub workspace_id: Option<String>,
     /// The answered status; 0 while the answer is pending or when the connection was dropped
     /// without one (`Fault::DropConnection`).
     pub status: u16,
@@ -103,6 +105,7 @@ mod tests {
             path: "/v1/api/batch-calls/b/status".into(),
             batch_id: Some("b".into()),
             api_key: Some(key.into()),
+            workspace_id: Some("ws".into()),
             status: 0,
         }
     }

@@ -59,6 +59,7 @@ async fn gate(State(sim): State<Arc<Shared>>, request: Request, next: Next) -> R
             batch_id: batch_id_in_path(&path),
             path,
             api_key: key.clone(),
+            workspace_id: workspace.clone(),
             status: 0,
         });
         let limit = state.limiter.limit();

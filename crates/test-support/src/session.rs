@@ -59,23 +59,50 @@ pub fn notifications() -> Vec<(String, String, String)> {
         .collect()
 }
 
-/// The secret stored under `service` (Batchwatch's account), as `secret-tool` reads it.
+/// Every secret stored under `service` (one per workspace), as `secret-tool` reads them,
+/// joined: what a test looks for a key or a workspace in.
 pub fn keychain_secret(service: &str) -> String {
+    keychain_accounts(service)
+        .iter()
+        .map(|account| keychain_secret_of(service, account))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The secret of one item under `service` (its `username` attribute), as `secret-tool` reads it.
+pub fn keychain_secret_of(service: &str, account: &str) -> String {
     let out = Command::new("secret-tool")
-        .args(["lookup", "service", service, "username", "trillet"])
+        .args(["lookup", "service", service, "username", account])
         .output()
         .expect("secret-tool must be installed");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Whether `secret-tool search` lists an item under `service`.
-pub fn keychain_has_item(service: &str) -> bool {
+/// The `username` attribute of each item `secret-tool search` lists under `service`, sorted:
+/// `trillet` for the item from before workspaces, `trillet/<workspace ID>` for each workspace.
+pub fn keychain_accounts(service: &str) -> Vec<String> {
     let out = Command::new("secret-tool")
         .args(["search", "--all", "service", service])
         .output()
         .expect("secret-tool must be installed");
-    String::from_utf8_lossy(&out.stdout).contains("attribute.username = trillet")
-        || String::from_utf8_lossy(&out.stderr).contains("attribute.username = trillet")
+    // secret-tool prints the attributes on stdout or stderr depending on its version.
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut accounts: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("attribute.username = "))
+        .map(str::to_owned)
+        .collect();
+    accounts.sort();
+    accounts
+}
+
+/// Whether `secret-tool search` lists a Batchwatch item under `service`.
+pub fn keychain_has_item(service: &str) -> bool {
+    !keychain_accounts(service).is_empty()
 }
 
 /// Whether some process owns `name` on the session bus.

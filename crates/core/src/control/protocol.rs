@@ -160,6 +160,10 @@ pub enum Request {
         /// When the batches' notifications are shown (`add --notify`); as they are when absent.
         #[serde(default)]
         notify: Option<crate::notify_choice::NotifyChoice>,
+        /// The workspace they are in (`add --workspace`); the only one when absent, refused
+        /// when there are several.
+        #[serde(default)]
+        workspace: Option<String>,
     },
     /// A tracked batch's choice of notifications (its card's menu).
     SetNotify {
@@ -206,6 +210,9 @@ pub enum Request {
     TrackStarted {
         id: String,
         launch: crate::launch::Launch,
+        /// The workspace it was started in (the first when absent).
+        #[serde(default)]
+        workspace: Option<String>,
     },
     Untrack {
         id: String,
@@ -216,11 +223,19 @@ pub enum Request {
         #[serde(default)]
         id: Option<String>,
     },
+    /// Adds a workspace, or replaces the one with this ID (its key and label); the others stay.
     SaveCredentials {
         api_key: Secret,
         workspace_id: String,
+        /// What the person calls it; kept as it was (or the ID) when absent.
+        #[serde(default)]
+        label: Option<String>,
     },
-    ForgetCredentials {},
+    /// Removes one workspace (and stops watching its batches), or every one when none is named.
+    ForgetCredentials {
+        #[serde(default)]
+        workspace_id: Option<String>,
+    },
     RetryKeychain {},
     PauseNotifications {
         paused: bool,
@@ -257,13 +272,21 @@ pub enum Request {
     /// resident does not track is asked about, not added).
     Status {
         id: String,
+        /// The workspace to ask in when the batch is not watched (the first when absent).
+        #[serde(default)]
+        workspace: Option<String>,
     },
     /// Which API base and workspace the resident asks (never the key): a terminal asks
     /// through it only when they are its own.
     About {},
     /// Waits for room in the key's budget and counts one request there: the terminal
     /// companion asks before each request it sends itself, so both share one budget.
-    Lease {},
+    Lease {
+        /// Whose key's budget: the workspace's (one the resident does not poll shares a budget
+        /// of its own); the first's when absent.
+        #[serde(default)]
+        workspace: Option<String>,
+    },
     /// Ends the resident and its window.
     Quit {},
 }
@@ -382,6 +405,7 @@ mod tests {
             Request::SaveCredentials {
                 api_key,
                 workspace_id,
+                ..
             } => {
                 assert_eq!(api_key.expose(), "sk_1");
                 assert_eq!(workspace_id, "ws");

@@ -292,7 +292,7 @@ async fn connection<H: Handler>(
         // A lease ends with its client: a slot granted to a process that has gone would only
         // take one from the tray app. Other requests are carried through (a client may close
         // its end once it has asked).
-        let ends_with_client = matches!(request, Request::Lease {});
+        let ends_with_client = matches!(request, Request::Lease { .. });
         let answer = handler.clone().handle(peer.clone(), request);
         let out = out_tx.clone();
         let client_gone = gone.clone();

@@ -1,4 +1,4 @@
-//! How a monitor starts: its source, credentials, state file, schedule override and clocks.
+//! How a monitor starts: its source, workspaces, state file, schedule override and clocks.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::credentials::Credentials;
 use crate::schedule::PollPolicy;
 use crate::state_file::StateFile;
+use crate::workspace::Workspace;
 
 /// The wall clock, in epoch milliseconds. Injected so tests can agree with the simulator's.
 pub type WallClock = Arc<dyn Fn() -> u64 + Send + Sync>;
@@ -26,7 +27,8 @@ pub fn wall_clock_ms() -> u64 {
 /// How the monitor starts.
 pub struct MonitorConfig<S> {
     pub source: S,
-    pub credentials: Option<Credentials>,
+    /// The workspaces to poll, the first stored first.
+    pub workspaces: Vec<Workspace>,
     /// `None` keeps nothing across runs (the terminal companion, demo mode).
     pub state_file: Option<StateFile>,
     /// Replaces the user's polling schedule until they change it, and is never saved (tests
@@ -40,10 +42,20 @@ pub struct MonitorConfig<S> {
 }
 
 impl<S> MonitorConfig<S> {
+    /// A monitor of one workspace (labelled with its ID), or of none.
     pub fn new(source: S, credentials: Option<Credentials>) -> Self {
+        let workspaces = credentials
+            .into_iter()
+            .map(|c| Workspace::new(c, None, 0).expect("a label from the ID always passes"))
+            .collect();
+        Self::of_workspaces(source, workspaces)
+    }
+
+    /// A monitor of these workspaces.
+    pub fn of_workspaces(source: S, workspaces: Vec<Workspace>) -> Self {
         Self {
             source,
-            credentials,
+            workspaces,
             state_file: None,
             poll: None,
             clock: system_clock(),

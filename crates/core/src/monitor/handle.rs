@@ -10,10 +10,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::ApiError;
 use crate::batch_id::BatchId;
-use crate::credentials::Credentials;
+use crate::credentials::{Credentials, WorkspaceId};
 use crate::failures::{FailedCalls, FailedCallsView};
 use crate::model::{CallsPage, CallsQuery, CancelOutcome};
 use crate::state_file::Settings;
+use crate::workspace::Workspace;
 
 use super::*;
 
@@ -111,14 +112,27 @@ pub(super) enum Slot {
     Leased,
 }
 
+/// The workspace a command is for: `None` is the first one.
+pub(super) type In = Option<WorkspaceId>;
+
+/// Whose key's budget a lease is taken from.
+pub(super) enum LeaseFor {
+    Workspace(In),
+    /// A tracked batch's (its workspace's key).
+    Batch(BatchId),
+}
+
 pub(super) enum Command {
-    Agents(Reply<Vec<crate::model::Agent>>),
+    Agents(In, Reply<Vec<crate::model::Agent>>),
     Start(
+        In,
         Box<crate::launch::StartForm>,
         Reply<crate::model::StartAnswer>,
     ),
-    /// Batches to track, each with what Batchwatch knows of it when Batchwatch started it.
+    /// Batches to track in a workspace, each with what Batchwatch knows of it when Batchwatch
+    /// started it.
     Track(
+        In,
         Vec<(BatchId, Option<Arc<crate::launch::Launch>>)>,
         oneshot::Sender<Tracking>,
     ),
@@ -126,7 +140,9 @@ pub(super) enum Command {
     /// A batch's choice of notifications (a batch not tracked is left alone).
     SetNotify(BatchId, crate::notify_choice::NotifyChoice),
     Refresh(Option<BatchId>),
-    SetCredentials(Option<Credentials>),
+    /// The workspaces polled; with `true`, every batch is moved into the first (one workspace
+    /// replacing another, as credentials were before workspaces).
+    SetWorkspaces(Vec<Workspace>, bool),
     UpdateSettings(SettingsChange),
     /// Pause notifications for an hour (`Some(true)`), resume them, or (`None`) toggle.
     PauseNotifications(Option<bool>),
@@ -134,8 +150,8 @@ pub(super) enum Command {
     Calls(BatchId, CallsQuery, Reply<CallsPage>, Slot),
     CheckCredentials(Credentials, Reply<()>),
     KnownStatus(BatchId, Reply<Arc<BatchProgress>>),
-    AskStatus(BatchId, Reply<Arc<BatchProgress>>),
-    Lease(Reply<()>),
+    AskStatus(In, BatchId, Reply<Arc<BatchProgress>>),
+    Lease(LeaseFor, Reply<()>),
     DrillDown(BatchId, Reply<Arc<tokio::sync::Mutex<FailedCalls>>>),
     CloseDrillDown(BatchId),
 }
@@ -158,19 +174,31 @@ impl MonitorHandle {
     /// Starts watching these batches (already tracked ones are ignored, and none past
     /// [`MAX_TRACKED`] is added); each is polled soon. The receipt tells which were added.
     pub fn track(&self, ids: Vec<BatchId>) -> TrackReceipt {
+        self.track_in(None, ids)
+    }
+
+    /// [`Self::track`] in a workspace (`None`: the first one).
+    pub fn track_in(&self, workspace: In, ids: Vec<BatchId>) -> TrackReceipt {
         let (reply, answer) = oneshot::channel();
         let ids = ids.into_iter().map(|id| (id, None)).collect();
-        let _ = self.commands.send(Command::Track(ids, reply));
+        let _ = self.commands.send(Command::Track(workspace, ids, reply));
         TrackReceipt(answer)
     }
 
-    /// Starts watching a batch Batchwatch started, with what is known of it (a batch already
-    /// tracked takes it on).
-    pub fn track_launched(&self, id: BatchId, launch: crate::launch::Launch) -> TrackReceipt {
+    /// Starts watching a batch Batchwatch started in a workspace, with what is known of it (a
+    /// batch already tracked takes it on).
+    pub fn track_launched(
+        &self,
+        workspace: In,
+        id: BatchId,
+        launch: crate::launch::Launch,
+    ) -> TrackReceipt {
         let (reply, answer) = oneshot::channel();
-        let _ = self
-            .commands
-            .send(Command::Track(vec![(id, Some(Arc::new(launch)))], reply));
+        let _ = self.commands.send(Command::Track(
+            workspace,
+            vec![(id, Some(Arc::new(launch)))],
+            reply,
+        ));
         TrackReceipt(answer)
     }
 
@@ -188,9 +216,24 @@ impl MonitorHandle {
         let _ = self.commands.send(Command::Refresh(id));
     }
 
-    /// New credentials resume polling after a rejection; `None` stops it.
+    /// One workspace's credentials for every batch, or none — the monitor as it was before
+    /// workspaces: [`Self::set_workspaces`] of one (labelled with its ID), into which every
+    /// tracked batch moves.
     pub fn set_credentials(&self, credentials: Option<Credentials>) {
-        let _ = self.commands.send(Command::SetCredentials(credentials));
+        let workspaces = credentials
+            .into_iter()
+            .map(|c| Workspace::new(c, None, 0).expect("a label from the ID always passes"))
+            .collect();
+        let _ = self.commands.send(Command::SetWorkspaces(workspaces, true));
+    }
+
+    /// The workspaces polled from now on, the first stored first. A new key resumes polling
+    /// after a rejection; none stops it. A batch whose workspace is not among them waits,
+    /// unpolled, until it is again (or is removed).
+    pub fn set_workspaces(&self, workspaces: Vec<Workspace>) {
+        let _ = self
+            .commands
+            .send(Command::SetWorkspaces(workspaces, false));
     }
 
     pub fn set_settings(&self, settings: Settings) {
@@ -236,6 +279,15 @@ impl MonitorHandle {
     /// slot in the budget ([`Self::lease`]), so many questions never pass the limit — and not
     /// added.
     pub async fn status(&self, id: BatchId) -> Result<Arc<BatchProgress>, ActionError> {
+        self.status_in(None, id).await
+    }
+
+    /// [`Self::status`], asking Trillet in a workspace when the batch is not tracked.
+    pub async fn status_in(
+        &self,
+        workspace: In,
+        id: BatchId,
+    ) -> Result<Arc<BatchProgress>, ActionError> {
         match self
             .ask(|reply| Command::KnownStatus(id.clone(), reply))
             .await
@@ -243,8 +295,9 @@ impl MonitorHandle {
             Err(ActionError::NotTracked(_)) => {}
             known => return known,
         }
-        self.lease().await?;
-        self.ask(|reply| Command::AskStatus(id, reply)).await
+        self.lease_in(workspace.clone()).await?;
+        self.ask(|reply| Command::AskStatus(workspace, id, reply))
+            .await
     }
 
     /// Waits for room in the key's request budget and counts one request there, for a request
@@ -253,12 +306,24 @@ impl MonitorHandle {
     /// [`ActionError::Busy`] when [`MAX_LEASES_WAITING`] are already waiting,
     /// [`ActionError::Interrupted`] when the monitor has stopped.
     pub async fn lease(&self) -> Result<(), ActionError> {
-        self.ask(Command::Lease).await
+        self.lease_in(None).await
     }
 
-    /// The workspace's call agents, asked once within the budget (a click).
+    /// [`Self::lease`] in the budget of a workspace's key; a workspace this monitor does not
+    /// poll (the other process's own credentials) shares one budget of its own.
+    pub async fn lease_in(&self, workspace: In) -> Result<(), ActionError> {
+        self.ask(|reply| Command::Lease(LeaseFor::Workspace(workspace), reply))
+            .await
+    }
+
+    /// The first workspace's call agents, asked once within the budget (a click).
     pub async fn agents(&self) -> Result<Vec<crate::model::Agent>, ActionError> {
-        self.ask(Command::Agents).await
+        self.agents_in(None).await
+    }
+
+    /// A workspace's call agents.
+    pub async fn agents_in(&self, workspace: In) -> Result<Vec<crate::model::Agent>, ActionError> {
+        self.ask(|reply| Command::Agents(workspace, reply)).await
     }
 
     /// Starts a batch at Trillet, within the budget, **once**: never sent again whatever comes
@@ -269,9 +334,18 @@ impl MonitorHandle {
         &self,
         form: crate::launch::StartForm,
     ) -> Result<crate::model::StartAnswer, ActionError> {
+        self.start_in(None, form).await
+    }
+
+    /// [`Self::start`] in a workspace.
+    pub async fn start_in(
+        &self,
+        workspace: In,
+        form: crate::launch::StartForm,
+    ) -> Result<crate::model::StartAnswer, ActionError> {
         let (reply, answer) = oneshot::channel();
         self.commands
-            .send(Command::Start(Box::new(form), reply))
+            .send(Command::Start(workspace, Box::new(form), reply))
             .map_err(|_| ActionError::Interrupted)?;
         answer.await.unwrap_or_else(|_| {
             Err(ActionError::OutcomeUnknown(
@@ -336,7 +410,8 @@ impl MonitorHandle {
                 let slot = if query.page == 1 && tries == 1 {
                     Slot::Click
                 } else {
-                    self.lease().await?;
+                    self.ask(|reply| Command::Lease(LeaseFor::Batch(id.clone()), reply))
+                        .await?;
                     Slot::Leased
                 };
                 match self

@@ -20,13 +20,15 @@
 //! restart needs before anything is announced; the `MonitorEvent`s (a finish, an alert,
 //! rejected credentials) go out; and `publishing` sends the `snapshot` the views are made
 //! from. What is only a state (a 429 pause, a state-file problem) is in the snapshot alone.
-//! - `config` — how a monitor starts (source, credentials, state file, clocks).
+//! - `config` — how a monitor starts (source, workspaces, state file, clocks).
+//! - `lanes` — the workspaces and their keys: one lane per key, holding its budget, its
+//!   refusal, its 429 pause and the leases waiting on it.
 //! - `port` — [`TrilletApi`], what the monitor asks of Trillet.
 //! - `handle` — [`MonitorHandle`], the commands, and what a `track` answers.
 //! - `snapshot` — [`MonitorSnapshot`] and [`MonitorEvent`], what the monitor publishes.
 //! - `tracked` — one batch inside the task, and `observe`.
 //! - `run` — the loop and the commands it takes; `polling` — polls and their answers;
-//!   `turns` — whose turn the key's budget gives next, a poll's or another process's lease;
+//!   `turns` — whose turn each key's budget gives next, a poll's or another process's lease;
 //!   `requests` — cancels and pages of calls made for the user; `persistence`,
 //!   `publishing`.
 
@@ -40,13 +42,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::ApiError;
 use crate::batch_id::BatchId;
-use crate::credentials::Credentials;
+use crate::credentials::WorkspaceId;
 use crate::model::{BatchProgress, CallsPage, CancelOutcome};
-use crate::schedule::{PollPolicy, RequestBudget};
+use crate::schedule::PollPolicy;
 use crate::state_file::{SavedState, Settings, StateFile};
 
 mod config;
 mod handle;
+mod lanes;
 mod persistence;
 mod polling;
 mod port;
@@ -62,9 +65,12 @@ pub use handle::{
     ActionError, MonitorHandle, TrackReceipt, Tracking, MAX_LEASES_WAITING, MAX_TRACKED,
 };
 pub use port::TrilletApi;
-pub use snapshot::{BatchSnapshot, Connection, FetchStatus, MonitorEvent, MonitorSnapshot};
+pub use snapshot::{
+    BatchSnapshot, Connection, FetchStatus, MonitorEvent, MonitorSnapshot, WorkspaceState,
+};
 
-use handle::{Command, Reply, Slot};
+use handle::{Command, In, LeaseFor, Reply, Slot};
+use lanes::{Asked, Lane, RateLimit, Rejection, Watched};
 use tracked::Tracked;
 
 /// Starts monitors.
@@ -118,10 +124,9 @@ impl Monitor {
 
         let mut task = Task {
             source: Arc::new(config.source),
-            credentials: config.credentials,
+            workspaces: Vec::new(),
+            lanes: vec![Lane::new(None)],
             credentials_generation: 0,
-            rejection: None,
-            rate_limit: None,
             state_file: config.state_file.filter(|_| writable),
             settings: saved.settings.within_ranges(),
             poll_override: config.poll,
@@ -131,16 +136,15 @@ impl Monitor {
             held: saved.held,
             batches,
             next_generation: 1,
-            budget: RequestBudget::default(),
             polls: JoinSet::new(),
             user_requests: JoinSet::new(),
-            leases: Default::default(),
             save_at: None,
             events: events_tx,
             state_problem,
             save_problem: None,
             snapshots: None,
         };
+        task.set_workspaces(config.workspaces, now);
         let (snapshots, snapshot_rx) = watch::channel(Arc::new(task.snapshot()));
         task.snapshots = Some(snapshots);
 
@@ -162,7 +166,7 @@ impl Monitor {
 struct PollAnswer {
     id: BatchId,
     generation: u64,
-    credentials_generation: u64,
+    asked: Asked,
     result: Result<BatchProgress, ApiError>,
 }
 
@@ -172,32 +176,33 @@ enum RequestAnswer {
     Cancel {
         id: BatchId,
         generation: u64,
-        credentials_generation: u64,
+        asked: Asked,
         /// Trillet's answer to the DELETE.
         result: Result<CancelOutcome, ApiError>,
         reply: Reply<CancelOutcome>,
     },
     Calls {
-        credentials_generation: u64,
+        asked: Asked,
         result: Result<CallsPage, ApiError>,
         reply: Reply<CallsPage>,
     },
     CredentialsCheck {
+        asked: Asked,
         result: Result<(), ApiError>,
         reply: Reply<()>,
     },
     Status {
-        credentials_generation: u64,
+        asked: Asked,
         result: Result<BatchProgress, ApiError>,
         reply: Reply<Arc<BatchProgress>>,
     },
     Agents {
-        credentials_generation: u64,
+        asked: Asked,
         result: Result<Vec<crate::model::Agent>, ApiError>,
         reply: Reply<Vec<crate::model::Agent>>,
     },
     Start {
-        credentials_generation: u64,
+        asked: Asked,
         result: Result<crate::model::StartAnswer, crate::launch::StartFailure>,
         reply: Reply<crate::model::StartAnswer>,
     },
@@ -205,14 +210,14 @@ enum RequestAnswer {
 
 struct Task<S> {
     source: Arc<S>,
-    /// `None`: nothing is polled until some are given.
-    credentials: Option<Credentials>,
-    /// Bumped on every credential change, so a 401 for old credentials is ignored.
+    /// The workspaces polled, the first stored first (the one a batch saved without a
+    /// workspace, from before workspaces, joins); none: nothing is polled until some are given.
+    workspaces: Vec<Watched>,
+    /// One per key the workspaces use, plus the first, keyless one: the budget of leases for a
+    /// workspace this monitor does not poll (another process's own credentials).
+    lanes: Vec<Lane>,
+    /// Bumped on every change of the workspaces, so a 401 for old credentials is ignored.
     credentials_generation: u64,
-    /// Trillet refused the current credentials (401/403): nothing is polled until new ones.
-    rejection: Option<Rejection>,
-    /// A 429 in force: nothing is sent until it is over.
-    rate_limit: Option<RateLimit>,
     state_file: Option<StateFile>,
     /// The user's settings, as the state file keeps them.
     settings: Settings,
@@ -228,14 +233,10 @@ struct Task<S> {
     batches: Vec<Tracked>,
     /// The incarnation the next tracked batch gets (see [`Tracked::generation`]).
     next_generation: u64,
-    budget: RequestBudget<Instant>,
     /// Polls in flight; each batch knows its own (see [`Tracked::in_flight`]).
     polls: JoinSet<PollAnswer>,
     /// Requests made for the user (cancels, pages of calls, a credentials check), in flight.
     user_requests: JoinSet<RequestAnswer>,
-    /// Other processes waiting for room in the key's budget (see [`MonitorHandle::lease`]),
-    /// first come first served; at most [`MAX_LEASES_WAITING`].
-    leases: std::collections::VecDeque<(Instant, Reply<()>)>,
     save_at: Option<Instant>,
     events: mpsc::UnboundedSender<MonitorEvent>,
     /// What was wrong with the state file at start (set aside, unreadable); said until restart.
@@ -243,19 +244,6 @@ struct Task<S> {
     /// Why the last save failed; gone once a save succeeds again.
     save_problem: Option<String>,
     snapshots: Option<watch::Sender<Arc<MonitorSnapshot>>>,
-}
-
-/// Why Trillet refused the credentials.
-struct Rejection {
-    status: u16,
-    message: String,
-}
-
-/// A 429 pause, on both clocks: tokio's to wait on, the wall clock's to show.
-#[derive(Clone, Copy)]
-struct RateLimit {
-    until: Instant,
-    until_ms: u64,
 }
 
 impl<S> Task<S> {
@@ -269,21 +257,6 @@ impl<S> Task<S> {
         Settings {
             poll: self.poll_policy(),
             ..self.settings
-        }
-    }
-
-    /// The key's state, derived from the credentials, a refusal and a pause.
-    fn connection(&self) -> Connection {
-        match (&self.credentials, &self.rejection, self.rate_limit) {
-            (None, _, _) => Connection::NoCredentials,
-            (Some(_), Some(r), _) => Connection::CredentialsRejected {
-                status: r.status,
-                message: r.message.clone(),
-            },
-            (Some(_), None, Some(pause)) => Connection::RateLimited {
-                until_ms: pause.until_ms,
-            },
-            (Some(_), None, None) => Connection::Ready,
         }
     }
 }

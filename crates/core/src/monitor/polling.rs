@@ -16,22 +16,34 @@ use super::tracked::Save;
 use super::*;
 
 impl<S: TrilletApi> Task<S> {
-    pub(super) fn polling_allowed(&self) -> bool {
-        self.credentials.is_some() && self.rejection.is_none()
+    /// Whether a lane's key may be polled with: not refused.
+    pub(super) fn polling_allowed(&self, lane: usize) -> bool {
+        lane > 0 && self.lanes[lane].rejection.is_none()
     }
 
+    /// When the next poll can go out, over every key.
     pub(super) fn next_poll_time(&mut self, now: Instant) -> Option<Instant> {
-        if !self.polling_allowed() {
+        (1..self.lanes.len())
+            .filter_map(|lane| self.next_poll_time_on(lane, now))
+            .min()
+    }
+
+    /// When the next poll can go out with one key: its most due batch, within its budget and
+    /// after its pause.
+    pub(super) fn next_poll_time_on(&mut self, lane: usize, now: Instant) -> Option<Instant> {
+        if !self.polling_allowed(lane) {
             return None;
         }
         let due = self
             .batches
             .iter()
-            .filter(|b| b.pollable() && b.in_flight.is_none())
+            .filter(|b| b.lane == Some(lane) && b.pollable() && b.in_flight.is_none())
             .map(|b| b.next_due)
             .min()?;
-        let mut at = due.max(self.budget.next_slot(now, &self.poll_policy()));
-        if let Some(pause) = self.rate_limit {
+        let policy = self.poll_policy();
+        let lane = &mut self.lanes[lane];
+        let mut at = due.max(lane.budget.next_slot(now, &policy));
+        if let Some(pause) = lane.rate_limit {
             at = at.max(pause.until);
         }
         Some(at)
@@ -54,9 +66,11 @@ impl<S: TrilletApi> Task<S> {
         if self.save_at.is_some_and(|at| at <= now) {
             changed |= self.save_now();
         }
-        if self.rate_limit.is_some_and(|pause| pause.until <= now) {
-            self.rate_limit = None;
-            changed = true;
+        for lane in &mut self.lanes {
+            if lane.rate_limit.is_some_and(|pause| pause.until <= now) {
+                lane.rate_limit = None;
+                changed = true;
+            }
         }
         // Held notifications are due once the quiet is over and no pause holds them; turned
         // off meanwhile, they are dropped (the person chose no notifications).
@@ -74,33 +88,35 @@ impl<S: TrilletApi> Task<S> {
         changed | self.take_turns(now)
     }
 
-    /// The due batch to poll first: never-fetched batches, then the longest overdue.
-    pub(super) fn most_due(&self, now: Instant) -> Option<usize> {
+    /// The due batch of a lane to poll first: never-fetched batches, then the longest overdue.
+    pub(super) fn most_due(&self, lane: usize, now: Instant) -> Option<usize> {
         self.batches
             .iter()
             .enumerate()
-            .filter(|(_, b)| b.pollable() && b.in_flight.is_none() && b.next_due <= now)
+            .filter(|(_, b)| {
+                b.lane == Some(lane) && b.pollable() && b.in_flight.is_none() && b.next_due <= now
+            })
             .min_by_key(|(_, b)| (b.fetch != FetchStatus::Pending, b.next_due))
             .map(|(i, _)| i)
     }
 
     pub(super) fn send_poll(&mut self, index: usize, now: Instant) {
-        let Some(credentials) = self.credentials.clone() else {
+        let batch = &self.batches[index];
+        let Some(watched) = batch.workspace.as_ref().and_then(|w| self.watched(Some(w))) else {
             return;
         };
-        self.budget.record(now);
+        // Each batch is asked with its own workspace's pair, counted in its key's budget.
+        let request = self.source.fetch(&watched.workspace.credentials, &batch.id);
+        let lane = watched.lane;
+        self.lanes[lane].budget.record(now);
+        let asked = self.asked(lane);
         let batch = &mut self.batches[index];
-        let request = self.source.fetch(&credentials, &batch.id);
-        let (id, generation, credentials_generation) = (
-            batch.id.clone(),
-            batch.generation,
-            self.credentials_generation,
-        );
+        let (id, generation) = (batch.id.clone(), batch.generation);
         let task = self.polls.spawn(async move {
             PollAnswer {
                 id,
                 generation,
-                credentials_generation,
+                asked,
                 result: request.await,
             }
         });
@@ -132,13 +148,13 @@ impl<S: TrilletApi> Task<S> {
             return false; // untracked meanwhile
         };
         self.batches[index].in_flight = None;
-        if answer.credentials_generation != self.credentials_generation {
+        let Some(lane) = self.lane_still(answer.asked) else {
             // Asked with credentials since replaced: whatever it says (404 from the old
             // workspace, 429 for the old key) is not about the new ones. Ask again.
             self.batches[index].next_due = now;
             return true;
-        }
-        let (running, queued) = self.budget_shares();
+        };
+        let (running, queued) = self.budget_shares(lane);
         let policy = self.poll_policy();
         let failure_alert = self.settings.failure_alert_percent;
         let stall_after_ms = self.settings_in_force().stall_after_ms();
@@ -164,8 +180,9 @@ impl<S: TrilletApi> Task<S> {
                 }
                 let id = batch.id.clone();
                 let show = self.settings.notify_at(now_ms);
-                let workspace = self.credentials.as_ref().map(|c| c.workspace_id.as_str());
                 let batch = &self.batches[index];
+                let workspace = batch.workspace.as_ref().map(|w| w.as_str());
+                let named = self.label_to_name(batch.workspace.as_ref());
                 let (progress, launch) = (batch.last.as_deref(), batch.launch.as_deref());
                 let choice = batch.notify;
                 let payload = |kind, text: String| {
@@ -191,9 +208,13 @@ impl<S: TrilletApi> Task<S> {
                     (observed.finish, EventKind::Finished),
                 ];
                 for (notification, kind) in told {
-                    let Some(notification) = notification else {
+                    let Some(mut notification) = notification else {
                         continue;
                     };
+                    if let Some(label) = &named {
+                        // With several workspaces, which one is part of the news.
+                        notification.body = format!("{label}: {}", notification.body);
+                    }
                     let text = sentence(&notification.title, &notification.body);
                     let Some(payload) = payload(kind, text) else {
                         continue;
@@ -242,7 +263,7 @@ impl<S: TrilletApi> Task<S> {
                 }
             }
             Err(ApiError::Unauthorized { status, message }) => {
-                self.reject_credentials(status, message);
+                self.reject_credentials(lane, status, message);
             }
             Err(error @ ApiError::NotFound { .. }) => {
                 self.batches[index].fetch = FetchStatus::NotFound {
@@ -254,7 +275,7 @@ impl<S: TrilletApi> Task<S> {
                 let ApiError::RateLimited { retry_after, .. } = &error else {
                     unreachable!()
                 };
-                let pause = self.pause_for_rate_limit(*retry_after, now, now_ms);
+                let pause = self.pause_for_rate_limit(lane, *retry_after, now, now_ms);
                 // Said with the wait actually used, not the server's (perhaps absurd) one.
                 let error = error.with_retry_after(pause.until.saturating_duration_since(now));
                 let batch = &mut self.batches[index];
@@ -280,18 +301,26 @@ impl<S: TrilletApi> Task<S> {
         true
     }
 
-    /// 401/403: polling stops until new credentials; said once.
-    pub(super) fn reject_credentials(&mut self, status: u16, message: String) {
-        if self.rejection.is_none() {
-            self.rejection = Some(Rejection {
+    /// 401/403: polling with this key stops until it is replaced (its workspaces only; the
+    /// other keys go on); said once.
+    pub(super) fn reject_credentials(&mut self, lane: usize, status: u16, message: String) {
+        if lane == 0 {
+            return; // another process's key: not this monitor's to stop
+        }
+        if self.lanes[lane].rejection.is_none() {
+            self.lanes[lane].rejection = Some(Rejection {
                 status,
                 message: message.clone(),
             });
-            let notification = credentials_rejected_notification(&message);
+            let mut notification = credentials_rejected_notification(&message);
+            if self.workspaces.len() > 1 {
+                notification.body = format!("{}: {}", self.labels_on(lane), notification.body);
+            }
+            let first = self.workspaces.iter().find(|w| w.lane == lane);
             let payload = Event::credentials_rejected(
                 sentence(&notification.title, &notification.body),
                 (self.clock)(),
-                self.credentials.as_ref().map(|c| c.workspace_id.as_str()),
+                first.map(|w| w.workspace.id().as_str()),
             );
             let _ = self.events.send(MonitorEvent::CredentialsRejected {
                 message,
@@ -312,10 +341,11 @@ impl<S: TrilletApi> Task<S> {
         )
     }
 
-    /// 429: nothing is sent until the wait is over (a later, longer pause extends it). Returns
-    /// the pause this answer asked for.
+    /// 429: nothing is sent with the key until the wait is over (a later, longer pause extends
+    /// it); the other keys go on. Returns the pause this answer asked for.
     pub(super) fn pause_for_rate_limit(
         &mut self,
+        lane: usize,
         retry_after: Option<Duration>,
         now: Instant,
         now_ms: u64,
@@ -325,17 +355,21 @@ impl<S: TrilletApi> Task<S> {
             until: now + wait,
             until_ms: now_ms.saturating_add(wait.as_millis() as u64),
         };
-        if self.rate_limit.is_none_or(|p| pause.until >= p.until) {
-            log::warn!("rate-limited by Trillet: nothing is sent for {wait:?}");
-            self.rate_limit = Some(pause);
+        let lane = &mut self.lanes[lane];
+        if lane.rate_limit.is_none_or(|p| pause.until >= p.until) {
+            log::warn!("rate-limited by Trillet: nothing is sent with this key for {wait:?}");
+            lane.rate_limit = Some(pause);
         }
         pause
     }
 
-    /// (running or not yet seen, queued) among the batches still polled: the shares of the
-    /// request budget, and the one count the snapshot carries.
-    pub(super) fn budget_shares(&self) -> (usize, usize) {
-        let pollable = self.batches.iter().filter(|b| b.pollable());
+    /// (running or not yet seen, queued) among a key's batches still polled: the shares of its
+    /// request budget.
+    pub(super) fn budget_shares(&self, lane: usize) -> (usize, usize) {
+        let pollable = self
+            .batches
+            .iter()
+            .filter(|b| b.lane == Some(lane) && b.pollable());
         let queued = pollable.clone().filter(|b| b.queued()).count();
         (pollable.count() - queued, queued)
     }

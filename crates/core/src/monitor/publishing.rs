@@ -21,14 +21,27 @@ impl<S: TrilletApi> Task<S> {
                     samples: b.samples.clone(),
                     moved_at_ms: b.moved_at_ms,
                     notify: b.notify,
+                    workspace: b.workspace.clone(),
                 })
                 .collect(),
             connection: self.connection(),
+            workspaces: self
+                .workspaces
+                .iter()
+                .map(|w| WorkspaceState {
+                    id: w.workspace.id().clone(),
+                    label: w.workspace.label.clone(),
+                    connection: self.lane_connection(w.lane),
+                })
+                .collect(),
             settings: self.settings_in_force(),
-            sharing_budget: {
-                let (running, queued) = self.budget_shares();
-                running + queued
-            },
+            sharing_budget: (0..self.lanes.len())
+                .map(|lane| {
+                    let (running, queued) = self.budget_shares(lane);
+                    running + queued
+                })
+                .max()
+                .unwrap_or(0),
             state_problem: self
                 .save_problem
                 .clone()

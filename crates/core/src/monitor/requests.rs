@@ -24,38 +24,48 @@ impl<S: TrilletApi> Task<S> {
         id: &BatchId,
         slot: Slot,
         now: Instant,
-    ) -> Result<Credentials, ActionError> {
-        if self.batches.iter().all(|b| &b.id != id) {
+    ) -> Result<(Credentials, Asked), ActionError> {
+        let Some(batch) = self.batches.iter().find(|b| &b.id == id) else {
             return Err(ActionError::NotTracked(id.clone()));
-        }
-        self.may_ask(slot, now)
+        };
+        // Asked in its own workspace, never the first one's by default.
+        let workspace = batch.workspace.clone().ok_or(ActionError::NoCredentials)?;
+        self.may_ask(Some(workspace), slot, now)
     }
 
-    /// What any request on someone's behalf needs: credentials, and no 429 pause in force
-    /// (asking during one would only earn another). It counts in the budget.
-    fn may_ask(&mut self, slot: Slot, now: Instant) -> Result<Credentials, ActionError> {
-        let credentials = self.credentials.clone().ok_or(ActionError::NoCredentials)?;
-        if let Some(pause) = self.rate_limit.filter(|p| p.until > now) {
+    /// What any request on someone's behalf needs: the workspace's credentials, and no 429
+    /// pause of its key in force (asking during one would only earn another). It counts in
+    /// the key's budget.
+    fn may_ask(
+        &mut self,
+        workspace: In,
+        slot: Slot,
+        now: Instant,
+    ) -> Result<(Credentials, Asked), ActionError> {
+        let watched = self
+            .watched(workspace.as_ref())
+            .ok_or(ActionError::NoCredentials)?;
+        let (credentials, lane) = (watched.workspace.credentials.clone(), watched.lane);
+        if let Some(pause) = self.lanes[lane].rate_limit.filter(|p| p.until > now) {
             return Err(ActionError::RateLimited(pause.until - now));
         }
         // Not held back by the budget: the budget leaves room under Trillet's limit for
         // clicks, and recording them makes the polling that follows give way. (A leased one
         // was counted when its slot was given.)
         if slot == Slot::Click {
-            self.budget.record(now);
+            self.lanes[lane].budget.record(now);
         }
-        Ok(credentials)
+        Ok((credentials, self.asked(lane)))
     }
 
     pub(super) fn send_cancel(&mut self, id: BatchId, reply: Reply<CancelOutcome>, now: Instant) {
-        let credentials = match self.user_request_allowed(&id, Slot::Click, now) {
+        let (credentials, asked) = match self.user_request_allowed(&id, Slot::Click, now) {
             Ok(c) => c,
             Err(e) => {
                 let _ = reply.send(Err(e));
                 return;
             }
         };
-        let credentials_generation = self.credentials_generation;
         let Some(batch) = self.batches.iter_mut().find(|b| b.id == id) else {
             return; // user_request_allowed found it
         };
@@ -68,7 +78,7 @@ impl<S: TrilletApi> Task<S> {
             RequestAnswer::Cancel {
                 id,
                 generation,
-                credentials_generation,
+                asked,
                 result: request.await,
                 reply,
             }
@@ -88,10 +98,17 @@ impl<S: TrilletApi> Task<S> {
             Some(first) => first.id.clone(),
             None => BatchId::parse(CREDENTIALS_PROBE_ID).expect("the probe is a valid batch ID"),
         };
-        self.budget.record(now);
+        // Counted in the budget of its key, when the key is one in use.
+        let lane =
+            (1..self.lanes.len()).find(|l| self.lanes[*l].key.as_ref() == Some(&candidate.api_key));
+        if let Some(lane) = lane {
+            self.lanes[lane].budget.record(now);
+        }
+        let asked = self.asked(lane.unwrap_or(0));
         let request = self.source.fetch(&candidate, &probe);
         self.user_requests.spawn(async move {
             RequestAnswer::CredentialsCheck {
+                asked,
                 result: request.await.map(drop),
                 reply,
             }
@@ -112,11 +129,12 @@ impl<S: TrilletApi> Task<S> {
     /// lease); the batch is not added.
     pub(super) fn send_status(
         &mut self,
+        workspace: In,
         id: BatchId,
         reply: Reply<Arc<BatchProgress>>,
         now: Instant,
     ) {
-        let credentials = match self.may_ask(Slot::Leased, now) {
+        let (credentials, asked) = match self.may_ask(workspace, Slot::Leased, now) {
             Ok(c) => c,
             Err(e) => {
                 let _ = reply.send(Err(e));
@@ -124,24 +142,27 @@ impl<S: TrilletApi> Task<S> {
             }
         };
         let request = self.source.fetch(&credentials, &id);
-        let credentials_generation = self.credentials_generation;
         self.user_requests.spawn(async move {
             RequestAnswer::Status {
-                credentials_generation,
+                asked,
                 result: request.await,
                 reply,
             }
         });
     }
 
-    pub(super) fn send_agents(&mut self, reply: Reply<Vec<crate::model::Agent>>, now: Instant) {
-        match self.may_ask(Slot::Click, now) {
-            Ok(credentials) => {
+    pub(super) fn send_agents(
+        &mut self,
+        workspace: In,
+        reply: Reply<Vec<crate::model::Agent>>,
+        now: Instant,
+    ) {
+        match self.may_ask(workspace, Slot::Click, now) {
+            Ok((credentials, asked)) => {
                 let request = self.source.agents(&credentials);
-                let credentials_generation = self.credentials_generation;
                 self.user_requests.spawn(async move {
                     RequestAnswer::Agents {
-                        credentials_generation,
+                        asked,
                         result: request.await,
                         reply,
                     }
@@ -157,17 +178,17 @@ impl<S: TrilletApi> Task<S> {
     /// carries whatever came back.
     pub(super) fn send_start(
         &mut self,
+        workspace: In,
         form: crate::launch::StartForm,
         reply: Reply<crate::model::StartAnswer>,
         now: Instant,
     ) {
-        match self.may_ask(Slot::Click, now) {
-            Ok(credentials) => {
+        match self.may_ask(workspace, Slot::Click, now) {
+            Ok((credentials, asked)) => {
                 let request = self.source.start(&credentials, form);
-                let credentials_generation = self.credentials_generation;
                 self.user_requests.spawn(async move {
                     RequestAnswer::Start {
-                        credentials_generation,
+                        asked,
                         result: request.await,
                         reply,
                     }
@@ -188,12 +209,11 @@ impl<S: TrilletApi> Task<S> {
         now: Instant,
     ) {
         match self.user_request_allowed(&id, slot, now) {
-            Ok(credentials) => {
+            Ok((credentials, asked)) => {
                 let request = self.source.calls(&credentials, &id, query);
-                let credentials_generation = self.credentials_generation;
                 self.user_requests.spawn(async move {
                     RequestAnswer::Calls {
-                        credentials_generation,
+                        asked,
                         result: request.await,
                         reply,
                     }
@@ -209,32 +229,42 @@ impl<S: TrilletApi> Task<S> {
     /// stops it), keeps a cancel's answer on its batch, then replies.
     pub(super) fn apply_request_answer(&mut self, answer: RequestAnswer) -> bool {
         match answer {
-            RequestAnswer::CredentialsCheck { result, reply } => {
-                // About other credentials than the monitor's: it learns nothing from the answer.
-                // Only a refusal disproves them ("offline" does not).
+            RequestAnswer::CredentialsCheck {
+                asked,
+                result,
+                reply,
+            } => {
+                // Only a refusal disproves them ("offline" does not). A key in use that passes
+                // is no longer refused: its workspaces are polled again.
+                let mut changed = false;
+                if let (Some(lane), Ok(()) | Err(ApiError::NotFound { .. })) =
+                    (self.lane_still(asked).filter(|l| *l > 0), &result)
+                {
+                    changed = self.lanes[lane].rejection.take().is_some();
+                }
                 let _ = reply.send(match result {
                     Err(error @ ApiError::Unauthorized { .. }) => Err(ActionError::Api(error)),
                     _ => Ok(()),
                 });
-                false
+                changed
             }
             RequestAnswer::Calls {
-                credentials_generation,
+                asked,
                 result,
                 reply,
-            } => self.learn_and_reply(credentials_generation, result, reply),
+            } => self.learn_and_reply(asked, result, reply),
             RequestAnswer::Status {
-                credentials_generation,
+                asked,
                 result,
                 reply,
-            } => self.learn_and_reply(credentials_generation, result.map(Arc::new), reply),
+            } => self.learn_and_reply(asked, result.map(Arc::new), reply),
             RequestAnswer::Agents {
-                credentials_generation,
+                asked,
                 result,
                 reply,
-            } => self.learn_and_reply(credentials_generation, result, reply),
+            } => self.learn_and_reply(asked, result, reply),
             RequestAnswer::Start {
-                credentials_generation,
+                asked,
                 result,
                 reply,
             } => {
@@ -243,7 +273,7 @@ impl<S: TrilletApi> Task<S> {
                     Err(StartFailure::NotStarted(e)) => Some(e),
                     _ => None,
                 };
-                let changed = self.learn_from(known_refusal, credentials_generation);
+                let changed = self.learn_from(known_refusal, asked);
                 let _ = reply.send(result.map_err(|failure| match failure {
                     StartFailure::NotStarted(e) => self.action_error(e),
                     unknown @ StartFailure::Unknown(_) => ActionError::OutcomeUnknown(unknown),
@@ -253,11 +283,11 @@ impl<S: TrilletApi> Task<S> {
             RequestAnswer::Cancel {
                 id,
                 generation,
-                credentials_generation,
+                asked,
                 result,
                 reply,
             } => {
-                let mut changed = self.learn_from(result.as_ref().err(), credentials_generation);
+                let mut changed = self.learn_from(result.as_ref().err(), asked);
                 changed |= self.apply_cancel(&id, generation, &result);
                 let _ = reply.send(result.map_err(|e| self.action_error(e)));
                 changed
@@ -268,11 +298,11 @@ impl<S: TrilletApi> Task<S> {
     /// Learns what a plain request's answer says about the key, then replies with it.
     fn learn_and_reply<T>(
         &mut self,
-        credentials_generation: u64,
+        asked: Asked,
         result: Result<T, ApiError>,
         reply: Reply<T>,
     ) -> bool {
-        let changed = self.learn_from(result.as_ref().err(), credentials_generation);
+        let changed = self.learn_from(result.as_ref().err(), asked);
         let _ = reply.send(result.map_err(|e| self.action_error(e)));
         changed
     }
@@ -288,22 +318,18 @@ impl<S: TrilletApi> Task<S> {
         }
     }
 
-    /// What a user request's error says about the key, if it was asked with the current one.
-    pub(super) fn learn_from(
-        &mut self,
-        error: Option<&ApiError>,
-        credentials_generation: u64,
-    ) -> bool {
-        if credentials_generation != self.credentials_generation {
+    /// What a user request's error says about its key, if it was asked with one still in use.
+    pub(super) fn learn_from(&mut self, error: Option<&ApiError>, asked: Asked) -> bool {
+        let Some(lane) = self.lane_still(asked) else {
             return false;
-        }
+        };
         match error {
             Some(ApiError::Unauthorized { status, message }) => {
-                self.reject_credentials(*status, message.clone());
+                self.reject_credentials(lane, *status, message.clone());
                 true
             }
             Some(ApiError::RateLimited { retry_after, .. }) => {
-                self.pause_for_rate_limit(*retry_after, Instant::now(), (self.clock)());
+                self.pause_for_rate_limit(lane, *retry_after, Instant::now(), (self.clock)());
                 true
             }
             _ => false,

@@ -59,8 +59,12 @@ impl<S: TrilletApi> Task<S> {
     /// The earliest moment something is due: a poll (within budget and pauses) or a save.
     pub(super) fn next_wake(&mut self) -> Option<Instant> {
         let now = Instant::now();
-        // The 429 pause too: with nothing left to poll, its end must still reach the snapshot.
-        let rate_limit_end = self.rate_limit.map(|pause| pause.until);
+        // The 429 pauses too: with nothing left to poll, their end must still reach the snapshot.
+        let rate_limit_end = self
+            .lanes
+            .iter()
+            .filter_map(|l| l.rate_limit.map(|pause| pause.until))
+            .min();
         [
             self.next_poll_time(now),
             self.next_lease_time(now),
@@ -109,7 +113,11 @@ impl<S: TrilletApi> Task<S> {
     pub(super) fn take_command(&mut self, command: Command) -> bool {
         let now = Instant::now();
         match command {
-            Command::Track(ids, reply) => {
+            Command::Track(workspace, ids, reply) => {
+                // Named and not polled here: kept with that name, waiting for its credentials.
+                let workspace =
+                    workspace.or_else(|| self.workspaces.first().map(|w| w.workspace.id().clone()));
+                let lane = self.lane_of(workspace.as_ref());
                 let mut tracking = Tracking::default();
                 let mut known: std::collections::HashSet<BatchId> =
                     self.batches.iter().map(|b| b.id.clone()).collect();
@@ -127,6 +135,8 @@ impl<S: TrilletApi> Task<S> {
                         known.insert(id.clone());
                         let mut tracked = Tracked::new(id.clone(), now, self.next_generation);
                         tracked.launch = launch;
+                        tracked.workspace = workspace.clone();
+                        tracked.lane = lane;
                         self.batches.push(tracked);
                         self.next_generation += 1;
                         tracking.added.push(id);
@@ -154,18 +164,13 @@ impl<S: TrilletApi> Task<S> {
                     }
                 }
             }
-            Command::SetCredentials(credentials) => {
-                self.credentials_generation += 1;
-                // "Not found" may have been the old workspace's answer: ask again.
-                for b in &mut self.batches {
-                    if matches!(b.fetch, FetchStatus::NotFound { .. }) {
-                        b.fetch = FetchStatus::Pending;
-                        b.next_due = now;
+            Command::SetWorkspaces(workspaces, move_all) => {
+                if move_all {
+                    for b in &mut self.batches {
+                        b.workspace = None; // joins the first, below
                     }
                 }
-                self.credentials = credentials;
-                self.rejection = None;
-                self.rate_limit = None;
+                self.set_workspaces(workspaces, now);
             }
             Command::UpdateSettings(change) => {
                 // Decided once, on the settings in force. A start-up override of the schedule
@@ -183,10 +188,16 @@ impl<S: TrilletApi> Task<S> {
                     ..settings
                 };
                 // A shorter interval takes effect now rather than after the old one runs out.
-                let (running, queued) = self.budget_shares();
-                let soonest = now + self.poll_policy().interval(running, queued);
+                let soonest: Vec<Instant> = (0..self.lanes.len())
+                    .map(|lane| {
+                        let (running, queued) = self.budget_shares(lane);
+                        now + self.poll_policy().interval(running, queued)
+                    })
+                    .collect();
                 for b in &mut self.batches {
-                    b.next_due = b.next_due.min(soonest);
+                    if let Some(lane) = b.lane {
+                        b.next_due = b.next_due.min(soonest[lane]);
+                    }
                 }
             }
             Command::PauseNotifications(paused) => {
@@ -198,21 +209,32 @@ impl<S: TrilletApi> Task<S> {
                 self.send_cancel(id, reply, now);
                 return false;
             }
-            Command::Agents(reply) => {
-                self.send_agents(reply, now);
+            Command::Agents(workspace, reply) => {
+                self.send_agents(workspace, reply, now);
                 return false;
             }
-            Command::Start(form, reply) => {
-                self.send_start(*form, reply, now);
+            Command::Start(workspace, form, reply) => {
+                self.send_start(workspace, *form, reply, now);
                 return false;
             }
             Command::Calls(id, query, reply, slot) => {
                 self.send_calls(id, query, reply, slot, now);
                 return false;
             }
-            Command::Lease(reply) => {
-                if self.leases.len() < MAX_LEASES_WAITING {
-                    self.leases.push_back((now, reply));
+            Command::Lease(whose, reply) => {
+                // A workspace not polled here (the other process's own credentials) takes the
+                // keyless lane's budget.
+                let lane = match whose {
+                    LeaseFor::Workspace(workspace) => self.lane_of(workspace.as_ref()),
+                    LeaseFor::Batch(id) => self
+                        .batches
+                        .iter()
+                        .find(|b| b.id == id)
+                        .and_then(|b| b.lane),
+                }
+                .unwrap_or(0);
+                if self.leases_waiting() < MAX_LEASES_WAITING {
+                    self.lanes[lane].leases.push_back((now, reply));
                 } else {
                     let _ = reply.send(Err(ActionError::Busy));
                 }
@@ -222,8 +244,8 @@ impl<S: TrilletApi> Task<S> {
                 let _ = reply.send(self.known_status(&id));
                 return false;
             }
-            Command::AskStatus(id, reply) => {
-                self.send_status(id, reply, now);
+            Command::AskStatus(workspace, id, reply) => {
+                self.send_status(workspace, id, reply, now);
                 return false;
             }
             Command::CheckCredentials(candidate, reply) => {

@@ -1,4 +1,4 @@
-//! What the monitor publishes: the immutable [`MonitorSnapshot`] of every batch and the key, and
+//! What the monitor publishes: the immutable [`MonitorSnapshot`] of every batch and workspace, and
 //! the discrete [`MonitorEvent`]s worth telling once.
 
 use std::sync::Arc;
@@ -49,6 +49,16 @@ pub enum Connection {
     },
 }
 
+/// One workspace as the monitor polls it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspaceState {
+    pub id: crate::credentials::WorkspaceId,
+    pub label: String,
+    /// Its key's state (shared by the workspaces on the same key).
+    pub connection: Connection,
+}
+
 /// One batch as the monitor knows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchSnapshot {
@@ -66,6 +76,8 @@ pub struct BatchSnapshot {
     pub moved_at_ms: Option<u64>,
     /// When its notifications are shown.
     pub notify: crate::notify_choice::NotifyChoice,
+    /// The workspace it is asked in (none only while no workspace is stored).
+    pub workspace: Option<crate::credentials::WorkspaceId>,
 }
 
 /// Everything the monitor knows, as an immutable snapshot.
@@ -73,11 +85,14 @@ pub struct BatchSnapshot {
 pub struct MonitorSnapshot {
     pub now_ms: u64,
     pub batches: Vec<BatchSnapshot>,
+    /// All keys together, as one line says it (see `workspaces` for each).
     pub connection: Connection,
+    /// The workspaces polled, the first stored first.
+    pub workspaces: Vec<WorkspaceState>,
     /// The settings in force.
     pub settings: Settings,
-    /// How many batches share the request budget now (those still polled): the count the
-    /// schedule divides by, and the one the settings panel's consequence speaks of.
+    /// How many batches share the busiest key's request budget now (those still polled): the
+    /// count the schedule divides by, and the one the settings panel's consequence speaks of.
     pub sharing_budget: usize,
     /// The state file was unreadable at start and set aside, or the last save failed.
     pub state_problem: Option<String>,

@@ -48,6 +48,11 @@ pub(super) struct Tracked {
     pub(super) stall_alerted: bool,
     /// When its notifications are shown (its card's choice); hooks run whatever it is.
     pub(super) notify: crate::notify_choice::NotifyChoice,
+    /// The workspace it is asked in (`None` until there is one to join, for a batch saved
+    /// before workspaces).
+    pub(super) workspace: Option<crate::credentials::WorkspaceId>,
+    /// Its workspace's lane (none while its workspace is not polled): cached from `workspace`.
+    pub(super) lane: Option<usize>,
 }
 
 /// Samples kept: an hour of one a minute, and the one before as the first bar's start.
@@ -103,6 +108,8 @@ impl Tracked {
             moved_at_ms: None,
             stall_alerted: false,
             notify: Default::default(),
+            workspace: None,
+            lane: None,
         }
     }
 
@@ -118,6 +125,7 @@ impl Tracked {
         t.moved_at_ms = saved.moved_at_ms;
         t.stall_alerted = saved.stall_alerted;
         t.notify = saved.notify;
+        t.workspace = saved.workspace;
         if saved.not_found {
             t.fetch = FetchStatus::NotFound {
                 message: "Trillet has no batch with this ID in this workspace.".into(),
@@ -235,6 +243,7 @@ impl Tracked {
             moved_at_ms: self.moved_at_ms,
             stall_alerted: self.stall_alerted,
             notify: self.notify,
+            workspace: self.workspace.clone(),
         }
     }
 

@@ -76,6 +76,7 @@ fn unchanged(written: &SavedBatch, batch: &SavedBatch) -> bool {
         && written.moved_at_ms == batch.moved_at_ms
         && written.stall_alerted == batch.stall_alerted
         && written.notify == batch.notify
+        && written.workspace == batch.workspace
 }
 
 /// A batch as the database last had it: its place in the order, and the values written.
@@ -121,7 +122,8 @@ impl Database {
         {
             let mut rows = self.connection.prepare(
                 "SELECT seq, id, last, last_updated_ms, finish_notified, not_found,
-                     failure_alerted, cancellation, plot, launch, moved_at_ms, stall_alerted, notify
+                     failure_alerted, cancellation, plot, launch, moved_at_ms, stall_alerted, notify,
+                     workspace
                  FROM batches ORDER BY seq",
             )?;
             let mut query = rows.query([])?;
@@ -169,6 +171,10 @@ impl Database {
                         .get::<_, Option<String>>(12)?
                         .and_then(|n| crate::notify_choice::NotifyChoice::from_name(&n))
                         .unwrap_or_default(),
+                    // One that is not a workspace ID (edited) joins the first, as from before.
+                    workspace: r
+                        .get::<_, Option<String>>(13)?
+                        .and_then(|w| crate::credentials::WorkspaceId::new(&w).ok()),
                 };
                 self.next_seq = self.next_seq.max(seq + 1);
                 written.insert(
@@ -264,23 +270,24 @@ impl Database {
         let transaction = self.connection.transaction()?;
         {
             let mut upsert = transaction.prepare_cached(
-                "INSERT INTO batches (seq, id, last, last_updated_ms, finish_notified, not_found, failure_alerted, cancellation, launch, plot, moved_at_ms, stall_alerted, notify)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                "INSERT INTO batches (seq, id, last, last_updated_ms, finish_notified, not_found, failure_alerted, cancellation, launch, plot, moved_at_ms, stall_alerted, notify, workspace)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
                  ON CONFLICT(id) DO UPDATE SET last = ?3, last_updated_ms = ?4, finish_notified = ?5,
                      not_found = ?6, failure_alerted = ?7, cancellation = ?8, launch = ?9, plot = ?10,
-                     moved_at_ms = ?11, stall_alerted = ?12, notify = ?13",
+                     moved_at_ms = ?11, stall_alerted = ?12, notify = ?13, workspace = ?14",
             )?;
             // A batch that has ended goes into the record (again, should its final answer
             // change: a cancel's last calls finishing) — only for a new answer: a row rewritten
             // for its other columns leaves the record, and one the person deleted, as it is.
             let mut record = transaction.prepare_cached(
-                "INSERT INTO history (id, finished_at_ms, final, launch) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(id) DO UPDATE SET finished_at_ms = ?2, final = ?3, launch = ?4",
+                "INSERT INTO history (id, finished_at_ms, final, launch, workspace) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(id) DO UPDATE SET finished_at_ms = ?2, final = ?3, launch = ?4, workspace = ?5",
             )?;
             for &(batch, seq, new_answer) in &changed {
                 let last = to_json(batch.last.as_deref());
                 let launch = to_json(batch.launch.as_deref());
                 let plot = (!batch.samples.is_empty()).then(|| plot::encode(&batch.samples));
+                let workspace = batch.workspace.as_ref().map(|w| w.as_str());
                 upsert.execute(params![
                     seq,
                     batch.id.as_str(),
@@ -299,9 +306,16 @@ impl Database {
                         .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX)),
                     batch.stall_alerted,
                     batch.notify.stored(),
+                    workspace,
                 ])?;
                 if new_answer && batch.last.as_ref().is_some_and(|l| l.has_ended()) {
-                    record.execute(params![batch.id.as_str(), finished_at(batch), last, launch])?;
+                    record.execute(params![
+                        batch.id.as_str(),
+                        finished_at(batch),
+                        last,
+                        launch,
+                        workspace
+                    ])?;
                 }
             }
             let mut delete = transaction.prepare_cached("DELETE FROM batches WHERE id = ?1")?;
@@ -369,6 +383,8 @@ pub struct Finished {
     pub last: crate::model::BatchProgress,
     /// How Batchwatch started it, when it did (the batch it retries links a campaign).
     pub launch: Option<crate::launch::Launch>,
+    /// The workspace it ran in; `None` for a record from before workspaces (the first one's).
+    pub workspace: Option<String>,
 }
 
 /// The record of finished batches in the database at `path`, newest first, read without
@@ -382,8 +398,10 @@ pub fn read_history(path: &Path) -> Result<Vec<Finished>, Unreadable> {
     }
     // The launch column came with version 5; before it, no batch was started from Batchwatch.
     let launch = if version >= 5 { "launch" } else { "NULL" };
+    // The workspace came with version 10; before it, every record was the first workspace's.
+    let workspace = if version >= 10 { "workspace" } else { "NULL" };
     let mut rows = connection.prepare(&format!(
-        "SELECT id, finished_at_ms, final, {launch} FROM history ORDER BY finished_at_ms DESC, id"
+        "SELECT id, finished_at_ms, final, {launch}, {workspace} FROM history ORDER BY finished_at_ms DESC, id"
     ))?;
     let mut query = rows.query([])?;
     let mut out = Vec::new();
@@ -392,6 +410,7 @@ pub fn read_history(path: &Path) -> Result<Vec<Finished>, Unreadable> {
         let at: Option<i64> = r.get(1)?;
         let text: String = r.get(2)?;
         let launch: Option<String> = r.get(3)?;
+        let workspace: Option<String> = r.get(4)?;
         let (Ok(id), Ok(last)) = (BatchId::parse(&id), serde_json::from_str(&text)) else {
             // One damaged record does not hide the others.
             continue;
@@ -402,6 +421,7 @@ pub fn read_history(path: &Path) -> Result<Vec<Finished>, Unreadable> {
             last,
             // A label: one that cannot be read is left out, the record kept.
             launch: launch.and_then(|l| serde_json::from_str(&l).ok()),
+            workspace,
         });
     }
     Ok(out)

@@ -95,6 +95,10 @@ pub struct SavedBatch {
     /// When its notifications are shown (its card's choice).
     #[serde(default)]
     pub notify: crate::notify_choice::NotifyChoice,
+    /// The workspace it is asked in; `None` for a batch saved before workspaces, which joins
+    /// the first workspace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<crate::credentials::WorkspaceId>,
 }
 
 fn no_samples(samples: &Arc<Vec<Sample>>) -> bool {

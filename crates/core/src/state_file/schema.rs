@@ -97,6 +97,12 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         saved TEXT NOT NULL
     );",
     ),
+    // The workspace each batch and record belongs to (NULL: from before workspaces; the
+    // monitor gives such batches to the first workspace, the one the old credential became).
+    Migration::Sql(
+        "ALTER TABLE batches ADD COLUMN workspace TEXT;
+    ALTER TABLE history ADD COLUMN workspace TEXT;",
+    ),
 ];
 
 /// Migration 6: each plot's JSON samples, packed, into its batch's new `plot` column.

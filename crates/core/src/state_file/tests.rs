@@ -56,6 +56,7 @@ fn sample() -> SavedState {
                 moved_at_ms: Some(1_703_101_140_000),
                 stall_alerted: true,
                 notify: crate::notify_choice::NotifyChoice::Never,
+                workspace: None,
             },
             SavedBatch {
                 id: BatchId::parse("batch_a").unwrap(),
@@ -88,6 +89,7 @@ fn sample() -> SavedState {
                 moved_at_ms: None,
                 stall_alerted: false,
                 notify: Default::default(),
+                workspace: None,
             },
         ],
         settings: Settings {

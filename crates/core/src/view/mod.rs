@@ -198,6 +198,7 @@ mod tests {
             samples: Default::default(),
             moved_at_ms: None,
             notify: Default::default(),
+            workspace: None,
         }
     }
 
@@ -206,6 +207,7 @@ mod tests {
             now_ms: START + 10 * MIN,
             batches,
             connection,
+            workspaces: Vec::new(),
             settings: Settings::default(),
             sharing_budget: 0,
             state_problem: None,
@@ -544,8 +546,10 @@ mod tests {
                 samples: Default::default(),
                 moved_at_ms: None,
                 notify: Default::default(),
+                workspace: None,
             }],
             connection: Connection::Ready,
+            workspaces: Vec::new(),
             settings: Settings::default(),
             sharing_budget: 0,
             state_problem: None,
