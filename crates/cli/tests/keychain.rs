@@ -167,3 +167,99 @@ fn set_refuses_bad_input_without_storing_anything() {
 
     assert_eq!(service.lookup(), "", "nothing was stored");
 }
+
+/// Several workspaces, each its own keychain item: set one by one (labels kept), listed by
+/// `show` without a key, named with `--workspace` (a command without it is refused, naming
+/// them, since no terminal can be asked here), asked with the named one's own pair, and
+/// removed one at a time.
+#[test]
+fn several_workspaces_are_stored_named_and_removed_one_at_a_time() {
+    require_secret_service();
+    let service = Service::new("workspaces");
+    const OTHER_KEY: &str = "sk_cli_other_workspace_key_5";
+    let sim = sim(1e-9);
+    sim.control().add_key(OTHER_KEY, "ws_other");
+    sim.control()
+        .add_batch(BatchScript::new(10).id("batch_kc").finished());
+    let limit = Duration::from_secs(20);
+
+    run_with(
+        service.cli(&[
+            "credentials",
+            "set",
+            "--workspace",
+            WORKSPACE,
+            "--label",
+            "Acme US",
+        ]),
+        &format!("{KEY}\n"),
+        limit,
+    )
+    .assert_code(0);
+    run_with(
+        service.cli(&["credentials", "set", "--workspace", "ws_other"]),
+        &format!("{OTHER_KEY}\n"),
+        limit,
+    )
+    .assert_code(0);
+    assert_eq!(
+        service.accounts(),
+        [
+            format!("trillet/{WORKSPACE}"),
+            "trillet/ws_other".to_owned()
+        ],
+        "one item per workspace"
+    );
+
+    let out = run(service.cli(&["credentials", "show"]));
+    out.assert_code(0);
+    assert_eq!(
+        out.stdout,
+        format!(
+            "Workspace ID: {WORKSPACE}\n  Label: Acme US\n  API key: stored in your keychain (not shown)\n\
+             Workspace ID: ws_other\n  Label: ws_other\n  API key: stored in your keychain (not shown)\n"
+        )
+    );
+
+    let status = |args: &[&str]| {
+        let mut command = service.cli(args);
+        command.env("BATCHWATCH_API_BASE", sim.base_url());
+        run(command)
+    };
+    status(&["status", "batch_kc"])
+        .assert_code(2)
+        .assert_error_line(&format!(
+        "several workspaces are stored; name one with --workspace: {WORKSPACE} (Acme US), ws_other"
+    ));
+    assert!(sim.control().requests().is_empty(), "nothing was asked");
+    status(&["status", "batch_kc", "--workspace", "ws_other"]).assert_code(0);
+    let asked = sim.control().requests();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].api_key.as_deref(), Some(OTHER_KEY));
+    assert_eq!(asked[0].workspace_id.as_deref(), Some("ws_other"));
+    status(&["status", "batch_kc", "--workspace", "ws_nope"])
+        .assert_code(2)
+        .assert_error_line("no workspace \"ws_nope\" is stored");
+
+    // Set again without a label: a new key, the same label and place.
+    run_with(
+        service.cli(&["credentials", "set", "--workspace", WORKSPACE]),
+        &format!("{KEY}\n"),
+        limit,
+    )
+    .assert_code(0);
+    assert_eq!(service.accounts().len(), 2);
+    assert!(run(service.cli(&["credentials", "show"]))
+        .stdout
+        .starts_with(&format!("Workspace ID: {WORKSPACE}\n  Label: Acme US\n")));
+
+    // Clearing needs a name while several are stored; removing one leaves the other.
+    run(service.cli(&["credentials", "clear"]))
+        .assert_code(2)
+        .assert_error_line("name one with --workspace");
+    run(service.cli(&["credentials", "clear", "--workspace", WORKSPACE])).assert_code(0);
+    assert_eq!(service.accounts(), ["trillet/ws_other"]);
+    assert!(!service.lookup().contains(KEY));
+    // With one left, a command needs no name.
+    status(&["status", "batch_kc"]).assert_code(0);
+}
