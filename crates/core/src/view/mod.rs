@@ -77,6 +77,8 @@ pub struct Problem {
 
 struct Row<'a> {
     snapshot: &'a BatchSnapshot,
+    /// Its workspace's key's state: a fault of another key is not this batch's.
+    connection: &'a Connection,
     state: BatchState,
     figures: Option<Figures>,
     /// How long it has made no progress, once that is past the user's stall minutes: as of its
@@ -104,11 +106,25 @@ impl Row<'_> {
     }
 }
 
+/// The state of a batch's workspace: its key's, or — its workspace no longer stored while
+/// others are — no credentials; with no workspace at all, the one state of the snapshot.
+fn connection_of<'v>(view: &'v MonitorSnapshot, snapshot: &BatchSnapshot) -> &'v Connection {
+    static NOT_STORED: Connection = Connection::NoCredentials;
+    if view.workspaces.is_empty() {
+        return &view.connection;
+    }
+    view.workspaces
+        .iter()
+        .find(|w| Some(&w.id) == snapshot.workspace.as_ref())
+        .map_or(&NOT_STORED, |w| &w.connection)
+}
+
 fn rows(view: &MonitorSnapshot) -> Vec<Row<'_>> {
     view.batches
         .iter()
         .map(|snapshot| Row {
             snapshot,
+            connection: connection_of(view, snapshot),
             state: BatchState::of(snapshot),
             // Only while its answers come: a batch that cannot be asked shows why, not a stall
             // frozen at its last answer.
@@ -117,7 +133,7 @@ fn rows(view: &MonitorSnapshot) -> Vec<Row<'_>> {
                 .as_deref()
                 .filter(|_| {
                     matches!(snapshot.fetch, FetchStatus::Live)
-                        && matches!(view.connection, Connection::Ready)
+                        && matches!(connection_of(view, snapshot), Connection::Ready)
                 })
                 .and_then(|p| {
                     crate::change::stalled_for(
@@ -244,6 +260,83 @@ mod tests {
             retry_of: retry_of.map(|p| BatchId::parse(p).unwrap()),
         }));
         b
+    }
+
+    /// Three workspaces, one of whose keys Trillet refused: its batches say so on their cards
+    /// (the others' do not), the window's headings carry each workspace's own summary, and the
+    /// tray groups its rows under each label and names who needs attention.
+    #[test]
+    fn several_workspaces_group_the_tray_and_the_window_and_keep_faults_apart() {
+        let ws = |id: &str| Some(crate::credentials::WorkspaceId::new(id).unwrap());
+        let state = |id: &str, label: &str, connection: Connection| {
+            crate::monitor::WorkspaceState {
+                id: crate::credentials::WorkspaceId::new(id).unwrap(),
+                label: label.into(),
+                connection,
+            }
+        };
+        let rejected = Connection::CredentialsRejected {
+            status: 401,
+            message: "Invalid API key".into(),
+        };
+        let in_ws = |mut b: BatchSnapshot, id: &str| {
+            b.workspace = ws(id);
+            b
+        };
+        let mut v = view(
+            vec![
+                in_ws(running("batch_us_1", 40, 150), "ws_us"),
+                in_ws(done("batch_eu_1"), "ws_eu"),
+                in_ws(running("batch_globex_1", 75, 150), "ws_globex"),
+                in_ws(running("batch_gone_1", 10, 150), "ws_gone"),
+            ],
+            rejected.clone(),
+        );
+        v.workspaces = vec![
+            state("ws_us", "Acme US", Connection::Ready),
+            state("ws_eu", "Acme EU", Connection::Ready),
+            state("ws_globex", "Globex", rejected),
+        ];
+
+        let window = window_view(&v, &zone());
+        let problem = |i: usize| window.cards[i].problem.as_ref().map(|p| p.code.as_str());
+        assert_eq!(problem(0), None, "another key's refusal is not this batch's");
+        assert_eq!(problem(2), Some("credentials_rejected"));
+        assert_eq!(problem(3), Some("no_workspace"));
+        assert_eq!(window.cards[2].workspace, Some("ws_globex"));
+        let headings: Vec<(&str, &str, bool)> = window
+            .workspaces
+            .iter()
+            .map(|g| (g.label, g.summary.as_str(), g.attention))
+            .collect();
+        assert_eq!(headings[0].0, "Acme US");
+        assert!(headings[0].1.starts_with("27%"), "{headings:?}");
+        assert!(!headings[0].2);
+        assert_eq!(headings[1], ("Acme EU", "✓ 1 done", false));
+        assert_eq!(headings[2].0, "Globex");
+        assert!(headings[2].1.starts_with("⚠ key rejected"), "{headings:?}");
+        assert!(headings[2].2);
+
+        let tray = tray_view(&v, &zone());
+        assert!(
+            tray.tooltip
+                .contains("3 workspaces; needing attention: Globex"),
+            "{}",
+            tray.tooltip
+        );
+        let rows: Vec<&str> = tray.rows.iter().map(String::as_str).collect();
+        let at = |text: &str| rows.iter().position(|r| r.starts_with(text)).unwrap();
+        assert!(at("Acme US — ") < at("   batch_us_1"), "{rows:?}");
+        assert!(at("Acme EU — ✓ 1 done") < at("   ✓ batch_eu_1 done"), "{rows:?}");
+        assert!(at("Globex — ⚠ key rejected") < at("   batch_globex_1"), "{rows:?}");
+        assert!(at("No workspace") < at("   batch_gone_1"), "{rows:?}");
+
+        // One workspace: the rows as before, no heading.
+        let mut one = v.clone();
+        one.workspaces.truncate(1);
+        one.batches.truncate(1);
+        assert_eq!(tray_view(&one, &zone()).rows.len(), 1);
+        assert!(tray_view(&one, &zone()).rows[0].starts_with("batch_us_1"));
     }
 
     /// A batch whose calls stopped ending says so on its card and its tray row, and turns the

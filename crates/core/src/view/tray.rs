@@ -1,10 +1,11 @@
 //! The tray's model: the icon's state and aggregate percent, the short label (the only text a
-//! Linux tray shows), the tooltip, and one menu row per batch, capped.
+//! Linux tray shows), the tooltip, and one menu row per batch, capped — grouped under each
+//! workspace's label when there are several.
 
 use serde::Serialize;
 
 use crate::format::{self, TimeZone};
-use crate::monitor::{Connection, FetchStatus, MonitorSnapshot};
+use crate::monitor::{Connection, FetchStatus, MonitorSnapshot, WorkspaceState};
 
 use super::*;
 
@@ -96,8 +97,29 @@ pub fn tray_view(view: &MonitorSnapshot, zone: &TimeZone) -> TrayView {
     }
     let summary = Summary::of(&rows, &view.connection);
     let label = label(&summary, &view.connection, zone);
-    let menu = menu_rows(&rows, view.now_ms, zone);
-    let tooltip = format!("Batchwatch — {label}\n{}", menu.join("\n"));
+    let (menu, tooltip) = if view.workspaces.len() > 1 {
+        let groups = workspace_summaries(&rows, view, zone);
+        let attention: Vec<&str> = groups
+            .iter()
+            .filter(|(_, _, attention)| *attention)
+            .map(|(w, _, _)| w.label.as_str())
+            .collect();
+        let workspaces = match attention.as_slice() {
+            [] => format!("{} workspaces", groups.len()),
+            some => format!(
+                "{} workspaces; needing attention: {}",
+                groups.len(),
+                some.join(", ")
+            ),
+        };
+        let menu = grouped_menu_rows(&rows, &groups, view.now_ms, zone);
+        let tooltip = format!("Batchwatch — {label}\n{workspaces}\n{}", menu.join("\n"));
+        (menu, tooltip)
+    } else {
+        let menu = menu_rows(&rows, view.now_ms, zone);
+        let tooltip = format!("Batchwatch — {label}\n{}", menu.join("\n"));
+        (menu, tooltip)
+    };
     TrayView {
         state: summary.state(),
         percent: Some(summary.percent.round().clamp(0.0, 100.0) as u8),
@@ -124,8 +146,15 @@ struct Summary<'r> {
 
 impl<'r> Summary<'r> {
     fn of(rows: &'r [Row<'r>], connection: &Connection) -> Self {
+        let problems = rows.iter().filter(|r| needs_attention(r)).count();
+        Self::of_rows(rows.iter().collect(), problems, connection)
+    }
+
+    /// The summary of some rows (one workspace's), `problems` of them needing the person.
+    fn of_rows(rows: Vec<&'r Row<'r>>, problems: usize, connection: &Connection) -> Self {
         let running: Vec<&Row> = rows
             .iter()
+            .copied()
             .filter(|r| {
                 matches!(
                     r.state,
@@ -137,7 +166,7 @@ impl<'r> Summary<'r> {
             })
             .collect();
         let counted: Vec<&Row> = if running.is_empty() {
-            rows.iter().collect()
+            rows.clone()
         } else {
             running.clone()
         };
@@ -157,7 +186,7 @@ impl<'r> Summary<'r> {
             eta: running.iter().filter_map(|r| r.figures.as_ref()?.eta).max(),
             running,
             tracked: rows.len(),
-            problems: rows.iter().filter(|r| needs_attention(r)).count(),
+            problems,
             key_problem: match connection {
                 Connection::CredentialsRejected { .. } => Some("key rejected"),
                 Connection::NoCredentials => Some("no API key"),
@@ -216,10 +245,9 @@ fn label(summary: &Summary<'_>, connection: &Connection, zone: &TimeZone) -> Str
     parts.join(" · ")
 }
 
-/// One disabled menu row per batch — problems first, then running, then finished, tracked
-/// order within each — capped at [`MAX_TRAY_ROWS`] with "and N more".
-fn menu_rows(rows: &[Row<'_>], now_ms: u64, zone: &TimeZone) -> Vec<String> {
-    let mut ordered: Vec<&Row> = rows.iter().collect();
+/// Problems first, then running, then finished, tracked order within each.
+fn in_menu_order<'r>(rows: impl Iterator<Item = &'r Row<'r>>) -> Vec<&'r Row<'r>> {
+    let mut ordered: Vec<&Row> = rows.collect();
     ordered.sort_by_key(|r| {
         if needs_attention(r) {
             0
@@ -229,6 +257,13 @@ fn menu_rows(rows: &[Row<'_>], now_ms: u64, zone: &TimeZone) -> Vec<String> {
             1
         }
     });
+    ordered
+}
+
+/// One disabled menu row per batch, in menu order, capped at [`MAX_TRAY_ROWS`] with "and N
+/// more".
+fn menu_rows(rows: &[Row<'_>], now_ms: u64, zone: &TimeZone) -> Vec<String> {
+    let ordered = in_menu_order(rows.iter());
     let mut menu: Vec<String> = ordered
         .iter()
         .take(MAX_TRAY_ROWS)
@@ -238,4 +273,74 @@ fn menu_rows(rows: &[Row<'_>], now_ms: u64, zone: &TimeZone) -> Vec<String> {
         menu.push(format!("and {} more", ordered.len() - MAX_TRAY_ROWS));
     }
     menu
+}
+
+/// With several workspaces: each workspace's label and summary as a heading row, then its
+/// batches (indented, in menu order); [`MAX_TRAY_ROWS`] batch rows in all, then "and N more".
+/// Batches of a workspace no longer stored come last, under "No workspace".
+fn grouped_menu_rows(
+    rows: &[Row<'_>],
+    groups: &[(&WorkspaceState, String, bool)],
+    now_ms: u64,
+    zone: &TimeZone,
+) -> Vec<String> {
+    let of = |id: Option<&crate::credentials::WorkspaceId>| {
+        in_menu_order(rows.iter().filter(move |r| r.snapshot.workspace.as_ref() == id))
+    };
+    let known = |r: &&Row| {
+        groups
+            .iter()
+            .any(|(w, _, _)| r.snapshot.workspace.as_ref() == Some(&w.id))
+    };
+    let orphans = in_menu_order(rows.iter().filter(|r| !known(r)));
+    let sections = groups
+        .iter()
+        .map(|(w, summary, _)| (format!("{} — {summary}", w.label), of(Some(&w.id))))
+        .chain((!orphans.is_empty()).then(|| ("No workspace".to_owned(), orphans)));
+    let mut menu = Vec::new();
+    let mut shown = 0;
+    for (heading, batches) in sections {
+        if shown == MAX_TRAY_ROWS {
+            break;
+        }
+        menu.push(heading);
+        for r in batches.iter().take(MAX_TRAY_ROWS - shown) {
+            menu.push(format!("   {}", tray_row(r, now_ms, zone)));
+            shown += 1;
+        }
+    }
+    if rows.len() > shown {
+        menu.push(format!("and {} more", rows.len() - shown));
+    }
+    menu
+}
+
+/// Each workspace with its own summary (the tray label's words for its batches and key) and
+/// whether it needs the person: the window's headings and the tray's groups.
+pub(super) fn workspace_summaries<'v>(
+    rows: &[Row<'_>],
+    view: &'v MonitorSnapshot,
+    zone: &TimeZone,
+) -> Vec<(&'v WorkspaceState, String, bool)> {
+    view.workspaces
+        .iter()
+        .map(|w| {
+            let own: Vec<&Row> = rows
+                .iter()
+                .filter(|r| r.snapshot.workspace.as_ref() == Some(&w.id))
+                .collect();
+            let problems = own.iter().filter(|r| needs_attention(r)).count();
+            let attention = problems > 0 || !matches!(w.connection, Connection::Ready);
+            let text = if own.is_empty() {
+                match &w.connection {
+                    Connection::CredentialsRejected { .. } => "⚠ key rejected".to_owned(),
+                    _ => "No batches".to_owned(),
+                }
+            } else {
+                let summary = Summary::of_rows(own, problems, &w.connection);
+                label(&summary, &w.connection, zone)
+            };
+            (w, text, attention)
+        })
+        .collect()
 }

@@ -87,6 +87,8 @@ impl Serialize for Throughput<'_> {
 #[serde(rename_all = "camelCase")]
 pub struct BatchCard<'a> {
     pub id: &'a str,
+    /// The workspace it is asked in (its group in the window).
+    pub workspace: Option<&'a str>,
     pub state: BatchState,
     /// The status as a person reads it: "processing", "completed", "not found", …
     pub status_text: &'a str,
@@ -155,11 +157,27 @@ pub struct CampaignLine {
     pub text: String,
 }
 
+/// A workspace's heading in the window, over its cards: its label and its own summary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspaceGroup<'a> {
+    pub id: &'a str,
+    pub label: &'a str,
+    /// Its batches and its key as the tray's label says them: "⚠ key rejected",
+    /// "62% · 2 running · ETA 6 min", "✓ 3 done"; "No batches" when it has none.
+    pub summary: String,
+    /// Its key is refused or paused, or one of its batches needs the person.
+    pub attention: bool,
+}
+
 /// The whole window.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WindowView<'a> {
     pub cards: Vec<BatchCard<'a>>,
+    /// The workspaces polled, the first stored first (the window groups cards under them when
+    /// there are several).
+    pub workspaces: Vec<WorkspaceGroup<'a>>,
     /// Each tracked batch with a tracked retry, added up over its attempts.
     pub campaigns: Vec<CampaignLine>,
     /// A problem that concerns every batch (credentials, rate limit, state file).
@@ -195,11 +213,7 @@ pub(super) fn banner(view: &MonitorSnapshot, zone: &TimeZone) -> Option<Problem>
     }
 }
 
-pub(super) fn card_problem(
-    row: &Row<'_>,
-    connection: &Connection,
-    zone: &TimeZone,
-) -> Option<Problem> {
+pub(super) fn card_problem(row: &Row<'_>, zone: &TimeZone) -> Option<Problem> {
     match &row.snapshot.fetch {
         FetchStatus::NotFound { message } => Some(Problem {
             code: "not_found".into(),
@@ -224,10 +238,15 @@ pub(super) fn card_problem(
                 ),
             })
         }
-        _ if !row.state.has_ended() => match connection {
+        _ if !row.state.has_ended() => match row.connection {
             Connection::CredentialsRejected { .. } => Some(Problem {
                 code: "credentials_rejected".into(),
                 message: "Credentials rejected: not updating until you enter valid ones.".into(),
+            }),
+            // Its workspace was removed while others stay (with none, the banner says it).
+            Connection::NoCredentials if row.snapshot.workspace.is_some() => Some(Problem {
+                code: "no_workspace".into(),
+                message: "Its workspace is no longer stored: not updating. Add the workspace again, or remove this batch.".into(),
             }),
             _ => None,
         },
@@ -357,10 +376,9 @@ pub(super) fn card<'a>(
     retries: &HashMap<&str, Vec<&'a str>>,
     zone: &TimeZone,
 ) -> BatchCard<'a> {
-    let connection = &view.connection;
     let launch = row.snapshot.launch.as_deref();
     let id = row.snapshot.id.as_str();
-    let problem = card_problem(row, connection, zone);
+    let problem = card_problem(row, zone);
     let empty = Segments {
         completed: 0.0,
         failed: 0.0,
@@ -375,6 +393,7 @@ pub(super) fn card<'a>(
     };
     BatchCard {
         id: row.snapshot.id.as_str(),
+        workspace: row.snapshot.workspace.as_ref().map(|w| w.as_str()),
         state: row.state,
         status_text: status_text(row),
         percent,
@@ -468,13 +487,23 @@ pub(super) fn recent_calls(p: &BatchProgress) -> Vec<RecentCallRow<'_>> {
 /// The window's view model, its times in `zone`.
 pub fn window_view<'a>(view: &'a MonitorSnapshot, zone: &TimeZone) -> WindowView<'a> {
     let retries = retries_by_parent(view);
+    let rows = rows(view);
     WindowView {
+        workspaces: super::tray::workspace_summaries(&rows, view, zone)
+            .into_iter()
+            .map(|(w, summary, attention)| WorkspaceGroup {
+                id: w.id.as_str(),
+                label: &w.label,
+                summary,
+                attention,
+            })
+            .collect(),
         campaigns: if retries.is_empty() {
             Vec::new()
         } else {
             campaign_lines(view)
         },
-        cards: rows(view)
+        cards: rows
             .iter()
             .map(|r| card(r, view, &retries, zone))
             .collect(),
