@@ -137,11 +137,11 @@ pub fn choices(workspaces: &[Workspace]) -> String {
 /// Why no workspace could be picked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChooseError {
-    #[error("no workspace is stored")]
+    #[error("No workspace is stored.")]
     None,
-    #[error("several workspaces are stored; name one with --workspace: {0}")]
+    #[error("Several workspaces are stored; name one with --workspace: {0}.")]
     Several(String),
-    #[error("no workspace {named:?} is stored (the workspaces: {choices})")]
+    #[error("No workspace {named:?} is stored (the workspaces: {choices}).")]
     Unknown { named: String, choices: String },
 }
 
@@ -204,7 +204,7 @@ mod tests {
         assert_eq!(choose(&two, Some("ws_eu")).unwrap().label, "ws_eu");
         assert_eq!(
             choose(&two, None).unwrap_err().to_string(),
-            "several workspaces are stored; name one with --workspace: ws_us (Acme US), ws_eu"
+            "Several workspaces are stored; name one with --workspace: ws_us (Acme US), ws_eu."
         );
         assert!(matches!(
             choose(&two, Some("ws_x")),

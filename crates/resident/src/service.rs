@@ -12,7 +12,7 @@ use batchwatch_core::monitor::ActionError;
 use batchwatch_core::retry_list::retry_csv;
 use batchwatch_core::secret_store::KeychainError;
 use batchwatch_core::settings::SettingsForm;
-use batchwatch_core::workspace::Workspace;
+use batchwatch_core::workspace::{choose, ChooseError, Workspace};
 use batchwatch_core::{parse_pasted, ApiError, BatchId, Credentials, WorkspaceId};
 use serde::Serialize;
 use serde_json::Value;
@@ -145,6 +145,10 @@ impl AppState {
                 self.save_credentials(api_key, &workspace_id, label.as_deref())
                     .await?,
             ),
+            Request::RenameWorkspace {
+                workspace_id,
+                label,
+            } => json(self.rename_workspace(&workspace_id, &label).await?),
             Request::ForgetCredentials { workspace_id } => {
                 json(self.forget_credentials(workspace_id.as_deref()).await?)
             }
@@ -276,14 +280,18 @@ impl AppState {
         let view = self.monitor.snapshot();
         match view.workspaces.iter().find(|w| w.id.as_str() == named) {
             Some(w) => Ok(Some(w.id.clone())),
-            None => Err(CommandError::Workspace(format!(
-                "No workspace {named:?} is stored (the workspaces: {}).",
-                view.workspaces
-                    .iter()
-                    .map(|w| w.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
+            None => Err(CommandError::Workspace(
+                ChooseError::Unknown {
+                    named: named.to_owned(),
+                    choices: view
+                        .workspaces
+                        .iter()
+                        .map(|w| w.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                }
+                .to_string(),
+            )),
         }
     }
 
@@ -343,6 +351,28 @@ impl AppState {
         Ok(())
     }
 
+    /// Gives a stored workspace another label; its key and place stay.
+    async fn rename_workspace(
+        &self,
+        workspace_id: &str,
+        label: &str,
+    ) -> Result<CredentialsStatus, CommandError> {
+        self.not_from_environment()?;
+        let secrets = self.secrets.clone().ok_or(CommandError::DemoMode)?;
+        let _turn = self.credentials_turn.lock().await;
+        let stored = keychain_call(&secrets, |s| s.workspaces()).await?;
+        let before = choose(&stored, Some(workspace_id))
+            .map_err(|e| CommandError::Workspace(e.to_string()))?;
+        let renamed = Workspace::new(before.credentials.clone(), Some(label), before.added_at_ms)
+            .map_err(|e| CommandError::Workspace(format!("Check the workspace: {e}.")))?;
+        keychain_call(&secrets, move |s| s.save(&renamed)).await?;
+        let workspaces = keychain_call(&secrets, |s| s.workspaces()).await?;
+        let status = CredentialsStatus::stored(&workspaces);
+        self.monitor.set_workspaces(workspaces);
+        self.status.send_modify(|s| s.credentials = status.clone());
+        Ok(status)
+    }
+
     /// Removes one workspace from the keychain and stops watching its batches (the others go
     /// on), or — none named — every workspace, which stops polling (the batches stay).
     async fn forget_credentials(
@@ -355,15 +385,10 @@ impl AppState {
         let stored = keychain_call(&secrets, |s| s.workspaces()).await?;
         let gone: Vec<WorkspaceId> = match workspace.map(str::trim) {
             None => stored.iter().map(|w| w.id().clone()).collect(),
-            Some(named) => match stored.iter().find(|w| w.id().as_str() == named) {
-                Some(w) => vec![w.id().clone()],
-                None => {
-                    return Err(CommandError::Workspace(format!(
-                        "No workspace {named:?} is stored (the workspaces: {}).",
-                        batchwatch_core::workspace::choices(&stored)
-                    )))
-                }
-            },
+            Some(named) => vec![choose(&stored, Some(named))
+                .map_err(|e| CommandError::Workspace(e.to_string()))?
+                .id()
+                .clone()],
         };
         for id in &gone {
             let id = id.clone();

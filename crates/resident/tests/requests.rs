@@ -724,7 +724,7 @@ fn status_answers_a_watched_batch_from_memory_and_asks_about_others_without_addi
     assert_eq!(h.invoke("lease", json!({})), Ok(Value::Null));
     assert_eq!(
         h.invoke("about", json!({})),
-        Ok(json!({"apiBase": h.sim.base_url() + "/", "workspaceId": null}))
+        Ok(json!({"apiBase": h.sim.base_url() + "/", "workspaceId": null, "workspaces": []}))
     );
     h.invoke(
         "save_credentials",
@@ -1069,4 +1069,100 @@ fn a_chosen_file_is_checked_and_started_with_a_schedule_and_refusals_say_why() {
         "{card}"
     );
     assert_eq!(card["launchText"], "contacts.csv · agent Sales");
+}
+
+/// Two workspaces from the window's requests: each saved on its own (the first kept), batches
+/// added to each, a rename that keeps the key, and one removed — its batches stop being
+/// watched, the other's go on — with every answer free of both keys.
+#[test]
+fn workspaces_are_added_renamed_and_removed_one_at_a_time() {
+    const OTHER_KEY: &str = "sk_second_workspace_key_31";
+    let h = harness(None);
+    h.sim.control().add_key(OTHER_KEY, "ws_two");
+    h.sim
+        .control()
+        .add_batch(BatchScript::new(40).id("batch_two"));
+    h.invoke(
+        "save_credentials",
+        json!({"apiKey": KEY, "workspaceId": "ws_cmd", "label": "Acme US"}),
+    )
+    .unwrap();
+    let saved = h
+        .invoke(
+            "save_credentials",
+            json!({"apiKey": OTHER_KEY, "workspaceId": "ws_two"}),
+        )
+        .unwrap();
+    assert_eq!(
+        saved["workspaces"],
+        json!([{"id": "ws_cmd", "label": "Acme US"}, {"id": "ws_two", "label": "ws_two"}])
+    );
+    assert_eq!(
+        saved["message"],
+        "2 workspaces, each stored in your keychain."
+    );
+    assert_eq!(h.keychain.key_of("ws_cmd").as_deref(), Some(KEY));
+    assert_eq!(h.keychain.key_of("ws_two").as_deref(), Some(OTHER_KEY));
+
+    // A paste goes to the workspace named; one not stored is refused.
+    h.invoke("track", json!({"text": "batch_a", "workspace": "ws_cmd"}))
+        .unwrap();
+    h.invoke("track", json!({"text": "batch_two", "workspace": "ws_two"}))
+        .unwrap();
+    let refused = h
+        .invoke("track", json!({"text": "batch_x", "workspace": "ws_nope"}))
+        .unwrap_err();
+    assert_eq!(refused["code"], "unknown_workspace");
+    let state = h.wait_for_state(|s| {
+        s["cards"].as_array().is_some_and(|c| c.len() == 2)
+            && s["cards"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["total"] != 0)
+    });
+    assert_eq!(state["workspaces"][0]["label"], "Acme US");
+    assert_eq!(state["workspaces"][1]["label"], "ws_two");
+    // Each asked with its own pair.
+    let probe = Some("batch_batchwatch_credentials_check");
+    for record in h.sim.control().requests() {
+        if record.batch_id.as_deref() == probe {
+            continue; // each check went with its own pair too, asking about no batch
+        }
+        let expected = match record.batch_id.as_deref() {
+            Some("batch_two") => (OTHER_KEY, "ws_two"),
+            _ => (KEY, "ws_cmd"),
+        };
+        assert_eq!(
+            (record.api_key.as_deref(), record.workspace_id.as_deref()),
+            (Some(expected.0), Some(expected.1)),
+            "{record:?}"
+        );
+    }
+
+    let renamed = h
+        .invoke(
+            "rename_workspace",
+            json!({"workspaceId": "ws_two", "label": "Globex"}),
+        )
+        .unwrap();
+    assert_eq!(
+        renamed["workspaces"][1],
+        json!({"id": "ws_two", "label": "Globex"})
+    );
+    assert_eq!(h.keychain.key_of("ws_two").as_deref(), Some(OTHER_KEY));
+
+    let left = h
+        .invoke("forget_credentials", json!({"workspaceId": "ws_two"}))
+        .unwrap();
+    assert_eq!(
+        left["workspaces"],
+        json!([{"id": "ws_cmd", "label": "Acme US"}])
+    );
+    assert_eq!(h.keychain.key_of("ws_two"), None);
+    let state = h.wait_for_state(|s| s["cards"].as_array().is_some_and(|c| c.len() == 1));
+    assert_eq!(state["cards"][0]["id"], "batch_a");
+    assert!(state["banner"].is_null());
+    let text = state.to_string();
+    assert!(!text.contains(KEY) && !text.contains(OTHER_KEY));
 }

@@ -231,6 +231,11 @@ pub enum Request {
         #[serde(default)]
         label: Option<String>,
     },
+    /// Gives a stored workspace another label (its key stays as it is).
+    RenameWorkspace {
+        workspace_id: String,
+        label: String,
+    },
     /// Removes one workspace (and stops watching its batches), or every one when none is named.
     ForgetCredentials {
         #[serde(default)]

@@ -35,11 +35,18 @@ impl<S: TrilletApi> Task<S> {
                 })
                 .collect(),
             settings: self.settings_in_force(),
+            // The busiest key's; batches waiting for a workspace count as one key's (all of
+            // them, with none stored).
             sharing_budget: (0..self.lanes.len())
                 .map(|lane| {
                     let (running, queued) = self.budget_shares(lane);
                     running + queued
                 })
+                .chain([self
+                    .batches
+                    .iter()
+                    .filter(|b| b.lane.is_none() && b.pollable())
+                    .count()])
                 .max()
                 .unwrap_or(0),
             state_problem: self

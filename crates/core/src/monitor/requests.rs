@@ -94,8 +94,14 @@ impl<S: TrilletApi> Task<S> {
         reply: Reply<()>,
         now: Instant,
     ) {
-        let probe = match self.batches.first() {
-            Some(first) => first.id.clone(),
+        // One of its own workspace's batches (or of none yet, which join the first): another
+        // workspace's ID is none of its business.
+        let probe = match self.batches.iter().find(|b| {
+            b.workspace
+                .as_ref()
+                .is_none_or(|w| *w == candidate.workspace_id)
+        }) {
+            Some(own) => own.id.clone(),
             None => BatchId::parse(CREDENTIALS_PROBE_ID).expect("the probe is a valid batch ID"),
         };
         // Counted in the budget of its key, when the key is one in use.

@@ -268,13 +268,12 @@ mod tests {
     #[test]
     fn several_workspaces_group_the_tray_and_the_window_and_keep_faults_apart() {
         let ws = |id: &str| Some(crate::credentials::WorkspaceId::new(id).unwrap());
-        let state = |id: &str, label: &str, connection: Connection| {
-            crate::monitor::WorkspaceState {
+        let state =
+            |id: &str, label: &str, connection: Connection| crate::monitor::WorkspaceState {
                 id: crate::credentials::WorkspaceId::new(id).unwrap(),
                 label: label.into(),
                 connection,
-            }
-        };
+            };
         let rejected = Connection::CredentialsRejected {
             status: 401,
             message: "Invalid API key".into(),
@@ -300,7 +299,11 @@ mod tests {
 
         let window = window_view(&v, &zone());
         let problem = |i: usize| window.cards[i].problem.as_ref().map(|p| p.code.as_str());
-        assert_eq!(problem(0), None, "another key's refusal is not this batch's");
+        assert_eq!(
+            problem(0),
+            None,
+            "another key's refusal is not this batch's"
+        );
         assert_eq!(problem(2), Some("credentials_rejected"));
         assert_eq!(problem(3), Some("no_workspace"));
         assert_eq!(window.cards[2].workspace, Some("ws_globex"));
@@ -327,8 +330,14 @@ mod tests {
         let rows: Vec<&str> = tray.rows.iter().map(String::as_str).collect();
         let at = |text: &str| rows.iter().position(|r| r.starts_with(text)).unwrap();
         assert!(at("Acme US — ") < at("   batch_us_1"), "{rows:?}");
-        assert!(at("Acme EU — ✓ 1 done") < at("   ✓ batch_eu_1 done"), "{rows:?}");
-        assert!(at("Globex — ⚠ key rejected") < at("   batch_globex_1"), "{rows:?}");
+        assert!(
+            at("Acme EU — ✓ 1 done") < at("   ✓ batch_eu_1 done"),
+            "{rows:?}"
+        );
+        assert!(
+            at("Globex — ⚠ key rejected") < at("   batch_globex_1"),
+            "{rows:?}"
+        );
         assert!(at("No workspace") < at("   batch_gone_1"), "{rows:?}");
 
         // One workspace: the rows as before, no heading.

@@ -285,7 +285,10 @@ fn grouped_menu_rows(
     zone: &TimeZone,
 ) -> Vec<String> {
     let of = |id: Option<&crate::credentials::WorkspaceId>| {
-        in_menu_order(rows.iter().filter(move |r| r.snapshot.workspace.as_ref() == id))
+        in_menu_order(
+            rows.iter()
+                .filter(move |r| r.snapshot.workspace.as_ref() == id),
+        )
     };
     let known = |r: &&Row| {
         groups

@@ -503,10 +503,7 @@ pub fn window_view<'a>(view: &'a MonitorSnapshot, zone: &TimeZone) -> WindowView
         } else {
             campaign_lines(view)
         },
-        cards: rows
-            .iter()
-            .map(|r| card(r, view, &retries, zone))
-            .collect(),
+        cards: rows.iter().map(|r| card(r, view, &retries, zone)).collect(),
         banner: banner(view, zone),
         state_file_problem: view.state_problem.clone(),
         settings: settings_view(&view.settings, view.now_ms, view.sharing_budget),
