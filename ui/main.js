@@ -10,6 +10,18 @@ import { fillLaunchLine, openRetry, setupLaunch } from "./launch.js";
 
 let latest = null;
 const cards = new Map(); // batch ID → its <li>, kept so open details survive updates
+const headings = new Map(); // workspace ID → its heading <li>, with several workspaces
+
+// What the person chose, kept across windows: the workspace shown, the groups folded, the
+// workspace batches were last added to.
+const remembered = {
+  get(key, fallback) {
+    try { return JSON.parse(localStorage.getItem(`batchwatch.${key}`)) ?? fallback; } catch { return fallback; }
+  },
+  set(key, value) {
+    try { localStorage.setItem(`batchwatch.${key}`, JSON.stringify(value)); } catch { /* private mode: not kept */ }
+  },
+};
 
 // The label's parts ("62%", "2 running", "ETA 1 h 22 min") wrap between each other, never
 // inside one: a narrow window must not leave "min" alone on a line.
@@ -40,9 +52,11 @@ function render(payload) {
   else if (!settings.notifications) notices.push("Notifications are off (Settings).");
   $("notices").replaceChildren(...notices.map((text) => el("p", { className: "notice", textContent: text })));
 
-  renderCredentials(status.credentials, status.demo);
+  renderCredentials(status.credentials, status.demo, payload.cards);
   renderSettings(settings, status);
-  renderCards(payload.cards);
+  const workspaces = payload.workspaces || [];
+  renderWorkspaceChoices(workspaces);
+  renderCards(payload.cards, workspaces);
   // A batch and its retries, added up, head the Finished section.
   const campaigns = payload.campaigns || [];
   $("campaigns").replaceChildren(...campaigns.map((c) => el("li", { textContent: c.text, dataset: { root: c.root } })));
@@ -106,8 +120,81 @@ function renderHooks(hooks, demo) {
   $("hooks-list").replaceChildren(...items);
 }
 
-function renderCredentials(credentials, demo) {
+// The stored workspaces, each with Rename and Remove; Remove asks first while it still has
+// running batches (removing it stops watching them).
+function renderWorkspaceList(credentials, demo, list) {
+  const workspaces = credentials.state === "stored" ? credentials.workspaces || [] : [];
+  const box = $("workspaces-list");
+  box.hidden = workspaces.length === 0;
+  $("credentials-form-title").hidden = workspaces.length === 0;
+  // Not while the person is renaming or confirming in it: the next view would undo their typing.
+  if (box.contains(document.activeElement) && box.querySelector("input, .confirm-remove")) return;
+  box.replaceChildren(...workspaces.map((w) => {
+    const running = list.filter((card) => card.workspace === w.id && !card.finished).length;
+    const what = el("span", { className: "what", textContent: w.label === w.id ? w.id : `${w.label} (${w.id})` });
+    const rename = el("button", { type: "button", textContent: "Rename", ariaLabel: `Rename ${w.label}`, disabled: demo });
+    const remove = el("button", { type: "button", textContent: "Remove", ariaLabel: `Remove ${w.label}`, disabled: demo });
+    const item = el("li", { dataset: { workspace: w.id } }, [what, rename, remove]);
+    rename.addEventListener("click", () => {
+      const input = el("input", { type: "text", value: w.label, maxLength: 64, ariaLabel: `New label for ${w.id}` });
+      const save = el("button", { type: "button", className: "primary", textContent: "Save label" });
+      const keep = el("button", { type: "button", textContent: "Cancel" });
+      const done = () => { if (latest) { box.replaceChildren(); render(latest); } };
+      save.addEventListener("click", async () => {
+        if (await credentialsCall("rename_workspace", { workspaceId: w.id, label: input.value })) done();
+      });
+      keep.addEventListener("click", done);
+      input.addEventListener("keydown", (e) => { if (e.key === "Enter") save.click(); if (e.key === "Escape") keep.click(); });
+      item.replaceChildren(input, save, keep);
+      input.focus();
+    });
+    remove.addEventListener("click", async () => {
+      if (!running) {
+        await credentialsCall("forget_credentials", { workspaceId: w.id });
+        return;
+      }
+      const yes = el("button", { type: "button", className: "danger", textContent: `Remove and stop watching` });
+      const no = el("button", { type: "button", textContent: "Keep it" });
+      const confirm = el("div", { className: "confirm-remove", role: "alertdialog", ariaLabel: `Remove ${w.label}?` }, [
+        el("p", { textContent: `${w.label} still has ${running === 1 ? "1 running batch" : `${running} running batches`}. Removing it deletes its key from your keychain and stops watching them (they go on at Trillet).` }),
+        el("div", { className: "row" }, [yes, no]),
+      ]);
+      const dismiss = () => { confirm.remove(); remove.focus(); };
+      no.addEventListener("click", dismiss);
+      confirm.addEventListener("keydown", (e) => { if (e.key === "Escape") dismiss(); });
+      yes.addEventListener("click", async () => {
+        confirm.remove();
+        await credentialsCall("forget_credentials", { workspaceId: w.id });
+      });
+      item.append(confirm);
+      no.focus();
+    });
+    return item;
+  }));
+}
+
+// A credentials request from the panel, its answer or error in the panel's message line.
+async function credentialsCall(command, args) {
+  const message = $("credentials-message");
+  try {
+    const status = await invoke(command, args);
+    message.textContent = status.message;
+    message.classList.remove("error");
+    delete message.dataset.sticky;
+    return status;
+  } catch (error) {
+    message.textContent = error.message || String(error);
+    message.classList.add("error");
+    message.dataset.sticky = "1";
+    return undefined;
+  }
+}
+
+function renderCredentials(credentials, demo, list) {
+  renderWorkspaceList(credentials, demo, list);
+  const count = (credentials.workspaces || []).length;
   $("credentials-state").textContent =
+    credentials.state === "stored" && count > 1 ? `— ${count} workspaces` :
     credentials.state === "stored" ? `— workspace ${credentials.workspaceId}` :
     credentials.state === "demo" ? "— demo" :
     credentials.state === "environment" ? `— workspace ${credentials.workspaceId}, from the environment` :
@@ -120,16 +207,69 @@ function renderCredentials(credentials, demo) {
     message.textContent = credentials.message;
     message.classList.toggle("error", credentials.state === "unavailable");
   }
-  for (const id of ["api-key", "workspace-id", "forget"]) $(id).disabled = demo;
+  for (const id of ["api-key", "workspace-id", "workspace-label", "forget"]) $(id).disabled = demo;
+  // With several, Forget removes them all (each has its own Remove above).
+  $("forget").textContent = count > 1 ? "Forget all" : "Forget";
   // A locked or absent keychain is read again when it starts; this asks at once.
   $("keychain-retry").hidden = credentials.state !== "unavailable";
-  if (credentials.workspaceId && document.activeElement !== $("workspace-id") && !$("workspace-id").value) {
+  if (count === 1 && credentials.workspaceId && document.activeElement !== $("workspace-id") && !$("workspace-id").value) {
     $("workspace-id").value = credentials.workspaceId;
   }
 }
 
-function renderCards(list) {
+// With several workspaces: the filter over the cards and the add box's choice, each kept.
+function renderWorkspaceChoices(workspaces) {
+  const several = workspaces.length > 1;
+  for (const [id, all, key] of [["workspace-filter", "All workspaces", "filter"], ["add-workspace", null, "addTo"]]) {
+    const select = $(id);
+    select.hidden = !several;
+    if (!several || document.activeElement === select) continue;
+    const options = [...(all ? [el("option", { value: "", textContent: all })] : []),
+      ...workspaces.map((w) => el("option", { value: w.id, textContent: w.label }))];
+    const wanted = remembered.get(key, "");
+    select.replaceChildren(...options);
+    // A workspace removed meanwhile falls back to all (the filter) or the first (adding).
+    select.value = options.some((o) => o.value === wanted) ? wanted : options[0].value;
+  }
+}
+
+$("workspace-filter").addEventListener("change", () => {
+  remembered.set("filter", $("workspace-filter").value);
+  if (latest) render(latest);
+});
+$("add-workspace").addEventListener("change", () => remembered.set("addTo", $("add-workspace").value));
+
+// A workspace's heading: its label (a button that folds its cards away) and its own summary.
+function heading(workspace) {
+  let node = headings.get(workspace.id);
+  if (!node) {
+    const toggle = el("button", { type: "button", ariaExpanded: "true" });
+    toggle.addEventListener("click", () => {
+      const folded = new Set(remembered.get("folded", []));
+      if (folded.has(workspace.id)) folded.delete(workspace.id); else folded.add(workspace.id);
+      remembered.set("folded", [...folded]);
+      if (latest) render(latest);
+    });
+    node = el("li", { className: "ws-head", dataset: { workspace: workspace.id } }, [
+      el("h2", {}, [toggle]),
+      el("span", { className: "ws-summary" }),
+    ]);
+    headings.set(workspace.id, node);
+  }
+  const folded = remembered.get("folded", []).includes(workspace.id);
+  const toggle = node.querySelector("button");
+  toggle.textContent = workspace.label;
+  toggle.setAttribute("aria-expanded", String(!folded));
+  toggle.setAttribute("aria-label", `${workspace.label}: ${folded ? "show" : "hide"} its batches`);
+  node.querySelector(".ws-summary").textContent = workspace.summary;
+  node.dataset.attention = String(workspace.attention);
+  return node;
+}
+
+function renderCards(list, workspaces) {
   $("empty").hidden = list.length > 0;
+  const several = workspaces.length > 1;
+  const labels = new Map(workspaces.map((w) => [w.id, w.label]));
   const seen = new Set();
   const ordered = list.map((card) => {
     seen.add(card.id);
@@ -139,13 +279,34 @@ function renderCards(list) {
       cards.set(card.id, node);
     }
     fillCard(node, card);
+    const tag = node.querySelector(".ws-tag");
+    tag.hidden = !several;
+    tag.textContent = several ? labels.get(card.workspace) || "no workspace" : "";
     return node;
   });
   for (const [id, node] of cards) if (!seen.has(id)) { node.remove(); cards.delete(id); }
+  // One workspace shown, when the person chose one.
+  const only = several ? $("workspace-filter").value : "";
+  const shown = list.map((card, i) => [card, ordered[i]]).filter(([card]) => !only || card.workspace === only);
   // Finished batches (over, no call still in progress) go below, newest first.
-  const finished = list.map((card, i) => [card, ordered[i]]).filter(([card]) => card.finished);
+  const finished = shown.filter(([card]) => card.finished);
   finished.sort(([a], [b]) => (b.endedAtMs ?? 0) - (a.endedAtMs ?? 0));
-  placeChildren($("cards"), list.map((card, i) => card.finished ? null : ordered[i]).filter(Boolean));
+  const running = shown.filter(([card]) => !card.finished);
+  let placed = running.map(([, node]) => node);
+  if (several) {
+    // Under each workspace's heading, in the order they were stored; folded ones show only it.
+    const folded = new Set(remembered.get("folded", []));
+    const known = new Set(workspaces.map((w) => w.id));
+    placed = [];
+    for (const workspace of workspaces.filter((w) => !only || w.id === only)) {
+      placed.push(heading(workspace));
+      if (folded.has(workspace.id)) continue;
+      placed.push(...running.filter(([card]) => card.workspace === workspace.id).map(([, node]) => node));
+    }
+    placed.push(...running.filter(([card]) => !known.has(card.workspace)).map(([, node]) => node));
+  }
+  for (const [id, node] of headings) if (!workspaces.some((w) => w.id === id)) headings.delete(id);
+  placeChildren($("cards"), placed);
   placeChildren($("finished-cards"), finished.map(([, node]) => node));
   $("finished").hidden = finished.length === 0;
 }
@@ -190,6 +351,7 @@ function buildCard(id) {
   const node = el("li", { className: "card", dataset: { id } }, [
     el("div", { className: "card-head" }, [
       el("code", { className: "id", textContent: id, title: id }),
+      el("span", { className: "ws-tag", hidden: true }),
       copy,
       el("span", { className: "percent" }),
       el("span", { className: "chip" }),
@@ -374,7 +536,7 @@ $("add-form").addEventListener("submit", async (event) => {
   const input = $("add-input");
   const text = input.value;
   if (!text.trim()) return;
-  const outcome = await call("track", { text });
+  const outcome = await call("track", { text, workspace: $("add-workspace").hidden ? null : $("add-workspace").value || null });
   if (!outcome) return;
   const lines = [];
   if (outcome.added.length) lines.push({ text: `Watching ${outcome.added.join(", ")}.` });
@@ -401,9 +563,14 @@ $("credentials-form").addEventListener("submit", async (event) => {
   message.classList.remove("error");
   save.disabled = true;
   try {
-    const status = await invoke("save_credentials", { apiKey: $("api-key").value, workspaceId: $("workspace-id").value });
+    const status = await invoke("save_credentials", {
+      apiKey: $("api-key").value,
+      workspaceId: $("workspace-id").value,
+      label: $("workspace-label").value.trim() || null,
+    });
     message.textContent = status.message;
     delete message.dataset.sticky;
+    $("workspace-label").value = "";
   } catch (error) {
     message.textContent = error.message || String(error);
     message.classList.add("error");

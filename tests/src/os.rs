@@ -9,7 +9,8 @@ use serde_json::Value;
 
 use batchwatch_test_support::session::{busctl, name_has_owner};
 pub use batchwatch_test_support::session::{
-    clear_notifications, keychain_has_item, keychain_secret, notifications, require_session_service,
+    clear_notifications, keychain_accounts, keychain_has_item, keychain_secret, notifications,
+    require_session_service,
 };
 
 /// Where Batchwatch's tray item and its menu are served (the StatusNotifierItem default path).

@@ -1735,3 +1735,139 @@ fn settings_and_a_batchs_notify_choice_reach_the_running_tray_app_from_a_termina
     });
     window.quit();
 }
+
+/// An agency's two clients, set up from the terminal: two workspaces, each its own keychain
+/// item and key; batches added to each by name (not without one); each polled with its own
+/// pair; the tray's rows and the window's cards grouped under each label; a finish notified
+/// with its workspace's name.
+#[test]
+fn two_workspaces_from_the_terminal_are_watched_side_by_side() {
+    const OTHER_KEY: &str = "sk_e2e_second_workspace_key_58";
+    let mut desktop = Desktop::new("workspaces");
+    desktop.sim.control().add_key(OTHER_KEY, "ws_globex");
+    desktop
+        .sim
+        .control()
+        .add_batch(BatchScript::new(3000).id("batch_us_long"));
+    desktop
+        .sim
+        .control()
+        .add_batch(BatchScript::new(3000).id("batch_globex_soon"));
+    for (workspace, label, key) in [
+        (WORKSPACE, "Acme US", KEY),
+        ("ws_globex", "Globex", OTHER_KEY),
+    ] {
+        let (code, out, err) = desktop.cli(
+            &[
+                "credentials",
+                "set",
+                "--workspace",
+                workspace,
+                "--label",
+                label,
+            ],
+            key,
+        );
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    assert_eq!(
+        os::keychain_accounts(&desktop.keychain_service),
+        [
+            format!("trillet/{WORKSPACE}"),
+            "trillet/ws_globex".to_owned()
+        ],
+        "one keychain item per workspace"
+    );
+
+    // Without a terminal to ask on, a batch needs its workspace named.
+    let (code, _, err) = desktop.cli(&["add", "batch_us_long"], "");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("name one with --workspace"), "{err}");
+    for (workspace, id) in [
+        (WORKSPACE, "batch_us_long"),
+        ("ws_globex", "batch_globex_soon"),
+    ] {
+        let (code, out, err) = desktop.cli(&["add", "--workspace", workspace, id], "");
+        assert_eq!(code, 0, "{out}{err}");
+    }
+
+    let service = os::tray_service(WAIT);
+    let rows = eventually("both workspaces in the tray menu", WAIT, || {
+        let rows = os::tray_rows(&service);
+        let running = |id: &str| {
+            rows.iter()
+                .any(|r| r.trim_start().starts_with(&format!("{id} — ")) && r.contains('%'))
+        };
+        (running("batch_us_long") && running("batch_globex_soon")).then_some(rows)
+    });
+    let at = |prefix: &str| {
+        rows.iter()
+            .position(|r| r.trim_start().starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} in {rows:?}"))
+    };
+    assert!(at("Acme US — ") < at("batch_us_long — "), "{rows:?}");
+    assert!(at("batch_us_long — ") < at("Globex — "), "{rows:?}");
+    assert!(at("Globex — ") < at("batch_globex_soon — "), "{rows:?}");
+
+    // Each batch was asked with its own workspace's pair, never the other's.
+    for record in desktop.sim.control().requests() {
+        let expected = match record.batch_id.as_deref() {
+            Some("batch_globex_soon") => (OTHER_KEY, "ws_globex"),
+            Some("batch_us_long") => (KEY, WORKSPACE),
+            _ => continue,
+        };
+        assert_eq!(
+            (record.api_key.as_deref(), record.workspace_id.as_deref()),
+            (Some(expected.0), Some(expected.1)),
+            "{record:?}"
+        );
+    }
+
+    // The window groups the cards under each workspace's heading, with its own summary.
+    let window = desktop.open(&[]);
+    let groups = eventually("a heading over each workspace's cards", WAIT, || {
+        let order = window.run(
+            "return [...document.querySelectorAll('#cards > li')].map(li => li.classList.contains('ws-head') ? 'head:' + li.querySelector('h2').textContent : li.dataset.id);",
+            json!([]),
+        );
+        let order: Vec<String> = order
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect();
+        (order.len() == 4).then_some(order)
+    });
+    assert_eq!(
+        groups,
+        [
+            "head:Acme US",
+            "batch_us_long",
+            "head:Globex",
+            "batch_globex_soon"
+        ]
+    );
+
+    // A finish is told with its workspace's name.
+    eventually("an answered poll of the batch", WAIT, || {
+        desktop
+            .sim
+            .control()
+            .requests()
+            .iter()
+            .any(|r| r.batch_id.as_deref() == Some("batch_globex_soon") && r.status == 200)
+            .then_some(())
+    });
+    desktop.sim.control().finish_batch("batch_globex_soon");
+    let (_, _, body) = eventually(
+        "the completion notification",
+        Duration::from_secs(60),
+        || {
+            os::notifications()
+                .into_iter()
+                .find(|(_, summary, _)| summary == "Batch batch_globex_soon completed")
+        },
+    );
+    assert!(body.starts_with("Globex: "), "{body}");
+    window.quit();
+}

@@ -46,10 +46,22 @@ pub async fn asks_as_we_do(resident: &Client, base: &ApiBase, workspace: Option<
     same_base && !theirs.is_empty() && workspace.is_none_or(|ours| theirs.contains(&ours))
 }
 
-/// The workspaces the tray app polls, as (ID, label), the first stored first.
+/// How long a tray app that has just started is given to read the keychain.
+const KEYCHAIN_READ: Duration = Duration::from_secs(10);
+
+/// The workspaces the tray app polls, as (ID, label), the first stored first — once it has
+/// read the keychain (a tray app just started for us is still reading it), or after
+/// [`KEYCHAIN_READ`].
 pub async fn workspaces(resident: &Client) -> Vec<(String, String)> {
-    let Ok(about) = resident.call(&Request::About {}).await else {
-        return Vec::new();
+    let deadline = tokio::time::Instant::now() + KEYCHAIN_READ;
+    let about = loop {
+        let Ok(about) = resident.call(&Request::About {}).await else {
+            return Vec::new();
+        };
+        if about["credentials"] != "checking" || tokio::time::Instant::now() >= deadline {
+            break about;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     };
     about["workspaces"]
         .as_array()

@@ -210,6 +210,8 @@ impl AppState {
                     "apiBase": self.api_base.as_str(),
                     "workspaceId": view.workspaces.first().map(|w| &w.id),
                     "workspaces": workspaces,
+                    // "checking" while the keychain has not answered yet (just started).
+                    "credentials": self.status.borrow().credentials.state,
                 }))
             }
             Request::Lease { workspace } => {
