@@ -70,6 +70,9 @@ struct HistoryLine<'a> {
     retry_of: Option<&'a batchwatch_core::BatchId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     campaign: Option<&'a batchwatch_core::BatchId>,
+    /// The workspace it ran in (none for a record from before workspaces).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    workspace: Option<&'a str>,
 }
 
 /// The campaigns in the record (batches with retries), each attempt's first batch by ID.
@@ -126,6 +129,16 @@ fn list(file: &StateFile, json: bool) -> Result<(), Failure> {
         .max()
         .unwrap_or(0);
     let campaigns = campaigns(&record);
+    // A workspace column when the record spans several (one from before workspaces shows "-").
+    let workspaces: std::collections::HashSet<Option<&str>> =
+        record.iter().map(|f| f.workspace.as_deref()).collect();
+    let workspace_width = (workspaces.len() > 1).then(|| {
+        record
+            .iter()
+            .map(|f| f.workspace.as_deref().map_or(1, str::len))
+            .max()
+            .unwrap_or(1)
+    });
     for finished in &record {
         let when = finished.finished_at_ms;
         let f = batchwatch_core::figures(&finished.last, now);
@@ -135,6 +148,7 @@ fn list(file: &StateFile, json: bool) -> Result<(), Failure> {
                 finished_at: when,
                 retry_of: finished.launch.as_ref().and_then(|l| l.retry_of.as_ref()),
                 campaign: campaign_of(&finished.id, &record, &campaigns),
+                workspace: finished.workspace.as_deref(),
             };
             println!(
                 "{}",
@@ -147,8 +161,11 @@ fn list(file: &StateFile, json: bool) -> Result<(), Failure> {
             let success = format::success(&f)
                 .map(|s| format!("  {s}"))
                 .unwrap_or_default();
+            let workspace = workspace_width
+                .map(|w| format!("{:<w$}  ", finished.workspace.as_deref().unwrap_or("-")))
+                .unwrap_or_default();
             println!(
-                "{}{success}{finished_at}",
+                "{workspace}{}{success}{finished_at}",
                 summary::human_line(&finished.id, &finished.last, &f, width)
             );
         }

@@ -227,3 +227,48 @@ fn a_campaign_gets_a_line_adding_up_its_attempts() {
     assert!(line("batch_alone").get("campaign").is_none());
     assert_eq!(lines.len(), 3, "records only: no line of another shape");
 }
+
+/// With records from several workspaces, each line starts with its workspace ("-" for one
+/// from before workspaces), and `--json` carries it; with one workspace there is no column.
+#[test]
+fn history_shows_the_workspace_column_when_the_record_spans_several() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = StateFile::new(dir.path().join("batchwatch/state.db"));
+    file.load(0);
+    let in_workspace = |id: &str, at: u64, workspace: Option<&str>| SavedBatch {
+        workspace: workspace.map(|w| batchwatch_core::WorkspaceId::new(w).unwrap()),
+        ..batch(id, progress("completed", 95, Some(at)))
+    };
+    let history = |args: &[&str]| {
+        let mut command = cli(args);
+        without_keychain(&mut command, dir.path());
+        run(command)
+    };
+    file.save(&SavedState {
+        batches: vec![in_workspace("batch_us", 1_703_100_000_000, Some("ws_us"))],
+        ..SavedState::default()
+    })
+    .unwrap();
+    let out = history(&["history"]);
+    assert!(out.stdout.starts_with("batch_us "), "{out:#?}");
+
+    file.save(&SavedState {
+        batches: vec![
+            in_workspace("batch_us", 1_703_100_000_000, Some("ws_us")),
+            in_workspace("batch_globex", 1_703_103_600_000, Some("ws_globex")),
+            in_workspace("batch_before", 1_703_090_000_000, None),
+        ],
+        ..SavedState::default()
+    })
+    .unwrap();
+    let out = history(&["history"]);
+    out.assert_code(0);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(lines[0].starts_with("ws_globex  batch_globex "), "{out:#?}");
+    assert!(lines[1].starts_with("ws_us      batch_us "), "{out:#?}");
+    assert!(lines[2].starts_with("-          batch_before "), "{out:#?}");
+    let out = history(&["history", "--json"]);
+    let first: serde_json::Value =
+        serde_json::from_str(out.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(first["workspace"], "ws_globex");
+}

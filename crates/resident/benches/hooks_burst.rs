@@ -70,6 +70,7 @@ fn main() {
         .block_on(client.call(&Request::Track {
             text: ids.join("\n"),
             notify: None,
+            workspace: None,
         }))
         .unwrap();
     // Every batch seen running first (a batch first seen finished is no event).
