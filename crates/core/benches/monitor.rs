@@ -164,6 +164,90 @@ fn requests_per_minute() {
     );
 }
 
+/// The threads of this process, as the kernel counts them.
+fn threads() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Three workspaces over two keys, 1,000 running batches (400 + 300 on one key, 300 on the
+/// other), against the simulator for 10 simulated minutes: each key's worst minute, the 429s,
+/// and the threads (no thread per workspace: the monitor is one task).
+fn requests_per_key() {
+    const SPEED: f64 = 60.0;
+    const KEY_A: &str = "sk_bench_agency";
+    const KEY_B: &str = "sk_bench_other";
+    let pairs = [
+        (KEY_A, WORKSPACES[0].0, 400),
+        (KEY_A, WORKSPACES[1].0, 300),
+        (KEY_B, WORKSPACES[2].0, 300),
+    ];
+    let sim = RunningSim::spawn(SimConfig {
+        speed: SPEED,
+        credentials: pairs
+            .iter()
+            .map(|(k, w, _)| ((*k).to_owned(), (*w).to_owned()))
+            .collect(),
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let control = sim.control();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (before, during) = runtime.block_on(async {
+        let workspaces = pairs
+            .iter()
+            .enumerate()
+            .map(|(i, (key, id, _))| {
+                batchwatch_core::workspace::Workspace::new(
+                    Credentials::new(key, id).unwrap(),
+                    Some(WORKSPACES[i].1),
+                    i as u64,
+                )
+                .unwrap()
+            })
+            .collect();
+        let client = TrilletClient::unauthenticated(ApiBase::parse(&sim.base_url()).unwrap());
+        let before = threads();
+        let mut config = MonitorConfig::of_workspaces(client, workspaces);
+        config.poll = Some(PollPolicy::paced(
+            Duration::from_secs(15).div_f64(SPEED),
+            Duration::from_secs(60).div_f64(SPEED),
+        ));
+        let (monitor, _events) = Monitor::spawn(config);
+        for (_, workspace, n) in pairs {
+            let ids = (0..n)
+                .map(|i| {
+                    BatchId::parse(
+                        &control
+                            .add_batch(BatchScript::new(5000).id(format!("batch_{workspace}_{i}"))),
+                    )
+                    .unwrap()
+                })
+                .collect();
+            monitor.track_in(Some(WorkspaceId::new(workspace).unwrap()), ids);
+        }
+        tokio::time::sleep(Duration::from_secs_f64(600.0 / SPEED)).await;
+        let during = threads();
+        monitor.shutdown().await;
+        (before, during)
+    });
+    let requests = control.requests();
+    let minute = Duration::from_secs(60);
+    println!(
+        "3 workspaces over 2 keys, 1,000 running batches, 10 simulated minutes: {} requests; worst minute {} on the key two workspaces share, {} on the other; 429 answers {}; threads {} before the monitor, {} while it polls",
+        requests.len(),
+        control.max_requests_in_window(KEY_A, minute),
+        control.max_requests_in_window(KEY_B, minute),
+        requests.iter().filter(|r| r.status == 429).count(),
+        before,
+        during
+    );
+}
+
 /// The drill-down as the app runs it: a page asked through the monitor over loopback HTTP,
 /// added, grouped, and serialized to the JSON the window receives.
 fn drill_down() {
@@ -266,6 +350,7 @@ fn main() {
     memory_per_batch();
     view_time();
     requests_per_minute();
+    requests_per_key();
     drill_down();
     retry_list();
 }
