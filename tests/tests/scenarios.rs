@@ -1869,5 +1869,31 @@ fn two_workspaces_from_the_terminal_are_watched_side_by_side() {
         },
     );
     assert!(body.starts_with("Globex: "), "{body}");
+
+    // Removing a workspace that still has a running batch is asked first (no terminal here:
+    // refused, nothing removed); with --yes it goes, and its batch with it.
+    let (code, _, err) = desktop.cli(&["credentials", "clear", "--workspace", WORKSPACE], "");
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("still watches 1 running batch in ws_e2e"),
+        "{err}"
+    );
+    assert_eq!(os::keychain_accounts(&desktop.keychain_service).len(), 2);
+    let (code, out, err) = desktop.cli(
+        &["credentials", "clear", "--workspace", WORKSPACE, "--yes"],
+        "",
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        os::keychain_accounts(&desktop.keychain_service),
+        ["trillet/ws_globex"]
+    );
+    eventually("the removed workspace's card to go", WAIT, || {
+        let left = window.run(
+            "return [...document.querySelectorAll('.card')].map(c => c.dataset.id);",
+            json!([]),
+        );
+        (left == json!(["batch_globex_soon"])).then_some(())
+    });
     window.quit();
 }

@@ -312,8 +312,13 @@ pub enum CredentialsCommand {
         label: Option<String>,
     },
     /// Remove the workspace named with `--workspace ID` (the only one when one is stored),
-    /// and stop watching its batches.
-    Clear,
+    /// and stop watching its batches — asked first while the tray app still watches running
+    /// ones.
+    Clear {
+        /// Remove it without asking, even with running batches.
+        #[arg(long)]
+        yes: bool,
+    },
     /// List every stored workspace (ID, label, where it comes from) — never a key.
     Show,
 }

@@ -19,7 +19,7 @@ pub fn run(command: CredentialsCommand, workspace: Option<&str>) -> Result<(), F
     let store = KeyringStore::from_env();
     match command {
         CredentialsCommand::Set { label } => set(&store, workspace, label.as_deref()),
-        CredentialsCommand::Clear => clear(&store, workspace),
+        CredentialsCommand::Clear { yes } => clear(&store, workspace, yes),
         CredentialsCommand::Show => show(&store),
     }
 }
@@ -69,8 +69,9 @@ fn set(
 }
 
 /// Removes one workspace: the one named, else the only one stored. A running tray app removes
-/// it (and stops watching its batches); without one, the keychain item goes directly.
-fn clear(store: &dyn SecretStore, workspace: Option<&str>) -> Result<(), Failure> {
+/// it (and stops watching its batches, asked first while some run); without one, the keychain
+/// item goes directly.
+fn clear(store: &dyn SecretStore, workspace: Option<&str>, yes: bool) -> Result<(), Failure> {
     let stored = store.workspaces().map_err(config::keychain_failure)?;
     let choices: Vec<(String, String)> = stored
         .iter()
@@ -88,6 +89,12 @@ fn clear(store: &dyn SecretStore, workspace: Option<&str>) -> Result<(), Failure
                 .map_err(|e| Failure::Usage(e.to_string()))?,
         ),
     };
+    if let Some(id) = &id {
+        let running = running_in(id.as_str());
+        if running > 0 && !yes {
+            confirm_removal(id.as_str(), running)?;
+        }
+    }
     if let Some(id) = id {
         let through_tray_app = tell_the_tray_app(&Request::ForgetCredentials {
             workspace_id: Some(id.to_string()),
@@ -127,6 +134,49 @@ fn show(store: &dyn SecretStore) -> Result<(), Failure> {
         println!("  API key: stored in your keychain (not shown)");
     }
     Ok(())
+}
+
+/// The batches still running that a running tray app watches in `workspace` (0 without one).
+fn running_in(workspace: &str) -> usize {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return 0;
+    };
+    runtime.block_on(async {
+        let Some(resident) = crate::resident::running().await else {
+            return 0;
+        };
+        let Ok(state) = resident.call(&Request::GetState {}).await else {
+            return 0;
+        };
+        state["cards"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|c| c["workspace"] == workspace && c["finished"] == false)
+            .count()
+    })
+}
+
+/// Asks on a terminal before a workspace with running batches goes; refuses without one.
+fn confirm_removal(workspace: &str, running: usize) -> Result<(), Failure> {
+    let what = format!(
+        "the tray app still watches {} in {workspace}; removing it stops watching them (they go on at Trillet)",
+        batchwatch_core::format::count(running as u64, "running batch", "running batches")
+    );
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Err(Failure::Usage(format!(
+            "{what}; run again with --yes to remove it anyway"
+        )));
+    }
+    let answer = prompt_line(&format!("Remove {workspace}? ({what}) [y/N] "))?;
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(Failure::Usage("not removed".to_owned()))
+    }
 }
 
 /// Hands a change to a running tray app (not one on environment credentials, which refuses);

@@ -519,3 +519,48 @@ async fn a_database_from_before_workspaces_is_migrated_and_its_batches_join_the_
         "a record from before stays the first's"
     );
 }
+
+/// One batch of each ID: the same ID asked in another workspace is said, with the workspace
+/// that watches it, and nothing is merged or moved.
+#[tokio::test(start_paused = true)]
+async fn the_same_id_in_another_workspace_is_said_not_merged() {
+    let fake = FakeTrillet::default();
+    let (monitor, _events) = start(&fake, three_workspaces(), None);
+    let id = BatchId::parse("batch_shared").unwrap();
+    let first = monitor
+        .track_in(
+            Some(WorkspaceId::new("ws_acme_us").unwrap()),
+            vec![id.clone()],
+        )
+        .answer()
+        .await;
+    assert_eq!(first.added, [id.clone()]);
+    let again = monitor
+        .track_in(
+            Some(WorkspaceId::new("ws_globex").unwrap()),
+            vec![id.clone()],
+        )
+        .answer()
+        .await;
+    assert!(again.added.is_empty() && again.already.is_empty());
+    assert_eq!(
+        again.in_another_workspace,
+        [(id.clone(), WorkspaceId::new("ws_acme_us").unwrap())]
+    );
+    let same = monitor
+        .track_in(
+            Some(WorkspaceId::new("ws_acme_us").unwrap()),
+            vec![id.clone()],
+        )
+        .answer()
+        .await;
+    assert_eq!(same.already, [id]);
+    run_for(Duration::from_secs(5)).await;
+    let view = monitor.snapshot();
+    assert_eq!(view.batches.len(), 1);
+    assert_eq!(
+        view.batches[0].workspace.as_ref().map(|w| w.as_str()),
+        Some("ws_acme_us")
+    );
+    assert!(fake.asked().iter().all(|a| a.workspace == "ws_acme_us"));
+}

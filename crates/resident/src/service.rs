@@ -262,10 +262,25 @@ impl AppState {
             }
         }
         let names = |ids: &[BatchId]| ids.iter().map(ToString::to_string).collect();
+        let mut rejected = pasted.rejected;
+        let view = self.monitor.snapshot();
+        rejected.extend(tracking.in_another_workspace.iter().map(|(id, theirs)| {
+            let label = view
+                .workspaces
+                .iter()
+                .find(|w| w.id == *theirs)
+                .map_or(theirs.as_str(), |w| w.label.as_str());
+            RejectedToken {
+                token: id.to_string(),
+                reason: format!(
+                    "already watched in {label}; Batchwatch watches one batch of each ID at a time"
+                ),
+            }
+        }));
         Ok(TrackOutcome {
             added: names(&tracking.added),
             already: names(&tracking.already),
-            rejected: pasted.rejected,
+            rejected,
             over_limit: names(&tracking.over_limit),
             over_limit_message: tracking.over_limit_sentence(),
         })

@@ -78,6 +78,8 @@ pub struct Tracking {
     pub already: Vec<BatchId>,
     /// Not added: [`MAX_TRACKED`] batches are tracked already.
     pub over_limit: Vec<BatchId>,
+    /// Not added: the same ID is watched in this other workspace (one batch of each ID).
+    pub in_another_workspace: Vec<(BatchId, WorkspaceId)>,
 }
 
 impl Tracking {

@@ -119,10 +119,22 @@ impl<S: TrilletApi> Task<S> {
                     workspace.or_else(|| self.workspaces.first().map(|w| w.workspace.id().clone()));
                 let lane = self.lane_of(workspace.as_ref());
                 let mut tracking = Tracking::default();
-                let mut known: std::collections::HashSet<BatchId> =
-                    self.batches.iter().map(|b| b.id.clone()).collect();
+                // Each ID and the workspace it is watched in.
+                let mut known: std::collections::HashMap<BatchId, Option<WorkspaceId>> = self
+                    .batches
+                    .iter()
+                    .map(|b| (b.id.clone(), b.workspace.clone()))
+                    .collect();
                 for (id, launch) in ids {
-                    if known.contains(&id) {
+                    if let Some(theirs) = known.get(&id).filter(
+                        |theirs| matches!((theirs, &workspace), (Some(a), Some(b)) if a != b),
+                    ) {
+                        // One batch of each ID for now: the same ID asked in another workspace
+                        // is said, never merged into the one watched.
+                        tracking
+                            .in_another_workspace
+                            .push((id, theirs.clone().expect("filtered on Some")));
+                    } else if known.contains_key(&id) {
                         if let Some(launch) = launch {
                             if let Some(b) = self.batches.iter_mut().find(|b| b.id == id) {
                                 b.launch = Some(launch);
@@ -132,7 +144,7 @@ impl<S: TrilletApi> Task<S> {
                     } else if self.batches.len() >= MAX_TRACKED {
                         tracking.over_limit.push(id);
                     } else {
-                        known.insert(id.clone());
+                        known.insert(id.clone(), workspace.clone());
                         let mut tracked = Tracked::new(id.clone(), now, self.next_generation);
                         tracked.launch = launch;
                         tracked.workspace = workspace.clone();
