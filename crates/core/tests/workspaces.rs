@@ -534,7 +534,7 @@ async fn the_same_id_in_another_workspace_is_said_not_merged() {
         )
         .answer()
         .await;
-    assert_eq!(first.added, [id.clone()]);
+    assert_eq!(first.added, std::slice::from_ref(&id));
     let again = monitor
         .track_in(
             Some(WorkspaceId::new("ws_globex").unwrap()),
