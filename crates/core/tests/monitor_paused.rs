@@ -1378,13 +1378,20 @@ async fn new_credentials_are_checked_by_the_monitor_within_its_budget() {
     assert_eq!(refused.code(), "unauthorized", "{refused:?}");
     assert_eq!(monitor.snapshot().connection, Connection::Ready);
 
-    // With a batch tracked, that batch is the one asked about.
+    // With a batch of its own workspace tracked, that batch is the one asked about (a new key
+    // for the workspace polled)...
     fake.set("batch_a", running(3));
     monitor.track(vec![id("batch_a")]).answer().await;
     let before = fake.requests("batch_a");
-    assert_eq!(monitor.check_credentials(candidate()).await, Ok(()));
+    let same_workspace = Credentials::new("sk_candidate", "ws_fake").unwrap();
+    assert_eq!(monitor.check_credentials(same_workspace).await, Ok(()));
     assert_eq!(fake.requests("batch_a"), before + 1);
     assert_eq!(fake.requests(probe), 2);
+    // ...while another workspace's batch is none of a candidate's business: it asks the probe.
+    let refused = monitor.check_credentials(candidate()).await.unwrap_err();
+    assert_eq!(refused.code(), "unauthorized", "{refused:?}");
+    assert_eq!(fake.requests(probe), 3);
+    assert_eq!(fake.requests("batch_a"), before + 1);
 }
 
 #[tokio::test(start_paused = true)]

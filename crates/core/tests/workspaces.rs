@@ -42,6 +42,14 @@ impl FakeTrillet {
         self.by_key.lock().unwrap().remove(key);
     }
 
+    /// The key answers `error` in this workspace only (a 403: not allowed there).
+    fn fail_pair(&self, key: &str, workspace: &str, error: ApiError) {
+        self.by_key
+            .lock()
+            .unwrap()
+            .insert(format!("{key}/{workspace}"), error);
+    }
+
     fn asked(&self) -> Vec<Asked> {
         self.log.lock().unwrap().clone()
     }
@@ -78,7 +86,9 @@ impl TrilletApi for FakeTrillet {
             key: key.clone(),
             workspace: credentials.workspace_id.to_string(),
         });
-        let answer = match self.by_key.lock().unwrap().get(&key) {
+        let by_key = self.by_key.lock().unwrap();
+        let pair = format!("{key}/{}", credentials.workspace_id);
+        let answer = match by_key.get(&pair).or_else(|| by_key.get(&key)) {
             Some(error) => Err(error.clone()),
             None => Ok(running()),
         };
@@ -563,4 +573,93 @@ async fn the_same_id_in_another_workspace_is_said_not_merged() {
         Some("ws_acme_us")
     );
     assert!(fake.asked().iter().all(|a| a.workspace == "ws_acme_us"));
+}
+
+/// A 403 is about one pairing — the key is not allowed in that workspace — so it stops that
+/// workspace alone: the other workspace on the same key goes on, and one notification names
+/// only the refused one.
+#[tokio::test(start_paused = true)]
+async fn a_403_stops_only_its_workspace_not_the_key() {
+    let fake = FakeTrillet::default();
+    fake.fail_pair(
+        KEY_A,
+        "ws_acme_eu",
+        ApiError::Unauthorized {
+            status: 403,
+            message: "API key is not authorized for this workspace".into(),
+        },
+    );
+    let (monitor, mut events) = start(&fake, three_workspaces(), None);
+    track(&monitor, "ws_acme_us", 2);
+    track(&monitor, "ws_acme_eu", 2);
+    run_for(Duration::from_secs(5 * 60)).await;
+
+    let asked = fake.with_key(KEY_A);
+    let eu = asked.iter().filter(|a| a.workspace == "ws_acme_eu").count();
+    let us = asked.iter().filter(|a| a.workspace == "ws_acme_us").count();
+    assert_eq!(eu, 1, "one 403 stops that workspace");
+    assert!(us >= 2 * 5, "the other workspace on the key goes on: {us}");
+    assert!(matches!(
+        connection_of(&monitor, "ws_acme_eu"),
+        Connection::CredentialsRejected { status: 403, .. }
+    ));
+    assert_eq!(connection_of(&monitor, "ws_acme_us"), Connection::Ready);
+    let told: Vec<String> = std::iter::from_fn(|| events.try_recv().ok())
+        .filter_map(|e| match e {
+            MonitorEvent::CredentialsRejected { notification, .. } => Some(notification.body),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0].starts_with("Acme EU: "), "{told:?}");
+
+    // Once Trillet allows the pair (and a check says so), it is polled again.
+    fake.by_key.lock().unwrap().clear();
+    let pair = Credentials::new(KEY_A, "ws_acme_eu").unwrap();
+    assert_eq!(monitor.check_credentials(pair).await, Ok(()));
+    run_for(Duration::from_secs(30)).await;
+    assert_eq!(connection_of(&monitor, "ws_acme_eu"), Connection::Ready);
+    let eu_after = fake
+        .with_key(KEY_A)
+        .iter()
+        .filter(|a| a.workspace == "ws_acme_eu")
+        .count();
+    assert!(eu_after > eu + 1, "polled again: {eu_after}");
+}
+
+/// A change of the workspaces (a rename, another workspace added) keeps what a key's answer
+/// in flight says: its 429 still pauses that key.
+#[tokio::test(start_paused = true)]
+async fn a_429_in_flight_while_the_workspaces_change_still_pauses_its_key() {
+    let fake = FakeTrillet::default();
+    let (monitor, _events) = start(&fake, three_workspaces(), None);
+    track(&monitor, "ws_globex", 1);
+    run_for(Duration::from_secs(1)).await;
+    fake.fail_key(
+        KEY_B,
+        ApiError::RateLimited {
+            retry_after: Some(Duration::from_secs(120)),
+            message: "Rate limit".into(),
+        },
+    );
+    // The refresh's poll goes out, then the rename is taken before its answer (commands come
+    // first): the answer is still the key's.
+    let before = fake.with_key(KEY_B).len();
+    monitor.refresh(None);
+    let mut renamed = three_workspaces();
+    renamed[2].label = "Globex Corp".into();
+    monitor.set_workspaces(renamed);
+    run_for(Duration::from_secs(1)).await;
+    let at_429 = fake.with_key(KEY_B).len();
+    assert_eq!(at_429, before + 1, "the 429 was believed, not asked again");
+    assert!(matches!(
+        connection_of(&monitor, "ws_globex"),
+        Connection::RateLimited { .. }
+    ));
+    run_for(Duration::from_secs(60)).await;
+    assert_eq!(
+        fake.with_key(KEY_B).len(),
+        at_429,
+        "paused, not asked again at once"
+    );
 }

@@ -215,9 +215,12 @@ impl AppState {
                 }))
             }
             Request::Lease { workspace } => {
-                // One not polled here (or unreadable) takes the budget of the keyless lane.
-                let workspace = workspace.and_then(|w| WorkspaceId::new(&w).ok());
-                self.monitor.lease_in(workspace).await?;
+                // One not polled here (or unreadable) takes a budget apart from every key's.
+                match workspace.map(|w| WorkspaceId::new(&w)) {
+                    Some(Err(_)) => self.monitor.lease_elsewhere().await?,
+                    Some(Ok(w)) => self.monitor.lease_in(Some(w)).await?,
+                    None => self.monitor.lease().await?,
+                }
                 Ok(Value::Null)
             }
             Request::Quit {} => {

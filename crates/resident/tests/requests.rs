@@ -724,7 +724,9 @@ fn status_answers_a_watched_batch_from_memory_and_asks_about_others_without_addi
     assert_eq!(h.invoke("lease", json!({})), Ok(Value::Null));
     assert_eq!(
         h.invoke("about", json!({})),
-        Ok(json!({"apiBase": h.sim.base_url() + "/", "workspaceId": null, "workspaces": []}))
+        Ok(
+            json!({"apiBase": h.sim.base_url() + "/", "workspaceId": null, "workspaces": [], "credentials": "missing"})
+        )
     );
     h.invoke(
         "save_credentials",

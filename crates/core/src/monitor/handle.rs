@@ -120,6 +120,8 @@ pub(super) type In = Option<WorkspaceId>;
 /// Whose key's budget a lease is taken from.
 pub(super) enum LeaseFor {
     Workspace(In),
+    /// A key this monitor does not hold (the keyless lane).
+    Elsewhere,
     /// A tracked batch's (its workspace's key).
     Batch(BatchId),
 }
@@ -151,7 +153,7 @@ pub(super) enum Command {
     Cancel(BatchId, Reply<CancelOutcome>),
     Calls(BatchId, CallsQuery, Reply<CallsPage>, Slot),
     CheckCredentials(Credentials, Reply<()>),
-    KnownStatus(BatchId, Reply<Arc<BatchProgress>>),
+    KnownStatus(In, BatchId, Reply<Arc<BatchProgress>>),
     AskStatus(In, BatchId, Reply<Arc<BatchProgress>>),
     Lease(LeaseFor, Reply<()>),
     DrillDown(BatchId, Reply<Arc<tokio::sync::Mutex<FailedCalls>>>),
@@ -291,7 +293,7 @@ impl MonitorHandle {
         id: BatchId,
     ) -> Result<Arc<BatchProgress>, ActionError> {
         match self
-            .ask(|reply| Command::KnownStatus(id.clone(), reply))
+            .ask(|reply| Command::KnownStatus(workspace.clone(), id.clone(), reply))
             .await
         {
             Err(ActionError::NotTracked(_)) => {}
@@ -321,6 +323,13 @@ impl MonitorHandle {
     /// The first workspace's call agents, asked once within the budget (a click).
     pub async fn agents(&self) -> Result<Vec<crate::model::Agent>, ActionError> {
         self.agents_in(None).await
+    }
+
+    /// [`Self::lease`] for a key this monitor does not hold: a budget of its own, apart from
+    /// every workspace's.
+    pub async fn lease_elsewhere(&self) -> Result<(), ActionError> {
+        self.ask(|reply| Command::Lease(LeaseFor::Elsewhere, reply))
+            .await
     }
 
     /// A workspace's call agents.

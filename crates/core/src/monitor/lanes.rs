@@ -1,8 +1,9 @@
 //! The workspaces the monitor polls and the keys they use. Trillet's limit is the key's, so
-//! each key has one lane — its request budget, its refusal (401/403), its 429 pause and the
-//! leases waiting on it — and every workspace on that key shares it: two workspaces on one key
-//! share its requests a minute, two keys each have theirs, and a fault of one key stops or
-//! pauses only its own workspaces.
+//! each key has one lane — its request budget, its refusal (401), its 429 pause and the leases
+//! waiting on it — and every workspace on that key shares it: two workspaces on one key share
+//! its requests a minute, two keys each have theirs, and a fault of one key stops or pauses
+//! only its own workspaces. A 403 is about one pairing (the key is not allowed in that
+//! workspace): it stops that workspace alone.
 
 use std::collections::VecDeque;
 
@@ -18,6 +19,9 @@ use super::*;
 pub(super) struct Watched {
     pub(super) workspace: Workspace,
     pub(super) lane: usize,
+    /// Trillet refused its key for this workspace (403): its batches are not polled until the
+    /// pair changes or a check of it passes. (A refused key, 401, is its lane's.)
+    pub(super) refusal: Option<Rejection>,
 }
 
 /// One key's share of Trillet: what is sent with it, and what Trillet said of it.
@@ -25,7 +29,7 @@ pub(super) struct Lane {
     /// `None` for the first lane: leases for a workspace this monitor does not poll.
     pub(super) key: Option<ApiKey>,
     pub(super) budget: RequestBudget<Instant>,
-    /// Trillet refused the key (401/403): nothing is polled with it until it is replaced, or a
+    /// Trillet refused the key (401): nothing is polled with it until it is replaced, or a
     /// check of it passes.
     pub(super) rejection: Option<Rejection>,
     /// A 429 in force: nothing is sent with the key until it is over.
@@ -60,21 +64,26 @@ pub(super) struct RateLimit {
     pub(super) until_ms: u64,
 }
 
-/// What a request was sent with: an answer teaches its lane only while the workspaces it was
-/// asked under are still the ones in force.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a request was sent with: its answer teaches the lane of that key (and the workspace,
+/// for a 403) as long as the key is still in use, whatever else changed meanwhile.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Asked {
-    pub(super) generation: u64,
-    pub(super) lane: usize,
+    /// `None` for the keyless lane.
+    pub(super) key: Option<ApiKey>,
+    pub(super) workspace: Option<WorkspaceId>,
 }
 
 impl<S: TrilletApi> Task<S> {
     /// Polls these workspaces from now on. A key kept keeps its lane (its budget, pause and
-    /// refusal: a key's fault is not cleared by adding another workspace); a new key gets a
-    /// fresh one; leases waiting on a key gone wait on the keyless lane. Batches from before
-    /// workspaces join the first one, and every batch learns its lane.
+    /// refusal: a key's fault is not cleared by adding another workspace), and a pair kept its
+    /// 403; a new key gets a fresh lane; leases waiting on a key gone wait on the keyless lane.
+    /// Batches from before workspaces join the first one, and every batch learns its lane.
     pub(super) fn set_workspaces(&mut self, workspaces: Vec<Workspace>, now: Instant) {
         let mut old: Vec<Lane> = std::mem::take(&mut self.lanes);
+        let mut refusals: Vec<(Workspace, Rejection)> = std::mem::take(&mut self.workspaces)
+            .into_iter()
+            .filter_map(|w| Some((w.workspace, w.refusal?)))
+            .collect();
         let mut keyless = old.remove(0);
         let mut lanes = vec![];
         let mut watched = Vec::with_capacity(workspaces.len());
@@ -94,9 +103,14 @@ impl<S: TrilletApi> Task<S> {
                     lanes.len() - 1
                 }
             };
+            let refusal = refusals
+                .iter()
+                .position(|(w, _)| w.credentials == workspace.credentials)
+                .map(|kept| refusals.swap_remove(kept).1);
             watched.push(Watched {
                 workspace,
                 lane: lane + 1,
+                refusal,
             });
         }
         for gone in old {
@@ -108,7 +122,6 @@ impl<S: TrilletApi> Task<S> {
             .sort_by_key(|(since, _)| *since);
         self.lanes = std::iter::once(keyless).chain(lanes).collect();
         self.workspaces = watched;
-        self.credentials_generation += 1;
 
         let first = self.workspaces.first().map(|w| w.workspace.id().clone());
         let mut adopted = false;
@@ -129,10 +142,17 @@ impl<S: TrilletApi> Task<S> {
         }
     }
 
-    /// Each batch's lane, from its workspace (none when its workspace is not polled).
+    /// Each batch's lane, from its workspace: none when its workspace is not polled, or is
+    /// refused (403) — so no poll of it is ever due.
     pub(super) fn assign_lanes(&mut self) {
         for i in 0..self.batches.len() {
-            let lane = self.lane_of(self.batches[i].workspace.as_ref());
+            let lane = match self.batches[i].workspace.as_ref() {
+                Some(w) => self
+                    .watched(Some(w))
+                    .filter(|w| w.refusal.is_none())
+                    .map(|w| w.lane),
+                None => None,
+            };
             self.batches[i].lane = lane;
         }
     }
@@ -147,6 +167,17 @@ impl<S: TrilletApi> Task<S> {
 
     pub(super) fn lane_of(&self, workspace: Option<&WorkspaceId>) -> Option<usize> {
         self.watched(workspace).map(|w| w.lane)
+    }
+
+    /// A workspace's state: its own 403, else its key's.
+    pub(super) fn workspace_connection(&self, watched: &Watched) -> Connection {
+        match &watched.refusal {
+            Some(r) => Connection::CredentialsRejected {
+                status: r.status,
+                message: r.message.clone(),
+            },
+            None => self.lane_connection(watched.lane),
+        }
     }
 
     /// A lane's state, from its refusal and its pause.
@@ -183,6 +214,17 @@ impl<S: TrilletApi> Task<S> {
             };
             return Connection::CredentialsRejected { status, message };
         }
+        if let Some(w) = self.workspaces.iter().find(|w| w.refusal.is_some()) {
+            let Connection::CredentialsRejected { status, message } = self.workspace_connection(w)
+            else {
+                unreachable!("the workspace has a refusal")
+            };
+            let message = match several {
+                true => format!("{}: {message}", w.workspace.label),
+                false => message,
+            };
+            return Connection::CredentialsRejected { status, message };
+        }
         keyed
             .filter_map(|l| self.lanes[l].rate_limit)
             .max_by_key(|p| p.until_ms)
@@ -208,16 +250,28 @@ impl<S: TrilletApi> Task<S> {
             .flatten()
     }
 
-    /// What a request sent now on `lane` is tagged with.
-    pub(super) fn asked(&self, lane: usize) -> Asked {
+    /// What a request sent now with `credentials` is tagged with (`None`: the keyless lane's).
+    pub(super) fn asked(credentials: Option<&crate::credentials::Credentials>) -> Asked {
         Asked {
-            generation: self.credentials_generation,
-            lane,
+            key: credentials.map(|c| c.api_key.clone()),
+            workspace: credentials.map(|c| c.workspace_id.clone()),
         }
     }
 
-    /// The lane an answer teaches, if its workspaces are still the ones in force.
-    pub(super) fn lane_still(&self, asked: Asked) -> Option<usize> {
-        (asked.generation == self.credentials_generation).then_some(asked.lane)
+    /// The lane an answer teaches: the one of the key it was asked with, while that key is in
+    /// use (the keyless lane for a request asked without one).
+    pub(super) fn lane_still(&self, asked: &Asked) -> Option<usize> {
+        self.lanes.iter().position(|l| l.key == asked.key)
+    }
+
+    /// Whether `asked` is still how a batch of `workspace` is asked: its answer is about the
+    /// batch as polled now (not a 404 from another workspace, not another key's 429).
+    pub(super) fn still_asked_so(&self, workspace: Option<&WorkspaceId>, asked: &Asked) -> bool {
+        workspace.is_some_and(|w| {
+            self.watched(Some(w)).is_some_and(|watched| {
+                asked.workspace.as_ref() == Some(w)
+                    && asked.key.as_ref() == Some(&watched.workspace.credentials.api_key)
+            })
+        })
     }
 }

@@ -126,7 +126,6 @@ impl Monitor {
             source: Arc::new(config.source),
             workspaces: Vec::new(),
             lanes: vec![Lane::new(None)],
-            credentials_generation: 0,
             state_file: config.state_file.filter(|_| writable),
             settings: saved.settings.within_ranges(),
             poll_override: config.poll,
@@ -216,8 +215,6 @@ struct Task<S> {
     /// One per key the workspaces use, plus the first, keyless one: the budget of leases for a
     /// workspace this monitor does not poll (another process's own credentials).
     lanes: Vec<Lane>,
-    /// Bumped on every change of the workspaces, so a 401 for old credentials is ignored.
-    credentials_generation: u64,
     state_file: Option<StateFile>,
     /// The user's settings, as the state file keeps them.
     settings: Settings,

@@ -108,8 +108,8 @@ impl<S: TrilletApi> Task<S> {
         // Each batch is asked with its own workspace's pair, counted in its key's budget.
         let request = self.source.fetch(&watched.workspace.credentials, &batch.id);
         let lane = watched.lane;
+        let asked = Self::asked(Some(&watched.workspace.credentials));
         self.lanes[lane].budget.record(now);
-        let asked = self.asked(lane);
         let batch = &mut self.batches[index];
         let (id, generation) = (batch.id.clone(), batch.generation);
         let task = self.polls.spawn(async move {
@@ -148,7 +148,10 @@ impl<S: TrilletApi> Task<S> {
             return false; // untracked meanwhile
         };
         self.batches[index].in_flight = None;
-        let Some(lane) = self.lane_still(answer.asked) else {
+        let lane = self.lane_still(&answer.asked);
+        let Some(lane) = lane
+            .filter(|_| self.still_asked_so(self.batches[index].workspace.as_ref(), &answer.asked))
+        else {
             // Asked with credentials since replaced: whatever it says (404 from the old
             // workspace, 429 for the old key) is not about the new ones. Ask again.
             self.batches[index].next_due = now;
@@ -263,7 +266,7 @@ impl<S: TrilletApi> Task<S> {
                 }
             }
             Err(ApiError::Unauthorized { status, message }) => {
-                self.reject_credentials(lane, status, message);
+                self.reject_credentials(lane, answer.asked.workspace.as_ref(), status, message);
             }
             Err(error @ ApiError::NotFound { .. }) => {
                 self.batches[index].fetch = FetchStatus::NotFound {
@@ -301,33 +304,62 @@ impl<S: TrilletApi> Task<S> {
         true
     }
 
-    /// 401/403: polling with this key stops until it is replaced (its workspaces only; the
-    /// other keys go on); said once.
-    pub(super) fn reject_credentials(&mut self, lane: usize, status: u16, message: String) {
+    /// 401: polling with this key stops until it is replaced (its workspaces only; the other
+    /// keys go on). 403: the key is not allowed in that workspace, which alone stops. Said
+    /// once.
+    pub(super) fn reject_credentials(
+        &mut self,
+        lane: usize,
+        workspace: Option<&WorkspaceId>,
+        status: u16,
+        message: String,
+    ) {
         if lane == 0 {
             return; // another process's key: not this monitor's to stop
         }
-        if self.lanes[lane].rejection.is_none() {
-            self.lanes[lane].rejection = Some(Rejection {
-                status,
-                message: message.clone(),
-            });
-            let mut notification = credentials_rejected_notification(&message);
-            if self.workspaces.len() > 1 {
-                notification.body = format!("{}: {}", self.labels_on(lane), notification.body);
+        let rejection = Rejection {
+            status,
+            message: message.clone(),
+        };
+        // A 403 of a workspace polled with this key: that pairing's refusal.
+        let pairing = (status == 403)
+            .then(|| {
+                self.workspaces
+                    .iter()
+                    .position(|w| Some(w.workspace.id()) == workspace && w.lane == lane)
+            })
+            .flatten();
+        let (named, first) = match pairing {
+            Some(i) if self.workspaces[i].refusal.is_none() => {
+                self.workspaces[i].refusal = Some(rejection);
+                self.assign_lanes();
+                let w = &self.workspaces[i].workspace;
+                (w.label.clone(), w.id().clone())
             }
-            let first = self.workspaces.iter().find(|w| w.lane == lane);
-            let payload = Event::credentials_rejected(
-                sentence(&notification.title, &notification.body),
-                (self.clock)(),
-                first.map(|w| w.workspace.id().as_str()),
-            );
-            let _ = self.events.send(MonitorEvent::CredentialsRejected {
-                message,
-                notification,
-                payload,
-            });
+            None if self.lanes[lane].rejection.is_none() => {
+                self.lanes[lane].rejection = Some(rejection);
+                let first = self.workspaces.iter().find(|w| w.lane == lane);
+                let Some(first) = first.map(|w| w.workspace.id().clone()) else {
+                    return;
+                };
+                (self.labels_on(lane), first)
+            }
+            _ => return, // said already
+        };
+        let mut notification = credentials_rejected_notification(&message);
+        if self.workspaces.len() > 1 {
+            notification.body = format!("{named}: {}", notification.body);
         }
+        let payload = Event::credentials_rejected(
+            sentence(&notification.title, &notification.body),
+            (self.clock)(),
+            Some(first.as_str()),
+        );
+        let _ = self.events.send(MonitorEvent::CredentialsRejected {
+            message,
+            notification,
+            payload,
+        });
     }
 
     /// The wait a 429 earns: the server's word, within reason — an absurd Retry-After (or a

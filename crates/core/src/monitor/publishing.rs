@@ -31,7 +31,7 @@ impl<S: TrilletApi> Task<S> {
                 .map(|w| WorkspaceState {
                     id: w.workspace.id().clone(),
                     label: w.workspace.label.clone(),
-                    connection: self.lane_connection(w.lane),
+                    connection: self.workspace_connection(w),
                 })
                 .collect(),
             settings: self.settings_in_force(),

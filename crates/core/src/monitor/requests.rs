@@ -55,7 +55,8 @@ impl<S: TrilletApi> Task<S> {
         if slot == Slot::Click {
             self.lanes[lane].budget.record(now);
         }
-        Ok((credentials, self.asked(lane)))
+        let asked = Self::asked(Some(&credentials));
+        Ok((credentials, asked))
     }
 
     pub(super) fn send_cancel(&mut self, id: BatchId, reply: Reply<CancelOutcome>, now: Instant) {
@@ -110,7 +111,7 @@ impl<S: TrilletApi> Task<S> {
         if let Some(lane) = lane {
             self.lanes[lane].budget.record(now);
         }
-        let asked = self.asked(lane.unwrap_or(0));
+        let asked = Self::asked(Some(&candidate));
         let request = self.source.fetch(&candidate, &probe);
         self.user_requests.spawn(async move {
             RequestAnswer::CredentialsCheck {
@@ -121,12 +122,17 @@ impl<S: TrilletApi> Task<S> {
         });
     }
 
-    /// A client's question about one batch, from memory: a tracked batch's last answer, else
-    /// `NotTracked` (the caller may then ask Trillet, [`Self::send_status`], after a lease).
-    pub(super) fn known_status(&self, id: &BatchId) -> Result<Arc<BatchProgress>, ActionError> {
+    /// A client's question about one batch, from memory: a tracked batch's last answer (the
+    /// one of the workspace asked about, when one is named), else `NotTracked` (the caller may
+    /// then ask Trillet, [`Self::send_status`], after a lease).
+    pub(super) fn known_status(
+        &self,
+        workspace: Option<&WorkspaceId>,
+        id: &BatchId,
+    ) -> Result<Arc<BatchProgress>, ActionError> {
         self.batches
             .iter()
-            .find(|b| &b.id == id)
+            .find(|b| &b.id == id && workspace.is_none_or(|w| b.workspace.as_ref() == Some(w)))
             .and_then(|b| b.last.clone())
             .ok_or_else(|| ActionError::NotTracked(id.clone()))
     }
@@ -241,12 +247,11 @@ impl<S: TrilletApi> Task<S> {
                 reply,
             } => {
                 // Only a refusal disproves them ("offline" does not). A key in use that passes
-                // is no longer refused: its workspaces are polled again.
+                // is no longer refused (its workspaces are polled again), nor is the pairing
+                // it was checked for.
                 let mut changed = false;
-                if let (Some(lane), Ok(()) | Err(ApiError::NotFound { .. })) =
-                    (self.lane_still(asked).filter(|l| *l > 0), &result)
-                {
-                    changed = self.lanes[lane].rejection.take().is_some();
+                if matches!(result, Ok(()) | Err(ApiError::NotFound { .. })) {
+                    changed = self.accept_again(&asked);
                 }
                 let _ = reply.send(match result {
                     Err(error @ ApiError::Unauthorized { .. }) => Err(ActionError::Api(error)),
@@ -279,7 +284,7 @@ impl<S: TrilletApi> Task<S> {
                     Err(StartFailure::NotStarted(e)) => Some(e),
                     _ => None,
                 };
-                let changed = self.learn_from(known_refusal, asked);
+                let changed = self.learn_from(known_refusal, &asked);
                 let _ = reply.send(result.map_err(|failure| match failure {
                     StartFailure::NotStarted(e) => self.action_error(e),
                     unknown @ StartFailure::Unknown(_) => ActionError::OutcomeUnknown(unknown),
@@ -293,7 +298,7 @@ impl<S: TrilletApi> Task<S> {
                 result,
                 reply,
             } => {
-                let mut changed = self.learn_from(result.as_ref().err(), asked);
+                let mut changed = self.learn_from(result.as_ref().err(), &asked);
                 changed |= self.apply_cancel(&id, generation, &result);
                 let _ = reply.send(result.map_err(|e| self.action_error(e)));
                 changed
@@ -308,7 +313,7 @@ impl<S: TrilletApi> Task<S> {
         result: Result<T, ApiError>,
         reply: Reply<T>,
     ) -> bool {
-        let changed = self.learn_from(result.as_ref().err(), asked);
+        let changed = self.learn_from(result.as_ref().err(), &asked);
         let _ = reply.send(result.map_err(|e| self.action_error(e)));
         changed
     }
@@ -324,14 +329,33 @@ impl<S: TrilletApi> Task<S> {
         }
     }
 
+    /// A check that passed: its key's refusal (401) and its pairing's (403) are over.
+    fn accept_again(&mut self, asked: &Asked) -> bool {
+        let mut changed = false;
+        if let Some(lane) = self.lane_still(asked).filter(|l| *l > 0) {
+            changed |= self.lanes[lane].rejection.take().is_some();
+        }
+        for w in &mut self.workspaces {
+            if Some(w.workspace.id()) == asked.workspace.as_ref()
+                && Some(&w.workspace.credentials.api_key) == asked.key.as_ref()
+            {
+                changed |= w.refusal.take().is_some();
+            }
+        }
+        if changed {
+            self.assign_lanes();
+        }
+        changed
+    }
+
     /// What a user request's error says about its key, if it was asked with one still in use.
-    pub(super) fn learn_from(&mut self, error: Option<&ApiError>, asked: Asked) -> bool {
+    pub(super) fn learn_from(&mut self, error: Option<&ApiError>, asked: &Asked) -> bool {
         let Some(lane) = self.lane_still(asked) else {
             return false;
         };
         match error {
             Some(ApiError::Unauthorized { status, message }) => {
-                self.reject_credentials(lane, *status, message.clone());
+                self.reject_credentials(lane, asked.workspace.as_ref(), *status, message.clone());
                 true
             }
             Some(ApiError::RateLimited { retry_after, .. }) => {

@@ -238,6 +238,7 @@ impl<S: TrilletApi> Task<S> {
                 // keyless lane's budget.
                 let lane = match whose {
                     LeaseFor::Workspace(workspace) => self.lane_of(workspace.as_ref()),
+                    LeaseFor::Elsewhere => None,
                     LeaseFor::Batch(id) => self
                         .batches
                         .iter()
@@ -252,8 +253,8 @@ impl<S: TrilletApi> Task<S> {
                 }
                 return false;
             }
-            Command::KnownStatus(id, reply) => {
-                let _ = reply.send(self.known_status(&id));
+            Command::KnownStatus(workspace, id, reply) => {
+                let _ = reply.send(self.known_status(workspace.as_ref(), &id));
                 return false;
             }
             Command::AskStatus(workspace, id, reply) => {

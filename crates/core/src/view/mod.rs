@@ -77,8 +77,9 @@ pub struct Problem {
 
 struct Row<'a> {
     snapshot: &'a BatchSnapshot,
-    /// Its workspace's key's state: a fault of another key is not this batch's.
-    connection: &'a Connection,
+    /// Its workspace's key's state: a fault of another key is not this batch's. `None`: its
+    /// workspace is no longer stored (others are), so nothing asks about it.
+    connection: Option<&'a Connection>,
     state: BatchState,
     figures: Option<Figures>,
     /// How long it has made no progress, once that is past the user's stall minutes: as of its
@@ -106,17 +107,19 @@ impl Row<'_> {
     }
 }
 
-/// The state of a batch's workspace: its key's, or — its workspace no longer stored while
-/// others are — no credentials; with no workspace at all, the one state of the snapshot.
-fn connection_of<'v>(view: &'v MonitorSnapshot, snapshot: &BatchSnapshot) -> &'v Connection {
-    static NOT_STORED: Connection = Connection::NoCredentials;
+/// The state of a batch's workspace: its key's; with no workspace stored (or none read yet),
+/// the one state of the snapshot. `None`: its workspace is no longer stored while others are.
+fn connection_of<'v>(
+    view: &'v MonitorSnapshot,
+    snapshot: &BatchSnapshot,
+) -> Option<&'v Connection> {
     if view.workspaces.is_empty() {
-        return &view.connection;
+        return Some(&view.connection);
     }
     view.workspaces
         .iter()
         .find(|w| Some(&w.id) == snapshot.workspace.as_ref())
-        .map_or(&NOT_STORED, |w| &w.connection)
+        .map(|w| &w.connection)
 }
 
 fn rows(view: &MonitorSnapshot) -> Vec<Row<'_>> {
@@ -133,7 +136,7 @@ fn rows(view: &MonitorSnapshot) -> Vec<Row<'_>> {
                 .as_deref()
                 .filter(|_| {
                     matches!(snapshot.fetch, FetchStatus::Live)
-                        && matches!(connection_of(view, snapshot), Connection::Ready)
+                        && matches!(connection_of(view, snapshot), Some(Connection::Ready))
                 })
                 .and_then(|p| {
                     crate::change::stalled_for(
@@ -339,6 +342,16 @@ mod tests {
             "{rows:?}"
         );
         assert!(at("No workspace") < at("   batch_gone_1"), "{rows:?}");
+
+        // Before the keychain answers (no workspace read yet, or a locked one), no card says its
+        // workspace is gone: the banner says what is missing.
+        let mut reading = v.clone();
+        reading.workspaces.clear();
+        reading.connection = Connection::NoCredentials;
+        assert!(window_view(&reading, &zone())
+            .cards
+            .iter()
+            .all(|c| c.problem.is_none()));
 
         // One workspace: the rows as before, no heading.
         let mut one = v.clone();

@@ -239,12 +239,12 @@ pub(super) fn card_problem(row: &Row<'_>, zone: &TimeZone) -> Option<Problem> {
             })
         }
         _ if !row.state.has_ended() => match row.connection {
-            Connection::CredentialsRejected { .. } => Some(Problem {
+            Some(Connection::CredentialsRejected { .. }) => Some(Problem {
                 code: "credentials_rejected".into(),
                 message: "Credentials rejected: not updating until you enter valid ones.".into(),
             }),
             // Its workspace was removed while others stay (with none, the banner says it).
-            Connection::NoCredentials if row.snapshot.workspace.is_some() => Some(Problem {
+            None => Some(Problem {
                 code: "no_workspace".into(),
                 message: "Its workspace is no longer stored: not updating. Add the workspace again, or remove this batch.".into(),
             }),
