@@ -221,6 +221,9 @@ mod tests {
         fn delete(&self, _: &batchwatch_core::WorkspaceId) -> Result<(), KeychainError> {
             unreachable!("resolution never deletes")
         }
+        fn delete_all(&self) -> Result<(), KeychainError> {
+            unreachable!("resolution never deletes")
+        }
     }
 
     fn stored(id: &str, label: Option<&str>) -> Workspace {

@@ -78,8 +78,12 @@ fn clear(store: &dyn SecretStore, workspace: Option<&str>, yes: bool) -> Result<
         .map(|w| (w.id().to_string(), w.label.clone()))
         .collect();
     let id = match (workspace, stored.as_slice()) {
-        // Nothing stored, none named: nothing to do.
-        (None, []) => None,
+        // Nothing readable stored, none named: whatever is left of ours goes (an item that
+        // could not be read, an earlier version's).
+        (None, []) => {
+            store.delete_all().map_err(config::keychain_failure)?;
+            None
+        }
         (Some(named), _) if !choices.iter().any(|(id, _)| id == named.trim()) => {
             // Not stored: removing it again is not an error.
             Some(WorkspaceId::new(named).map_err(|e| Failure::Usage(e.to_string()))?)
@@ -120,7 +124,8 @@ fn show(store: &dyn SecretStore) -> Result<(), Failure> {
         return Ok(());
     }
     let workspaces = store.workspaces().map_err(config::keychain_failure)?;
-    if workspaces.is_empty() {
+    let unreadable = store.unreadable().map_err(config::keychain_failure)?;
+    if workspaces.is_empty() && unreadable.is_empty() {
         println!(
             "No credentials are stored in your keychain. Run 'batchwatch-cli credentials set --workspace <ID>', or set {API_KEY_ENV} and {WORKSPACE_ENV}."
         );
@@ -132,6 +137,13 @@ fn show(store: &dyn SecretStore) -> Result<(), Failure> {
         println!("Workspace ID: {}", credentials.workspace_id);
         println!("  Label: {label}");
         println!("  API key: stored in your keychain (not shown)");
+    }
+    for name in &unreadable {
+        if name == batchwatch_core::secret_store::KEYCHAIN_ACCOUNT {
+            println!("Unreadable keychain item of an earlier Batchwatch (left out; 'batchwatch-cli credentials clear' removes it once no workspace is stored)");
+        } else {
+            println!("Unreadable keychain item: {name} (left out; set that workspace again, or remove it with 'batchwatch-cli credentials clear --workspace {name}')");
+        }
     }
     Ok(())
 }

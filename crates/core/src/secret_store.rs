@@ -25,12 +25,22 @@ pub const KEYCHAIN_ACCOUNT: &str = "trillet";
 
 /// Where credentials are kept between runs: one entry per workspace.
 pub trait SecretStore: Send + Sync {
-    /// Every stored workspace, the first stored first; empty when none is.
+    /// Every stored workspace that can be read, the first stored first; empty when none is.
+    /// An entry that cannot be read is left out (see [`Self::unreadable`]), so it never hides
+    /// the others nor blocks saving, renaming or removing.
     fn workspaces(&self) -> Result<Vec<Workspace>, KeychainError>;
-    /// Adds the workspace, or replaces the one with its ID; the others are left alone.
+    /// Adds the workspace, or replaces the one with its ID (also one that could not be read);
+    /// the others are left alone.
     fn save(&self, workspace: &Workspace) -> Result<(), KeychainError>;
     /// Removes one workspace; succeeds when it was not stored.
     fn delete(&self, workspace: &WorkspaceId) -> Result<(), KeychainError>;
+    /// Removes every entry of Batchwatch's, read or not ("Forget all").
+    fn delete_all(&self) -> Result<(), KeychainError>;
+    /// The entries that cannot be read as a workspace, by what names them (the workspace ID,
+    /// or `trillet` for the one an earlier version stored): to say so, never to guess.
+    fn unreadable(&self) -> Result<Vec<String>, KeychainError> {
+        Ok(Vec::new())
+    }
 }
 
 /// Why the keychain could not be used, worded for the person who has to fix it.
@@ -235,40 +245,84 @@ fn secret_of(entry: &keyring_core::Entry) -> Result<Option<Zeroizing<String>>, K
     }
 }
 
-impl SecretStore for KeyringStore {
-    fn workspaces(&self) -> Result<Vec<Workspace>, KeychainError> {
+impl KeyringStore {
+    /// Every Batchwatch item read: the workspaces (the item from before workspaces moved into
+    /// the first), and what names each item that could not be read.
+    fn scan(&self) -> Result<(Vec<Workspace>, Vec<String>), KeychainError> {
         let prefix = format!("{}/", self.account);
         let mut workspaces: Vec<Workspace> = Vec::new();
+        let mut unreadable = Vec::new();
         let mut legacy = None;
         for (account, entry) in self.items()? {
             let Some(secret) = secret_of(&entry)? else {
                 continue;
             };
-            if account == self.legacy_account() {
-                legacy = Some(StoredItem::read(&secret)?);
-            } else if account.starts_with(&prefix) {
-                workspaces.push(StoredItem::read(&secret)?);
+            let name = if account == self.legacy_account() {
+                account.clone()
+            } else if let Some(id) = account.strip_prefix(&prefix) {
+                id.to_owned()
+            } else {
+                continue; // not one of ours
+            };
+            match (StoredItem::read(&secret), account == self.legacy_account()) {
+                (Ok(item), true) => legacy = Some(item),
+                (Ok(item), false) => workspaces.push(item),
+                (Err(_), _) => unreadable.push(name),
             }
         }
         // The item from before workspaces becomes the first workspace: written as one (unless
         // an interrupted migration already did), then removed. A crash between leaves both,
-        // and the next read finishes the move.
+        // and the next read finishes the move; a removal that fails is tried again then.
         if let Some(mut first) = legacy {
             if !workspaces.iter().any(|w| w.id() == first.id()) {
                 first.added_at_ms = 0;
                 self.write(&first)?;
                 workspaces.push(first);
             }
-            match self.entry(self.legacy_account())?.delete_credential() {
-                Ok(()) | Err(keyring_core::Error::NoEntry) => {}
-                Err(e) => return Err(classify(e)),
+            if let Err(e) = self.remove(self.legacy_account()) {
+                log::warn!("keychain: the item from before workspaces stays for now: {e}");
             }
         }
         workspaces.sort_by(|a, b| {
             (a.added_at_ms, a.id().as_str()).cmp(&(b.added_at_ms, b.id().as_str()))
         });
         workspaces.truncate(MAX_WORKSPACES);
-        Ok(workspaces)
+        unreadable.sort();
+        if !unreadable.is_empty() {
+            log::warn!(
+                "keychain: unreadable item(s) left out: {}",
+                unreadable.join(", ")
+            );
+        }
+        Ok((workspaces, unreadable))
+    }
+
+    /// Removes one item; succeeds when there is none.
+    fn remove(&self, account: &str) -> Result<(), KeychainError> {
+        match self.entry(account)?.delete_credential() {
+            Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
+            Err(e) => Err(classify(e)),
+        }
+    }
+}
+
+impl SecretStore for KeyringStore {
+    fn workspaces(&self) -> Result<Vec<Workspace>, KeychainError> {
+        Ok(self.scan()?.0)
+    }
+
+    fn unreadable(&self) -> Result<Vec<String>, KeychainError> {
+        Ok(self.scan()?.1)
+    }
+
+    fn delete_all(&self) -> Result<(), KeychainError> {
+        let prefix = format!("{}/", self.account);
+        for (account, _) in self.items()? {
+            if account == self.legacy_account() || account.starts_with(&prefix) {
+                self.remove(&account)?;
+            }
+        }
+        Ok(())
     }
 
     fn save(&self, workspace: &Workspace) -> Result<(), KeychainError> {
@@ -276,10 +330,7 @@ impl SecretStore for KeyringStore {
     }
 
     fn delete(&self, workspace: &WorkspaceId) -> Result<(), KeychainError> {
-        match self.entry(&self.account_of(workspace))?.delete_credential() {
-            Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
-            Err(e) => Err(classify(e)),
-        }
+        self.remove(&self.account_of(workspace))
     }
 }
 

@@ -18,10 +18,14 @@ pub async fn read(state: &AppState) {
         return;
     };
     let _turn = state.credentials_turn.lock().await;
-    let loaded = tokio::task::spawn_blocking(move || store.workspaces()).await;
+    let loaded = tokio::task::spawn_blocking(move || {
+        let workspaces = store.workspaces()?;
+        Ok::<_, batchwatch_core::secret_store::KeychainError>((workspaces, store.unreadable()?))
+    })
+    .await;
     let credentials = match loaded {
-        Ok(Ok(workspaces)) => {
-            let status = CredentialsStatus::stored(&workspaces);
+        Ok(Ok((workspaces, unreadable))) => {
+            let status = CredentialsStatus::stored(&workspaces).with_unreadable(&unreadable);
             state.monitor.set_workspaces(workspaces);
             status
         }

@@ -404,16 +404,19 @@ impl AppState {
         let _turn = self.credentials_turn.lock().await;
         let stored = keychain_call(&secrets, |s| s.workspaces()).await?;
         let gone: Vec<WorkspaceId> = match workspace.map(str::trim) {
-            None => stored.iter().map(|w| w.id().clone()).collect(),
-            Some(named) => vec![choose(&stored, Some(named))
-                .map_err(|e| CommandError::Workspace(e.to_string()))?
-                .id()
-                .clone()],
+            None => {
+                // Everything of ours, also what could not be read.
+                keychain_call(&secrets, |s| s.delete_all()).await?;
+                stored.iter().map(|w| w.id().clone()).collect()
+            }
+            Some(named) => {
+                // One no longer stored still takes its batches with it.
+                let id = WorkspaceId::new(named)?;
+                let removing = id.clone();
+                keychain_call(&secrets, move |s| s.delete(&removing)).await?;
+                vec![id]
+            }
         };
-        for id in &gone {
-            let id = id.clone();
-            keychain_call(&secrets, move |s| s.delete(&id)).await?;
-        }
         let left: Vec<Workspace> = stored
             .into_iter()
             .filter(|w| !gone.contains(w.id()))

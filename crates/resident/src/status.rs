@@ -57,6 +57,26 @@ impl CredentialsStatus {
         }
     }
 
+    /// Says which keychain items could not be read (and how to be rid of them), if any.
+    pub fn with_unreadable(mut self, unreadable: &[String]) -> Self {
+        if !unreadable.is_empty() {
+            let message = format!(
+                "Unreadable in your keychain, left out: {}. Save that workspace again, or Forget all.",
+                unreadable.join(", ")
+            );
+            self.message = if self.state == "stored" {
+                format!("{} {message}", self.message)
+            } else {
+                message.clone()
+            };
+            self.problem = Some(Problem {
+                code: "keychain_unreadable_item".into(),
+                message,
+            });
+        }
+        self
+    }
+
     /// One workspace, labelled with its ID, in a state other than stored.
     fn one(state: &'static str, workspace_id: &str, message: &str) -> Self {
         Self {
@@ -144,4 +164,28 @@ pub struct AppStatus {
     pub start_at_login: bool,
     /// The hooks read from the hooks file, its problem and each hook's last failure.
     pub hooks: HooksStatus,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use batchwatch_core::workspace::Workspace;
+    use batchwatch_core::Credentials;
+
+    /// An item the keychain could not read is said in the panel, beside what was read.
+    #[test]
+    fn unreadable_items_are_said_beside_the_workspaces_read() {
+        let one = Workspace::new(Credentials::new("sk_1", "ws_1").unwrap(), None, 0).unwrap();
+        let status = CredentialsStatus::stored(&[one]).with_unreadable(&["ws_x".to_owned()]);
+        assert_eq!(status.state, "stored");
+        assert_eq!(
+            status.message,
+            "Stored in your keychain. Unreadable in your keychain, left out: ws_x. Save that workspace again, or Forget all."
+        );
+        assert_eq!(status.problem.unwrap().code, "keychain_unreadable_item");
+        let none = CredentialsStatus::stored(&[]).with_unreadable(&["trillet".to_owned()]);
+        assert_eq!(none.state, "missing");
+        assert!(none.message.starts_with("Unreadable in your keychain, left out: trillet."));
+        assert_eq!(CredentialsStatus::stored(&[]).with_unreadable(&[]).problem, None);
+    }
 }

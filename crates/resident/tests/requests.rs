@@ -67,6 +67,11 @@ impl SecretStore for MemoryKeychain {
         self.items.lock().unwrap().retain(|w| w.id() != workspace);
         Ok(())
     }
+    fn delete_all(&self) -> Result<(), KeychainError> {
+        self.fail()?;
+        self.items.lock().unwrap().clear();
+        Ok(())
+    }
 }
 
 struct Harness {
