@@ -93,11 +93,22 @@ function renderChecked() {
   $("launch-review").disabled = !(c && c.startable);
 }
 
+// The workspace a start goes to (null: the only one): a retry's, its batch's own; a file's,
+// the one chosen in the add box.
+function startWorkspace() {
+  if (target && target.kind === "retry") {
+    const card = document.querySelector(`.card[data-id="${CSS.escape(target.id)}"]`);
+    return (card && card.dataset.workspace) || null;
+  }
+  const select = $("add-workspace");
+  return select.hidden ? null : select.value || null;
+}
+
 async function loadAgents() {
   if (agentsLoaded) return;
   const select = $("launch-agent");
   const asked = target;
-  agentsLoaded = invoke("agents");
+  agentsLoaded = invoke("agents", { workspace: startWorkspace() });
   $("launch-agent-message").textContent = "Loading the workspace's agents…";
   try {
     const agents = await agentsLoaded;
@@ -148,6 +159,7 @@ function choice(force) {
     force: Boolean(force),
     // The content reviewed: the tray app refuses to start anything else.
     fingerprint: checked.report.fingerprint,
+    workspace: startWorkspace(),
   };
 }
 

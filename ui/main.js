@@ -461,6 +461,7 @@ function fillPlot(svg, bars, paceText) {
 
 function fillCard(node, card) {
   node.dataset.state = card.state;
+  node.dataset.workspace = card.workspace || "";
   fillLaunchLine(node, card);
   fillPlot(node.querySelector(".plot"), card.throughput || [], card.paceText);
   node.dataset.stale = String(card.stale);

@@ -159,9 +159,12 @@ impl AppState {
         Ok(Checked::of(CsvSource::File(path).file_name(), report))
     }
 
-    /// The workspace's agents, ready ones first.
-    pub(crate) async fn agents(&self) -> Result<Vec<Agent>, CommandError> {
-        Ok(launch::ready_first(self.monitor.agents().await?))
+    /// A workspace's agents (the first's when none is named), ready ones first.
+    pub(crate) async fn agents(&self, workspace: Option<&str>) -> Result<Vec<Agent>, CommandError> {
+        let workspace = self.workspace_named(workspace)?;
+        Ok(launch::ready_first(
+            self.monitor.agents_in(workspace).await?,
+        ))
     }
 
     /// A tracked batch's failed calls (one reason's when given) as the list a retry starts:
@@ -223,7 +226,7 @@ impl AppState {
         let callbacks = choice
             .callbacks()
             .map_err(|e| CommandError::Launch("invalid_callbacks", e))?;
-        Ok(launch::confirm_text(
+        let question = launch::confirm_text(
             calls,
             file_name,
             &agent,
@@ -231,7 +234,21 @@ impl AppState {
             callbacks.as_ref(),
             &batchwatch_core::format::TimeZone::system(),
             wall_clock_ms(),
-        ))
+        );
+        // With several workspaces, which one is part of the question.
+        let view = self.monitor.snapshot();
+        let named = self.workspace_named(choice.workspace.as_deref())?;
+        let label = (view.workspaces.len() > 1)
+            .then(|| {
+                let id = named.as_ref().or(view.workspaces.first().map(|w| &w.id))?;
+                view.workspaces.iter().find(|w| &w.id == id)
+            })
+            .flatten()
+            .map(|w| w.label.clone());
+        Ok(match label {
+            Some(label) => format!("In {label}: {question}"),
+            None => question,
+        })
     }
 
     /// Starts the file at `path` (checked again: it may have changed since it was shown).
@@ -288,6 +305,18 @@ impl AppState {
         retry_of: Option<BatchId>,
     ) -> Result<Started, CommandError> {
         let now = wall_clock_ms();
+        // A retry goes where its batch runs (its failed calls, its agent); a file where chosen.
+        // Decided before anything is written down, so a refusal here holds nothing back.
+        let workspace = match &retry_of {
+            Some(parent) => self
+                .monitor
+                .snapshot()
+                .batches
+                .iter()
+                .find(|b| &b.id == parent)
+                .and_then(|b| b.workspace.clone()),
+            None => self.workspace_named(choice.workspace.as_deref())?,
+        };
         if let Some(at) = choice.scheduled_at_ms {
             launch::check_start_time(at, now, &batchwatch_core::format::TimeZone::system())
                 .map_err(|why| {
@@ -332,7 +361,7 @@ impl AppState {
             scheduled_at_ms: choice.scheduled_at_ms,
             callbacks,
         };
-        let outcome = self.monitor.start(form).await;
+        let outcome = self.monitor.start_in(workspace.clone(), form).await;
         let settled = match &outcome {
             Ok(answer) => Settled::Started(answer.batch_id.clone()),
             Err(ActionError::OutcomeUnknown(_)) => Settled::Unknown,
@@ -353,7 +382,7 @@ impl AppState {
         };
         let tracking = self
             .monitor
-            .track_launched(None, answer.batch_id.clone(), launch)
+            .track_launched(workspace, answer.batch_id.clone(), launch)
             .answer()
             .await;
         let calls = answer.total_calls.unwrap_or(report.rows);

@@ -83,7 +83,7 @@ impl AppState {
                 self.monitor.set_notify(batch_id(&id)?, notify);
                 Ok(Value::Null)
             }
-            Request::Agents {} => json(self.agents().await?),
+            Request::Agents { workspace } => json(self.agents(workspace.as_deref()).await?),
             Request::CheckCsv { path } => json(self.check_csv(path).await?),
             Request::PrepareRetry { id, reason } => {
                 json(self.prepare_retry(batch_id(&id)?, reason).await?)

@@ -185,7 +185,12 @@ mod tests {
         assert_eq!(status.problem.unwrap().code, "keychain_unreadable_item");
         let none = CredentialsStatus::stored(&[]).with_unreadable(&["trillet".to_owned()]);
         assert_eq!(none.state, "missing");
-        assert!(none.message.starts_with("Unreadable in your keychain, left out: trillet."));
-        assert_eq!(CredentialsStatus::stored(&[]).with_unreadable(&[]).problem, None);
+        assert!(none
+            .message
+            .starts_with("Unreadable in your keychain, left out: trillet."));
+        assert_eq!(
+            CredentialsStatus::stored(&[]).with_unreadable(&[]).problem,
+            None
+        );
     }
 }

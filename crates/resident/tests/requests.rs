@@ -1173,3 +1173,75 @@ fn workspaces_are_added_renamed_and_removed_one_at_a_time() {
     let text = state.to_string();
     assert!(!text.contains(KEY) && !text.contains(OTHER_KEY));
 }
+
+/// A retry goes to its batch's own workspace — its failed calls, its agent — never the first
+/// one's: the agents asked, the pages loaded and the one start sent all carry that pair.
+#[test]
+fn a_retry_is_started_in_its_batchs_own_workspace() {
+    const OTHER_KEY: &str = "sk_retry_other_workspace_44";
+    let h = harness(None);
+    let control = h.sim.control();
+    control.add_key(OTHER_KEY, "ws_two");
+    control
+        .add_agent(trillet_sim::Agent::ready("agent_two", "Two's caller").in_workspace("ws_two"));
+    control.add_batch(trillet_sim::failing_batch("batch_two_bad"));
+    h.sign_in();
+    h.invoke(
+        "save_credentials",
+        json!({"apiKey": OTHER_KEY, "workspaceId": "ws_two", "label": "Two"}),
+    )
+    .unwrap();
+    h.invoke(
+        "track",
+        json!({"text": "batch_two_bad", "workspace": "ws_two"}),
+    )
+    .unwrap();
+    h.wait_for_state(|s| s["cards"][0]["state"] == "completed");
+
+    let agents = h.invoke("agents", json!({"workspace": "ws_two"})).unwrap();
+    assert_eq!(agents[0]["_id"], "agent_two");
+    let shown = h
+        .invoke("prepare_retry", json!({"id": "batch_two_bad"}))
+        .unwrap();
+    let question = h
+        .invoke(
+            "describe_start",
+            json!({"calls": 3, "fileName": "batch_two_bad-retry.csv", "agentId": "agent_two", "agentName": "Two's caller", "workspace": "ws_two"}),
+        )
+        .unwrap();
+    assert!(
+        question.as_str().unwrap().starts_with("In Two: "),
+        "{question}"
+    );
+    let started = h
+        .invoke(
+            "start_retry",
+            json!({"id": "batch_two_bad", "agentId": "agent_two", "agentName": "Two's caller",
+                   "fingerprint": shown["report"]["fingerprint"]}),
+        )
+        .unwrap();
+    let new_id = started["batchId"].as_str().unwrap().to_owned();
+    let sent: Vec<_> = control
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" || r.path.ends_with("/calls") || r.path.ends_with("/agents"))
+        .collect();
+    assert!(sent.iter().any(|r| r.method == "POST"), "{sent:?}");
+    for r in &sent {
+        assert_eq!(
+            (r.api_key.as_deref(), r.workspace_id.as_deref()),
+            (Some(OTHER_KEY), Some("ws_two")),
+            "{r:?}"
+        );
+    }
+    // The new batch is watched in that workspace too.
+    let state = h.wait_for_state(|s| s["cards"].as_array().is_some_and(|c| c.len() == 2));
+    let card = state["cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == new_id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(card["workspace"], "ws_two");
+}

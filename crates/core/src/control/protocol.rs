@@ -57,6 +57,10 @@ pub struct StartChoice {
     /// file, or the retry list, is not that one any more.
     #[serde(default)]
     pub fingerprint: Option<String>,
+    /// The workspace to start it in (the first when absent). A retry is always started in its
+    /// batch's own workspace.
+    #[serde(default)]
+    pub workspace: Option<String>,
 }
 
 impl StartChoice {
@@ -171,7 +175,11 @@ pub enum Request {
         notify: crate::notify_choice::NotifyChoice,
     },
     /// The workspace's call agents, ready ones first (one request, within the budget).
-    Agents {},
+    Agents {
+        /// Whose agents: a workspace's (the first's when absent).
+        #[serde(default)]
+        workspace: Option<String>,
+    },
     /// Checks a CSV file before a start (the window process sends it for the file the person
     /// chose; the page cannot name one).
     CheckCsv {
