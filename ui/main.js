@@ -584,7 +584,36 @@ $("credentials-form").addEventListener("submit", async (event) => {
   }
 });
 
+// With several workspaces, or batches still running, "Forget" asks first: every key goes.
+function forgetNeedsConfirming() {
+  const credentials = latest ? latest.status.credentials : null;
+  const count = credentials ? (credentials.workspaces || []).length : 0;
+  const running = latest ? latest.cards.filter((c) => !c.finished).length : 0;
+  return count > 1 || running > 0 ? { count, running } : null;
+}
+
 $("forget").addEventListener("click", async () => {
+  const asking = forgetNeedsConfirming();
+  if (asking && !$("forget").dataset.confirmed) {
+    const yes = el("button", { type: "button", className: "danger", textContent: asking.count > 1 ? `Forget all ${asking.count}` : "Forget" });
+    const no = el("button", { type: "button", textContent: "Keep them" });
+    const box = el("div", { className: "confirm-remove", role: "alertdialog", ariaLabel: "Forget the stored credentials?" }, [
+      el("p", { textContent: `${asking.count > 1 ? `The keys of all ${asking.count} workspaces are` : "The key is"} deleted from your keychain and polling stops${asking.running ? ` for ${asking.running === 1 ? "1 running batch" : `${asking.running} running batches`} (they stay listed, and go on at Trillet)` : ""}.` }),
+      el("div", { className: "row" }, [yes, no]),
+    ]);
+    const dismiss = () => { box.remove(); $("forget").focus(); };
+    no.addEventListener("click", dismiss);
+    box.addEventListener("keydown", (e) => { if (e.key === "Escape") dismiss(); });
+    yes.addEventListener("click", () => {
+      box.remove();
+      $("forget").dataset.confirmed = "1";
+      $("forget").click();
+    });
+    $("credentials-form").append(box);
+    no.focus();
+    return;
+  }
+  delete $("forget").dataset.confirmed;
   const message = $("credentials-message");
   try {
     const status = await invoke("forget_credentials");

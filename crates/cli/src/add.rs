@@ -38,10 +38,25 @@ pub async fn run(args: &crate::args::AddArgs, workspace: Option<&str>) -> Result
     let ids = batch_ids(&texts)?;
     let client = crate::resident::running_or_started().await?;
     // Named, or the tray app's only one; with several, asked for (or refused) here.
-    let choices = crate::resident::workspaces(&client).await;
-    let workspace = match (workspace, choices.len()) {
-        (None, 0) => None,
-        _ => Some(crate::config::pick_workspace(workspace, &choices)?),
+    let theirs = crate::resident::workspaces(&client).await;
+    let workspace = match (workspace, theirs.is_empty()) {
+        (named, false) => Some(crate::config::pick_workspace(named, &theirs)?),
+        (Some(named), true) => Some(named.to_owned()),
+        (None, true) => {
+            // The tray app has none read (a keychain locked for it, or slow): ours is asked,
+            // so several workspaces still need one named.
+            use batchwatch_core::secret_store::{KeyringStore, SecretStore};
+            let ours: Vec<(String, String)> = KeyringStore::from_env()
+                .workspaces()
+                .unwrap_or_default()
+                .iter()
+                .map(|w| (w.id().to_string(), w.label.clone()))
+                .collect();
+            match ours.len() {
+                0 | 1 => None,
+                _ => Some(crate::config::pick_workspace(None, &ours)?),
+            }
+        }
     };
     let text = ids
         .iter()

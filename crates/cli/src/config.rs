@@ -53,7 +53,7 @@ fn choose(
 ) -> Result<Credentials, Failure> {
     if let Some(credentials) = from_env {
         return match named.map(str::trim) {
-            Some(named) if named != credentials.workspace_id.as_str() => Err(Failure::Usage(
+            Some(named) if named != credentials.workspace_id.as_str() => Err(Failure::Workspace(
                 format!("--workspace {named} is not the workspace {WORKSPACE_ENV} names ({}); unset the variables to use the keychain's", credentials.workspace_id),
             )),
             _ => Ok(credentials),
@@ -106,7 +106,7 @@ fn pick(
             .find(|(id, _)| id == named)
             .map(|(id, _)| id.clone())
             .ok_or_else(|| {
-                Failure::Usage(format!(
+                Failure::Workspace(format!(
                     "no workspace {named:?} is stored (the workspaces: {})",
                     listed()
                 ))
@@ -123,7 +123,7 @@ fn pick(
                     .map_err(|e| Failure::Usage(format!("could not read stdin: {e}")))?;
                 pick(Some(line.trim()), choices, false)
             }
-            _ => Err(Failure::Usage(format!(
+            _ => Err(Failure::Workspace(format!(
                 "several workspaces are stored; name one with --workspace: {}",
                 listed()
             ))),

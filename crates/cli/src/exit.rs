@@ -28,6 +28,10 @@ pub enum Failure {
     Unsuccessful(String),
     #[error("{0}")]
     Usage(String),
+    /// No workspace could be picked (several stored and none named, or one not stored): a
+    /// usage error no other source may paper over.
+    #[error("{0}")]
+    Workspace(String),
     #[error("{0}")]
     Rejected(String),
     #[error("{0}")]
@@ -66,7 +70,7 @@ impl Failure {
     pub fn code(&self) -> u8 {
         match self {
             Self::Unsuccessful(_) => 1,
-            Self::Usage(_) => 2,
+            Self::Usage(_) | Self::Workspace(_) => 2,
             Self::Rejected(_) => 3,
             Self::UnknownBatch(_) => 4,
             Self::Unreachable(_) => 5,

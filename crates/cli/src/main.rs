@@ -97,6 +97,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
                         &store,
                         cli.workspace.as_deref(),
                     ));
+                    // A workspace not named among several (or not stored) is the person's to
+                    // fix: said below, never answered from the tray app's first workspace.
+                    if matches!(credentials, Err(Failure::Workspace(_))) {
+                        return None;
+                    }
                     let workspace = credentials.as_ref().ok().map(|c| c.workspace_id.as_str());
                     resident::asks_as_we_do(&resident, &base, workspace)
                         .await

@@ -91,6 +91,7 @@ pub fn failure(error: CallError) -> Failure {
             "unauthorized" => Failure::Rejected(f.message),
             "not_found" => Failure::UnknownBatch(f.message),
             "invalid_batch_id" | "paste_too_large" => Failure::Usage(f.message),
+            "unknown_workspace" => Failure::Workspace(f.message),
             _ => Failure::Unreachable(f.message),
         },
     }

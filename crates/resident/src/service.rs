@@ -246,6 +246,20 @@ impl AppState {
         workspace: Option<&str>,
     ) -> Result<TrackOutcome, CommandError> {
         let pasted = parse_pasted(text)?;
+        let view = self.monitor.snapshot();
+        if workspace.is_none() && view.workspaces.len() > 1 {
+            // Never guessed: the window and the terminal name one when there are several.
+            return Err(CommandError::Workspace(
+                ChooseError::Several(
+                    view.workspaces
+                        .iter()
+                        .map(|w| w.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                )
+                .to_string(),
+            ));
+        }
         let workspace = self.workspace_named(workspace)?;
         let tracking = if pasted.accepted.is_empty() {
             Default::default()
