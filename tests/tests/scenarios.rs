@@ -1848,6 +1848,47 @@ fn two_workspaces_from_the_terminal_are_watched_side_by_side() {
         ]
     );
 
+    // A terminal's own requests (leased from the tray app's budget) carry the named workspace's
+    // pair; a rename from the terminal reaches the window's heading.
+    desktop.sim.control().clear_requests();
+    let (code, out, err) = desktop.cli(
+        &["--workspace", "ws_globex", "failed", "batch_globex_soon"],
+        "",
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let asked = desktop.sim.control().requests();
+    assert!(
+        asked.iter().any(|r| r.path.ends_with("/calls")
+            && r.api_key.as_deref() == Some(OTHER_KEY)
+            && r.workspace_id.as_deref() == Some("ws_globex")),
+        "{asked:?}"
+    );
+    assert!(
+        asked
+            .iter()
+            .filter(|r| r.path.ends_with("/calls"))
+            .all(|r| r.api_key.as_deref() == Some(OTHER_KEY)),
+        "{asked:?}"
+    );
+    let (code, out, err) = desktop.cli(
+        &[
+            "credentials",
+            "rename",
+            "--workspace",
+            "ws_globex",
+            "Globex Corp",
+        ],
+        "",
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    eventually("the new label on the window's heading", WAIT, || {
+        let heads = window.run(
+            "return [...document.querySelectorAll('.ws-head h2')].map(h => h.textContent);",
+            json!([]),
+        );
+        (heads == json!(["Acme US", "Globex Corp"])).then_some(())
+    });
+
     // A finish is told with its workspace's name.
     eventually("an answered poll of the batch", WAIT, || {
         desktop
@@ -1868,7 +1909,7 @@ fn two_workspaces_from_the_terminal_are_watched_side_by_side() {
                 .find(|(_, summary, _)| summary == "Batch batch_globex_soon completed")
         },
     );
-    assert!(body.starts_with("Globex: "), "{body}");
+    assert!(body.starts_with("Globex Corp: "), "{body}");
 
     // Removing a workspace that still has a running batch is asked first (no terminal here:
     // refused, nothing removed); with --yes it goes, and its batch with it.

@@ -319,6 +319,12 @@ pub enum CredentialsCommand {
         #[arg(long)]
         yes: bool,
     },
+    /// Give the workspace named with `--workspace ID` (the only one when one is stored) another
+    /// label; its key stays as it is.
+    Rename {
+        /// The new label, e.g. "Acme US".
+        label: String,
+    },
     /// List every stored workspace (ID, label, where it comes from) — never a key.
     Show,
 }

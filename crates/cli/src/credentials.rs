@@ -20,6 +20,7 @@ pub fn run(command: CredentialsCommand, workspace: Option<&str>) -> Result<(), F
     match command {
         CredentialsCommand::Set { label } => set(&store, workspace, label.as_deref()),
         CredentialsCommand::Clear { yes } => clear(&store, workspace, yes),
+        CredentialsCommand::Rename { label } => rename(&store, workspace, &label),
         CredentialsCommand::Show => show(&store),
     }
 }
@@ -108,6 +109,32 @@ fn clear(store: &dyn SecretStore, workspace: Option<&str>, yes: bool) -> Result<
         }
     }
     println!("Removed from your keychain.");
+    Ok(())
+}
+
+/// Another label for one workspace, through a running tray app (which shows it at once) or in
+/// the keychain directly; the key is not asked for again.
+fn rename(store: &dyn SecretStore, workspace: Option<&str>, label: &str) -> Result<(), Failure> {
+    let stored = store.workspaces().map_err(config::keychain_failure)?;
+    let choices: Vec<(String, String)> = stored
+        .iter()
+        .map(|w| (w.id().to_string(), w.label.clone()))
+        .collect();
+    let id = config::pick_workspace(workspace, &choices)?;
+    let before = stored
+        .iter()
+        .find(|w| w.id().as_str() == id)
+        .expect("picked among them");
+    let renamed = Workspace::new(before.credentials.clone(), Some(label), before.added_at_ms)
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let through_tray_app = tell_the_tray_app(&Request::RenameWorkspace {
+        workspace_id: id.clone(),
+        label: renamed.label.clone(),
+    });
+    if !through_tray_app {
+        store.save(&renamed).map_err(config::keychain_failure)?;
+    }
+    println!("{id} is now called {}.", renamed.label);
     Ok(())
 }
 

@@ -116,10 +116,12 @@ impl PollPolicy {
         }
     }
 
-    /// Smallest gap between two requests: spreads the budget evenly over the window.
+    /// Smallest gap between two requests: spreads the budget evenly over the window and its
+    /// margin. (Over the bare window, a steady flow sits exactly at the budget, and any window
+    /// the server counts holds one too many as soon as one arrival is a little late.)
     pub fn spacing(&self) -> Duration {
         let p = self.sanitized();
-        p.window / p.budget
+        (p.window + window_margin(p.window)) / p.budget
     }
 
     /// Wait after the `failures`-th consecutive failure of one batch: doubling from the floor,
@@ -137,7 +139,8 @@ impl PollPolicy {
 }
 
 /// A sliding log of requests sent for one key over the last window. Windows are closed at both
-/// ends (a server counting `[now - window, now]` sees at most `budget`), hence [`WINDOW_MARGIN`].
+/// ends (a server counting `[now - window, now]` sees at most `budget`), and requests arrive a
+/// little later than they are sent, each by its own delay — hence [`window_margin`].
 #[derive(Debug, Clone)]
 pub struct RequestBudget<T> {
     sent: VecDeque<T>,
@@ -151,8 +154,14 @@ impl<T> Default for RequestBudget<T> {
     }
 }
 
-/// How far past a full window the next request waits, so no closed window holds one too many.
-pub const WINDOW_MARGIN: Duration = Duration::from_millis(1);
+/// How far past a full window the next request waits, so no window the server counts holds one
+/// too many: 2% of the window (1.2 s of Trillet's minute), at least 1 ms. A request sent just as
+/// its slot frees may arrive sooner after the one a window before it than they were sent (that
+/// one delayed on its way, this one not); a bare millisecond let a saturated key's worst minute
+/// reach 51 of 50 at the simulator. The cost: a saturated key sends 2% fewer.
+pub fn window_margin(window: Duration) -> Duration {
+    (window / 50).max(Duration::from_millis(1))
+}
 
 /// Instants the budget can reason about: tokio's (in the monitor) or plain durations (in tests).
 pub trait Moment: Copy + Ord + std::ops::Add<Duration, Output = Self> {}
@@ -175,7 +184,7 @@ impl<T: Moment> RequestBudget<T> {
         }
         if self.sent.len() >= p.budget as usize {
             let index = self.sent.len() - p.budget as usize;
-            slot = slot.max(self.sent[index] + p.window + WINDOW_MARGIN);
+            slot = slot.max(self.sent[index] + p.window + window_margin(p.window));
         }
         slot
     }
@@ -384,7 +393,8 @@ mod tests {
             log.record(slot);
             sent.push(slot.as_secs());
         }
-        assert_eq!(sent, vec![0, 12, 24, 36, 48, 60, 72, 84, 96, 108, 120, 132]);
+        // Spaced over the window and its margin (61.2 s / 5).
+        assert_eq!(sent, vec![0, 12, 24, 36, 48, 61, 73, 85, 97, 110, 122, 134]);
         let sent_at: Vec<Duration> = {
             let mut log = RequestBudget::<Duration>::default();
             let mut now = Duration::ZERO;

@@ -237,12 +237,38 @@ async fn one_budget_per_key_and_each_batch_asked_in_its_own_workspace() {
         700,
         "the busiest key's batches"
     );
-    // A lease for a workspace takes its key's budget: granted at once on the other key's.
-    let leased = tokio::time::timeout(
-        Duration::from_secs(1),
-        monitor.lease_in(Some(WorkspaceId::new("ws_globex").unwrap())),
+}
+
+/// Another process's leases wait on the budget of their workspace's key: behind the requests
+/// of that key (and of the other workspace on it), never behind another key's.
+#[tokio::test(start_paused = true)]
+async fn leases_wait_on_their_own_keys_budget() {
+    let fake = FakeTrillet::default();
+    let (monitor, _events) = start(&fake, three_workspaces(), None);
+    let monitor = Arc::new(monitor);
+    let us = Some(WorkspaceId::new("ws_acme_us").unwrap());
+    let eu = Some(WorkspaceId::new("ws_acme_eu").unwrap());
+    let globex = Some(WorkspaceId::new("ws_globex").unwrap());
+    // The shared key's first slot goes at once; the next waits its spacing (a minute / 50).
+    monitor.lease_in(us).await.unwrap();
+    let start = Instant::now();
+    let shared = {
+        let monitor = monitor.clone();
+        tokio::spawn(async move { monitor.lease_in(eu).await.map(|()| Instant::now()) })
+    };
+    // The other key's is granted at once, not behind it.
+    monitor.lease_in(globex).await.unwrap();
+    assert_eq!(
+        start.elapsed(),
+        Duration::ZERO,
+        "the other key's budget was free"
     );
-    assert_eq!(leased.await, Ok(Ok(())));
+    let shared_at = shared.await.unwrap().unwrap();
+    assert!(
+        shared_at.duration_since(start) >= Duration::from_millis(1200),
+        "the other workspace on the same key waited for that key's spacing: {:?}",
+        shared_at.duration_since(start)
+    );
 }
 
 /// A refused key stops its own workspaces and says so once; the other key goes on.

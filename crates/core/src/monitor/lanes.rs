@@ -144,16 +144,21 @@ impl<S: TrilletApi> Task<S> {
 
     /// Each batch's lane, from its workspace: none when its workspace is not polled, or is
     /// refused (403) — so no poll of it is ever due.
+    /// Each names its workspace with the one shared ID (read back from the state file, each
+    /// had an ID of its own).
     pub(super) fn assign_lanes(&mut self) {
         for i in 0..self.batches.len() {
-            let lane = match self.batches[i].workspace.as_ref() {
-                Some(w) => self
-                    .watched(Some(w))
-                    .filter(|w| w.refusal.is_none())
-                    .map(|w| w.lane),
-                None => None,
-            };
-            self.batches[i].lane = lane;
+            let watched = self.batches[i]
+                .workspace
+                .as_ref()
+                .and_then(|w| self.watched(Some(w)));
+            let shared = watched.map(|w| w.workspace.id().clone());
+            let lane = watched.filter(|w| w.refusal.is_none()).map(|w| w.lane);
+            let batch = &mut self.batches[i];
+            batch.lane = lane;
+            if shared.is_some() {
+                batch.workspace = shared;
+            }
         }
     }
 
