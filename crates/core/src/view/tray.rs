@@ -98,7 +98,8 @@ pub fn tray_view(view: &MonitorSnapshot, zone: &TimeZone) -> TrayView {
     let summary = Summary::of(&rows, &view.connection);
     let label = label(&summary, &view.connection, zone);
     let (menu, tooltip) = if view.workspaces.len() > 1 {
-        let groups = workspace_summaries(&rows, view, zone);
+        let buckets = by_workspace(&rows, view);
+        let groups = workspace_summaries(&buckets, view, zone);
         let attention: Vec<&str> = groups
             .iter()
             .filter(|(_, _, attention)| *attention)
@@ -112,7 +113,7 @@ pub fn tray_view(view: &MonitorSnapshot, zone: &TimeZone) -> TrayView {
                 some.join(", ")
             ),
         };
-        let menu = grouped_menu_rows(&rows, &groups, view.now_ms, zone);
+        let menu = grouped_menu_rows(&buckets, &groups, rows.len(), view.now_ms, zone);
         let tooltip = format!("Batchwatch — {label}\n{workspaces}\n{}", menu.join("\n"));
         (menu, tooltip)
     } else {
@@ -245,10 +246,11 @@ fn label(summary: &Summary<'_>, connection: &Connection, zone: &TimeZone) -> Str
     parts.join(" · ")
 }
 
-/// Problems first, then running, then finished, tracked order within each.
-fn in_menu_order<'r>(rows: impl Iterator<Item = &'r Row<'r>>) -> Vec<&'r Row<'r>> {
-    let mut ordered: Vec<&Row> = rows.collect();
-    ordered.sort_by_key(|r| {
+/// The first `n` rows in menu order — problems first, then running, then finished, tracked
+/// order within each — found by a pass per rank that stops once `n` are found, rather than
+/// sorting every batch for the ten the menu shows.
+fn first_in_menu_order<'r>(rows: &[&'r Row<'r>], n: usize) -> Vec<&'r Row<'r>> {
+    let rank = |r: &Row| {
         if needs_attention(r) {
             0
         } else if r.state.has_ended() {
@@ -256,21 +258,29 @@ fn in_menu_order<'r>(rows: impl Iterator<Item = &'r Row<'r>>) -> Vec<&'r Row<'r>
         } else {
             1
         }
-    });
-    ordered
+    };
+    let mut first = Vec::with_capacity(n.min(rows.len()));
+    for wanted in 0..3 {
+        for r in rows.iter().copied().filter(|r| rank(r) == wanted) {
+            if first.len() == n {
+                return first;
+            }
+            first.push(r);
+        }
+    }
+    first
 }
 
 /// One disabled menu row per batch, in menu order, capped at [`MAX_TRAY_ROWS`] with "and N
 /// more".
 fn menu_rows(rows: &[Row<'_>], now_ms: u64, zone: &TimeZone) -> Vec<String> {
-    let ordered = in_menu_order(rows.iter());
-    let mut menu: Vec<String> = ordered
+    let all: Vec<&Row> = rows.iter().collect();
+    let mut menu: Vec<String> = first_in_menu_order(&all, MAX_TRAY_ROWS)
         .iter()
-        .take(MAX_TRAY_ROWS)
         .map(|r| tray_row(r, now_ms, zone))
         .collect();
-    if ordered.len() > MAX_TRAY_ROWS {
-        menu.push(format!("and {} more", ordered.len() - MAX_TRAY_ROWS));
+    if rows.len() > MAX_TRAY_ROWS {
+        menu.push(format!("and {} more", rows.len() - MAX_TRAY_ROWS));
     }
     menu
 }
@@ -279,27 +289,19 @@ fn menu_rows(rows: &[Row<'_>], now_ms: u64, zone: &TimeZone) -> Vec<String> {
 /// batches (indented, in menu order); [`MAX_TRAY_ROWS`] batch rows in all, then "and N more".
 /// Batches of a workspace no longer stored come last, under "No workspace".
 fn grouped_menu_rows(
-    rows: &[Row<'_>],
+    buckets: &Buckets<'_>,
     groups: &[(&WorkspaceState, String, bool)],
+    total: usize,
     now_ms: u64,
     zone: &TimeZone,
 ) -> Vec<String> {
-    let of = |id: Option<&crate::credentials::WorkspaceId>| {
-        in_menu_order(
-            rows.iter()
-                .filter(move |r| r.snapshot.workspace.as_ref() == id),
-        )
-    };
-    let known = |r: &&Row| {
-        groups
-            .iter()
-            .any(|(w, _, _)| r.snapshot.workspace.as_ref() == Some(&w.id))
-    };
-    let orphans = in_menu_order(rows.iter().filter(|r| !known(r)));
     let sections = groups
         .iter()
-        .map(|(w, summary, _)| (format!("{} — {summary}", w.label), of(Some(&w.id))))
-        .chain((!orphans.is_empty()).then(|| ("No workspace".to_owned(), orphans)));
+        .zip(&buckets.of)
+        .map(|((w, summary, _), own)| (format!("{} — {summary}", w.label), own))
+        .chain(
+            (!buckets.orphans.is_empty()).then(|| ("No workspace".to_owned(), &buckets.orphans)),
+        );
     let mut menu = Vec::new();
     let mut shown = 0;
     for (heading, batches) in sections {
@@ -307,31 +309,55 @@ fn grouped_menu_rows(
             break;
         }
         menu.push(heading);
-        for r in batches.iter().take(MAX_TRAY_ROWS - shown) {
+        for r in first_in_menu_order(batches, MAX_TRAY_ROWS - shown) {
             menu.push(format!("   {}", tray_row(r, now_ms, zone)));
             shown += 1;
         }
     }
-    if rows.len() > shown {
-        menu.push(format!("and {} more", rows.len() - shown));
+    if total > shown {
+        menu.push(format!("and {} more", total - shown));
     }
     menu
+}
+
+/// The rows of each workspace, in the snapshot's order of workspaces, and those of none stored:
+/// one pass over the batches.
+pub(super) struct Buckets<'r> {
+    pub(super) of: Vec<Vec<&'r Row<'r>>>,
+    pub(super) orphans: Vec<&'r Row<'r>>,
+}
+
+pub(super) fn by_workspace<'r>(rows: &'r [Row<'r>], view: &MonitorSnapshot) -> Buckets<'r> {
+    let mut buckets = Buckets {
+        of: vec![Vec::new(); view.workspaces.len()],
+        orphans: Vec::new(),
+    };
+    for r in rows {
+        let at = r
+            .snapshot
+            .workspace
+            .as_ref()
+            .and_then(|id| view.workspaces.iter().position(|w| &w.id == id));
+        match at {
+            Some(i) => buckets.of[i].push(r),
+            None => buckets.orphans.push(r),
+        }
+    }
+    buckets
 }
 
 /// Each workspace with its own summary (the tray label's words for its batches and key) and
 /// whether it needs the person: the window's headings and the tray's groups.
 pub(super) fn workspace_summaries<'v>(
-    rows: &[Row<'_>],
+    buckets: &Buckets<'_>,
     view: &'v MonitorSnapshot,
     zone: &TimeZone,
 ) -> Vec<(&'v WorkspaceState, String, bool)> {
     view.workspaces
         .iter()
-        .map(|w| {
-            let own: Vec<&Row> = rows
-                .iter()
-                .filter(|r| r.snapshot.workspace.as_ref() == Some(&w.id))
-                .collect();
+        .zip(&buckets.of)
+        .map(|(w, own)| {
+            let own = own.clone();
             let problems = own.iter().filter(|r| needs_attention(r)).count();
             let attention = problems > 0 || !matches!(w.connection, Connection::Ready);
             let text = if own.is_empty() {

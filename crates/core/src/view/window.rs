@@ -489,15 +489,19 @@ pub fn window_view<'a>(view: &'a MonitorSnapshot, zone: &TimeZone) -> WindowView
     let retries = retries_by_parent(view);
     let rows = rows(view);
     WindowView {
-        workspaces: super::tray::workspace_summaries(&rows, view, zone)
-            .into_iter()
-            .map(|(w, summary, attention)| WorkspaceGroup {
-                id: w.id.as_str(),
-                label: &w.label,
-                summary,
-                attention,
-            })
-            .collect(),
+        workspaces: super::tray::workspace_summaries(
+            &super::tray::by_workspace(&rows, view),
+            view,
+            zone,
+        )
+        .into_iter()
+        .map(|(w, summary, attention)| WorkspaceGroup {
+            id: w.id.as_str(),
+            label: &w.label,
+            summary,
+            attention,
+        })
+        .collect(),
         campaigns: if retries.is_empty() {
             Vec::new()
         } else {
