@@ -60,6 +60,16 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
+    // Trillet with our credentials for the workspace named, each request leased from the tray
+    // app's budget when it spends the same key's.
+    let trillet = |runtime: &tokio::runtime::Runtime| {
+        leased(
+            runtime,
+            cli.api_base.as_deref(),
+            cli.standalone,
+            cli.workspace.as_deref(),
+        )
+    };
     match cli.command {
         Command::Credentials(command) => credentials::run(command, cli.workspace.as_deref()),
         Command::Completions { shell } => {
@@ -127,12 +137,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Failed(args) => {
             let id = args::one_batch_id(&args.id)?;
             let runtime = runtime()?;
-            let source = leased(
-                &runtime,
-                cli.api_base.as_deref(),
-                cli.standalone,
-                cli.workspace.as_deref(),
-            )?;
+            let source = trillet(&runtime)?;
             let output = match (args.numbers, args.json, args.csv) {
                 (true, _, _) => failed::Output::Numbers,
                 (_, true, _) => failed::Output::Json,
@@ -146,22 +151,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Cancel(args) => {
             let id = args::one_batch_id(&args.id)?;
             let runtime = runtime()?;
-            let source = leased(
-                &runtime,
-                cli.api_base.as_deref(),
-                cli.standalone,
-                cli.workspace.as_deref(),
-            )?;
+            let source = trillet(&runtime)?;
             runtime.block_on(cancel::run(&source, &id, args.yes))
         }
         Command::Agents(args) => {
             let runtime = runtime()?;
-            let source = leased(
-                &runtime,
-                cli.api_base.as_deref(),
-                cli.standalone,
-                cli.workspace.as_deref(),
-            )?;
+            let source = trillet(&runtime)?;
             runtime.block_on(start::agents(&source, args.json))
         }
         Command::Start(args) => {
@@ -169,12 +164,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let report = start::checked_file(&args.file)?;
             let when = start::when(&args.launch)?;
             let runtime = runtime()?;
-            let source = leased(
-                &runtime,
-                cli.api_base.as_deref(),
-                cli.standalone,
-                cli.workspace.as_deref(),
-            )?;
+            let source = trillet(&runtime)?;
             let file = batchwatch_core::launch::CsvSource::File(args.file.clone());
             runtime.block_on(start::launch(
                 &source,
@@ -189,12 +179,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let id = args::one_batch_id(&args.id)?;
             let when = start::when(&args.launch)?;
             let runtime = runtime()?;
-            let source = leased(
-                &runtime,
-                cli.api_base.as_deref(),
-                cli.standalone,
-                cli.workspace.as_deref(),
-            )?;
+            let source = trillet(&runtime)?;
             runtime.block_on(async {
                 let (file, report) =
                     start::retry_list(&source, &id, args.reason.as_deref()).await?;
@@ -209,12 +194,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             };
             let mut view = live::Live::for_terminal(&ids);
             let runtime = runtime()?;
-            let source = leased(
-                &runtime,
-                cli.api_base.as_deref(),
-                cli.standalone,
-                cli.workspace.as_deref(),
-            )?;
+            let source = trillet(&runtime)?;
             let credentials = source.client.credentials().clone();
             let ending = runtime.block_on(watch::follow(
                 &ids,
