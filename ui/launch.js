@@ -30,7 +30,9 @@ function resetConfirm() {
 
 function open(kind) {
   const panel = $("launch");
-  target = kind;
+  // The workspace is decided as the panel opens and kept for this opening (agents, question,
+  // start alike), whatever the add box or the cards do meanwhile.
+  target = { ...kind, workspace: workspaceFor(kind) };
   checked = null;
   agentsLoaded = null;
   show("");
@@ -93,15 +95,19 @@ function renderChecked() {
   $("launch-review").disabled = !(c && c.startable);
 }
 
-// The workspace a start goes to (null: the only one): a retry's, its batch's own; a file's,
-// the one chosen in the add box.
-function startWorkspace() {
-  if (target && target.kind === "retry") {
-    const card = document.querySelector(`.card[data-id="${CSS.escape(target.id)}"]`);
+// The workspace a start goes to (null: the only one): a retry's, its batch's own (the tray
+// app holds to that whatever is sent); a file's, the one chosen in the add box.
+function workspaceFor(kind) {
+  if (kind.kind === "retry") {
+    const card = document.querySelector(`.card[data-id="${CSS.escape(kind.id)}"]`);
     return (card && card.dataset.workspace) || null;
   }
   const select = $("add-workspace");
   return select.hidden ? null : select.value || null;
+}
+
+function startWorkspace() {
+  return target ? target.workspace : null;
 }
 
 async function loadAgents() {

@@ -112,14 +112,22 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     if matches!(credentials, Err(Failure::Workspace(_))) {
                         return None;
                     }
-                    let workspace = credentials.as_ref().ok().map(|c| c.workspace_id.as_str());
+                    // Ours could not be read (a keychain locked for us): the one named still is.
+                    let workspace = credentials
+                        .as_ref()
+                        .ok()
+                        .map(|c| c.workspace_id.as_str())
+                        .or(cli.workspace.as_deref());
                     resident::asks_as_we_do(&resident, &base, workspace)
                         .await
                         .then_some(resident)
                 });
                 if let Some(resident) = through {
                     return runtime.block_on(status::run(
-                        status::Source::TrayApp(&resident, workspace_of(&ours)),
+                        status::Source::TrayApp(
+                            &resident,
+                            workspace_of(&ours).or(cli.workspace.clone()),
+                        ),
                         &ids,
                         args.json,
                     ));

@@ -236,11 +236,15 @@ impl KeyringStore {
     }
 }
 
-/// A stored secret, wiped when dropped.
+/// A stored secret, wiped when dropped; `Corrupt` when it is not text.
 fn secret_of(entry: &keyring_core::Entry) -> Result<Option<Zeroizing<String>>, KeychainError> {
     match entry.get_password() {
         Ok(secret) => Ok(Some(Zeroizing::new(secret))),
         Err(keyring_core::Error::NoEntry) => Ok(None),
+        Err(keyring_core::Error::BadEncoding(mut bytes)) => {
+            bytes.zeroize();
+            Err(KeychainError::Corrupt)
+        }
         Err(e) => Err(classify(e)),
     }
 }
@@ -254,8 +258,12 @@ impl KeyringStore {
         let mut unreadable = Vec::new();
         let mut legacy = None;
         for (account, entry) in self.items()? {
-            let Some(secret) = secret_of(&entry)? else {
-                continue;
+            let secret = match secret_of(&entry) {
+                Ok(Some(secret)) => Some(secret),
+                Ok(None) => continue,
+                // Not text at all: as unreadable as text that is not ours.
+                Err(KeychainError::Corrupt) => None,
+                Err(e) => return Err(e),
             };
             let name = if account == self.legacy_account() {
                 account.clone()
@@ -264,7 +272,10 @@ impl KeyringStore {
             } else {
                 continue; // not one of ours
             };
-            match (StoredItem::read(&secret), account == self.legacy_account()) {
+            let read = secret
+                .ok_or(KeychainError::Corrupt)
+                .and_then(|s| StoredItem::read(&s));
+            match (read, account == self.legacy_account()) {
                 (Ok(item), true) => legacy = Some(item),
                 (Ok(item), false) => workspaces.push(item),
                 (Err(_), _) => unreadable.push(name),

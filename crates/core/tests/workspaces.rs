@@ -639,6 +639,29 @@ async fn a_403_stops_only_its_workspace_not_the_key() {
     assert_eq!(told.len(), 1, "{told:?}");
     assert!(told[0].starts_with("Acme EU: "), "{told:?}");
 
+    // A batch added to the refused workspace afterwards is not polled either: the key's other
+    // workspace keeps its turns.
+    let us_before = fake
+        .with_key(KEY_A)
+        .iter()
+        .filter(|a| a.workspace == "ws_acme_us")
+        .count();
+    monitor.track_in(
+        Some(WorkspaceId::new("ws_acme_eu").unwrap()),
+        vec![BatchId::parse("batch_eu_late").unwrap()],
+    );
+    run_for(Duration::from_secs(60)).await;
+    let asked = fake.with_key(KEY_A);
+    assert_eq!(
+        asked.iter().filter(|a| a.workspace == "ws_acme_eu").count(),
+        eu,
+        "nothing asked in the refused workspace"
+    );
+    assert!(
+        asked.iter().filter(|a| a.workspace == "ws_acme_us").count() >= us_before + 2,
+        "the other workspace on the key goes on"
+    );
+
     // Once Trillet allows the pair (and a check says so), it is polled again.
     fake.by_key.lock().unwrap().clear();
     let pair = Credentials::new(KEY_A, "ws_acme_eu").unwrap();
@@ -660,7 +683,8 @@ async fn a_429_in_flight_while_the_workspaces_change_still_pauses_its_key() {
     let fake = FakeTrillet::default();
     let (monitor, _events) = start(&fake, three_workspaces(), None);
     track(&monitor, "ws_globex", 1);
-    run_for(Duration::from_secs(1)).await;
+    // Past the key's spacing (1.2 s), so the refresh's poll goes out the moment it is asked.
+    run_for(Duration::from_secs(5)).await;
     fake.fail_key(
         KEY_B,
         ApiError::RateLimited {

@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use batchwatch_core::secret_store::SECRET_SERVICE_NAME;
+use batchwatch_core::secret_store::{KeychainError, SecretStore, SECRET_SERVICE_NAME};
+use batchwatch_core::workspace::Workspace;
 use futures_util::StreamExt;
 
 use crate::state::AppState;
@@ -18,24 +19,31 @@ pub async fn read(state: &AppState) {
         return;
     };
     let _turn = state.credentials_turn.lock().await;
-    let loaded = tokio::task::spawn_blocking(move || {
-        let workspaces = store.workspaces()?;
-        Ok::<_, batchwatch_core::secret_store::KeychainError>((workspaces, store.unreadable()?))
-    })
-    .await;
-    let credentials = match loaded {
-        Ok(Ok((workspaces, unreadable))) => {
-            let status = CredentialsStatus::stored(&workspaces).with_unreadable(&unreadable);
+    let credentials = match stored_now(&store).await {
+        Ok((workspaces, status)) => {
             state.monitor.set_workspaces(workspaces);
             status
         }
-        Ok(Err(e)) => {
+        Err(e) => {
             log::error!("keychain: {e}");
             CredentialsStatus::unavailable(e.code(), e.to_string())
         }
-        Err(e) => CredentialsStatus::unavailable("keychain_error", e.to_string()),
     };
     state.status.send_modify(|s| s.credentials = credentials);
+}
+
+/// The workspaces stored now (read off the async threads: the Secret Service may prompt), and
+/// the panel's words for them — naming any item that could not be read.
+pub(crate) async fn stored_now(
+    store: &Arc<dyn SecretStore>,
+) -> Result<(Vec<Workspace>, CredentialsStatus), KeychainError> {
+    let store = store.clone();
+    let (workspaces, unreadable) =
+        tokio::task::spawn_blocking(move || Ok((store.workspaces()?, store.unreadable()?)))
+            .await
+            .map_err(|e| KeychainError::Other(e.to_string()))??;
+    let status = CredentialsStatus::stored(&workspaces).with_unreadable(&unreadable);
+    Ok((workspaces, status))
 }
 
 /// From now on, a keychain service that starts while the keychain is unavailable is read at

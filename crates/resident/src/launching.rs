@@ -37,6 +37,8 @@ pub struct Launching {
 
 struct Prepared {
     id: BatchId,
+    /// The workspace its batch is asked in: where the list came from, and where it is started.
+    workspace: Option<batchwatch_core::WorkspaceId>,
     reason: Option<String>,
     name: String,
     csv: Vec<u8>,
@@ -86,15 +88,18 @@ impl Launching {
         kept.push_back(prepared);
     }
 
-    fn prepared(
-        &self,
-        id: &BatchId,
-        reason: &Option<String>,
-    ) -> Option<(String, Vec<u8>, CsvReport)> {
+    fn prepared(&self, id: &BatchId, reason: &Option<String>) -> Option<Prepared> {
         let kept = self.prepared.lock().unwrap_or_else(|e| e.into_inner());
         kept.iter()
             .find(|p| &p.id == id && &p.reason == reason)
-            .map(|p| (p.name.clone(), p.csv.clone(), p.report.clone()))
+            .map(|p| Prepared {
+                id: p.id.clone(),
+                workspace: p.workspace.clone(),
+                reason: p.reason.clone(),
+                name: p.name.clone(),
+                csv: p.csv.clone(),
+                report: p.report.clone(),
+            })
     }
 
     fn forget(&self, id: &BatchId, reason: &Option<String>) {
@@ -188,13 +193,10 @@ impl AppState {
         let name = retry_list::upload_file_name(&id, reason.as_deref());
         let report = csv_check::check_bytes(&name, list.csv.as_bytes())
             .map_err(|e| CommandError::Launch(e.code(), e.to_string()))?;
-        let parent_agent = self
-            .monitor
-            .snapshot()
-            .batches
-            .iter()
-            .find(|b| b.id == id)
-            .and_then(|b| b.launch.as_ref().map(|l| l.agent_id.clone()));
+        let view = self.monitor.snapshot();
+        let parent = view.batches.iter().find(|b| b.id == id);
+        let parent_agent = parent.and_then(|b| b.launch.as_ref().map(|l| l.agent_id.clone()));
+        let workspace = parent.and_then(|b| b.workspace.clone());
         let mut checked = Checked::of(name.clone(), report.clone());
         if let Some(stop) = failed.stopped_early {
             checked.summary.push_str(&format!(" ({})", stop.sentence()));
@@ -203,6 +205,7 @@ impl AppState {
         checked.agent_id = parent_agent;
         self.launching.keep(Prepared {
             id,
+            workspace,
             reason,
             name,
             csv: list.csv.into_bytes(),
@@ -277,18 +280,38 @@ impl AppState {
     ) -> Result<Started, CommandError> {
         // Only a list the person was shown: one gone (Batchwatch restarted, or more were opened
         // since) is not made again behind their back.
-        let (name, csv, report) = self.launching.prepared(&id, &reason).ok_or_else(|| {
+        let prepared = self.launching.prepared(&id, &reason).ok_or_else(|| {
             CommandError::Launch(
                 "not_prepared",
                 format!("The list of {id}'s failed calls is no longer at hand; open Retry again to see it before it is started."),
             )
         })?;
+        // Started where its batch is asked, as the list was made: one whose workspace is gone
+        // meanwhile (removed, or the batch cleared with it) is refused, never sent elsewhere.
+        let workspace = prepared
+            .workspace
+            .filter(|w| {
+                self.monitor
+                    .snapshot()
+                    .workspaces
+                    .iter()
+                    .any(|s| &s.id == w)
+            })
+            .ok_or_else(|| {
+                CommandError::Launch(
+                    "workspace_gone",
+                    format!("The workspace {id} runs in is no longer stored; nothing was sent."),
+                )
+            })?;
         let started = self
             .start(
-                CsvSource::Bytes { name, bytes: csv },
-                report,
+                CsvSource::Bytes {
+                    name: prepared.name,
+                    bytes: prepared.csv,
+                },
+                prepared.report,
                 choice,
-                Some(id.clone()),
+                Some((id.clone(), workspace)),
             )
             .await;
         if started.is_ok() {
@@ -302,20 +325,15 @@ impl AppState {
         file: CsvSource,
         report: CsvReport,
         choice: StartChoice,
-        retry_of: Option<BatchId>,
+        // The batch it retries, and the workspace that batch is asked in.
+        retry: Option<(BatchId, batchwatch_core::WorkspaceId)>,
     ) -> Result<Started, CommandError> {
         let now = wall_clock_ms();
         // A retry goes where its batch runs (its failed calls, its agent); a file where chosen.
         // Decided before anything is written down, so a refusal here holds nothing back.
-        let workspace = match &retry_of {
-            Some(parent) => self
-                .monitor
-                .snapshot()
-                .batches
-                .iter()
-                .find(|b| &b.id == parent)
-                .and_then(|b| b.workspace.clone()),
-            None => self.workspace_named(choice.workspace.as_deref())?,
+        let (retry_of, workspace) = match retry {
+            Some((parent, workspace)) => (Some(parent), Some(workspace)),
+            None => (None, self.workspace_named(choice.workspace.as_deref())?),
         };
         if let Some(at) = choice.scheduled_at_ms {
             launch::check_start_time(at, now, &batchwatch_core::format::TimeZone::system())

@@ -366,8 +366,7 @@ impl AppState {
         }
 
         keychain_call(&secrets, move |s| s.save(&workspace)).await?;
-        let workspaces = keychain_call(&secrets, |s| s.workspaces()).await?;
-        let status = CredentialsStatus::stored(&workspaces);
+        let (workspaces, status) = crate::keychain::stored_now(&secrets).await?;
         log::info!(
             "credentials stored for workspace {}",
             credentials.workspace_id
@@ -400,8 +399,7 @@ impl AppState {
         let renamed = Workspace::new(before.credentials.clone(), Some(label), before.added_at_ms)
             .map_err(|e| CommandError::Workspace(format!("Check the workspace: {e}.")))?;
         keychain_call(&secrets, move |s| s.save(&renamed)).await?;
-        let workspaces = keychain_call(&secrets, |s| s.workspaces()).await?;
-        let status = CredentialsStatus::stored(&workspaces);
+        let (workspaces, status) = crate::keychain::stored_now(&secrets).await?;
         self.monitor.set_workspaces(workspaces);
         self.status.send_modify(|s| s.credentials = status.clone());
         Ok(status)
@@ -431,10 +429,6 @@ impl AppState {
                 vec![id]
             }
         };
-        let left: Vec<Workspace> = stored
-            .into_iter()
-            .filter(|w| !gone.contains(w.id()))
-            .collect();
         if workspace.is_some() {
             // Its batches go with it: nothing could ask about them any more.
             let view = self.monitor.snapshot();
@@ -446,7 +440,7 @@ impl AppState {
                 self.monitor.untrack(b.id.clone());
             }
         }
-        let status = CredentialsStatus::stored(&left);
+        let (left, status) = crate::keychain::stored_now(&secrets).await?;
         self.monitor.set_workspaces(left);
         self.status.send_modify(|s| s.credentials = status.clone());
         log::info!("{} workspace(s) removed from the keychain", gone.len());

@@ -1244,4 +1244,28 @@ fn a_retry_is_started_in_its_batchs_own_workspace() {
         .unwrap()
         .clone();
     assert_eq!(card["workspace"], "ws_two");
+
+    // A list made while its workspace was stored is never started elsewhere once it is not.
+    let again = h
+        .invoke("prepare_retry", json!({"id": "batch_two_bad"}))
+        .unwrap();
+    h.invoke("forget_credentials", json!({"workspaceId": "ws_two"}))
+        .unwrap();
+    let posts = || {
+        control
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST")
+            .count()
+    };
+    let before = posts();
+    let refused = h
+        .invoke(
+            "start_retry",
+            json!({"id": "batch_two_bad", "agentId": "agent_two", "agentName": "Two's caller",
+                   "fingerprint": again["report"]["fingerprint"]}),
+        )
+        .unwrap_err();
+    assert_eq!(refused["code"], "workspace_gone", "{refused}");
+    assert_eq!(posts(), before, "nothing was sent");
 }

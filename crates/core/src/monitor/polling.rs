@@ -336,6 +336,9 @@ impl<S: TrilletApi> Task<S> {
                 let w = &self.workspaces[i].workspace;
                 (w.label.clone(), w.id().clone())
             }
+            // A 403 about a pairing no longer polled here (removed, or another key now): not
+            // this key's to stop for its other workspaces.
+            None if status == 403 => return,
             None if self.lanes[lane].rejection.is_none() => {
                 self.lanes[lane].rejection = Some(rejection);
                 let first = self.workspaces.iter().find(|w| w.lane == lane);
@@ -344,7 +347,11 @@ impl<S: TrilletApi> Task<S> {
                 };
                 (self.labels_on(lane), first)
             }
-            _ => return, // said already
+            _ => {
+                // Said already; a batch that got a lane meanwhile loses it.
+                self.assign_lanes();
+                return;
+            }
         };
         let mut notification = credentials_rejected_notification(&message);
         if self.workspaces.len() > 1 {

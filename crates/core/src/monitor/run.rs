@@ -117,7 +117,11 @@ impl<S: TrilletApi> Task<S> {
                 // Named and not polled here: kept with that name, waiting for its credentials.
                 let workspace =
                     workspace.or_else(|| self.workspaces.first().map(|w| w.workspace.id().clone()));
-                let lane = self.lane_of(workspace.as_ref());
+                // None for a workspace refused (403), as `assign_lanes` gives: never polled.
+                let lane = self
+                    .watched(workspace.as_ref())
+                    .filter(|w| w.refusal.is_none())
+                    .map(|w| w.lane);
                 let mut tracking = Tracking::default();
                 // Each ID and the workspace it is watched in.
                 let mut known: std::collections::HashMap<BatchId, Option<WorkspaceId>> = self
