@@ -91,14 +91,11 @@ fn pick(
     interactive: bool,
 ) -> Result<String, Failure> {
     let listed = || {
-        choices
-            .iter()
-            .map(|(id, label)| match id == label {
-                true => id.clone(),
-                false => format!("{id} ({label})"),
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
+        batchwatch_core::workspace::choices(
+            choices
+                .iter()
+                .map(|(id, label)| (id.as_str(), label.as_str())),
+        )
     };
     match named.map(str::trim) {
         Some(named) => choices

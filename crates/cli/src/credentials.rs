@@ -150,8 +150,7 @@ fn show(store: &dyn SecretStore) -> Result<(), Failure> {
         println!("Keychain: not consulted while those variables are set");
         return Ok(());
     }
-    let workspaces = store.workspaces().map_err(config::keychain_failure)?;
-    let unreadable = store.unreadable().map_err(config::keychain_failure)?;
+    let (workspaces, unreadable) = store.contents().map_err(config::keychain_failure)?;
     if workspaces.is_empty() && unreadable.is_empty() {
         println!(
             "No credentials are stored in your keychain. Run 'batchwatch-cli credentials set --workspace <ID>', or set {API_KEY_ENV} and {WORKSPACE_ENV}."

@@ -26,7 +26,7 @@ pub const KEYCHAIN_ACCOUNT: &str = "trillet";
 /// Where credentials are kept between runs: one entry per workspace.
 pub trait SecretStore: Send + Sync {
     /// Every stored workspace that can be read, the first stored first; empty when none is.
-    /// An entry that cannot be read is left out (see [`Self::unreadable`]), so it never hides
+    /// An entry that cannot be read is left out (see [`Self::contents`]), so it never hides
     /// the others nor blocks saving, renaming or removing.
     fn workspaces(&self) -> Result<Vec<Workspace>, KeychainError>;
     /// Adds the workspace, or replaces the one with its ID (also one that could not be read);
@@ -36,10 +36,11 @@ pub trait SecretStore: Send + Sync {
     fn delete(&self, workspace: &WorkspaceId) -> Result<(), KeychainError>;
     /// Removes every entry of Batchwatch's, read or not ("Forget all").
     fn delete_all(&self) -> Result<(), KeychainError>;
-    /// The entries that cannot be read as a workspace, by what names them (the workspace ID,
-    /// or `trillet` for the one an earlier version stored): to say so, never to guess.
-    fn unreadable(&self) -> Result<Vec<String>, KeychainError> {
-        Ok(Vec::new())
+    /// [`Self::workspaces`], and — read in the same pass — the entries that cannot be read as a
+    /// workspace, by what names them (the workspace ID, or `trillet` for the one an earlier
+    /// version stored): to say so, never to guess.
+    fn contents(&self) -> Result<(Vec<Workspace>, Vec<String>), KeychainError> {
+        Ok((self.workspaces()?, Vec::new()))
     }
 }
 
@@ -322,8 +323,8 @@ impl SecretStore for KeyringStore {
         Ok(self.scan()?.0)
     }
 
-    fn unreadable(&self) -> Result<Vec<String>, KeychainError> {
-        Ok(self.scan()?.1)
+    fn contents(&self) -> Result<(Vec<Workspace>, Vec<String>), KeychainError> {
+        self.scan()
     }
 
     fn delete_all(&self) -> Result<(), KeychainError> {

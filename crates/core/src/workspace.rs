@@ -75,6 +75,11 @@ impl Workspace {
     pub fn id(&self) -> &WorkspaceId {
         &self.credentials.workspace_id
     }
+
+    /// (ID, label), as [`choices`] lists them.
+    pub fn named(&self) -> (&str, &str) {
+        (self.id().as_str(), &self.label)
+    }
 }
 
 /// The workspace to store for `credentials` given again or anew, among those `stored`: one
@@ -109,26 +114,25 @@ pub fn choose<'a>(
             .find(|w| w.id().as_str() == named)
             .ok_or_else(|| ChooseError::Unknown {
                 named: named.to_owned(),
-                choices: choices(workspaces),
+                choices: choices(workspaces.iter().map(Workspace::named)),
             }),
         None => match workspaces {
             [] => Err(ChooseError::None),
             [only] => Ok(only),
-            _ => Err(ChooseError::Several(choices(workspaces))),
+            _ => Err(ChooseError::Several(choices(
+                workspaces.iter().map(Workspace::named),
+            ))),
         },
     }
 }
 
-/// "ws_us (Acme US), ws_eu (Acme EU)".
-pub fn choices(workspaces: &[Workspace]) -> String {
+/// "ws_us (Acme US), ws_eu": each (ID, label), the label left out where it is the ID.
+pub fn choices<'a>(workspaces: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
     workspaces
-        .iter()
-        .map(|w| {
-            if w.label == w.id().as_str() {
-                w.label.clone()
-            } else {
-                format!("{} ({})", w.id(), w.label)
-            }
+        .into_iter()
+        .map(|(id, label)| match id == label {
+            true => id.to_owned(),
+            false => format!("{id} ({label})"),
         })
         .collect::<Vec<_>>()
         .join(", ")

@@ -132,12 +132,12 @@ fn an_unreadable_item_is_named_and_blocks_nothing() {
     let good = workspace("sk_good", "ws_good", Some("Good"), 1);
     store.save(&good).unwrap();
     assert_eq!(store.workspaces().unwrap(), vec![good.clone()]);
-    assert_eq!(store.unreadable().unwrap(), ["trillet", "ws_x"]);
+    assert_eq!(store.contents().unwrap().1, ["trillet", "ws_x"]);
 
     let again = workspace("sk_again", "ws_x", None, 2);
     store.save(&again).unwrap();
     assert_eq!(store.workspaces().unwrap(), vec![good, again]);
-    assert_eq!(store.unreadable().unwrap(), ["trillet"]);
+    assert_eq!(store.contents().unwrap().1, ["trillet"]);
 
     store.delete_all().unwrap();
     assert!(!keychain_has_item(&service), "everything of ours is gone");

@@ -38,10 +38,9 @@ pub(crate) async fn stored_now(
     store: &Arc<dyn SecretStore>,
 ) -> Result<(Vec<Workspace>, CredentialsStatus), KeychainError> {
     let store = store.clone();
-    let (workspaces, unreadable) =
-        tokio::task::spawn_blocking(move || Ok((store.workspaces()?, store.unreadable()?)))
-            .await
-            .map_err(|e| KeychainError::Other(e.to_string()))??;
+    let (workspaces, unreadable) = tokio::task::spawn_blocking(move || store.contents())
+        .await
+        .map_err(|e| KeychainError::Other(e.to_string()))??;
     let status = CredentialsStatus::stored(&workspaces).with_unreadable(&unreadable);
     Ok((workspaces, status))
 }

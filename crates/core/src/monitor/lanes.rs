@@ -51,6 +51,13 @@ impl Lane {
     }
 }
 
+impl Watched {
+    /// The lane its batches are polled on: none while Trillet refuses the pairing (403).
+    pub(super) fn polling_lane(&self) -> Option<usize> {
+        self.refusal.is_none().then_some(self.lane)
+    }
+}
+
 /// Why Trillet refused a key.
 pub(super) struct Rejection {
     pub(super) status: u16,
@@ -153,7 +160,7 @@ impl<S: TrilletApi> Task<S> {
                 .as_ref()
                 .and_then(|w| self.watched(Some(w)));
             let shared = watched.map(|w| w.workspace.id().clone());
-            let lane = watched.filter(|w| w.refusal.is_none()).map(|w| w.lane);
+            let lane = watched.and_then(Watched::polling_lane);
             let batch = &mut self.batches[i];
             batch.lane = lane;
             if shared.is_some() {

@@ -117,11 +117,9 @@ impl<S: TrilletApi> Task<S> {
                 // Named and not polled here: kept with that name, waiting for its credentials.
                 let workspace =
                     workspace.or_else(|| self.workspaces.first().map(|w| w.workspace.id().clone()));
-                // None for a workspace refused (403), as `assign_lanes` gives: never polled.
                 let lane = self
                     .watched(workspace.as_ref())
-                    .filter(|w| w.refusal.is_none())
-                    .map(|w| w.lane);
+                    .and_then(Watched::polling_lane);
                 let mut tracking = Tracking::default();
                 // Each ID and the workspace it is watched in.
                 let mut known: std::collections::HashMap<BatchId, Option<WorkspaceId>> = self
