@@ -90,7 +90,10 @@ def main():
     for window in found:
         event = protocol.event.ClientMessage(window=window, client_type=protocols, data=(32, [delete, X.CurrentTime, 0, 0, 0]))
         window.send_event(event, event_mask=X.NoEventMask)
-    d.flush()
+    # A round trip, not a flush: it returns once the server has carried out the request. A tool
+    # that flushed and exited at once lost its request when the server, busy, found the
+    # connection gone before reading it — the "window that ignores its first close" (#22).
+    d.sync()
     return 0
 
 

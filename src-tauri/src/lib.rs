@@ -51,6 +51,8 @@ pub fn run() -> ExitCode {
         return ExitCode::FAILURE;
     }
 
+    // Before any thread starts (the environment is the process's) and before GTK reads it.
+    window::before_gtk_starts();
     let linked = tauri::async_runtime::block_on(async {
         let client = resident::connect(&endpoint, launch.demo).await?;
         let granted = resident::claim_window(&client).await?;

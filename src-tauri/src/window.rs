@@ -13,12 +13,32 @@ pub fn show<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         window.unminimize()?;
         return window.set_focus();
     }
-    WebviewWindowBuilder::new(app, MAIN, WebviewUrl::App("index.html".into()))
+    let window = WebviewWindowBuilder::new(app, MAIN, WebviewUrl::App("index.html".into()))
         .title("Batchwatch")
         .inner_size(420.0, 560.0)
         .min_inner_size(360.0, 420.0)
-        .build()?
-        .set_focus()
+        .build()?;
+    // A page of a few cards needs no back/forward list and no cache of pages it left: the
+    // document-viewer model keeps none (measured in the README's performance section).
+    #[cfg(target_os = "linux")]
+    window.with_webview(|webview| {
+        use webkit2gtk::{CacheModel, WebContextExt, WebViewExt};
+        if let Some(context) = webview.inner().context() {
+            context.set_cache_model(CacheModel::DocumentViewer);
+        }
+    })?;
+    window.set_focus()
+}
+
+/// What the window's WebKit is told before GTK starts: paint without accelerated compositing
+/// (no GL compositor with its threads and layer buffers, for a page with nothing to animate) —
+/// the largest share of the window's memory in the README's performance section, with no
+/// visible change. A person who wants it back sets `WEBKIT_DISABLE_COMPOSITING_MODE=0`, which
+/// is left as given.
+pub fn before_gtk_starts() {
+    if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none() {
+        std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+    }
 }
 
 /// [`show`] from any thread (the resident's "raise" arrives on the follow task's).

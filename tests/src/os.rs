@@ -321,30 +321,10 @@ pub fn window_exists(title: &str, owner: &str) -> bool {
     x_window("shown", title, owner)
 }
 
-/// Asks that window to close, as a window manager's close button does.
+/// Asks that window to close, as a window manager's close button does: once. The request has
+/// reached the X server when this returns (x-window.py waits for it; see its `close`).
 pub fn close_window(title: &str, owner: &str) {
     assert!(x_window("close", title, owner), "no window titled {title}");
-}
-
-/// Closes that window as a person does with its close button — and, as a person would, again
-/// when it is still there a few seconds later. Seen here (2 of 9 runs of the suite, never
-/// alone): the first WM_DELETE_WINDOW is sometimes not taken, the window stays with its main
-/// loop idle, and a second one closes it. Said on stderr each time, so it stays visible.
-pub fn close_window_as_a_person_would(title: &str, owner: &str, mut closed: impl FnMut() -> bool) {
-    for attempt in 1..=3 {
-        close_window(title, owner);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if closed() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        eprintln!("the window titled {title:?} did not close on request {attempt}; asking again");
-        if !window_exists(title, owner) {
-            return;
-        }
-    }
 }
 
 /// Presses `key` (an X keysym name: "Return", "Escape") on the keyboard with that window
