@@ -46,7 +46,7 @@ export function buildFailures(id) {
     el("summary"),
     el("div", { className: "failures-head" }, [
       el("p", { className: "failures-summary muted", role: "status" }),
-      saveButton(id, null, "Save failed calls as CSV…", `Save the failed calls of ${id} as CSV`),
+      saveButton(id, null, "Save failed calls as CSV…", `Save failed calls as CSV, for ${id}`),
     ]),
     el("p", { className: "save-status muted", role: "status", hidden: true }),
     el("p", { className: "failures-error error", role: "alert", hidden: true }),
@@ -114,8 +114,9 @@ function renderFailures(details, view) {
   details.querySelector(".more").hidden = !view.hasMore;
   details.querySelector(".more").textContent = `Load more (${view.remaining} left)`;
   details.querySelector(".groups").replaceChildren(...view.groups.map((group) => {
-    const copy = el("button", { type: "button", className: "copy-numbers", textContent: "Copy numbers", ariaLabel: `Copy the numbers of “${group.reason}”` });
-    const list = el("ul", {}, group.calls.map((call) => el("li", {}, [
+    const copy = el("button", { type: "button", className: "copy-numbers", textContent: "Copy numbers", ariaLabel: `Copy numbers of “${group.reason}”` });
+    // It scrolls past a dozen calls, so it takes the keyboard's focus (arrows scroll it).
+    const list = el("ul", { tabIndex: 0, ariaLabel: `Calls of “${group.reason}”` }, group.calls.map((call) => el("li", {}, [
       el("span", { className: "number", textContent: call.phoneNumber || call.jobId }),
       el("span", { className: "muted", textContent: call.endedAtMs ? timeOfDay(call.endedAtMs) : "" }),
       el("span", { className: "muted", textContent: call.durationText || "" }),
@@ -129,8 +130,8 @@ function renderFailures(details, view) {
       el("div", { className: "group-head" }, [
         el("h3", { textContent: `${group.reason} × ${group.count}` }),
         copy,
-        retryButton(view.batchId, group.reason, "Retry these…", `Start the calls of “${group.reason}” again as a new batch`),
-        saveButton(view.batchId, group.reason, "Save as CSV…", `Save the calls of “${group.reason}” as CSV`),
+        retryButton(view.batchId, group.reason, "Retry these…", `Retry these calls of “${group.reason}” as a new batch`),
+        saveButton(view.batchId, group.reason, "Save as CSV…", `Save as CSV the calls of “${group.reason}”`),
       ]),
       list,
     ]);

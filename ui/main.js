@@ -57,6 +57,7 @@ function render(payload) {
   const workspaces = payload.workspaces || [];
   renderWorkspaceChoices(workspaces);
   renderCards(payload.cards, workspaces);
+  announceChanges(payload.cards);
   // A batch and its retries, added up, head the Finished section.
   const campaigns = payload.campaigns || [];
   $("campaigns").replaceChildren(...campaigns.map((c) => el("li", { textContent: c.text, dataset: { root: c.root } })));
@@ -285,13 +286,19 @@ function renderCards(list, workspaces) {
     return node;
   });
   for (const [id, node] of cards) if (!seen.has(id)) { node.remove(); cards.delete(id); }
-  // One workspace shown, when the person chose one.
+  // One workspace shown, when the person chose one; then what the filter box matches.
   const only = several ? $("workspace-filter").value : "";
-  const shown = list.map((card, i) => [card, ordered[i]]).filter(([card]) => !only || card.workspace === only);
+  const matches = matcher($("filter").value, several ? labels : null);
+  const shown = list.map((card, i) => [card, ordered[i]])
+    .filter(([card]) => (!only || card.workspace === only) && matches(card));
+  $("list-tools").hidden = list.length === 0;
+  $("shown-count").hidden = shown.length === list.length;
+  $("shown-count").textContent = `${shown.length} of ${list.length} shown`;
   // Finished batches (over, no call still in progress) go below, newest first.
   const finished = shown.filter(([card]) => card.finished);
   finished.sort(([a], [b]) => (b.endedAtMs ?? 0) - (a.endedAtMs ?? 0));
   const running = shown.filter(([card]) => !card.finished);
+  running.sort(SORTS[$("sort").value] || SORTS.added);
   let placed = running.map(([, node]) => node);
   if (several) {
     // Under each workspace's heading, in the order they were stored; folded ones show only it.
@@ -311,6 +318,53 @@ function renderCards(list, workspaces) {
   $("finished").hidden = finished.length === 0;
 }
 
+// The filter box: every word typed must be in the batch's ID, status or workspace.
+function matcher(text, labels) {
+  const words = text.toLowerCase().split(/\s+/).filter(Boolean);
+  if (!words.length) return () => true;
+  return (card) => {
+    const about = `${card.id} ${card.statusText} ${card.state} ${labels ? labels.get(card.workspace) || "" : ""}`.toLowerCase();
+    return words.every((word) => about.includes(word));
+  };
+}
+
+// The orders the sort offers over the running batches ([card, node] pairs; sorting is stable,
+// so ties keep the order they were added in).
+const SORTS = {
+  added: () => 0,
+  progress: ([a], [b]) => b.percent - a.percent,
+  eta: ([a], [b]) => (a.etaSecs ?? Infinity) - (b.etaSecs ?? Infinity),
+  problems: ([a], [b]) => Number(Boolean(b.problem || b.stallText)) - Number(Boolean(a.problem || a.stallText)),
+};
+
+$("filter").addEventListener("input", () => { if (latest) render(latest); });
+$("sort").value = remembered.get("sort", "added");
+if (!$("sort").value) $("sort").value = "added";
+$("sort").addEventListener("change", () => {
+  remembered.set("sort", $("sort").value);
+  if (latest) render(latest);
+});
+
+// A finish, a stall or a problem, said once through the polite live region: only changes
+// this window saw happen (its first view says nothing; the cards are there to read).
+const lastSaid = new Map(); // batch ID → what its card last showed of those
+function announceChanges(list) {
+  const lines = [];
+  const present = new Set();
+  for (const card of list) {
+    present.add(card.id);
+    const now = { finished: card.finished, stall: card.stallText || "", problem: card.problem ? card.problem.code : "" };
+    const before = lastSaid.get(card.id);
+    lastSaid.set(card.id, now);
+    if (!before) continue;
+    if (now.finished && !before.finished) lines.push(`${card.id}: ${card.statusText.toLowerCase()} — ${card.countsText.replaceAll(" · ", ", ")}.`);
+    else if (now.stall && !before.stall) lines.push(`${card.id}: ${card.stallText}.`);
+    if (now.problem && now.problem !== before.problem) lines.push(`${card.id}: ${card.problem.message}`);
+  }
+  for (const id of lastSaid.keys()) if (!present.has(id)) lastSaid.delete(id);
+  if (lines.length) $("announcer").textContent = lines.join(" ");
+}
+
 // Moves nodes only when the list's order changed: a card left in place keeps its scroll,
 // its open drill-down and the element under the pointer.
 function placeChildren(list, nodes) {
@@ -324,7 +378,7 @@ $("clear-finished").addEventListener("click", () => call("clear_finished"));
 function buildCard(id) {
   const refresh = el("button", { type: "button", className: "refresh", textContent: "Refresh" });
   refresh.addEventListener("click", () => call("refresh", { id }));
-  const remove = el("button", { type: "button", className: "remove", textContent: "Remove", ariaLabel: `Stop watching ${id}` });
+  const remove = el("button", { type: "button", className: "remove", textContent: "Remove", ariaLabel: `Remove ${id} (stop watching it)` });
   remove.addEventListener("click", () => call("untrack", { id }));
   const copy = el("button", { type: "button", className: "copy", textContent: "Copy", ariaLabel: `Copy ${id}` });
   copy.addEventListener("click", async () => {
@@ -334,7 +388,7 @@ function buildCard(id) {
   });
   const segments = ["completed", "failed", "active", "waiting"].map((kind) => el("span", { className: `seg ${kind}` }));
   const cancel = el("button", { type: "button", className: "cancel", textContent: "Cancel batch…" });
-  const retry = el("button", { type: "button", className: "retry-all", textContent: "Retry failed calls…", ariaLabel: `Start the failed calls of ${id} again as a new batch` });
+  const retry = el("button", { type: "button", className: "retry-all", textContent: "Retry failed calls…", ariaLabel: `Retry failed calls of ${id} as a new batch` });
   retry.addEventListener("click", () => openRetry(id, null));
   // When this batch's notifications are shown (its hooks run whatever is chosen).
   const notify = el("select", { className: "notify", ariaLabel: `Notifications for ${id}` }, [
@@ -344,6 +398,7 @@ function buildCard(id) {
   ]);
   notify.addEventListener("change", () => call("set_notify", { id, notify: notify.value }));
   const confirmBox = buildCancelConfirm(id);
+  const removeBox = buildRemoveConfirm(id);
   cancel.addEventListener("click", () => {
     confirmBox.hidden = false;
     confirmBox.querySelector(".keep").focus();
@@ -361,15 +416,35 @@ function buildCard(id) {
     plotElement(id),
     el("p", { className: "counts" }),
     el("p", { className: "timing" }),
-    el("p", { className: "problem", role: "alert" }),
+    el("p", { className: "problem" }),
     el("p", { className: "stall", hidden: true }),
     el("p", { className: "cancellation", role: "status" }),
     el("details", { className: "recent" }, [el("summary"), el("ul")]),
     buildFailures(id),
     confirmBox,
+    removeBox,
     el("div", { className: "actions" }, [notify, retry, cancel, refresh, remove]),
   ]);
   return node;
+}
+
+// ---- remove (Delete on a card asks first) -----------------------------------------------
+
+function buildRemoveConfirm(id) {
+  const yes = el("button", { type: "button", className: "confirm-remove-card danger", textContent: "Stop watching" });
+  const no = el("button", { type: "button", className: "keep-watching", textContent: "Keep watching" });
+  const box = el("div", { className: "remove-question", role: "alertdialog", ariaLabel: `Stop watching ${id}?`, hidden: true }, [
+    el("p", { textContent: `Stop watching ${id}? It goes on at Trillet; add it again any time.` }),
+    el("div", { className: "row" }, [yes, no]),
+  ]);
+  const dismiss = () => {
+    box.hidden = true;
+    box.closest(".card").querySelector(".remove").focus();
+  };
+  no.addEventListener("click", dismiss);
+  box.addEventListener("keydown", (event) => { if (event.key === "Escape") dismiss(); });
+  yes.addEventListener("click", () => { box.hidden = true; call("untrack", { id }); });
+  return box;
 }
 
 // ---- cancel ----------------------------------------------------------------------------
@@ -470,6 +545,7 @@ function fillCard(node, card) {
   node.querySelector(".percent").textContent = card.percentText;
   const bar = node.querySelector(".bar");
   bar.setAttribute("aria-valuenow", String(card.percent));
+  bar.setAttribute("aria-valuetext", card.progressText);
   for (const kind of ["completed", "failed", "active", "waiting"]) {
     bar.querySelector(`.${kind}`).style.width = `${card.segments[kind]}%`;
   }
@@ -753,6 +829,56 @@ $("restart-resident").addEventListener("click", async () => {
     $("restart-resident").disabled = false;
   }
 });
+// ---- the keyboard ----------------------------------------------------------------------
+
+const editable = (node) => node instanceof HTMLElement &&
+  (node.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(node.tagName));
+
+document.addEventListener("keydown", (event) => {
+  const plainCtrl = event.ctrlKey && !event.altKey && !event.shiftKey && !event.metaKey;
+  const key = event.key.toLowerCase();
+  if (plainCtrl && key === "f") {
+    event.preventDefault();
+    if (!$("list-tools").hidden) { $("filter").focus(); $("filter").select(); }
+  } else if (plainCtrl && key === "r") {
+    event.preventDefault();
+    $("refresh-all").click();
+  } else if (plainCtrl && key === "v" && !editable(event.target)) {
+    // Focused before the paste happens, the add box is where it lands.
+    const input = $("add-input");
+    input.focus();
+    input.setSelectionRange(input.value.length, input.value.length);
+    if (input.value && !input.value.endsWith(" ")) input.value += " ";
+  } else if (event.key === "Delete" && !editable(event.target)) {
+    const card = event.target.closest && event.target.closest(".card");
+    if (!card) return;
+    event.preventDefault();
+    card.querySelector(".remove-question").hidden = false;
+    card.querySelector(".confirm-remove-card").focus();
+  } else if (event.key === "Escape" && !event.defaultPrevented) {
+    closeSomething(event.target);
+  }
+});
+
+// Escape closes what is open, innermost first: a question answers itself (its own handler),
+// then the new-batch panel (its own), then the panel holding the focus, then any open panel,
+// then the filter.
+function closeSomething(target) {
+  if (target.closest && (target.closest("[role=alertdialog]") || target.closest("#launch"))) return;
+  if (!$("launch").hidden) { $("launch-close").click(); return; }
+  const panels = [...document.querySelectorAll("details.panel[open], .card details[open]")];
+  const holding = panels.find((panel) => panel.contains(target)) || panels[panels.length - 1];
+  if (holding) {
+    holding.open = false;
+    holding.querySelector("summary").focus();
+    return;
+  }
+  if ($("filter").value) {
+    $("filter").value = "";
+    if (latest) render(latest);
+  }
+}
+
 setupLaunch();
 invoke("get_state").then(render);
 // Elapsed times and "updated" stamps age between polls; re-render what we have each 30 s.

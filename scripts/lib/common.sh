@@ -49,3 +49,14 @@ ensure_tauri_driver() {
     log "installing tauri-driver"
     cargo install tauri-driver --locked --version '^2' --root "$TOOLS_ROOT"
 }
+
+# axe-core, the accessibility rules the window is audited with in the end-to-end tests, from
+# npm into the tools cache; its path exported for the tests (the session's HOME is another).
+AXE_VERSION=4.10.3
+export BATCHWATCH_AXE_JS="${BATCHWATCH_AXE_JS:-$TOOLS_ROOT/axe-core-$AXE_VERSION/node_modules/axe-core/axe.min.js}"
+ensure_axe_core() {
+    [[ -s "$BATCHWATCH_AXE_JS" ]] && return 0
+    command -v npm >/dev/null 2>&1 || ensure_packages npm
+    log "installing axe-core $AXE_VERSION"
+    npm install --no-save --no-audit --no-fund --prefix "$TOOLS_ROOT/axe-core-$AXE_VERSION" "axe-core@$AXE_VERSION" >&2
+}

@@ -67,3 +67,35 @@ pub fn retype(window: &WebDriver, css: &str, text: &str) {
     );
     window.type_into(css, text);
 }
+
+/// The WCAG 2.1 A and AA rules axe-core finds violated in the window as it is now, one line
+/// each: the rule, what it says, and every element it names. axe-core comes from npm
+/// (`scripts/lib/common.sh`, `ensure_axe_core`), injected through WebDriver: the page's own
+/// content security policy governs the page's scripts, not the driver's.
+pub fn accessibility_violations(window: &WebDriver) -> Vec<String> {
+    let loaded = window
+        .run("return typeof axe !== 'undefined';", json!([]))
+        .as_bool()
+        .unwrap_or(false);
+    if !loaded {
+        let path = std::env::var("BATCHWATCH_AXE_JS").expect(
+            "BATCHWATCH_AXE_JS names axe.min.js: run the tests through scripts/test or scripts/desktop-session",
+        );
+        let source = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!("axe-core at {path}: {e} (scripts/desktop-session installs it)")
+        });
+        window.run(&format!("{source}\nreturn null;"), json!([]));
+    }
+    let found = window.run(
+        "return axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}, resultTypes: ['violations'], rules: {'label-content-name-mismatch': {enabled: true}}})
+           .then(r => r.violations.map(v => `${v.id} (${v.help}): ` + v.nodes.map(n => n.target.join(' ') + ' — ' + n.failureSummary.replace(/\\s+/g, ' ')).join(' | ')));",
+        json!([]),
+    );
+    let lines = found
+        .as_array()
+        .unwrap_or_else(|| panic!("axe-core did not run: {found}"));
+    lines
+        .iter()
+        .map(|v| v.as_str().unwrap_or_default().to_owned())
+        .collect()
+}

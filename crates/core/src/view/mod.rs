@@ -688,6 +688,10 @@ mod tests {
             c.counts_text,
             "95 completed · 5 failed · 5 active · 45 waiting"
         );
+        assert_eq!(
+            c.progress_text,
+            "batch_7891011121314: 67% — 95 completed, 5 failed, 5 active, 45 waiting"
+        );
         assert_eq!(c.elapsed_text.as_deref(), Some("running 1 h"));
         assert_eq!(c.eta_text.as_deref(), Some("ETA 30 min"));
         assert_eq!(c.average_call_text.as_deref(), Some("45 s per call"));

@@ -103,8 +103,13 @@ pub struct BatchCard<'a> {
     pub total: u64,
     /// "95 completed · 5 failed · 5 active · 45 waiting"
     pub counts_text: String,
+    /// What a screen reader says for its progress bar: "batch_123: 67% — 95 completed,
+    /// 5 failed, 5 active, 45 waiting" ("batch_123: waiting for Trillet" before any figures).
+    pub progress_text: String,
     pub elapsed_text: Option<String>,
     pub eta_text: Option<String>,
+    /// The seconds [`Self::eta_text`] says, for sorting by it.
+    pub eta_secs: Option<u64>,
     pub average_call_text: Option<String>,
     pub last_updated_ms: Option<u64>,
     pub recent_calls: Vec<RecentCallRow<'a>>,
@@ -391,17 +396,26 @@ pub(super) fn card<'a>(
         (Some(p), Some(f)) => (one_decimal(f.percent), segments(p, f), format::counts(p)),
         _ => (0.0, empty, String::new()),
     };
+    let status_text = status_text(row);
+    let percent_text = if p.is_some() {
+        format::percent(percent)
+    } else {
+        String::new()
+    };
+    // Spoken, the parts read better as a list than with the dots between them.
+    let progress_text = if counts.is_empty() {
+        format!("{id}: {}", status_text.to_lowercase())
+    } else {
+        format!("{id}: {percent_text} — {}", counts.replace(" · ", ", "))
+    };
+    let eta_text_now = f.and_then(|f| eta_text(row.state, f));
     BatchCard {
         id: row.snapshot.id.as_str(),
         workspace: row.snapshot.workspace.as_ref().map(|w| w.as_str()),
         state: row.state,
-        status_text: status_text(row),
+        status_text,
         percent,
-        percent_text: if p.is_some() {
-            format::percent(percent)
-        } else {
-            String::new()
-        },
+        percent_text,
         segments: segs,
         completed: p.map_or(0, |p| p.completed),
         failed: p.map_or(0, |p| p.failed),
@@ -409,6 +423,7 @@ pub(super) fn card<'a>(
         waiting: p.map_or(0, |p| p.waiting),
         total: p.map_or(0, |p| p.total),
         counts_text: counts,
+        progress_text,
         elapsed_text: f.and_then(|f| f.elapsed).map(|d| {
             if row.state.has_ended() {
                 format!("took {}", format::duration(d))
@@ -416,7 +431,11 @@ pub(super) fn card<'a>(
                 format!("running {}", format::duration(d))
             }
         }),
-        eta_text: f.and_then(|f| eta_text(row.state, f)),
+        eta_secs: eta_text_now
+            .as_ref()
+            .and(f.and_then(|f| f.eta))
+            .map(|d| d.as_secs()),
+        eta_text: eta_text_now,
         pace_text: f.and_then(|f| pace_text(row.state, f)),
         stall_text: row.stalled.map(crate::change::stall_text),
         notify: row.snapshot.notify,
