@@ -4,7 +4,7 @@ manager (Xvfb): `close` asks the window titled TITLE to close exactly as a windo
 close button does (a WM_DELETE_WINDOW client message); `shown` exits 0 when a mapped window
 titled TITLE exists; `class` prints its WM_CLASS (instance and class, one a line), what docks
 group windows by; `press` gives that window the keyboard focus and presses KEY (an X keysym
-name: Return, Escape) on the keyboard, through XTEST, as a person's key press arrives; `type`
+name: Return, Escape; or a chord, Control_L+f) on the keyboard, through XTEST, as a person's key press arrives; `type`
 types TEXT so (letters, digits and . - _ / , Shift held where the keyboard needs it); `drop`
 drops the file PATH on the middle of that window as a file manager does, by the XDND protocol
 (enter, position, drop, then the file's URI handed over as text/uri-list).
@@ -60,7 +60,9 @@ def main():
             return 1
         return drop(d, mapped[0], sys.argv[4])
     if action in ("press", "type"):
-        names = [sys.argv[4]] if action == "press" else [SYMBOLS.get(c, c) for c in sys.argv[4]]
+        # `press` takes a chord too: "Control_L+f" holds the first keys while pressing the last.
+        held = sys.argv[4].split("+")[:-1] if action == "press" and len(sys.argv[4]) > 1 else []
+        names = [sys.argv[4].split("+")[-1] if held else sys.argv[4]] if action == "press" else [SYMBOLS.get(c, c) for c in sys.argv[4]]
         keys = []
         for name in names:
             keysym = XK.string_to_keysym(name)
@@ -76,6 +78,9 @@ def main():
         mapped[0].set_input_focus(X.RevertToParent, X.CurrentTime)
         d.sync()
         shift = d.keysym_to_keycode(XK.string_to_keysym("Shift_L"))
+        modifiers = [d.keysym_to_keycode(XK.string_to_keysym(name)) for name in held]
+        for modifier in modifiers:
+            xtest.fake_input(d, X.KeyPress, modifier)
         for keycode, shifted in keys:
             if shifted:
                 xtest.fake_input(d, X.KeyPress, shift)
@@ -84,6 +89,9 @@ def main():
             if shifted:
                 xtest.fake_input(d, X.KeyRelease, shift)
             d.sync()
+        for modifier in reversed(modifiers):
+            xtest.fake_input(d, X.KeyRelease, modifier)
+        d.sync()
         return 0
     delete = d.intern_atom("WM_DELETE_WINDOW")
     protocols = d.intern_atom("WM_PROTOCOLS")

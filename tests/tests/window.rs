@@ -188,3 +188,219 @@ fn the_dark_theme_passes_the_same_audit() {
     open_settings(&window);
     audit(&window, "the dark theme, settings open");
 }
+
+/// The X clipboard holding `text` for as long as it lives (xclip serving it in the
+/// foreground, stopped by PID).
+struct Clipboard(Child);
+
+impl Clipboard {
+    fn holding(text: &str) -> Self {
+        use std::io::Write;
+        let mut child = Command::new("xclip")
+            .args(["-quiet", "-selection", "clipboard", "-i"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("xclip runs");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        eventually("the clipboard to hold the text", WAIT, || {
+            (os::clipboard().as_deref() == Some(text)).then_some(())
+        });
+        Self(child)
+    }
+}
+
+impl Drop for Clipboard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Presses a key or chord ("Control_L+f") on the real keyboard, the window focused.
+fn press(app: &str, key: &str) {
+    assert!(os::press_key("Batchwatch", app, key), "pressing {key}");
+}
+
+fn shown_ids(window: &WebDriver) -> Vec<String> {
+    window
+        .run(
+            "return [...document.querySelectorAll('#cards .card')].map(c => c.dataset.id);",
+            json!([]),
+        )
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect()
+}
+
+fn focused(window: &WebDriver) -> String {
+    window
+        .run(
+            "const e = document.activeElement; return e ? (e.id || e.className || e.tagName) : '';",
+            json!([]),
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn the_keyboard_alone_pastes_filters_sorts_removes_and_closes() {
+    use trillet_sim::BatchScript;
+    let mut desktop = Desktop::new("keyboard");
+    let control = desktop.sim.control();
+    // Three running batches, far apart in progress.
+    for (id, ago) in [("batch_slow", 60), ("batch_fast", 1500), ("batch_mid", 700)] {
+        control.add_batch(
+            BatchScript::new(400)
+                .id(id)
+                .concurrency(4)
+                .call_duration(Duration::from_secs(30))
+                .started_ago(Duration::from_secs(ago)),
+        );
+    }
+    let (code, out, err) = desktop.cli(&["credentials", "set", "--workspace", WORKSPACE], KEY);
+    assert_eq!(code, 0, "{out}{err}");
+    let app = batchwatch_e2e::desktop::app_binary();
+    let app = app.to_string_lossy().into_owned();
+    let window = desktop.open(&[]);
+    eventually("the window", WAIT, || {
+        os::window_exists("Batchwatch", &app).then_some(())
+    });
+
+    // Polls ten minutes apart: any request after the first ones below is Ctrl+R's.
+    open_settings(&window);
+    window.run("document.getElementById('floor-secs').value = '600'; document.getElementById('settings-form').requestSubmit(); return null;", json!([]));
+    eventually("the settings saved", WAIT, || {
+        window.text("#settings-message").filter(|m| m == "Saved.")
+    });
+    window.run(
+        "document.getElementById('settings-panel').open = false; return null;",
+        json!([]),
+    );
+
+    // Ctrl+V with nothing focused pastes into the add box; Enter adds.
+    let clipboard = Clipboard::holding("batch_slow batch_fast batch_mid");
+    window.run(
+        "document.activeElement && document.activeElement.blur(); return null;",
+        json!([]),
+    );
+    press(&app, "Control_L+v");
+    eventually("the paste in the add box", WAIT, || {
+        window
+            .run(
+                "return document.getElementById('add-input').value;",
+                json!([]),
+            )
+            .as_str()
+            .filter(|v| v.contains("batch_mid"))
+            .map(str::to_owned)
+    });
+    drop(clipboard);
+    assert_eq!(focused(&window), "add-input");
+    press(&app, "Return");
+    eventually("three cards with progress", WAIT, || {
+        let percents = window.texts("#cards .card .percent");
+        (percents.len() == 3 && percents.iter().all(|p| !p.is_empty())).then_some(())
+    });
+    assert_eq!(
+        shown_ids(&window),
+        ["batch_slow", "batch_fast", "batch_mid"],
+        "in the order added"
+    );
+
+    // Sorted by progress: the furthest along first.
+    window.run("const s = document.getElementById('sort'); s.value = 'progress'; s.dispatchEvent(new Event('change')); return null;", json!([]));
+    eventually("sorted by progress", WAIT, || {
+        (shown_ids(&window) == ["batch_fast", "batch_mid", "batch_slow"]).then_some(())
+    });
+
+    // Ctrl+F: the filter box; typing narrows the list and says how many are shown.
+    press(&app, "Control_L+f");
+    eventually("the filter focused", WAIT, || {
+        (focused(&window) == "filter").then_some(())
+    });
+    assert!(os::type_text("Batchwatch", &app, "mid"));
+    eventually("one of three shown", WAIT, || {
+        (shown_ids(&window) == ["batch_mid"]
+            && window.text("#shown-count").as_deref() == Some("1 of 3 shown"))
+        .then_some(())
+    });
+    // Escape clears it.
+    press(&app, "Escape");
+    eventually("all shown again", WAIT, || {
+        (shown_ids(&window).len() == 3
+            && window.text("#shown-count").is_some_and(|_| {
+                window
+                    .run(
+                        "return document.getElementById('shown-count').hidden;",
+                        json!([]),
+                    )
+                    .as_bool()
+                    == Some(true)
+            }))
+        .then_some(())
+    });
+
+    // Delete on a card asks first; Enter answers it; the card goes.
+    window.run(
+        "document.querySelector(`.card[data-id='batch_slow'] .copy`).focus(); return null;",
+        json!([]),
+    );
+    press(&app, "Delete");
+    eventually("the question", WAIT, || {
+        (focused(&window).contains("confirm-remove-card")).then_some(())
+    });
+    assert_eq!(
+        shown_ids(&window).len(),
+        3,
+        "nothing removed before the answer"
+    );
+    press(&app, "Return");
+    eventually("the card gone", WAIT, || {
+        (!shown_ids(&window).contains(&"batch_slow".to_owned())).then_some(())
+    });
+
+    // Escape closes the open panel and leaves the focus on its heading.
+    window.run(
+        "document.querySelector('#settings-panel summary').focus(); return null;",
+        json!([]),
+    );
+    press(&app, "Return");
+    eventually("settings open", WAIT, || {
+        window
+            .run(
+                "return document.getElementById('settings-panel').open;",
+                json!([]),
+            )
+            .as_bool()
+            .filter(|o| *o)
+    });
+    press(&app, "Escape");
+    eventually("settings closed", WAIT, || {
+        window
+            .run(
+                "return document.getElementById('settings-panel').open;",
+                json!([]),
+            )
+            .as_bool()
+            .filter(|o| !*o)
+    });
+
+    // Ctrl+R asks Trillet for every batch at once (each was asked when added, and not due
+    // again for ten minutes).
+    control.clear_requests();
+    press(&app, "Control_L+r");
+    eventually("both remaining batches asked", WAIT, || {
+        (control.request_count("batch_fast") >= 1 && control.request_count("batch_mid") >= 1)
+            .then_some(())
+    });
+}
