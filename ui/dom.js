@@ -28,3 +28,28 @@ export function timeOfDay(ms) {
 export function said(error) {
   return error && error.message ? error.message : String(error);
 }
+
+// Writes that leave the page alone when nothing changed: each write to the page, even of the
+// same text, makes it lay out again — over every card, with 2,000 of them.
+export function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
+export function setProp(node, name, value) {
+  if (node[name] !== value) node[name] = value;
+}
+
+export function setClass(node, name, on) {
+  if (node.classList.contains(name) !== on) node.classList.toggle(name, on);
+}
+
+export function setHidden(node, hidden) {
+  if (node.hidden !== hidden) node.hidden = hidden;
+}
+
+// Replaces `node`'s children with `make()` when `key` (what they are made from) changed.
+export function replaceIfChanged(node, key, make) {
+  if (node.dataset.madeFrom === key) return;
+  node.dataset.madeFrom = key;
+  node.replaceChildren(...make());
+}

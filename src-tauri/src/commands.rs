@@ -24,12 +24,21 @@ const NOT_FROM_THE_PAGE: [&str; 3] = ["save_retry_list", "check_csv", "start_bat
 
 /// Forwards one request to the resident.
 #[tauri::command]
-pub async fn call(link: State<'_, Link>, op: String, args: Value) -> Result<Value, Failure> {
+pub async fn call(
+    link: State<'_, Link>,
+    sent: State<'_, crate::follow::Sent>,
+    op: String,
+    args: Value,
+) -> Result<Value, Failure> {
     if NOT_FROM_THE_PAGE.contains(&op.as_str()) {
         return Err(Failure::new(
             "not_allowed",
             format!("The window does not send {op} itself."),
         ));
+    }
+    if op == "get_state" {
+        // The page takes the whole view: the next one it hears is whole too.
+        sent.forget();
     }
     forward(&link, &op, args).await
 }
@@ -120,6 +129,7 @@ pub async fn restart_resident<R: Runtime>(app: AppHandle<R>) -> Result<Value, Fa
             "Batchwatch is open in another window.",
         ));
     }
+    app.state::<crate::follow::Sent>().forget();
     crate::follow::spawn(app.clone(), client.clone());
     client
         .call_raw("get_state", Value::Null)

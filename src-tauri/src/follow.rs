@@ -2,10 +2,12 @@
 //! page; "raise" shows the window, "quit" closes it; and when the resident goes, the page hears
 //! `batchwatch://resident-gone` and offers to start it again.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use batchwatch_core::control::{Client, Push, Request};
-use tauri::{AppHandle, Emitter, Runtime};
+use batchwatch_core::view::sent::SentCards;
+use serde_json::value::RawValue;
+use tauri::{AppHandle, Emitter, Manager, Runtime};
 
 use crate::window::{self, MAIN};
 
@@ -13,6 +15,22 @@ use crate::window::{self, MAIN};
 pub const VIEW_EVENT: &str = "batchwatch://view";
 /// The page event saying the resident has stopped.
 pub const GONE_EVENT: &str = "batchwatch://resident-gone";
+
+/// The cards the page was last given (see [`SentCards`]): one for the window's life, forgotten
+/// whenever the page asks for the whole view.
+#[derive(Default)]
+pub struct Sent(Mutex<SentCards>);
+
+impl Sent {
+    pub fn forget(&self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).forget();
+    }
+
+    fn thin(&self, view: &RawValue) -> Box<RawValue> {
+        let thinned = self.0.lock().unwrap_or_else(|p| p.into_inner()).thin(view);
+        RawValue::from_string(thinned).unwrap_or_else(|_| view.to_owned())
+    }
+}
 
 pub fn spawn<R: Runtime>(app: AppHandle<R>, client: Arc<Client>) {
     tauri::async_runtime::spawn(async move {
@@ -40,6 +58,7 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, client: Arc<Client>) {
                     }
                     let view = views.borrow_and_update().clone();
                     if let Some(view) = view {
+                        let view = app.state::<Sent>().thin(&view);
                         let _ = app.emit_to(MAIN, VIEW_EVENT, view);
                     }
                 }

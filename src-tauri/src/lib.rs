@@ -106,6 +106,7 @@ pub fn run() -> ExitCode {
     let app = with_commands(builder)
         .manage(link)
         .manage(launch::ChosenCsv::default())
+        .manage(follow::Sent::default())
         .on_window_event(|window, event| {
             if let tauri::WindowEvent::DragDrop(drop) = event {
                 launch::on_drop(window.app_handle(), drop);

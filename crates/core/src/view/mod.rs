@@ -12,6 +12,7 @@
 //! - `window` — the window's cards, banner and settings panel.
 //! - `tray` — the tray's icon state, label, tooltip and menu rows; [`tray_icon`] draws the
 //!   icon for a state and percent.
+//! - [`sent`] — what the window's page already has: cards passed on only when changed.
 //! - here — what both read: each batch's [`BatchState`] and figures, and [`Problem`].
 
 use serde::Serialize;
@@ -20,6 +21,7 @@ use crate::figures::{figures_seen, Figures, Seen};
 use crate::model::BatchStatus;
 use crate::monitor::{BatchSnapshot, Connection, FetchStatus, MonitorSnapshot};
 
+pub mod sent;
 mod tray;
 pub mod tray_icon;
 mod window;
