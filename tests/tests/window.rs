@@ -516,3 +516,90 @@ fn two_thousand_batches_open_filter_and_update_one_card_at_a_time() {
         Some(1)
     );
 }
+
+/// The session's accessibility bus (AT-SPI, what screen readers use), for as long as it lives:
+/// the launcher started on this session's own bus and stopped by PID. Only apps started
+/// after it is up use it (the rest of the suite and the benchmarks run without one).
+struct AccessibilityBus(Child);
+
+impl AccessibilityBus {
+    fn start() -> Self {
+        let launcher = Command::new("/usr/libexec/at-spi-bus-launcher")
+            .arg("--launch-immediately")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("at-spi-bus-launcher (at-spi2-core) runs");
+        eventually("the accessibility bus", WAIT, || {
+            os::bus_name_owner_pid("org.a11y.Bus").map(|_| ())
+        });
+        Self(launcher)
+    }
+}
+
+impl Drop for AccessibilityBus {
+    fn drop(&mut self) {
+        // Its children (the bus and the registry) go with it: they watch their parent's bus.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The window's accessibility tree as a screen reader reads it (scripts/lib/a11y-tree.py).
+fn accessibility_tree() -> Option<String> {
+    let out = Command::new(batchwatch_e2e::checkout().join("scripts/lib/a11y-tree.py"))
+        .arg("batchwatch")
+        .output()
+        .expect("a11y-tree.py runs");
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn a_screen_reader_reads_each_progress_bar_with_its_value_and_each_button_by_its_name() {
+    use trillet_sim::BatchScript;
+    let _bus = AccessibilityBus::start();
+    let mut desktop = Desktop::new("at_spi");
+    desktop.sim.control().add_batch(
+        BatchScript::new(300)
+            .id("batch_spoken")
+            .concurrency(4)
+            .call_duration(Duration::from_secs(600))
+            .started_ago(Duration::from_secs(1500)),
+    );
+    let (code, out, err) = desktop.cli(&["credentials", "set", "--workspace", WORKSPACE], KEY);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = desktop.cli(&["add", "batch_spoken"], "");
+    assert_eq!(code, 0, "{out}{err}");
+    let window = desktop.open(&[]);
+    let spoken = eventually("the card's progress in the page", WAIT, || {
+        window
+            .run("const b = document.querySelector(`.card[data-id='batch_spoken'] .bar`); return b && b.getAttribute('aria-valuetext');", json!([]))
+            .as_str()
+            .filter(|t| t.contains('%'))
+            .map(str::to_owned)
+    });
+    let tree = eventually("the progress bar over AT-SPI", WAIT, || {
+        accessibility_tree().filter(|t| {
+            t.contains("progress bar 'Progress of batch_spoken'") && t.contains("value=")
+        })
+    });
+    let bar = tree
+        .lines()
+        .find(|l| l.contains("progress bar 'Progress of batch_spoken'"))
+        .unwrap();
+    assert!(!bar.contains("value=none"), "the bar has a value: {bar}");
+    assert!(
+        bar.contains(&format!("text={spoken:?}")) || bar.contains(&format!("text='{spoken}'")),
+        "the bar's value is said in words ({spoken}): {bar}"
+    );
+    for button in [
+        "push button 'Remove batch_spoken (stop watching it)'",
+        "push button 'Copy batch_spoken'",
+        "push button 'New batch…'",
+        "push button 'Refresh now'",
+    ] {
+        assert!(tree.contains(button), "{button} in:\n{tree}");
+    }
+}
