@@ -12,7 +12,7 @@ BUILD_PACKAGES=(build-essential pkg-config libdbus-1-dev libssl-dev
 # status-notifier-watcher stands in for a panel's tray host; busctl (systemd) reads the tray.
 SESSION_PACKAGES=(xvfb xauth dbus dbus-bin gnome-keyring libsecret-tools dunst libnotify-bin
     haskell-status-notifier-item-utils systemd imagemagick x11-utils python3-xlib webkit2gtk-driver procps
-    xclip tzdata tmux time)
+    xclip tzdata tmux time at-spi2-core python3-pyatspi)
 # What the package tests check the packages with (Debian's rpm reads an .rpm: -qip, -qlp).
 PACKAGE_TEST_PACKAGES=(desktop-file-utils appstream man-db rpm)
 
