@@ -474,7 +474,7 @@ fn two_thousand_batches_open_filter_and_update_one_card_at_a_time() {
             page_figure(&window, "renders").filter(|n| *n > renders)
         });
         let cards_given = page_figure(&window, "cardsGiven").unwrap_or(0.0);
-        if cards_given < 1.0 || cards_given >= 2000.0 {
+        if !(1.0..2000.0).contains(&cards_given) {
             continue; // a view of no card (the tray's figures) or of all (after get_state)
         }
         given.push(cards_given);
@@ -602,4 +602,105 @@ fn a_screen_reader_reads_each_progress_bar_with_its_value_and_each_button_by_its
     ] {
         assert!(tree.contains(button), "{button} in:\n{tree}");
     }
+}
+
+/// Focuses the element matching `css` as a Tab would land on it (no pointer involved).
+fn focus(window: &WebDriver, css: &str) {
+    let found = window
+        .run(
+            "const e = document.querySelector(arguments[0]); if (!e) return false; e.scrollIntoView({block: 'center'}); e.focus(); return document.activeElement === e;",
+            json!([css]),
+        )
+        .as_bool();
+    assert_eq!(found, Some(true), "{css} takes the focus");
+}
+
+#[test]
+fn the_keyboard_alone_opens_failed_calls_copies_numbers_cancels_and_saves_a_setting() {
+    use trillet_sim::BatchScript;
+    let mut desktop = Desktop::new("keyboard_actions");
+    let control = desktop.sim.control();
+    control.add_batch(trillet_sim::failing_batch("batch_failing"));
+    control.add_batch(
+        BatchScript::new(2000)
+            .id("batch_running")
+            .concurrency(4)
+            .call_duration(Duration::from_secs(600))
+            .started_ago(Duration::from_secs(700)),
+    );
+    let (code, out, err) = desktop.cli(&["credentials", "set", "--workspace", WORKSPACE], KEY);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = desktop.cli(&["add", "batch_failing", "batch_running"], "");
+    assert_eq!(code, 0, "{out}{err}");
+    let app = batchwatch_e2e::desktop::app_binary();
+    let app = app.to_string_lossy().into_owned();
+    let window = desktop.open(&[]);
+    eventually("failed calls counted", WAIT, || {
+        in_card(&window, "batch_failing", ".failures summary").filter(|s| s != "Failed calls (0)")
+    });
+
+    // Enter on the failed calls' heading opens them, grouped.
+    focus(&window, ".card[data-id='batch_failing'] .failures summary");
+    press(&app, "Return");
+    eventually("the first group", WAIT, || {
+        in_card(&window, "batch_failing", ".group h3")
+    });
+    // Enter on "Copy numbers" puts the group's numbers on the clipboard.
+    focus(
+        &window,
+        ".card[data-id='batch_failing'] .group .copy-numbers",
+    );
+    press(&app, "Return");
+    let copied = eventually("the numbers on the clipboard", WAIT, || {
+        os::clipboard().filter(|c| c.starts_with('+'))
+    });
+    assert!(copied.lines().count() >= 1, "{copied}");
+
+    // Enter on "Cancel batch…" asks, with "Keep it running" focused; Shift+Tab reaches
+    // "Cancel batch" and Enter sends the cancel.
+    focus(&window, ".card[data-id='batch_running'] .cancel");
+    press(&app, "Return");
+    eventually("the question, keep focused", WAIT, || {
+        (focused(&window) == "keep").then_some(())
+    });
+    press(&app, "Shift_L+Tab");
+    eventually("cancel focused", WAIT, || {
+        focused(&window).contains("confirm").then_some(())
+    });
+    press(&app, "Return");
+    eventually("the cancelled card", WAIT, || {
+        (batchwatch_e2e::window::card_state(&window, "batch_running") == "cancelled").then_some(())
+    });
+    let cancels = control
+        .requests()
+        .iter()
+        .filter(|r| r.method == "DELETE" && r.batch_id.as_deref() == Some("batch_running"))
+        .count();
+    assert_eq!(cancels, 1, "one cancel sent");
+
+    // A setting changed and saved from the keyboard: Enter opens the panel, the field is
+    // retyped, Enter saves.
+    focus(&window, "#settings-panel summary");
+    press(&app, "Return");
+    focus(&window, "#floor-secs");
+    // Emptied as an edit (a view arriving meanwhile would otherwise put the stored value back).
+    window.run("const e = document.getElementById('floor-secs'); e.value = ''; e.dispatchEvent(new Event('input', { bubbles: true })); return null;", json!([]));
+    assert!(os::type_text("Batchwatch", &app, "45"));
+    eventually("the field retyped", WAIT, || {
+        window
+            .run(
+                "return document.getElementById('floor-secs').value;",
+                json!([]),
+            )
+            .as_str()
+            .filter(|v| *v == "45")
+            .map(str::to_owned)
+    });
+    press(&app, "Return");
+    eventually("the setting saved", WAIT, || {
+        desktop
+            .saved_settings()
+            .filter(|s| s["poll"]["floor"] == 45_000)
+    });
+    assert_eq!(window.text("#settings-message").as_deref(), Some("Saved."));
 }
