@@ -36,6 +36,14 @@ function renderSummary(label) {
   ]));
 }
 
+// A whole view asked for (get_state): drawn unless a view made later was drawn meanwhile.
+// The window process passes views on as changes to the last one it passed on; an older whole
+// view drawn after a newer one would leave the page holding cards it is never told changed.
+function renderWhole(payload) {
+  if (latest && payload.nowMs < latest.nowMs) return;
+  render(payload);
+}
+
 // What the last view cost the page, script and layout, and when the first cards were on it
 // (ms since the page began): read by the end-to-end suite's many-batches test.
 const figures = { renders: 0, renderMs: null, layoutMs: null, firstCardsMs: null, cardsGiven: 0 };
@@ -73,7 +81,7 @@ function render(given) {
   const started = performance.now();
   const payload = withHeldCards(given);
   if (!payload) {
-    invoke("get_state").then(render);
+    invoke("get_state").then(renderWhole);
     return;
   }
   latest = payload;
@@ -358,7 +366,12 @@ function renderCards(list, workspaces) {
     if (record.furnished && record.shown !== card) fillRecord(record);
     return record.node;
   });
-  for (const [id, record] of cards) if (!seen.has(id)) { record.node.remove(); cards.delete(id); }
+  for (const [id, record] of cards) {
+    if (seen.has(id)) continue;
+    nearScreen.unobserve(record.node);
+    record.node.remove();
+    cards.delete(id);
+  }
   // One workspace shown, when the person chose one; then what the filter box matches.
   const only = several ? $("workspace-filter").value : "";
   const matches = matcher($("filter").value, several ? labels : null);
@@ -415,7 +428,7 @@ function matcher(text, labels) {
 const SORTS = {
   added: () => 0,
   progress: ([a], [b]) => b.percent - a.percent,
-  eta: ([a], [b]) => (a.etaSecs ?? Infinity) - (b.etaSecs ?? Infinity),
+  eta: ([a], [b]) => (a.etaMinutes ?? Infinity) - (b.etaMinutes ?? Infinity),
   problems: ([a], [b]) => Number(Boolean(b.problem || b.stallText)) - Number(Boolean(a.problem || a.stallText)),
 };
 
@@ -453,7 +466,11 @@ function announceChanges(list) {
 function placeChildren(list, nodes) {
   const current = list.children;
   if (current.length === nodes.length && nodes.every((node, i) => current[i] === node)) return;
+  // Moving a card takes the focus from whatever in it had it: given back, so a sort by
+  // progress never drops the keyboard's place.
+  const focused = list.contains(document.activeElement) ? document.activeElement : null;
   list.replaceChildren(...nodes);
+  if (focused && focused.isConnected && document.activeElement !== focused) focused.focus({ preventScroll: true });
 }
 
 $("clear-finished").addEventListener("click", () => call("clear_finished"));
@@ -934,7 +951,7 @@ listen("batchwatch://resident-gone", () => {
 $("restart-resident").addEventListener("click", async () => {
   $("restart-resident").disabled = true;
   try {
-    render(await tauriCore.invoke("restart_resident"));
+    renderWhole(await tauriCore.invoke("restart_resident"));
     $("resident-gone").hidden = true;
   } catch (e) {
     $("resident-gone-message").textContent = e && e.message ? e.message : String(e);
@@ -977,22 +994,24 @@ document.addEventListener("keydown", (event) => {
 // then the new-batch panel (its own), then the panel holding the focus, then any open panel,
 // then the filter.
 function closeSomething(target) {
-  if (target.closest && (target.closest("[role=alertdialog]") || target.closest("#launch"))) return;
+  // Gone from the page: its own Escape handler acted (a rename put back, say).
+  if (!target.isConnected) return;
+  if (target.closest("[role=alertdialog]") || target.closest("#launch")) return;
+  if (target === $("filter")) {
+    if ($("filter").value) { $("filter").value = ""; if (latest) render(latest); }
+    return;
+  }
   if (!$("launch").hidden) { $("launch-close").click(); return; }
   const panels = [...document.querySelectorAll("details.panel[open], .card details[open]")];
-  const holding = panels.find((panel) => panel.contains(target)) || panels[panels.length - 1];
+  const holding = panels.find((panel) => panel.contains(target)) ||
+    (target === document.body ? panels[panels.length - 1] : null);
   if (holding) {
     holding.open = false;
     holding.querySelector("summary").focus();
-    return;
-  }
-  if ($("filter").value) {
-    $("filter").value = "";
-    if (latest) render(latest);
   }
 }
 
 setupLaunch();
-invoke("get_state").then(render);
+invoke("get_state").then(renderWhole);
 // Elapsed times and "updated" stamps age between polls; re-render what we have each 30 s.
 setInterval(() => { if (latest) render(latest); }, 30000);

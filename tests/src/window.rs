@@ -23,7 +23,7 @@ pub fn save_credentials(window: &WebDriver, key: &str) {
 /// The state of the card of batch `id` (`running`, `completed`, …), empty when there is none.
 pub fn card_state(window: &WebDriver, id: &str) -> String {
     window
-        .run("const c = [...document.querySelectorAll('.card')].find(c => c.querySelector('.id').textContent === arguments[0]); return c ? c.dataset.state : '';", json!([id]))
+        .run("const c = [...document.querySelectorAll('.card')].find(c => c.dataset.id === arguments[0]); return c ? c.dataset.state || '' : '';", json!([id]))
         .as_str()
         .unwrap_or_default()
         .to_owned()

@@ -385,14 +385,14 @@ fn the_keyboard_alone_pastes_filters_sorts_removes_and_closes() {
             .filter(|o| *o)
     });
     press(&app, "Escape");
-    eventually("settings closed", WAIT, || {
+    eventually("settings closed, its heading focused", WAIT, || {
         window
             .run(
-                "return document.getElementById('settings-panel').open;",
+                "const p = document.getElementById('settings-panel'); return !p.open && document.activeElement === p.querySelector('summary');",
                 json!([]),
             )
             .as_bool()
-            .filter(|o| !*o)
+            .filter(|closed| *closed)
     });
 
     // Ctrl+R asks Trillet for every batch at once (each was asked when added, and not due
@@ -539,9 +539,15 @@ impl AccessibilityBus {
 
 impl Drop for AccessibilityBus {
     fn drop(&mut self) {
-        // Its children (the bus and the registry) go with it: they watch their parent's bus.
-        let _ = self.0.kill();
+        // Asked to end (it then ends the bus it started and takes its address off the
+        // display); the address removed here too, so no later app looks for a bus gone.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
         let _ = self.0.wait();
+        let _ = Command::new("xprop")
+            .args(["-root", "-remove", "AT_SPI_BUS"])
+            .status();
     }
 }
 
@@ -559,8 +565,9 @@ fn accessibility_tree() -> Option<String> {
 #[test]
 fn a_screen_reader_reads_each_progress_bar_with_its_value_and_each_button_by_its_name() {
     use trillet_sim::BatchScript;
-    let _bus = AccessibilityBus::start();
+    // Started once this test has the session to itself (Desktop::new waits its turn).
     let mut desktop = Desktop::new("at_spi");
+    let _bus = AccessibilityBus::start();
     desktop.sim.control().add_batch(
         BatchScript::new(300)
             .id("batch_spoken")

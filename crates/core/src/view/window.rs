@@ -104,12 +104,13 @@ pub struct BatchCard<'a> {
     /// "95 completed · 5 failed · 5 active · 45 waiting"
     pub counts_text: String,
     /// What a screen reader says for its progress bar: "batch_123: 67% — 95 completed,
-    /// 5 failed, 5 active, 45 waiting" ("batch_123: waiting for Trillet" before any figures).
+    /// 5 failed, 5 active, 45 waiting"; before any figures, its status ("batch_123: checking…").
     pub progress_text: String,
     pub elapsed_text: Option<String>,
     pub eta_text: Option<String>,
-    /// The seconds [`Self::eta_text`] says, for sorting by it.
-    pub eta_secs: Option<u64>,
+    /// [`Self::eta_text`] in whole minutes (rounded), for sorting by it: counted in seconds it
+    /// would change the card every second, and the window passes on only changed cards.
+    pub eta_minutes: Option<u64>,
     pub average_call_text: Option<String>,
     pub last_updated_ms: Option<u64>,
     pub recent_calls: Vec<RecentCallRow<'a>>,
@@ -431,10 +432,10 @@ pub(super) fn card<'a>(
                 format!("running {}", format::duration(d))
             }
         }),
-        eta_secs: eta_text_now
+        eta_minutes: eta_text_now
             .as_ref()
             .and(f.and_then(|f| f.eta))
-            .map(|d| d.as_secs()),
+            .map(|d| (d.as_secs() + 30) / 60),
         eta_text: eta_text_now,
         pace_text: f.and_then(|f| pace_text(row.state, f)),
         stall_text: row.stalled.map(crate::change::stall_text),
