@@ -553,21 +553,30 @@ function fillParts(node, id) {
   );
 }
 
-// ---- remove (Delete on a card asks first) -----------------------------------------------
+// ---- a card's questions ----------------------------------------------------------------
+
+// A question on a card, hidden until asked: its "keep" answer or Escape closes it and gives
+// the focus back to the card's button that asked (`askedBy`).
+function cardQuestion(className, label, children, keep, askedBy) {
+  const box = el("div", { className, role: "alertdialog", ariaLabel: label, hidden: true }, children);
+  const dismiss = () => {
+    box.hidden = true;
+    box.closest(".card").querySelector(askedBy).focus();
+  };
+  keep.addEventListener("click", dismiss);
+  box.addEventListener("keydown", (event) => { if (event.key === "Escape") dismiss(); });
+  return box;
+}
+
+// Delete on a card asks first.
 
 function buildRemoveConfirm(id) {
   const yes = el("button", { type: "button", className: "confirm-remove-card danger", textContent: "Stop watching" });
   const no = el("button", { type: "button", className: "keep-watching", textContent: "Keep watching" });
-  const box = el("div", { className: "remove-question", role: "alertdialog", ariaLabel: `Stop watching ${id}?`, hidden: true }, [
+  const box = cardQuestion("remove-question", `Stop watching ${id}?`, [
     el("p", { textContent: `Stop watching ${id}? It goes on at Trillet; add it again any time.` }),
     el("div", { className: "row" }, [yes, no]),
-  ]);
-  const dismiss = () => {
-    box.hidden = true;
-    box.closest(".card").querySelector(".remove").focus();
-  };
-  no.addEventListener("click", dismiss);
-  box.addEventListener("keydown", (event) => { if (event.key === "Escape") dismiss(); });
+  ], no, ".remove");
   yes.addEventListener("click", () => { box.hidden = true; call("untrack", { id }); });
   return box;
 }
@@ -577,17 +586,11 @@ function buildRemoveConfirm(id) {
 function buildCancelConfirm(id) {
   const confirm = el("button", { type: "button", className: "confirm danger", textContent: "Cancel batch" });
   const keep = el("button", { type: "button", className: "keep", textContent: "Keep it running" });
-  const box = el("div", { className: "confirm-cancel", role: "alertdialog", ariaLabel: `Cancel ${id}?`, hidden: true }, [
+  const box = cardQuestion("confirm-cancel", `Cancel ${id}?`, [
     el("p", { className: "what" }),
     el("p", { className: "cancel-error error", role: "alert", hidden: true }),
     el("div", { className: "row" }, [confirm, keep]),
-  ]);
-  const dismiss = () => {
-    box.hidden = true;
-    box.closest(".card").querySelector(".cancel").focus();
-  };
-  keep.addEventListener("click", dismiss);
-  box.addEventListener("keydown", (event) => { if (event.key === "Escape") dismiss(); });
+  ], keep, ".cancel");
   confirm.addEventListener("click", async () => {
     const error = box.querySelector(".cancel-error");
     confirm.disabled = true;

@@ -71,6 +71,20 @@ fn fifty_windows_in_a_row_each_close_at_the_first_request_with_both_cores_busy()
     }
 }
 
+/// A batch with hundreds of failed calls (`batch_failing`) and one running for hours
+/// (`batch_running`), at the simulator.
+fn failing_and_running(desktop: &Desktop) {
+    let control = desktop.sim.control();
+    control.add_batch(trillet_sim::failing_batch("batch_failing"));
+    control.add_batch(
+        trillet_sim::BatchScript::new(2000)
+            .id("batch_running")
+            .concurrency(4)
+            .call_duration(Duration::from_secs(600))
+            .started_ago(Duration::from_secs(700)),
+    );
+}
+
 /// Audits the window as it is now, naming the state when a rule is violated.
 fn audit(window: &WebDriver, state: &str) {
     let violations = accessibility_violations(window);
@@ -83,17 +97,9 @@ fn audit(window: &WebDriver, state: &str) {
 
 #[test]
 fn every_state_a_person_reaches_passes_a_wcag_audit() {
-    use trillet_sim::BatchScript;
     let mut desktop = Desktop::new("audit");
     let control = desktop.sim.control();
-    control.add_batch(trillet_sim::failing_batch("batch_failing"));
-    control.add_batch(
-        BatchScript::new(2000)
-            .id("batch_running")
-            .concurrency(4)
-            .call_duration(Duration::from_secs(600))
-            .started_ago(Duration::from_secs(700)),
-    );
+    failing_and_running(&desktop);
     let window = desktop.open(&[]);
     eventually("the credentials panel open, asking", WAIT, || {
         window
@@ -624,17 +630,9 @@ fn focus(window: &WebDriver, css: &str) {
 
 #[test]
 fn the_keyboard_alone_opens_failed_calls_copies_numbers_cancels_and_saves_a_setting() {
-    use trillet_sim::BatchScript;
     let mut desktop = Desktop::new("keyboard_actions");
     let control = desktop.sim.control();
-    control.add_batch(trillet_sim::failing_batch("batch_failing"));
-    control.add_batch(
-        BatchScript::new(2000)
-            .id("batch_running")
-            .concurrency(4)
-            .call_duration(Duration::from_secs(600))
-            .started_ago(Duration::from_secs(700)),
-    );
+    failing_and_running(&desktop);
     let (code, out, err) = desktop.cli(&["credentials", "set", "--workspace", WORKSPACE], KEY);
     assert_eq!(code, 0, "{out}{err}");
     let (code, out, err) = desktop.cli(&["add", "batch_failing", "batch_running"], "");
