@@ -543,17 +543,44 @@ impl AccessibilityBus {
     }
 }
 
-impl Drop for AccessibilityBus {
-    fn drop(&mut self) {
-        // Asked to end (it then ends the bus it started and takes its address off the
-        // display); the address removed here too, so no later app looks for a bus gone.
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
+impl AccessibilityBus {
+    /// Ends the launcher and what it started below it (the bus, the registry the bus started:
+    /// they outlive it otherwise), by PID, and takes the bus's address off the display so no
+    /// later app looks for a bus gone. Returns the PIDs it stopped.
+    fn stop(&mut self) -> Vec<u32> {
+        let mut stopped = vec![self.0.id()];
+        let mut i = 0;
+        while i < stopped.len() {
+            let children = Command::new("pgrep")
+                .args(["-P", &stopped[i].to_string()])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            stopped.extend(
+                children
+                    .split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            );
+            i += 1;
+        }
+        for pid in stopped.iter().rev() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
         let _ = self.0.wait();
         let _ = Command::new("xprop")
             .args(["-root", "-remove", "AT_SPI_BUS"])
             .status();
+        stopped
+    }
+}
+
+impl Drop for AccessibilityBus {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            self.stop();
+        }
     }
 }
 
@@ -573,7 +600,7 @@ fn a_screen_reader_reads_each_progress_bar_with_its_value_and_each_button_by_its
     use trillet_sim::BatchScript;
     // Started once this test has the session to itself (Desktop::new waits its turn).
     let mut desktop = Desktop::new("at_spi");
-    let _bus = AccessibilityBus::start();
+    let mut bus = AccessibilityBus::start();
     desktop.sim.control().add_batch(
         BatchScript::new(300)
             .id("batch_spoken")
@@ -586,26 +613,32 @@ fn a_screen_reader_reads_each_progress_bar_with_its_value_and_each_button_by_its
     let (code, out, err) = desktop.cli(&["add", "batch_spoken"], "");
     assert_eq!(code, 0, "{out}{err}");
     let window = desktop.open(&[]);
-    let spoken = eventually("the card's progress in the page", WAIT, || {
+    // The page's words for the bar and what AT-SPI reads, taken together until they agree
+    // (the batch moves on meanwhile: each read is of the bar as it is then).
+    let spoken_now = || {
         window
             .run("const b = document.querySelector(`.card[data-id='batch_spoken'] .bar`); return b && b.getAttribute('aria-valuetext');", json!([]))
             .as_str()
             .filter(|t| t.contains('%'))
             .map(str::to_owned)
-    });
-    let tree = eventually("the progress bar over AT-SPI", WAIT, || {
-        accessibility_tree().filter(|t| {
-            t.contains("progress bar 'Progress of batch_spoken'") && t.contains("value=")
-        })
-    });
-    let bar = tree
-        .lines()
-        .find(|l| l.contains("progress bar 'Progress of batch_spoken'"))
-        .unwrap();
-    assert!(!bar.contains("value=none"), "the bar has a value: {bar}");
+    };
+    let (tree, bar, spoken) = eventually(
+        "the progress bar over AT-SPI, as the page says it",
+        WAIT,
+        || {
+            let tree = accessibility_tree()?;
+            let bar = tree
+                .lines()
+                .find(|l| l.contains("progress bar 'Progress of batch_spoken'"))?
+                .to_owned();
+            let spoken = spoken_now()?;
+            (bar.contains(&format!("text={spoken:?}")) || bar.contains(&format!("text='{spoken}'")))
+                .then_some((tree, bar, spoken))
+        },
+    );
     assert!(
-        bar.contains(&format!("text={spoken:?}")) || bar.contains(&format!("text='{spoken}'")),
-        "the bar's value is said in words ({spoken}): {bar}"
+        bar.contains(" value=") && !bar.contains("value=none"),
+        "the bar has a value as well as its words ({spoken}): {bar}"
     );
     for button in [
         "push button 'Remove batch_spoken (stop watching it)'",
@@ -615,6 +648,13 @@ fn a_screen_reader_reads_each_progress_bar_with_its_value_and_each_button_by_its
     ] {
         assert!(tree.contains(button), "{button} in:\n{tree}");
     }
+
+    // Nothing of the accessibility bus is left running.
+    let stopped = bus.stop();
+    assert!(stopped.len() >= 2, "the launcher and its bus: {stopped:?}");
+    eventually("the accessibility bus's processes to end", WAIT, || {
+        stopped.iter().all(|pid| !os::alive(*pid)).then_some(())
+    });
 }
 
 /// Focuses the element matching `css` as a Tab would land on it (no pointer involved).
