@@ -10,7 +10,8 @@ import { fillLaunchLine, openRetry, setupLaunch } from "./launch.js";
 
 let latest = null;
 // Batch ID → its card's record: the <li> (kept, so open details survive updates), the card it
-// was last given and the one it shows, its workspace tag, whether it is furnished. Kept in
+// was last given and the one it shows, its workspace tag, whether it is furnished, and what
+// of it was last announced. Kept in
 // script, not read back from the page: with 2,000 cards every read of the page counts.
 const cards = new Map();
 const recordOf = new WeakMap(); // <li> → its record
@@ -49,32 +50,26 @@ function renderWhole(payload) {
 const figures = { renders: 0, renderMs: null, layoutMs: null, firstCardsMs: null, cardsGiven: 0 };
 window.batchwatchFigures = figures;
 
-// The cards the window was last given, by batch ID. A view names a card it already has, as
-// it had it, as {id, unchanged: true} (the window process's SentCards): with 2,000 batches, one
-// batch's new answer is one card to read and redraw, not all of them.
-const cardsHeld = new Map();
-
-// The payload with every card whole; null when it names one this page was never given (a view
-// that overtook the first get_state): then the whole view is asked for.
+// The payload with every card whole. A view names a card the page already has, as it had it,
+// as {id, unchanged: true} (the window process's SentCards): with 2,000 batches, one batch's
+// new answer is one card to read and redraw, not all of them. The card it had is its record's.
+// Null when it names one this page was never given (a view that overtook the first
+// get_state): then the whole view is asked for.
 function withHeldCards(payload) {
-  const present = new Set();
-  const cards = [];
+  const cardsNow = [];
   let given = 0;
   for (const card of payload.cards) {
-    present.add(card.id);
     if (!card.unchanged) {
       given += 1;
-      cardsHeld.set(card.id, card);
-      cards.push(card);
+      cardsNow.push(card);
       continue;
     }
-    const held = cardsHeld.get(card.id);
-    if (!held) return null;
-    cards.push(held);
+    const record = cards.get(card.id);
+    if (!record || !record.card) return null;
+    cardsNow.push(record.card);
   }
-  for (const id of cardsHeld.keys()) if (!present.has(id)) cardsHeld.delete(id);
   figures.cardsGiven = given;
-  return { ...payload, cards };
+  return { ...payload, cards: cardsNow };
 }
 
 function render(given) {
@@ -351,7 +346,7 @@ function renderCards(list, workspaces) {
     seen.add(card.id);
     let record = cards.get(card.id);
     if (!record) {
-      record = { node: buildCard(card.id), card: null, shown: null, tag: "", furnished: false };
+      record = { node: buildCard(card.id), card: null, shown: null, tag: "", furnished: false, said: null };
       recordOf.set(record.node, record);
       cards.set(card.id, record);
     }
@@ -441,23 +436,21 @@ $("sort").addEventListener("change", () => {
 });
 
 // A finish, a stall or a problem, said once through the polite live region: only changes
-// this window saw happen (its first view says nothing; the cards are there to read).
-const lastSaid = new Map(); // batch ID → what its card last showed of those
+// this window saw happen (its first view says nothing; the cards are there to read). What a
+// card last showed of those is kept on its record (renderCards made one for every card).
 function announceChanges(list) {
   const lines = [];
-  const present = new Set();
   for (const card of list) {
-    present.add(card.id);
+    const record = cards.get(card.id);
     const now = { finished: card.finished, stall: card.stallText || "", problem: card.problem ? card.problem.code : "" };
-    const before = lastSaid.get(card.id);
+    const before = record.said;
     if (before && before.finished === now.finished && before.stall === now.stall && before.problem === now.problem) continue;
-    lastSaid.set(card.id, now);
+    record.said = now;
     if (!before) continue;
     if (now.finished && !before.finished) lines.push(`${card.id}: ${card.statusText.toLowerCase()} — ${card.countsText.replaceAll(" · ", ", ")}.`);
     else if (now.stall && !before.stall) lines.push(`${card.id}: ${card.stallText}.`);
     if (now.problem && now.problem !== before.problem) lines.push(`${card.id}: ${card.problem.message}`);
   }
-  for (const id of lastSaid.keys()) if (!present.has(id)) lastSaid.delete(id);
   if (lines.length) $("announcer").textContent = lines.join(" ");
 }
 
@@ -1016,5 +1009,3 @@ function closeSomething(target) {
 
 setupLaunch();
 invoke("get_state").then(renderWhole);
-// Elapsed times and "updated" stamps age between polls; re-render what we have each 30 s.
-setInterval(() => { if (latest) render(latest); }, 30000);

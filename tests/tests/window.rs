@@ -357,10 +357,7 @@ fn the_keyboard_alone_pastes_filters_sorts_removes_and_closes() {
     });
 
     // Delete on a card asks first; Enter answers it; the card goes.
-    window.run(
-        "document.querySelector(`.card[data-id='batch_slow'] .copy`).focus(); return null;",
-        json!([]),
-    );
+    focus(&window, ".card[data-id='batch_slow'] .copy");
     press(&app, "Delete");
     eventually("the question", WAIT, || {
         (focused(&window).contains("confirm-remove-card")).then_some(())
@@ -376,10 +373,7 @@ fn the_keyboard_alone_pastes_filters_sorts_removes_and_closes() {
     });
 
     // Escape closes the open panel and leaves the focus on its heading.
-    window.run(
-        "document.querySelector('#settings-panel summary').focus(); return null;",
-        json!([]),
-    );
+    focus(&window, "#settings-panel summary");
     press(&app, "Return");
     eventually("settings open", WAIT, || {
         window
