@@ -1213,13 +1213,15 @@ fn a_retry_is_started_in_its_batchs_own_workspace() {
         question.as_str().unwrap().starts_with("In Two: "),
         "{question}"
     );
-    let started = h
-        .invoke(
+    // The one start the person confirmed, of the list they were shown.
+    let start = |shown: &Value| {
+        h.invoke(
             "start_retry",
             json!({"id": "batch_two_bad", "agentId": "agent_two", "agentName": "Two's caller",
                    "fingerprint": shown["report"]["fingerprint"]}),
         )
-        .unwrap();
+    };
+    let started = start(&shown).unwrap();
     let new_id = started["batchId"].as_str().unwrap().to_owned();
     let sent: Vec<_> = control
         .requests()
@@ -1259,13 +1261,7 @@ fn a_retry_is_started_in_its_batchs_own_workspace() {
             .count()
     };
     let before = posts();
-    let refused = h
-        .invoke(
-            "start_retry",
-            json!({"id": "batch_two_bad", "agentId": "agent_two", "agentName": "Two's caller",
-                   "fingerprint": again["report"]["fingerprint"]}),
-        )
-        .unwrap_err();
+    let refused = start(&again).unwrap_err();
     assert_eq!(refused["code"], "workspace_gone", "{refused}");
     assert_eq!(posts(), before, "nothing was sent");
 }
