@@ -56,7 +56,9 @@ impl Autostart {
         if let Some(dir) = self.path.parent() {
             fs::create_dir_all(dir)?;
         }
-        fs::write(&self.path, text)
+        // Whole or not at all: a session starting, or a window checking, never reads an entry
+        // without its `Exec=` line.
+        crate::whole_file::write(&self.path, text.as_bytes())
     }
 
     /// Removes the entry; an absent entry is already disabled.

@@ -65,6 +65,7 @@ pub mod setting_names;
 pub mod settings;
 pub mod state_file;
 pub mod view;
+pub mod whole_file;
 pub mod workspace;
 
 pub use api::{ApiBase, ApiError, TrilletClient};

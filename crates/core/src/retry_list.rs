@@ -6,7 +6,6 @@
 //! number that failed twice is still one call to retry.
 
 use std::collections::HashSet;
-use std::io::Write;
 use std::path::Path;
 
 use crate::failures::reason_of;
@@ -140,34 +139,16 @@ pub fn suggested_file_name(id: &crate::BatchId, reason: Option<&str>) -> String 
     format!("{id}-{slug}.csv")
 }
 
-/// Writes `csv` to `path` whole or not at all: into a new file beside it, flushed to disk, then
-/// renamed over it — a crash or a full disk never leaves half a list where the person looks
-/// for one. The file gets the usual permissions of a document the person saves (umask). A
-/// link at `path` is replaced by the file, not written through.
+/// Writes `csv` to `path` whole or not at all ([`crate::whole_file`]): a crash or a full disk
+/// never leaves half a list where the person looks for one.
 pub fn save(path: &Path, csv: &str) -> std::io::Result<()> {
-    let not_absolute = || {
-        std::io::Error::new(
+    if !path.is_absolute() {
+        return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             "the place to save is not a full path",
-        )
-    };
-    if !path.is_absolute() {
-        return Err(not_absolute());
+        ));
     }
-    let folder = match (path.parent(), path.file_name()) {
-        (Some(folder), Some(_)) => folder,
-        _ => return Err(not_absolute()),
-    };
-    // A short name of its own (the chosen one may already be near the 255-byte limit).
-    let mut partial = tempfile::Builder::new()
-        .prefix(".batchwatch-")
-        .suffix(".csv.part")
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
-        .tempfile_in(folder)?;
-    partial.write_all(csv.as_bytes())?;
-    partial.as_file().sync_all()?;
-    partial.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    crate::whole_file::write(path, csv.as_bytes())
 }
 
 /// The number to call again: the CSV row's own, else the call's.
