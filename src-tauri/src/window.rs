@@ -33,11 +33,16 @@ pub fn show<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
 /// What the window's WebKit is told before GTK starts: paint without accelerated compositing
 /// (no GL compositor with its threads and layer buffers, for a page with nothing to animate) —
 /// the largest share of the window's memory in the README's performance section, with no
-/// visible change. A person who wants it back sets `WEBKIT_DISABLE_COMPOSITING_MODE=0`, which
-/// is left as given.
+/// visible change — and so without the DMA-BUF renderer, which only composited pages use (off,
+/// the window process no longer sets up GL for it). A person who wants compositing back sets
+/// `WEBKIT_DISABLE_COMPOSITING_MODE=0`, which is left as given, and then the renderer stays too;
+/// a `WEBKIT_DISABLE_DMABUF_RENDERER` of their own is left as given as well.
 pub fn before_gtk_starts() {
     if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none() {
         std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+        if std::env::var_os("WEBKIT_DISABLE_DMABUF_RENDERER").is_none() {
+            std::env::set_var("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
+        }
     }
 }
 
