@@ -34,15 +34,19 @@ pub fn show<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
 /// (no GL compositor with its threads and layer buffers, for a page with nothing to animate) —
 /// the largest share of the window's memory in the README's performance section, with no
 /// visible change — and so without the DMA-BUF renderer, which only composited pages use (off,
-/// the window process no longer sets up GL for it). A person who wants compositing back sets
-/// `WEBKIT_DISABLE_COMPOSITING_MODE=0`, which is left as given, and then the renderer stays too;
-/// a `WEBKIT_DISABLE_DMABUF_RENDERER` of their own is left as given as well.
+/// GTK sets up no GLX for it; WebKit's own EGL display, and Mesa with it, stay whatever the
+/// settings). A person who wants compositing back sets `WEBKIT_DISABLE_COMPOSITING_MODE=0`, and
+/// then the renderer stays too; a value of theirs for either is never changed.
 pub fn before_gtk_starts() {
     if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none() {
         std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
-        if std::env::var_os("WEBKIT_DISABLE_DMABUF_RENDERER").is_none() {
-            std::env::set_var("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
-        }
+    }
+    // Compositing is off unless the value is "0" (WebKit's own reading), whoever set it: a
+    // person's own `=1`, or the one a resident inherited from an older window.
+    let compositing_off =
+        std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_some_and(|value| value != "0");
+    if compositing_off && std::env::var_os("WEBKIT_DISABLE_DMABUF_RENDERER").is_none() {
+        std::env::set_var("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
     }
 }
 

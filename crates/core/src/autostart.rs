@@ -50,7 +50,8 @@ impl Autostart {
         })
     }
 
-    /// Writes the entry to start `program` with `--hidden` at login (replacing an older one).
+    /// Writes the entry to start `program` with `--hidden` at login (replacing an older one, or
+    /// a link in its place, with the file itself).
     pub fn enable(&self, program: &Path) -> io::Result<()> {
         let text = entry(program)?;
         if let Some(dir) = self.path.parent() {

@@ -353,7 +353,10 @@ fn notifier() -> DesktopNotifier {
     let icon = batchwatch_core::folders::cache().and_then(|dir| {
         let path = dir.join("batchwatch.png");
         std::fs::create_dir_all(&dir).ok()?;
-        std::fs::write(&path, include_bytes!("../../../icons/128x128.png")).ok()?;
+        // Whole: a demo resident and the real one share the folder and may start together, and
+        // a daemon reading a half-written icon would show none.
+        let icon = include_bytes!("../../../icons/128x128.png");
+        batchwatch_core::whole_file::write(&path, icon).ok()?;
         Some(path.to_string_lossy().into_owned())
     });
     DesktopNotifier::new("Batchwatch", icon)
