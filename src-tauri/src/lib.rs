@@ -52,9 +52,9 @@ pub fn run() -> ExitCode {
     }
 
     // Before any thread starts (the environment is the process's) and before GTK reads it.
-    window::before_gtk_starts();
+    let set_here = window::before_gtk_starts();
     let linked = tauri::async_runtime::block_on(async {
-        let client = resident::connect(&endpoint, launch.demo).await?;
+        let client = resident::connect(&endpoint, launch.demo, &set_here).await?;
         let granted = resident::claim_window(&client).await?;
         Ok::<_, String>((client, granted))
     });
@@ -102,7 +102,7 @@ pub fn run() -> ExitCode {
         // The save dialog of "Save failed calls as CSV…" and the open dialog of "New batch…"
         // (asked from Rust: the page gets no dialog or file permission).
         .plugin(tauri_plugin_dialog::init());
-    let link = Link::new(endpoint, launch.demo, client);
+    let link = Link::new(endpoint, launch.demo, set_here, client);
     let app = with_commands(builder)
         .manage(link)
         .manage(launch::ChosenCsv::default())

@@ -13,9 +13,10 @@ pub fn become_resident(endpoint: &Endpoint, demo: bool) -> std::io::Error {
     resident_command(endpoint, demo).exec()
 }
 
-/// Reaches the resident, starting one if none runs.
-pub async fn connect(endpoint: &Endpoint, demo: bool) -> Result<Client, String> {
-    connect_or_start(endpoint, ClientKind::Window, demo).await
+/// Reaches the resident, starting one if none runs — without the environment variables this
+/// window set for itself alone (`set_here`, from [`crate::window::before_gtk_starts`]).
+pub async fn connect(endpoint: &Endpoint, demo: bool, set_here: &[&str]) -> Result<Client, String> {
+    connect_or_start(endpoint, ClientKind::Window, demo, set_here).await
 }
 
 /// Asks to be the one window: `true` when granted, `false` when another is open (the resident
@@ -31,14 +32,22 @@ pub async fn claim_window(client: &Client) -> Result<bool, String> {
 pub struct Link {
     pub endpoint: Endpoint,
     pub demo: bool,
+    /// The environment variables this window set for itself, kept from a resident it starts.
+    set_here: Vec<&'static str>,
     client: tokio::sync::RwLock<Arc<Client>>,
 }
 
 impl Link {
-    pub fn new(endpoint: Endpoint, demo: bool, client: Client) -> Self {
+    pub fn new(
+        endpoint: Endpoint,
+        demo: bool,
+        set_here: Vec<&'static str>,
+        client: Client,
+    ) -> Self {
         Self {
             endpoint,
             demo,
+            set_here,
             client: tokio::sync::RwLock::new(Arc::new(client)),
         }
     }
@@ -49,7 +58,7 @@ impl Link {
 
     /// Starts a resident (or finds the one another start made) and links to it.
     pub async fn restart(&self) -> Result<Arc<Client>, String> {
-        let client = Arc::new(connect(&self.endpoint, self.demo).await?);
+        let client = Arc::new(connect(&self.endpoint, self.demo, &self.set_here).await?);
         *self.client.write().await = client.clone();
         Ok(client)
     }

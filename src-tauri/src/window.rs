@@ -36,10 +36,13 @@ pub fn show<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
 /// visible change — and so without the DMA-BUF renderer, which only composited pages use (off,
 /// GTK sets up no GLX for it; WebKit's own EGL display, and Mesa with it, stay whatever the
 /// settings). A person who wants compositing back sets `WEBKIT_DISABLE_COMPOSITING_MODE=0`, and
-/// then the renderer stays too; a value of theirs for either is never changed.
-pub fn before_gtk_starts() {
+/// then the renderer stays too; a value of theirs for either is never changed. Returns the
+/// names it set: this process's own, not to be passed on to a resident it starts.
+pub fn before_gtk_starts() -> Vec<&'static str> {
+    let mut set = Vec::new();
     if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none() {
         std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+        set.push("WEBKIT_DISABLE_COMPOSITING_MODE");
     }
     // Compositing is off unless the value is "0" (WebKit's own reading), whoever set it: a
     // person's own `=1`, or the one a resident inherited from an older window.
@@ -47,7 +50,9 @@ pub fn before_gtk_starts() {
         std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_some_and(|value| value != "0");
     if compositing_off && std::env::var_os("WEBKIT_DISABLE_DMABUF_RENDERER").is_none() {
         std::env::set_var("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
+        set.push("WEBKIT_DISABLE_DMABUF_RENDERER");
     }
+    set
 }
 
 /// [`show`] from any thread (the resident's "raise" arrives on the follow task's).

@@ -1529,7 +1529,7 @@ fn hooks_run_once_for_a_finish_and_a_stall_and_never_again_after_a_restart() {
         format!(
             r#"[[hook]]
 on = ["finished", "stalled"]
-run = ["/bin/sh", "-c", 'cat >> "$0"; echo " $BATCHWATCH_EVENT" >> "$0"; env | grep -c TRILLET_ >> "$0.env" || true', "{runs}"]
+run = ["/bin/sh", "-c", 'cat >> "$0"; echo " $BATCHWATCH_EVENT" >> "$0"; env | grep -c -E "^(TRILLET_|WEBKIT_DISABLE_)" >> "$0.env" || true', "{runs}"]
 
 [[hook]]
 on = ["finished"]
@@ -1614,7 +1614,8 @@ webhook = "{webhook}"
     let env_counts = std::fs::read_to_string(format!("{}.env", runs.display())).unwrap();
     assert!(
         env_counts.lines().all(|n| n == "0"),
-        "no TRILLET_ variable: {env_counts}"
+        "no TRILLET_ variable, nor the WebKit settings the window that started the tray app \
+         set for itself: {env_counts}"
     );
     let posts = eventually("the webhook's POST", WAIT, || {
         Some(receiver.bodies()).filter(|p| !p.is_empty())

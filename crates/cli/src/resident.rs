@@ -78,7 +78,7 @@ pub async fn workspaces(resident: &Client) -> Vec<(String, String)> {
 
 /// The resident, started hidden (in the tray, no window) when none runs.
 pub async fn running_or_started() -> Result<Client, Failure> {
-    connect_or_start(&Endpoint::for_user(false), ClientKind::Terminal, false)
+    connect_or_start(&Endpoint::for_user(false), ClientKind::Terminal, false, &[])
         .await
         .map_err(|e| Failure::Unreachable(format!("could not reach the Batchwatch tray app: {e}")))
 }

@@ -46,11 +46,14 @@ const RESIDENT: &str = "batchwatch-resident";
 
 /// Connects as `kind`, first starting a resident when none answers. The resident outlives
 /// whoever started it, so it gets no terminal to write into: its log is its own file
-/// (`resident.log` in the app's log folder).
+/// (`resident.log` in the app's log folder). `set_for_this_process` names the environment
+/// variables the caller set for itself alone (the window's WebKit settings): the resident does
+/// not inherit them, so neither do the hooks it runs.
 pub async fn connect_or_start(
     endpoint: &Endpoint,
     kind: ClientKind,
     demo: bool,
+    set_for_this_process: &[&str],
 ) -> Result<Client, String> {
     match Client::connect(endpoint, kind).await {
         Ok(client) => return Ok(client),
@@ -58,7 +61,11 @@ pub async fn connect_or_start(
         Err(e) => return Err(e.to_string()),
     }
     let spawn = || {
-        let child = resident_command(endpoint, demo)
+        let mut command = resident_command(endpoint, demo);
+        for name in set_for_this_process {
+            command.env_remove(name);
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
