@@ -47,9 +47,20 @@ export function setHidden(node, hidden) {
   if (node.hidden !== hidden) node.hidden = hidden;
 }
 
-// Replaces `node`'s children with `make()` when `key` (what they are made from) changed.
+// What each node's children were last made from (kept beside the node, not in the page's
+// markup: a key can be a whole list as JSON).
+const madeFrom = new WeakMap();
+
+// Replaces `node`'s children with `make()` when `key` (what they are made from) changed;
+// whether it did.
 export function replaceIfChanged(node, key, make) {
-  if (node.dataset.madeFrom === key) return;
-  node.dataset.madeFrom = key;
+  if (madeFrom.get(node) === key) return false;
+  madeFrom.set(node, key);
   node.replaceChildren(...make());
+  return true;
+}
+
+// The next replaceIfChanged of `node` makes its children again, whatever its key.
+export function remakeNext(node) {
+  madeFrom.delete(node);
 }

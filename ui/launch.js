@@ -251,7 +251,9 @@ export function setupLaunch() {
   $("launch-back").addEventListener("click", () => { $("launch-confirm").hidden = true; $("launch-review").focus(); });
   $("launch-go").addEventListener("click", () => start(false));
   $("launch-anyway").addEventListener("click", () => start(true));
-  $("launch").addEventListener("keydown", (event) => { if (event.key === "Escape") close(); });
+  $("launch").addEventListener("keydown", (event) => {
+    if (event.key === "Escape") { event.preventDefault(); close(); }
+  });
   for (const input of document.querySelectorAll("#launch input, #launch select")) {
     // A change after "Review…" asks for a new review: what is confirmed is what is sent.
     input.addEventListener("input", resetConfirm);

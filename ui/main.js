@@ -2,7 +2,7 @@
 // `batchwatch://view` event on every change) and calls commands; every figure and sentence it
 // shows was formatted by the core, so the window, tray and terminal agree.
 
-import { $, el, invoke, listen, replaceIfChanged, setClass, setHidden, setProp, setText, tauriCore, timeOfDay } from "./dom.js";
+import { $, el, invoke, listen, remakeNext, replaceIfChanged, setClass, setHidden, setProp, setText, tauriCore, timeOfDay } from "./dom.js";
 import { buildFailures } from "./failures.js";
 import { fillLaunchLine, openRetry, setupLaunch } from "./launch.js";
 
@@ -88,7 +88,7 @@ function render(given) {
   const banner = payload.banner && payload.banner.code !== "no_credentials" ? payload.banner : null;
   setHidden($("banner"), !banner);
   setText($("banner"), banner ? banner.message : "");
-  if ($("banner").dataset.code !== (banner ? banner.code : "")) $("banner").dataset.code = banner ? banner.code : "";
+  setProp($("banner").dataset, "code", banner ? banner.code : "");
 
   const notices = [];
   if (payload.stateFileProblem) notices.push(payload.stateFileProblem);
@@ -98,7 +98,7 @@ function render(given) {
   else if (!settings.notifications) notices.push("Notifications are off (Settings).");
   replaceIfChanged($("notices"), notices.join("\n"), () => notices.map((text) => el("p", { className: "notice", textContent: text })));
 
-  renderCredentials(status.credentials, status.demo, payload.cards);
+  renderCredentials(status.credentials, status.demo);
   renderSettings(settings, status);
   const workspaces = payload.workspaces || [];
   renderWorkspaceChoices(workspaces);
@@ -148,7 +148,7 @@ function renderSettings(settings, status) {
   const paused = settings.notificationsPausedUntilMs;
   setText($("pause-state"), paused ? `Notifications paused until ${timeOfDay(paused)}.` : "");
   setText($("pause"), paused ? "Resume notifications" : "Pause notifications for 1 hour");
-  if ($("pause").dataset.paused !== (paused ? "1" : "")) $("pause").dataset.paused = paused ? "1" : "";
+  setProp($("pause").dataset, "paused", paused ? "1" : "");
   setHidden($("settings-demo"), !status.demo);
   setProp($("start-at-login"), "checked", status.startAtLogin);
   setProp($("start-at-login"), "disabled", status.demo);
@@ -188,20 +188,14 @@ function hookItems(hooks) {
 
 // The stored workspaces, each with Rename and Remove; Remove asks first while it still has
 // running batches (removing it stops watching them).
-function renderWorkspaceList(credentials, demo, list) {
+function renderWorkspaceList(credentials, demo) {
   const workspaces = credentials.state === "stored" ? credentials.workspaces || [] : [];
   const box = $("workspaces-list");
   setHidden(box, workspaces.length === 0);
   setHidden($("credentials-form-title"), workspaces.length === 0);
   // Not while the person is renaming or confirming in it: the next view would undo their typing.
   if (box.contains(document.activeElement) && box.querySelector("input, .confirm-remove")) return;
-  const runningIn = new Map();
-  for (const card of list) if (!card.finished) runningIn.set(card.workspace, (runningIn.get(card.workspace) || 0) + 1);
-  const madeFrom = JSON.stringify([workspaces, [...runningIn], demo]);
-  if (box.dataset.madeFrom === madeFrom && box.children.length === workspaces.length) return;
-  box.dataset.madeFrom = madeFrom;
-  box.replaceChildren(...workspaces.map((w) => {
-    const running = runningIn.get(w.id) || 0;
+  replaceIfChanged(box, JSON.stringify([workspaces, demo]), () => workspaces.map((w) => {
     const what = el("span", { className: "what", textContent: w.label === w.id ? w.id : `${w.label} (${w.id})` });
     const rename = el("button", { type: "button", textContent: "Rename", ariaLabel: `Rename ${w.label}`, disabled: demo });
     const remove = el("button", { type: "button", textContent: "Remove", ariaLabel: `Remove ${w.label}`, disabled: demo });
@@ -210,16 +204,21 @@ function renderWorkspaceList(credentials, demo, list) {
       const input = el("input", { type: "text", value: w.label, maxLength: 64, ariaLabel: `New label for ${w.id}` });
       const save = el("button", { type: "button", className: "primary", textContent: "Save label" });
       const keep = el("button", { type: "button", textContent: "Cancel" });
-      const done = () => { if (latest) { box.replaceChildren(); render(latest); } };
+      // The list made again at once, from the view the page has (the rename's own is on its way).
+      const done = () => { box.replaceChildren(); remakeNext(box); if (latest) render(latest); };
       save.addEventListener("click", async () => {
         if (await credentialsCall("rename_workspace", { workspaceId: w.id, label: input.value })) done();
       });
       keep.addEventListener("click", done);
-      input.addEventListener("keydown", (e) => { if (e.key === "Enter") save.click(); if (e.key === "Escape") keep.click(); });
+      input.addEventListener("keydown", (e) => {
+        if (e.key === "Enter") save.click();
+        if (e.key === "Escape") { e.preventDefault(); keep.click(); }
+      });
       item.replaceChildren(input, save, keep);
       input.focus();
     });
     remove.addEventListener("click", async () => {
+      const running = latest ? latest.cards.filter((c) => c.workspace === w.id && !c.finished).length : 0;
       if (!running) {
         await credentialsCall("forget_credentials", { workspaceId: w.id });
         return;
@@ -232,7 +231,7 @@ function renderWorkspaceList(credentials, demo, list) {
       ]);
       const dismiss = () => { confirm.remove(); remove.focus(); };
       no.addEventListener("click", dismiss);
-      confirm.addEventListener("keydown", (e) => { if (e.key === "Escape") dismiss(); });
+      confirm.addEventListener("keydown", (e) => { if (e.key === "Escape") { e.preventDefault(); dismiss(); } });
       yes.addEventListener("click", async () => {
         confirm.remove();
         await credentialsCall("forget_credentials", { workspaceId: w.id });
@@ -261,8 +260,8 @@ async function credentialsCall(command, args) {
   }
 }
 
-function renderCredentials(credentials, demo, list) {
-  renderWorkspaceList(credentials, demo, list);
+function renderCredentials(credentials, demo) {
+  renderWorkspaceList(credentials, demo);
   const count = (credentials.workspaces || []).length;
   setText($("credentials-state"),
     credentials.state === "stored" && count > 1 ? `— ${count} workspaces` :
@@ -295,18 +294,21 @@ function renderWorkspaceChoices(workspaces) {
     const select = $(id);
     setHidden(select, !several);
     if (!several || document.activeElement === select) continue;
-    const options = [...(all ? [el("option", { value: "", textContent: all })] : []),
-      ...workspaces.map((w) => el("option", { value: w.id, textContent: w.label }))];
-    const wanted = remembered.get(key, "");
-    select.replaceChildren(...options);
+    const made = replaceIfChanged(select, JSON.stringify(workspaces.map((w) => [w.id, w.label])), () => [
+      ...(all ? [el("option", { value: "", textContent: all })] : []),
+      ...workspaces.map((w) => el("option", { value: w.id, textContent: w.label })),
+    ]);
+    if (!made) continue;
     // A workspace removed meanwhile falls back to all (the filter) or the first (adding).
+    const wanted = remembered.get(key, "");
+    const options = [...select.options];
     select.value = options.some((o) => o.value === wanted) ? wanted : options[0].value;
   }
 }
 
 $("workspace-filter").addEventListener("change", () => {
   remembered.set("filter", $("workspace-filter").value);
-  if (latest) render(latest);
+  renderList();
 });
 $("add-workspace").addEventListener("change", () => remembered.set("addTo", $("add-workspace").value));
 
@@ -319,7 +321,7 @@ function heading(workspace) {
       const folded = new Set(remembered.get("folded", []));
       if (folded.has(workspace.id)) folded.delete(workspace.id); else folded.add(workspace.id);
       remembered.set("folded", [...folded]);
-      if (latest) render(latest);
+      renderList();
     });
     node = el("li", { className: "ws-head", dataset: { workspace: workspace.id } }, [
       el("h2", {}, [toggle]),
@@ -333,7 +335,7 @@ function heading(workspace) {
   toggle.setAttribute("aria-expanded", String(!folded));
   toggle.setAttribute("aria-label", `${workspace.label}: ${folded ? "show" : "hide"} its batches`);
   setText(node.querySelector(".ws-summary"), workspace.summary);
-  if (node.dataset.attention !== String(workspace.attention)) node.dataset.attention = String(workspace.attention);
+  setProp(node.dataset, "attention", String(workspace.attention));
   return node;
 }
 
@@ -379,7 +381,7 @@ function renderCards(list, workspaces) {
   const finished = shown.filter(([card]) => card.finished);
   finished.sort(([a], [b]) => (b.endedAtMs ?? 0) - (a.endedAtMs ?? 0));
   const running = shown.filter(([card]) => !card.finished);
-  running.sort(SORTS[$("sort").value] || SORTS.added);
+  running.sort(SORTS[$("sort").value]);
   let placed = running.map(([, node]) => node);
   if (several) {
     // Under each workspace's heading, in the order they were stored; folded ones show only it.
@@ -427,12 +429,17 @@ const SORTS = {
   problems: ([a], [b]) => Number(Boolean(b.problem || b.stallText)) - Number(Boolean(a.problem || a.stallText)),
 };
 
-$("filter").addEventListener("input", () => { if (latest) render(latest); });
+// What the filter, the sort, the workspace shown and a folded workspace change: the list alone.
+function renderList() {
+  if (latest) renderCards(latest.cards, latest.workspaces || []);
+}
+
+$("filter").addEventListener("input", renderList);
 $("sort").value = remembered.get("sort", "added");
 if (!$("sort").value) $("sort").value = "added";
 $("sort").addEventListener("change", () => {
   remembered.set("sort", $("sort").value);
-  if (latest) render(latest);
+  renderList();
 });
 
 // A finish, a stall or a problem, said once through the polite live region: only changes
@@ -557,7 +564,7 @@ function cardQuestion(className, label, children, keep, askedBy) {
     box.closest(".card").querySelector(askedBy).focus();
   };
   keep.addEventListener("click", dismiss);
-  box.addEventListener("keydown", (event) => { if (event.key === "Escape") dismiss(); });
+  box.addEventListener("keydown", (event) => { if (event.key === "Escape") { event.preventDefault(); dismiss(); } });
   return box;
 }
 
@@ -565,7 +572,7 @@ function cardQuestion(className, label, children, keep, askedBy) {
 
 function buildRemoveConfirm(id) {
   const yes = el("button", { type: "button", className: "confirm-remove-card danger", textContent: "Stop watching" });
-  const no = el("button", { type: "button", className: "keep-watching", textContent: "Keep watching" });
+  const no = el("button", { type: "button", textContent: "Keep watching" });
   const box = cardQuestion("remove-question", `Stop watching ${id}?`, [
     el("p", { textContent: `Stop watching ${id}? It goes on at Trillet; add it again any time.` }),
     el("div", { className: "row" }, [yes, no]),
@@ -619,18 +626,16 @@ function plotElement(id) {
   return svg;
 }
 
-// What each plot was last drawn from (kept beside the element, not in the page's markup).
-const drawnPlots = new WeakMap();
-
 function fillPlot(svg, bars, paceText) {
   // Its place is kept while it has no bars yet, so the card never jumps when the first comes
   // (a click aimed at a button below would land elsewhere).
   svg.style.visibility = bars.length ? "visible" : "hidden";
   const shown = bars.slice(-PLOT_BARS);
   // Drawn again only when its bars or its pace changed (a view comes with every answer).
-  const drawn = `${paceText || ""}|${JSON.stringify(shown)}`;
-  if (drawnPlots.get(svg) === drawn) return;
-  drawnPlots.set(svg, drawn);
+  replaceIfChanged(svg, `${paceText || ""}|${JSON.stringify(shown)}`, () => plotParts(shown, paceText));
+}
+
+function plotParts(shown, paceText) {
   // Each bar is [completed, failed] calls a minute.
   const peak = Math.max(1, ...shown.map(([completed, failed]) => completed + failed));
   const rects = [];
@@ -652,7 +657,7 @@ function fillPlot(svg, bars, paceText) {
   // The pace the ETA comes from, as the core measures it (the same in the tray).
   const title = document.createElementNS(SVG, "title");
   title.textContent = paceText || "";
-  svg.replaceChildren(title, ...rects);
+  return [title, ...rects];
 }
 
 function fillCard(node, card, tagText) {
@@ -803,7 +808,7 @@ $("forget").addEventListener("click", async () => {
     ]);
     const dismiss = () => { box.remove(); $("forget").focus(); };
     no.addEventListener("click", dismiss);
-    box.addEventListener("keydown", (e) => { if (e.key === "Escape") dismiss(); });
+    box.addEventListener("keydown", (e) => { if (e.key === "Escape") { e.preventDefault(); dismiss(); } });
     yes.addEventListener("click", () => {
       box.remove();
       $("forget").dataset.confirmed = "1";
@@ -986,15 +991,12 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
-// Escape closes what is open, innermost first: a question answers itself (its own handler),
-// then the new-batch panel (its own), then the panel holding the focus, then any open panel,
-// then the filter.
+// Escape closes what is open, innermost first. A question, a rename and the new-batch panel
+// answer it themselves and say so (preventDefault); then the filter box clears, then the panel
+// holding the focus closes, else the last one open.
 function closeSomething(target) {
-  // Gone from the page: its own Escape handler acted (a rename put back, say).
-  if (!target.isConnected) return;
-  if (target.closest("[role=alertdialog]") || target.closest("#launch")) return;
   if (target === $("filter")) {
-    if ($("filter").value) { $("filter").value = ""; if (latest) render(latest); }
+    if ($("filter").value) { $("filter").value = ""; renderList(); }
     return;
   }
   if (!$("launch").hidden) { $("launch-close").click(); return; }

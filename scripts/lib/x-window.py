@@ -60,9 +60,13 @@ def main():
             return 1
         return drop(d, mapped[0], sys.argv[4])
     if action in ("press", "type"):
-        # `press` takes a chord too: "Control_L+f" holds the first keys while pressing the last.
-        held = sys.argv[4].split("+")[:-1] if action == "press" and len(sys.argv[4]) > 1 else []
-        names = [sys.argv[4].split("+")[-1] if held else sys.argv[4]] if action == "press" else [SYMBOLS.get(c, c) for c in sys.argv[4]]
+        if action == "press":
+            # A chord too: "Control_L+f" holds the first keys while pressing the last ("+" alone
+            # is the plus key).
+            *held, last = sys.argv[4].split("+") if len(sys.argv[4]) > 1 else [sys.argv[4]]
+            names = [last]
+        else:
+            held, names = [], [SYMBOLS.get(c, c) for c in sys.argv[4]]
         keys = []
         for name in names:
             keysym = XK.string_to_keysym(name)

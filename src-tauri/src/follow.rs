@@ -26,9 +26,10 @@ impl Sent {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).forget();
     }
 
-    fn thin(&self, view: &RawValue) -> Box<RawValue> {
-        let thinned = self.0.lock().unwrap_or_else(|p| p.into_inner()).thin(view);
-        RawValue::from_string(thinned).unwrap_or_else(|_| view.to_owned())
+    /// The view as JSON text for the page (built from the view's own valid pieces: sent as it
+    /// is, not parsed again).
+    fn thin(&self, view: &RawValue) -> String {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).thin(view)
     }
 }
 
@@ -59,7 +60,7 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, client: Arc<Client>) {
                     let view = views.borrow_and_update().clone();
                     if let Some(view) = view {
                         let view = app.state::<Sent>().thin(&view);
-                        let _ = app.emit_to(MAIN, VIEW_EVENT, view);
+                        let _ = app.emit_str_to(MAIN, VIEW_EVENT, view);
                     }
                 }
                 () = client.closed() => break,

@@ -70,6 +70,17 @@ impl WebDriver {
         .map(str::to_owned)
     }
 
+    /// The value of the first form field matching `css` (what is typed in it, or chosen), or
+    /// `None`.
+    pub fn value(&self, css: &str) -> Option<String> {
+        self.run(
+            "const e = document.querySelector(arguments[0]); return e ? e.value : null;",
+            json!([css]),
+        )
+        .as_str()
+        .map(str::to_owned)
+    }
+
     /// The texts of every element matching `css`.
     pub fn texts(&self, css: &str) -> Vec<String> {
         self.run(

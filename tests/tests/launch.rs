@@ -268,11 +268,7 @@ fn a_csv_is_started_from_the_window_and_its_failed_calls_retried_as_a_linked_bat
         "{retry_summary}"
     );
     eventually("the parent's agent chosen", WAIT, || {
-        (window.run(
-            "return document.getElementById('launch-agent').value;",
-            json!([]),
-        ) == "agent_sales")
-            .then_some(())
+        (window.value("#launch-agent").as_deref() == Some("agent_sales")).then_some(())
     });
     window.click("#launch-review");
     eventually("the retry's question", WAIT, || {

@@ -175,11 +175,8 @@ fn pasted_batches_show_in_the_window_and_the_tray_alike() {
         "{feedback:?}"
     );
     assert_eq!(
-        window.run(
-            "return document.getElementById('add-input').value",
-            json!([])
-        ),
-        "junk!",
+        window.value("#add-input").as_deref(),
+        Some("junk!"),
         "the refused token stays to be fixed"
     );
     eventually("two cards with progress", WAIT, || {
@@ -1694,14 +1691,7 @@ fn settings_and_a_batchs_notify_choice_reach_the_running_tray_app_from_a_termina
     });
     open_settings(&window);
     eventually("the panel to show it", WAIT, || {
-        window
-            .run(
-                "return document.getElementById('stall-minutes').value",
-                json!([]),
-            )
-            .as_str()
-            .filter(|v| *v == "20")
-            .map(str::to_owned)
+        window.value("#stall-minutes").filter(|v| v == "20")
     });
 
     let (code, _, err) = desktop.cli(&["settings", "set", "stall-minutes", "241"], "");

@@ -302,13 +302,8 @@ fn the_keyboard_alone_pastes_filters_sorts_removes_and_closes() {
     press(&app, "Control_L+v");
     eventually("the paste in the add box", WAIT, || {
         window
-            .run(
-                "return document.getElementById('add-input').value;",
-                json!([]),
-            )
-            .as_str()
+            .value("#add-input")
             .filter(|v| v.contains("batch_mid"))
-            .map(str::to_owned)
     });
     drop(clipboard);
     assert_eq!(focused(&window), "add-input");
@@ -726,14 +721,7 @@ fn the_keyboard_alone_opens_failed_calls_copies_numbers_cancels_and_saves_a_sett
     window.run("const e = document.getElementById('floor-secs'); e.value = ''; e.dispatchEvent(new Event('input', { bubbles: true })); return null;", json!([]));
     assert!(os::type_text("Batchwatch", &app, "45"));
     eventually("the field retyped", WAIT, || {
-        window
-            .run(
-                "return document.getElementById('floor-secs').value;",
-                json!([]),
-            )
-            .as_str()
-            .filter(|v| *v == "45")
-            .map(str::to_owned)
+        window.value("#floor-secs").filter(|v| v == "45")
     });
     press(&app, "Return");
     eventually("the setting saved", WAIT, || {
@@ -742,4 +730,105 @@ fn the_keyboard_alone_opens_failed_calls_copies_numbers_cancels_and_saves_a_sett
             .filter(|s| s["poll"]["floor"] == 45_000)
     });
     assert_eq!(window.text("#settings-message").as_deref(), Some("Saved."));
+}
+
+/// The stored workspaces in the credentials panel, by keyboard where a person would use it: a
+/// rename given up with Escape puts the list back and leaves the panel open; Remove on a
+/// workspace with a running batch says how many it stops watching, and "Keep it" keeps it; a
+/// rename saved shows at once.
+#[test]
+fn a_workspace_rename_is_given_up_with_escape_and_removing_one_names_its_running_batches() {
+    use trillet_sim::BatchScript;
+    const OTHER_KEY: &str = "sk_e2e_second_workspace_key_58";
+    let mut desktop = Desktop::new("workspace_list");
+    let control = desktop.sim.control();
+    control.add_key(OTHER_KEY, "ws_globex");
+    control.add_batch(BatchScript::new(3000).id("batch_globex"));
+    for (workspace, label, key) in [
+        (WORKSPACE, "Acme US", KEY),
+        ("ws_globex", "Globex", OTHER_KEY),
+    ] {
+        let (code, out, err) = desktop.cli(
+            &[
+                "credentials",
+                "set",
+                "--workspace",
+                workspace,
+                "--label",
+                label,
+            ],
+            key,
+        );
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let (code, out, err) = desktop.cli(&["add", "--workspace", "ws_globex", "batch_globex"], "");
+    assert_eq!(code, 0, "{out}{err}");
+    let app = batchwatch_e2e::desktop::app_binary();
+    let app = app.to_string_lossy().into_owned();
+    let window = desktop.open(&[]);
+    let globex = "#workspaces-list li[data-workspace='ws_globex']";
+    let listed = || window.texts("#workspaces-list li .what");
+    window.run(
+        "document.getElementById('credentials-panel').open = true; return null;",
+        json!([]),
+    );
+    eventually("both workspaces listed", WAIT, || {
+        (listed() == ["Acme US (ws_e2e)", "Globex (ws_globex)"]).then_some(())
+    });
+    eventually("the batch running in Globex", WAIT, || {
+        (batchwatch_e2e::window::card_state(&window, "batch_globex") == "running").then_some(())
+    });
+
+    // Rename, then Escape: the label as it was, the panel still open.
+    window.click(&format!("{globex} button:first-of-type"));
+    eventually("the label's field focused", WAIT, || {
+        window
+            .run(
+                "return document.activeElement.matches(arguments[0]);",
+                json!([format!("{globex} input")]),
+            )
+            .as_bool()
+            .filter(|f| *f)
+    });
+    press(&app, "Escape");
+    eventually("the list as it was", WAIT, || {
+        (listed() == ["Acme US (ws_e2e)", "Globex (ws_globex)"]).then_some(())
+    });
+    assert_eq!(
+        window.run(
+            "return document.getElementById('credentials-panel').open;",
+            json!([])
+        ),
+        true,
+        "Escape gave up the rename, and closed nothing else"
+    );
+
+    // Remove asks, naming the running batch it would stop watching; "Keep it" keeps it.
+    window.click(&format!("{globex} button:nth-of-type(2)"));
+    let question = eventually("the question", WAIT, || {
+        window.text(&format!("{globex} .confirm-remove p"))
+    });
+    assert!(
+        question.starts_with("Globex still has 1 running batch."),
+        "{question}"
+    );
+    window.click(&format!("{globex} .confirm-remove button:last-child"));
+    eventually("the question gone", WAIT, || {
+        window
+            .text(&format!("{globex} .confirm-remove"))
+            .is_none()
+            .then_some(())
+    });
+    assert_eq!(listed(), ["Acme US (ws_e2e)", "Globex (ws_globex)"]);
+
+    // A rename saved shows at once.
+    window.click(&format!("{globex} button:first-of-type"));
+    window.run(
+        "const i = document.querySelector(arguments[0]); i.value = 'Globex EU'; return null;",
+        json!([format!("{globex} input")]),
+    );
+    window.click(&format!("{globex} button.primary"));
+    eventually("the new label listed", WAIT, || {
+        (listed() == ["Acme US (ws_e2e)", "Globex EU (ws_globex)"]).then_some(())
+    });
 }
