@@ -262,12 +262,6 @@ export function setupLaunch() {
     document.querySelector("input[name=launch-when][value=at]").checked = true;
     resetConfirm();
   });
-  document.addEventListener("keydown", (event) => {
-    if (event.ctrlKey && !event.altKey && !event.shiftKey && event.key.toLowerCase() === "n") {
-      event.preventDefault();
-      openNewBatch();
-    }
-  });
   // A file dropped on the window: the window process checked it; the panel shows the result.
   listen("batchwatch://csv-dropped", (event) => {
     if (!target || target.kind !== "file") open({ kind: "file" });

@@ -4,7 +4,7 @@
 
 import { $, el, invoke, listen, remakeNext, replaceIfChanged, setClass, setHidden, setProp, setText, tauriCore, timeOfDay } from "./dom.js";
 import { buildFailures } from "./failures.js";
-import { fillLaunchLine, openRetry, setupLaunch } from "./launch.js";
+import { fillLaunchLine, openNewBatch, openRetry, setupLaunch } from "./launch.js";
 
 // ---- rendering -------------------------------------------------------------------------
 
@@ -454,7 +454,7 @@ function announceChanges(list) {
     if (before && before.finished === now.finished && before.stall === now.stall && before.problem === now.problem) continue;
     record.said = now;
     if (!before) continue;
-    if (now.finished && !before.finished) lines.push(`${card.id}: ${card.statusText.toLowerCase()} — ${card.countsText.replaceAll(" · ", ", ")}.`);
+    if (now.finished && !before.finished) lines.push(`${card.progressText}.`);
     else if (now.stall && !before.stall) lines.push(`${card.id}: ${card.stallText}.`);
     if (now.problem && now.problem !== before.problem) lines.push(`${card.id}: ${card.problem.message}`);
   }
@@ -523,8 +523,8 @@ function fillParts(node, id) {
     el("option", { value: "never", textContent: "Notify: never" }),
   ]);
   notify.addEventListener("change", () => call("set_notify", { id, notify: notify.value }));
-  const confirmBox = buildCancelConfirm(id);
-  const removeBox = buildRemoveConfirm(id);
+  const confirmBox = buildCancelConfirm(id, cancel);
+  const removeBox = buildRemoveConfirm(id, remove);
   cancel.addEventListener("click", () => {
     confirmBox.hidden = false;
     confirmBox.querySelector(".keep").focus();
@@ -561,7 +561,7 @@ function cardQuestion(className, label, children, keep, askedBy) {
   const box = el("div", { className, role: "alertdialog", ariaLabel: label, hidden: true }, children);
   const dismiss = () => {
     box.hidden = true;
-    box.closest(".card").querySelector(askedBy).focus();
+    askedBy.focus();
   };
   keep.addEventListener("click", dismiss);
   box.addEventListener("keydown", (event) => { if (event.key === "Escape") { event.preventDefault(); dismiss(); } });
@@ -570,27 +570,27 @@ function cardQuestion(className, label, children, keep, askedBy) {
 
 // Delete on a card asks first.
 
-function buildRemoveConfirm(id) {
+function buildRemoveConfirm(id, askedBy) {
   const yes = el("button", { type: "button", className: "confirm-remove-card danger", textContent: "Stop watching" });
   const no = el("button", { type: "button", textContent: "Keep watching" });
   const box = cardQuestion("remove-question", `Stop watching ${id}?`, [
     el("p", { textContent: `Stop watching ${id}? It goes on at Trillet; add it again any time.` }),
     el("div", { className: "row" }, [yes, no]),
-  ], no, ".remove");
+  ], no, askedBy);
   yes.addEventListener("click", () => { box.hidden = true; call("untrack", { id }); });
   return box;
 }
 
 // ---- cancel ----------------------------------------------------------------------------
 
-function buildCancelConfirm(id) {
+function buildCancelConfirm(id, askedBy) {
   const confirm = el("button", { type: "button", className: "confirm danger", textContent: "Cancel batch" });
   const keep = el("button", { type: "button", className: "keep", textContent: "Keep it running" });
   const box = cardQuestion("confirm-cancel", `Cancel ${id}?`, [
     el("p", { className: "what" }),
     el("p", { className: "cancel-error error", role: "alert", hidden: true }),
     el("div", { className: "row" }, [confirm, keep]),
-  ], keep, ".cancel");
+  ], keep, askedBy);
   confirm.addEventListener("click", async () => {
     const error = box.querySelector(".cancel-error");
     confirm.disabled = true;
@@ -968,7 +968,10 @@ const editable = (node) => node instanceof HTMLElement &&
 document.addEventListener("keydown", (event) => {
   const plainCtrl = event.ctrlKey && !event.altKey && !event.shiftKey && !event.metaKey;
   const key = event.key.toLowerCase();
-  if (plainCtrl && key === "f") {
+  if (plainCtrl && key === "n") {
+    event.preventDefault();
+    openNewBatch();
+  } else if (plainCtrl && key === "f") {
     event.preventDefault();
     if (!$("list-tools").hidden) { $("filter").focus(); $("filter").select(); }
   } else if (plainCtrl && key === "r") {

@@ -398,6 +398,25 @@ fn the_keyboard_alone_pastes_filters_sorts_removes_and_closes() {
         (control.request_count("batch_fast") >= 1 && control.request_count("batch_mid") >= 1)
             .then_some(())
     });
+
+    // A batch's end, seen on the next Ctrl+R, is said once through the polite live region, in
+    // its progress bar's words.
+    control.finish_batch("batch_mid");
+    press(&app, "Control_L+r");
+    let said = eventually("the end said in the live region", WAIT, || {
+        window
+            .text("#announcer")
+            .filter(|t| t.contains("batch_mid: completed — "))
+    });
+    let bar = window
+        .run(
+            "return document.querySelector(\".card[data-id='batch_mid'] .bar\").getAttribute('aria-valuetext');",
+            json!([]),
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(said.contains(&format!("{bar}.")), "{said:?} says {bar:?}");
 }
 
 /// A figure the page keeps about itself (`window.batchwatchFigures`).

@@ -902,6 +902,11 @@ mod tests {
         assert!(w.cards[0].can_cancel);
         assert_eq!(w.cards[0].cancellation_text, None);
         assert!(!w.cards[1].can_cancel);
+        // Ended, its status is said in place of a percentage (and the finish is announced so).
+        assert_eq!(
+            w.cards[1].progress_text,
+            "batch_gone: cancelled — 30 completed, 2 failed, 0 active, 0 waiting"
+        );
         assert_eq!(
             w.cards[1].cancellation_text.as_deref(),
             Some("Cancelled from Batchwatch: 63 waiting calls dropped; 30 completed and 2 failed before that (of 100). Trillet: Batch call cancelled successfully")

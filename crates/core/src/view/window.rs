@@ -103,8 +103,10 @@ pub struct BatchCard<'a> {
     pub total: u64,
     /// "95 completed · 5 failed · 5 active · 45 waiting"
     pub counts_text: String,
-    /// What a screen reader says for its progress bar: "batch_123: 67% — 95 completed,
-    /// 5 failed, 5 active, 45 waiting"; before any figures, its status ("batch_123: checking…").
+    /// What a screen reader says for its progress bar, and the window's live region when the
+    /// batch finishes: "batch_123: 67% — 95 completed, 5 failed, 5 active, 45 waiting"; ended,
+    /// its status in place of the percentage ("batch_123: completed — 145 completed, …");
+    /// before any figures, its status alone ("batch_123: checking…").
     pub progress_text: String,
     pub elapsed_text: Option<String>,
     pub eta_text: Option<String>,
@@ -404,10 +406,13 @@ pub(super) fn card<'a>(
         String::new()
     };
     // Spoken, the parts read better as a list than with the dots between them.
+    let spoken = counts.replace(" · ", ", ");
     let progress_text = if counts.is_empty() {
         format!("{id}: {}", status_text.to_lowercase())
+    } else if row.state.has_ended() {
+        format!("{id}: {} — {spoken}", status_text.to_lowercase())
     } else {
-        format!("{id}: {percent_text} — {}", counts.replace(" · ", ", "))
+        format!("{id}: {percent_text} — {spoken}")
     };
     let eta_text_now = f.and_then(|f| eta_text(row.state, f));
     BatchCard {
